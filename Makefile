@@ -1,0 +1,20 @@
+# mmsquad: `make demo` installs everything and runs the demo job;
+# `make test` installs everything and runs the tests.
+VENV ?= .venv
+WHEELHOUSE ?=
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: install demo test bench
+
+install:
+	bash tools/misc/install.sh --venv $(VENV) $(if $(WHEELHOUSE),--wheelhouse $(WHEELHOUSE))
+
+demo: install
+	$(PY) tools/misc/run_demo.py
+
+test: install
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+bench: install
+	$(PY) tools/analysis_tools/benchmark.py

@@ -1,0 +1,4 @@
+"""Backbones."""
+from .squadnet import SquadNet
+
+__all__ = ['SquadNet']

@@ -1,0 +1,74 @@
+"""DeepLab-ASPP task head."""
+from typing import List, Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from mmcv.cnn import ConvModule
+from torch import Tensor, nn
+
+from mmsquad.registry import MODELS
+from .base_dense_head import BaseDenseTaskHead
+
+
+@MODELS.register_module()
+class ASPPTaskHead(BaseDenseTaskHead):
+    """DeepLab atrous spatial pyramid pooling head for one dense task.
+
+    Five branches of ``channels`` each (1x1; 3x3 convolutions dilated by
+    ``dilations``; global average pooling + 1x1, upsampled), every conv
+    bias-free with norm and ReLU; concat -> 1x1 + norm + ReLU + dropout;
+    3x3 + norm + ReLU; a biased 1x1 to ``out_channels``.
+
+    Args:
+        task: Task name.
+        in_channels: Channels of the selected input feature.
+        out_channels: Output channels (classes, 1, or 3 for normals).
+        loss: Loss config(s).
+        channels: Width of the ASPP.
+        dilations: Dilations of the atrous branches.
+        in_index: Which input feature to use.
+        dropout_ratio: Dropout after the projection.
+        norm_cfg: Norm layer config.
+        act_cfg: Activation config.
+        align_corners: Upsampling ``align_corners``.
+        init_cfg: Initialisation config.
+    """
+
+    def __init__(self,
+                 task: str,
+                 in_channels: int,
+                 out_channels: int,
+                 loss: Union[dict, List[dict]],
+                 channels: int = 256,
+                 dilations: Sequence[int] = (12, 24, 36),
+                 in_index: int = -1,
+                 dropout_ratio: float = 0.5,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='ReLU'),
+                 align_corners: bool = False,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+        super().__init__(task, loss, align_corners, init_cfg)
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.in_index = in_index
+
+        def conv(cin: int, k: int = 1, dilation: int = 1) -> ConvModule:
+            return ConvModule(cin, channels, k, padding=dilation * (k // 2),
+                              dilation=dilation, norm_cfg=norm_cfg,
+                              act_cfg=act_cfg)
+
+        self.aspp = nn.ModuleList(
+            [conv(in_channels)] + [conv(in_channels, 3, d) for d in dilations])
+        self.image_pool = conv(in_channels)
+        self.project = conv(channels * (len(dilations) + 2))
+        self.dropout = nn.Dropout2d(dropout_ratio)
+        self.bottleneck = conv(channels, 3)
+        self.conv_out = nn.Conv2d(channels, out_channels, 1)
+
+    def forward(self, feats: Sequence[Tensor]) -> Tensor:
+        x = feats[self.in_index]
+        outs = [branch(x) for branch in self.aspp]
+        pooled = self.image_pool(F.adaptive_avg_pool2d(x, 1))
+        outs.append(pooled.expand(-1, -1, *x.shape[-2:]))
+        x = self.dropout(self.project(torch.cat(outs, dim=1)))
+        return self.conv_out(self.bottleneck(x))

@@ -1,0 +1,100 @@
+"""Convolution + normalisation + activation with foldable extras."""
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from mmcv.cnn import build_activation_layer, build_norm_layer
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+
+class ConvNormAct(nn.Module):
+    """A bias-free convolution, a norm layer and an optional activation.
+
+    The convolution may consume a channel-permuted input (a channel shuffle
+    in front of it) without moving any activation: the permutation is folded
+    into the weight at every call, so the stored weight keeps the layout of
+    the plain ``conv(shuffle(x))`` form. :meth:`fold` turns the module into a
+    single biased convolution for inference.
+
+    Args:
+        in_channels: Input channels.
+        out_channels: Output channels.
+        kernel_size: Kernel size.
+        stride: Stride.
+        dilation: Dilation.
+        groups: Convolution groups.
+        norm_cfg: Norm layer config (mmcv ``build_norm_layer``).
+        act_cfg: Activation config, or None for none.
+        input_permutation: Indices ``p``: the layer computes
+            ``conv(x[:, p])``. Only for ungrouped 1x1 convolutions.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 kernel_size: int = 1,
+                 stride: int = 1,
+                 dilation: int = 1,
+                 groups: int = 1,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: Optional[dict] = dict(type='GELU'),
+                 input_permutation: Optional[Tensor] = None) -> None:
+        super().__init__()
+        padding = dilation * (kernel_size - 1) // 2
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride,
+                              padding, dilation, groups, bias=False)
+        self.bn = build_norm_layer(norm_cfg, out_channels)[1]
+        self.act = build_activation_layer(act_cfg) if act_cfg else None
+        if input_permutation is not None:
+            if groups != 1 or kernel_size != 1:
+                raise ValueError('an input permutation folds only into an '
+                                 'ungrouped 1x1 convolution')
+            # The conv sees x[:, p]; its weight on input m is W[:, p^-1[m]].
+            inverse = torch.argsort(input_permutation)
+            self.register_buffer('weight_index', inverse, persistent=False)
+        else:
+            self.weight_index = None
+
+    def conv_weight(self) -> Tensor:
+        """The weight applied to the unpermuted input."""
+        weight = self.conv.weight
+        if self.weight_index is None:
+            return weight
+        return weight.index_select(1, self.weight_index)
+
+    def forward(self, x: Tensor) -> Tensor:
+        conv = self.conv
+        x = F.conv2d(x, self.conv_weight(), conv.bias, conv.stride,
+                     conv.padding, conv.dilation, conv.groups)
+        x = self.bn(x)
+        return self.act(x) if self.act is not None else x
+
+    @torch.no_grad()
+    def fold(self) -> None:
+        """Fold the permutation and a BatchNorm into the convolution.
+
+        After folding the module is an inference-only biased convolution
+        followed by the activation; its outputs equal the eval-mode outputs
+        before folding.
+        """
+        weight = self.conv_weight()
+        bias = torch.zeros(weight.shape[0], device=weight.device,
+                           dtype=weight.dtype)
+        if isinstance(self.bn, _BatchNorm):
+            scale = self.bn.weight / torch.sqrt(self.bn.running_var +
+                                                self.bn.eps)
+            bias = self.bn.bias - self.bn.running_mean * scale
+            weight = weight * scale.reshape(-1, 1, 1, 1)
+            self.bn = nn.Identity()
+        elif not isinstance(self.bn, nn.Identity):
+            raise TypeError(f'cannot fold {type(self.bn).__name__} into a '
+                            'convolution')
+        conv = self.conv
+        folded = nn.Conv2d(conv.in_channels, conv.out_channels,
+                           conv.kernel_size, conv.stride, conv.padding,
+                           conv.dilation, conv.groups, bias=True).to(weight)
+        folded.weight.copy_(weight)
+        folded.bias.copy_(bias if conv.bias is None else bias + conv.bias)
+        self.conv = folded
+        self.weight_index = None

@@ -1,0 +1,157 @@
+"""Expert squad block and the two-branch downsampling between levels."""
+from torch import Tensor, nn
+
+import torch
+
+from .conv_norm_act import ConvNormAct
+from .shuffle import shuffle_permutation
+from .squad_mlp import GroupedExperts, SquadMLP
+
+
+class SquadBlock(nn.Module):
+    """Task experts on the task groups, shared groups passed through, channel
+    shuffle, point-wise aggregation over all channels, residual add.
+
+    The channel layout is ``[task 0, ..., task T-1, shared 0, ..., S-1]``,
+    ``channels_per_group`` channels each.
+
+    Args:
+        channels_per_group: Channels of one group (C).
+        num_tasks: Task groups (T).
+        num_shared: Shared groups (S).
+        mlp_ratio: Hidden width of experts and aggregation, relative to
+            their input width.
+        channel_shuffle: Shuffle the T + S groups before the aggregation
+            (folded into the aggregation's first convolution).
+        norm_cfg: Norm layer config.
+        act_cfg: Activation config.
+    """
+
+    def __init__(self,
+                 channels_per_group: int,
+                 num_tasks: int,
+                 num_shared: int,
+                 mlp_ratio: float = 1.0,
+                 channel_shuffle: bool = True,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='GELU')) -> None:
+        super().__init__()
+        c = channels_per_group
+        self.task_channels = c * num_tasks
+        channels = c * (num_tasks + num_shared)
+        self.experts = GroupedExperts(c, int(c * mlp_ratio), num_tasks,
+                                      norm_cfg, act_cfg)
+        permutation = (shuffle_permutation(channels, num_tasks + num_shared)
+                       if channel_shuffle else None)
+        self.aggregation = SquadMLP(channels, int(channels * mlp_ratio),
+                                    norm_cfg=norm_cfg, act_cfg=act_cfg,
+                                    input_permutation=permutation)
+
+    def forward(self, x: Tensor) -> Tensor:
+        tasks = self.experts(x[:, :self.task_channels])
+        mixed = torch.cat([tasks, x[:, self.task_channels:]], dim=1)
+        return x + self.aggregation(mixed)
+
+
+class PlainBlock(nn.Module):
+    """The "no squad" ablation: one expert over all channels, then the
+    point-wise aggregation, without a residual connection.
+
+    Args:
+        channels_per_group: Channels of one group.
+        num_tasks: Task groups.
+        num_shared: Shared groups.
+        mlp_ratio: Hidden width ratio.
+        channel_shuffle: Unused by the ablation; accepted for a uniform
+            block signature.
+        norm_cfg: Norm layer config.
+        act_cfg: Activation config.
+    """
+
+    def __init__(self,
+                 channels_per_group: int,
+                 num_tasks: int,
+                 num_shared: int,
+                 mlp_ratio: float = 1.0,
+                 channel_shuffle: bool = False,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='GELU')) -> None:
+        super().__init__()
+        channels = channels_per_group * (num_tasks + num_shared)
+        hidden = int(channels * mlp_ratio)
+        self.expert = SquadMLP(channels, hidden, norm_cfg=norm_cfg,
+                               act_cfg=act_cfg)
+        self.aggregation = SquadMLP(channels, hidden, norm_cfg=norm_cfg,
+                                    act_cfg=act_cfg)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.aggregation(self.expert(x))
+
+
+class SquadDownsample(nn.Module):
+    """ShuffleNetV2-style stride-2 unit from N to 2N channels.
+
+    Branch A: 3x3 depthwise stride 2 - BN, 1x1 - BN - act. Branch B: 1x1 -
+    BN - act, 3x3 depthwise stride 2 - BN, 1x1 - BN - act. The branches are
+    concatenated, optionally shuffled in ``shuffle_groups`` groups (folded
+    into the aggregation) and aggregated point-wise; no residual.
+
+    Args:
+        in_channels: N.
+        shuffle_groups: Groups of the shuffle, or 0 for none.
+        mlp_ratio: Hidden width ratio of the aggregation.
+        norm_cfg: Norm layer config.
+        act_cfg: Activation config.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 shuffle_groups: int = 0,
+                 mlp_ratio: float = 1.0,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='GELU')) -> None:
+        super().__init__()
+        n = in_channels
+        self.branch_a = nn.Sequential(
+            ConvNormAct(n, n, 3, 2, groups=n, norm_cfg=norm_cfg,
+                        act_cfg=None),
+            ConvNormAct(n, n, 1, norm_cfg=norm_cfg, act_cfg=act_cfg))
+        self.branch_b = nn.Sequential(
+            ConvNormAct(n, n, 1, norm_cfg=norm_cfg, act_cfg=act_cfg),
+            ConvNormAct(n, n, 3, 2, groups=n, norm_cfg=norm_cfg,
+                        act_cfg=None),
+            ConvNormAct(n, n, 1, norm_cfg=norm_cfg, act_cfg=act_cfg))
+        permutation = (shuffle_permutation(2 * n, shuffle_groups)
+                       if shuffle_groups else None)
+        self.aggregation = SquadMLP(2 * n, int(2 * n * mlp_ratio),
+                                    norm_cfg=norm_cfg, act_cfg=act_cfg,
+                                    input_permutation=permutation)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = torch.cat([self.branch_a(x), self.branch_b(x)], dim=1)
+        return self.aggregation(x)
+
+
+class SquadStem(nn.Sequential):
+    """3x3 stride-2 conv - BN - act, then a depthwise-separable conv
+    (3x3 depthwise - BN - act, 1x1 - BN - act), width kept.
+
+    Args:
+        in_channels: Image channels.
+        out_channels: Width of the first level.
+        norm_cfg: Norm layer config.
+        act_cfg: Activation config.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='GELU')) -> None:
+        n = out_channels
+        super().__init__(
+            ConvNormAct(in_channels, n, 3, 2, norm_cfg=norm_cfg,
+                        act_cfg=act_cfg),
+            ConvNormAct(n, n, 3, groups=n, norm_cfg=norm_cfg,
+                        act_cfg=act_cfg),
+            ConvNormAct(n, n, 1, norm_cfg=norm_cfg, act_cfg=act_cfg))

@@ -1,0 +1,131 @@
+"""Losses of the dense tasks; every one skips ignored target pixels."""
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mmsquad.registry import MODELS
+from mmsquad.structures import IGNORE_INDEX
+
+
+class _DenseLoss(nn.Module):
+    """Common arguments of the dense losses.
+
+    Args:
+        loss_weight: Factor on the loss.
+        ignore_value: Target value of pixels that do not count.
+        loss_name: Name used in the loss dict (``loss_<...>``).
+    """
+
+    def __init__(self, loss_weight: float = 1.0,
+                 ignore_value: int = IGNORE_INDEX,
+                 loss_name: str = 'loss') -> None:
+        super().__init__()
+        self.loss_weight = loss_weight
+        self.ignore_value = ignore_value
+        self.loss_name = loss_name
+
+
+def zero_loss(pred: Tensor) -> Tensor:
+    """A zero that keeps every parameter behind ``pred`` in the graph, so
+    that DDP sees no unused parameters when a batch has nothing to learn."""
+    return (pred * 0).sum()
+
+
+@MODELS.register_module()
+class PixelCrossEntropyLoss(_DenseLoss):
+    """Cross-entropy over class logits, averaged over labelled pixels.
+
+    ``pred``: (N, K, H, W) logits; ``target``: (N, 1, H, W) class indices.
+    """
+
+    def __init__(self, loss_weight: float = 1.0,
+                 ignore_value: int = IGNORE_INDEX,
+                 loss_name: str = 'loss_ce') -> None:
+        super().__init__(loss_weight, ignore_value, loss_name)
+
+    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
+        target = target[:, 0].long()
+        if not (target != self.ignore_value).any():
+            return zero_loss(pred)
+        return self.loss_weight * F.cross_entropy(
+            pred, target, ignore_index=self.ignore_value)
+
+
+@MODELS.register_module()
+class BalancedBCELoss(_DenseLoss):
+    """Class-balanced binary cross-entropy (saliency, edges).
+
+    Positives are weighted by ``w`` and negatives by ``1 - w``; ``w`` is the
+    fraction of negatives among the labelled pixels of the batch unless
+    ``pos_weight`` fixes it (0.95 for edges). The sum is divided by the
+    number of labelled pixels.
+
+    ``pred``: (N, 1, H, W) logits; ``target``: (N, 1, H, W) in {0, 1}.
+    """
+
+    def __init__(self, pos_weight: Optional[float] = None,
+                 loss_weight: float = 1.0,
+                 ignore_value: int = IGNORE_INDEX,
+                 loss_name: str = 'loss_bce') -> None:
+        super().__init__(loss_weight, ignore_value, loss_name)
+        self.pos_weight = pos_weight
+
+    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
+        valid = target != self.ignore_value
+        num_valid = valid.sum()
+        if num_valid == 0:
+            return zero_loss(pred)
+        label = (target == 1).to(pred.dtype)
+        valid = valid.to(pred.dtype)
+        if self.pos_weight is None:
+            w = ((1 - label) * valid).sum() / num_valid
+        else:
+            w = torch.as_tensor(self.pos_weight, dtype=pred.dtype,
+                                device=pred.device)
+        loss_pos = -(label * valid * F.logsigmoid(pred)).sum()
+        loss_neg = -((1 - label) * valid * F.logsigmoid(-pred)).sum()
+        loss = (w * loss_pos + (1 - w) * loss_neg) / num_valid
+        return self.loss_weight * loss
+
+
+@MODELS.register_module()
+class NormalsL1Loss(_DenseLoss):
+    """L1 between the L2-normalised prediction and the target normals,
+    averaged over labelled elements.
+
+    ``pred``: (N, 3, H, W); ``target``: (N, 3, H, W), ignored pixels hold
+    ``ignore_value`` in every channel.
+    """
+
+    def __init__(self, loss_weight: float = 1.0,
+                 ignore_value: int = IGNORE_INDEX,
+                 loss_name: str = 'loss_l1') -> None:
+        super().__init__(loss_weight, ignore_value, loss_name)
+
+    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
+        valid = target != self.ignore_value
+        if not valid.any():
+            return zero_loss(pred)
+        pred = F.normalize(pred, p=2, dim=1)
+        return self.loss_weight * F.l1_loss(pred[valid], target[valid])
+
+
+@MODELS.register_module()
+class MaskedL1Loss(_DenseLoss):
+    """L1 over labelled pixels (depth).
+
+    ``pred`` and ``target``: (N, 1, H, W).
+    """
+
+    def __init__(self, loss_weight: float = 1.0,
+                 ignore_value: int = IGNORE_INDEX,
+                 loss_name: str = 'loss_l1') -> None:
+        super().__init__(loss_weight, ignore_value, loss_name)
+
+    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
+        valid = target != self.ignore_value
+        if not valid.any():
+            return zero_loss(pred)
+        return self.loss_weight * F.l1_loss(pred[valid], target[valid])

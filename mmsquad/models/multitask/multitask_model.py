@@ -1,0 +1,144 @@
+"""The model that wires a backbone, a neck and one head per task."""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from mmengine.structures import PixelData
+from torch import Tensor, nn
+
+from mmsquad.registry import MODELS
+from mmsquad.structures import MultiTaskDataSample
+
+ForwardResults = Union[Dict[str, Tensor], List[MultiTaskDataSample]]
+
+
+@MODELS.register_module()
+class MultiTaskModel(BaseModel):
+    """Backbone -> (neck) -> one dense head per task.
+
+    With a neck (e.g. :class:`~mmsquad.models.ExpertSquadNeck`) every head
+    sees its task's features; without one, every head sees the backbone
+    outputs (the shared-encoder baseline; one head is a single-task model).
+
+    Args:
+        backbone: Backbone config.
+        heads: ``{task: head config}``; the head's ``task`` is filled in.
+        neck: Neck config; its ``tasks`` are filled in, and so are its
+            ``feature_specs`` when the backbone advertises them.
+        task_weights: ``{task: weight}`` applied to each task's losses
+            (1 for tasks not named).
+        data_preprocessor: Data preprocessor config.
+        init_cfg: Initialisation config.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 heads: Dict[str, dict],
+                 neck: Optional[dict] = None,
+                 task_weights: Optional[Dict[str, float]] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='MultiTaskDataPreprocessor')
+        super().__init__(data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        if not heads:
+            raise ValueError('MultiTaskModel needs at least one task head')
+        self.tasks = list(heads)
+        unknown = sorted(set(task_weights or {}) - set(self.tasks))
+        if unknown:
+            raise KeyError(f'task_weights names tasks without a head: '
+                           f'{unknown}; the heads are {self.tasks}')
+        self.task_weights = {t: float((task_weights or {}).get(t, 1.0))
+                             for t in self.tasks}
+        self.backbone = MODELS.build(backbone)
+        if neck is not None:
+            neck = dict(neck, tasks=self.tasks)
+            specs = getattr(self.backbone, 'feature_specs', None)
+            if specs is not None and 'in_channels' not in neck:
+                neck['feature_specs'] = specs
+            self.neck = MODELS.build(neck)
+        else:
+            self.neck = None
+        self.heads = nn.ModuleDict({
+            task: MODELS.build(dict(cfg, task=task))
+            for task, cfg in heads.items()
+        })
+
+    def extract_feats(self, inputs: Tensor
+                      ) -> Dict[str, Sequence[Tensor]]:
+        """``{task: features}`` for every task."""
+        feats = self.backbone(inputs)
+        if self.neck is not None:
+            return self.neck(feats)
+        return {task: feats for task in self.tasks}
+
+    def forward(self,
+                inputs: Tensor,
+                data_samples: Optional[List[MultiTaskDataSample]] = None,
+                mode: str = 'tensor') -> ForwardResults:
+        """``loss``: loss dict; ``predict``: data samples with predictions;
+        ``tensor``: ``{task: logits}``."""
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            feats = self.extract_feats(inputs)
+            return {t: self.heads[t](feats[t]) for t in self.tasks}
+        raise ValueError(f'invalid mode {mode!r}; expected loss, predict or '
+                         'tensor')
+
+    def loss(self, inputs: Tensor,
+             data_samples: List[MultiTaskDataSample]) -> Dict[str, Tensor]:
+        """Weighted losses, keyed ``<task>.loss_<name>``."""
+        feats = self.extract_feats(inputs)
+        losses = {}
+        for task in self.tasks:
+            weight = self.task_weights[task]
+            for name, value in self.heads[task].loss(
+                    feats[task], data_samples).items():
+                losses[f'{task}.{name}'] = weight * value
+        return losses
+
+    def predict(self, inputs: Tensor,
+                data_samples: Optional[List[MultiTaskDataSample]] = None
+                ) -> List[MultiTaskDataSample]:
+        """Predict every task at the original image size.
+
+        Each sample gets ``pred_<task>``: class indices for label tasks,
+        probabilities for binary tasks, unit vectors for normals and values
+        for scalar tasks, all of shape (C, H, W) at ``ori_shape``.
+        """
+        if data_samples is None:
+            data_samples = [
+                MultiTaskDataSample(metainfo=dict(
+                    img_shape=inputs.shape[-2:], ori_shape=inputs.shape[-2:]))
+                for _ in range(inputs.shape[0])
+            ]
+        feats = self.extract_feats(inputs)
+        batch_shape = inputs.shape[-2:]
+        for task in self.tasks:
+            head = self.heads[task]
+            outputs = head.predict(feats[task], batch_shape)
+            for output, sample in zip(outputs, data_samples):
+                output = self._to_original_size(output, sample)
+                if head.task_info.kind == 'label':
+                    output = output.argmax(dim=0, keepdim=True)
+                elif head.task_info.kind == 'vector':
+                    output = F.normalize(output, p=2, dim=0)
+                sample.set_prediction(task, PixelData(data=output))
+        return data_samples
+
+    @staticmethod
+    def _to_original_size(output: Tensor,
+                          sample: MultiTaskDataSample) -> Tensor:
+        """Crop the padding, then resize to ``ori_shape``."""
+        h, w = sample.metainfo.get('img_shape', output.shape[-2:])[:2]
+        output = output[:, :h, :w]
+        ori: Tuple[int, int] = tuple(
+            sample.metainfo.get('ori_shape', (h, w))[:2])
+        if ori != (h, w):
+            output = F.interpolate(output[None], size=ori, mode='bilinear',
+                                   align_corners=False)[0]
+        return output

@@ -1,0 +1,4 @@
+"""Necks."""
+from .expert_squad_neck import ExpertSquadNeck
+
+__all__ = ['ExpertSquadNeck']

@@ -1,0 +1,62 @@
+"""Distributed launch on machines without CUDA.
+
+mmengine's launchers call ``torch.cuda.set_device`` and its runner wraps the
+model with ``device_ids=[local_rank]``; both fail without CUDA. On such a
+machine mmsquad starts the gloo process group itself (the runner then skips
+its own initialisation) and asks for a DDP wrapper without device ids. On
+GPUs nothing changes.
+"""
+import os
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+
+# Environment variables that carry (rank, world size, local rank) per launcher.
+_LAUNCHER_ENV = {
+    'pytorch': ('RANK', 'WORLD_SIZE', 'LOCAL_RANK'),
+    'slurm': ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_LOCALID'),
+    'mpi': ('OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_SIZE',
+            'OMPI_COMM_WORLD_LOCAL_RANK'),
+}
+
+
+def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
+    """Start gloo DDP for ``launcher`` when CUDA is not available.
+
+    Args:
+        cfg: The config; its ``model_wrapper_cfg`` gets ``device_ids=None``.
+        launcher: One of ``none``, ``pytorch``, ``slurm``, ``mpi``.
+
+    Returns:
+        True when a CPU process group was started here.
+
+    Raises:
+        KeyError: When an environment variable the launcher sets is missing.
+    """
+    if launcher == 'none' or torch.cuda.is_available():
+        return False
+    if launcher not in _LAUNCHER_ENV:
+        raise ValueError(f'unknown launcher {launcher!r}; expected one of '
+                         f'none, {", ".join(_LAUNCHER_ENV)}')
+    rank_key, world_key, local_key = _LAUNCHER_ENV[launcher]
+    missing = [k for k in (rank_key, world_key) if k not in os.environ]
+    if missing:
+        raise KeyError(f'--launcher {launcher} needs the environment '
+                       f'variables {missing}; start the job with the launcher')
+    os.environ['RANK'] = os.environ[rank_key]
+    os.environ['WORLD_SIZE'] = os.environ[world_key]
+    os.environ['LOCAL_RANK'] = os.environ.get(local_key, '0')
+    os.environ.setdefault('MASTER_ADDR', '127.0.0.1')
+    os.environ.setdefault('MASTER_PORT', '29500')
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    wrapper.setdefault('type', 'MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    wrapper.setdefault('broadcast_buffers', False)
+    wrapper.setdefault('find_unused_parameters',
+                       cfg.get('find_unused_parameters', False))
+    cfg.model_wrapper_cfg = wrapper
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    return True

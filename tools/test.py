@@ -1,0 +1,59 @@
+"""Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT``."""
+import argparse
+import os
+
+from mmengine.config import DictAction
+from mmengine.evaluator import DumpResults
+
+from mmsquad.utils import register_all_modules
+from mmsquad.utils.tool_setup import build_runner, load_tool_config
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test a multi-task model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save logs and metrics')
+    parser.add_argument(
+        '--out', help='dump the predictions to this pickle file (.pkl)')
+    parser.add_argument(
+        '--show-dir', help='save the prediction panels under this directory '
+        '(inside the timestamped work directory)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value pairs')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    if not os.path.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        raise ValueError(f'--out must be a .pkl file, got {args.out}')
+    register_all_modules()
+    cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
+                           args.launcher)
+    cfg.load_from = args.checkpoint
+    if args.show_dir is not None:
+        vis_hook = cfg.get('default_hooks', {}).get('visualization')
+        if vis_hook is None:
+            raise KeyError('--show-dir needs `default_hooks.visualization` '
+                           f'in {args.config}')
+        vis_hook.draw = True
+        vis_hook.test_out_dir = args.show_dir
+    runner = build_runner(cfg)
+    if args.out is not None:
+        runner.test_evaluator.metrics.append(
+            DumpResults(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
