@@ -35,16 +35,16 @@ SCOPE = 'mmsquad'
 
 RUNNERS = Registry(
     'runner', parent=MMENGINE_RUNNERS, scope=SCOPE,
-    locations=['mmsquad.engine'])
+    locations=[])
 RUNNER_CONSTRUCTORS = Registry(
     'runner constructor', parent=MMENGINE_RUNNER_CONSTRUCTORS, scope=SCOPE,
-    locations=['mmsquad.engine'])
+    locations=[])
 LOOPS = Registry(
     'loop', parent=MMENGINE_LOOPS, scope=SCOPE,
-    locations=['mmsquad.engine'])
+    locations=[])
 HOOKS = Registry(
     'hook', parent=MMENGINE_HOOKS, scope=SCOPE,
-    locations=['mmsquad.engine'])
+    locations=[])
 DATASETS = Registry(
     'dataset', parent=MMENGINE_DATASETS, scope=SCOPE,
     locations=['mmsquad.datasets'])
@@ -65,17 +65,17 @@ WEIGHT_INITIALIZERS = Registry(
     locations=['mmsquad.models'])
 OPTIMIZERS = Registry(
     'optimizer', parent=MMENGINE_OPTIMIZERS, scope=SCOPE,
-    locations=['mmsquad.engine'])
+    locations=[])
 OPTIM_WRAPPERS = Registry(
     'optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope=SCOPE,
-    locations=['mmsquad.engine'])
+    locations=[])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor',
     parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, scope=SCOPE,
-    locations=['mmsquad.engine'])
+    locations=[])
 PARAM_SCHEDULERS = Registry(
     'parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, scope=SCOPE,
-    locations=['mmsquad.engine'])
+    locations=[])
 METRICS = Registry(
     'metric', parent=MMENGINE_METRICS, scope=SCOPE,
     locations=['mmsquad.evaluation'])
@@ -87,16 +87,16 @@ TASK_UTILS = Registry(
     locations=['mmsquad.models'])
 VISUALIZERS = Registry(
     'visualizer', parent=MMENGINE_VISUALIZERS, scope=SCOPE,
-    locations=['mmsquad.visualization'])
+    locations=[])
 VISBACKENDS = Registry(
     'vis_backend', parent=MMENGINE_VISBACKENDS, scope=SCOPE,
-    locations=['mmsquad.visualization'])
+    locations=[])
 LOG_PROCESSORS = Registry(
     'log_processor', parent=MMENGINE_LOG_PROCESSORS, scope=SCOPE,
-    locations=['mmsquad.engine'])
+    locations=[])
 INFERENCERS = Registry(
     'inferencer', parent=MMENGINE_INFERENCERS, scope=SCOPE,
-    locations=['mmsquad.apis'])
+    locations=[])
 FUNCTIONS = Registry(
     'function', parent=MMENGINE_FUNCTIONS, scope=SCOPE,
     locations=['mmsquad.datasets'])

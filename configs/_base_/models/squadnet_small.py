@@ -1,0 +1,29 @@
+# SquadNet-small with four DeepLab-ASPP heads (PASCAL-Context setting).
+norm_cfg = dict(type='BN')
+head_in_channels = 128 * (1 + 2)  # task group + 2 shared groups, level 2
+model = dict(
+    type='MultiTaskModel',
+    data_preprocessor=dict(
+        type='MultiTaskDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True,
+        pad_size_divisor=8),
+    backbone=dict(type='SquadNet', arch='small', num_tasks=4,
+                  norm_cfg=norm_cfg),
+    neck=dict(type='ExpertSquadNeck', levels=[2]),
+    heads=dict(
+        semseg=dict(type='ASPPTaskHead', in_channels=head_in_channels,
+                    out_channels=21, norm_cfg=norm_cfg,
+                    loss=dict(type='PixelCrossEntropyLoss')),
+        human_parts=dict(type='ASPPTaskHead', in_channels=head_in_channels,
+                         out_channels=7, norm_cfg=norm_cfg,
+                         loss=dict(type='PixelCrossEntropyLoss')),
+        sal=dict(type='ASPPTaskHead', in_channels=head_in_channels,
+                 out_channels=1, norm_cfg=norm_cfg,
+                 loss=dict(type='BalancedBCELoss')),
+        normals=dict(type='ASPPTaskHead', in_channels=head_in_channels,
+                     out_channels=3, norm_cfg=norm_cfg,
+                     loss=dict(type='NormalsL1Loss')),
+    ),
+    task_weights=dict(semseg=1.0, human_parts=2.0, sal=5.0, normals=10.0))

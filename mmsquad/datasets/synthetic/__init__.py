@@ -1,0 +1,4 @@
+"""Procedurally rendered demo datasets."""
+from .pascal_mt_demo import make_pascal_mt_demo
+
+__all__ = ['make_pascal_mt_demo']

@@ -1,0 +1,2 @@
+"""Evaluation."""
+from .metrics import *  # noqa: F401,F403

@@ -1,0 +1,36 @@
+# A seconds-long variant of configs/squad/demo.py for the tests:
+# SquadNet-tiny on 32x32 crops.
+_base_ = ['../../configs/squad/demo.py']
+
+crop_size = (32, 32)
+_in = 128 * 2  # tiny: task group + 1 shared group at level 2
+model = dict(
+    backbone=dict(arch='tiny'),
+    heads=dict(semseg=dict(in_channels=_in, channels=16),
+               human_parts=dict(in_channels=_in, channels=16),
+               sal=dict(in_channels=_in, channels=16),
+               normals=dict(in_channels=_in, channels=16)))
+_train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadMultiTaskAnnotations'),
+    dict(type='MultiTaskRandomCrop', crop_size=crop_size),
+    dict(type='MultiTaskRandomFlip', prob=0.5),
+    dict(type='PackMultiTaskInputs'),
+]
+_test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadMultiTaskAnnotations'),
+    dict(type='PackMultiTaskInputs'),
+]
+train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
+                        dataset=dict(pipeline=_train_pipeline))
+val_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
+                      dataset=dict(pipeline=_test_pipeline))
+test_dataloader = val_dataloader
+param_scheduler = [
+    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=2,
+         by_epoch=True, convert_to_iter_based=True)
+]
+train_cfg = dict(max_epochs=2, val_interval=2)
+default_hooks = dict(logger=dict(interval=1),
+                     checkpoint=dict(interval=1, save_best=None))

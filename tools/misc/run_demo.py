@@ -1,0 +1,29 @@
+"""`make demo`: render the demo data if absent, train configs/squad/demo.py
+on it, then evaluate the final checkpoint with tools/test.py."""
+import os.path as osp
+import subprocess
+import sys
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join('configs', 'squad', 'demo.py')
+DATA = osp.join('data', 'PASCAL_MT_demo')
+WORK_DIR = osp.join('work_dirs', 'demo')
+
+
+def run(*args: str) -> None:
+    print('>>', ' '.join(args), flush=True)
+    subprocess.run([sys.executable, *args], cwd=ROOT, check=True)
+
+
+def main() -> None:
+    if not osp.isfile(osp.join(ROOT, DATA, 'ImageSets', 'Context',
+                               'val.txt')):
+        run('tools/misc/make_demo_data.py', '--out', DATA)
+    run('tools/train.py', CONFIG, '--work-dir', WORK_DIR)
+    with open(osp.join(ROOT, WORK_DIR, 'last_checkpoint')) as f:
+        checkpoint = f.read().strip()
+    run('tools/test.py', CONFIG, checkpoint, '--work-dir', WORK_DIR)
+
+
+if __name__ == '__main__':
+    main()
