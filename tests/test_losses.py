@@ -1,0 +1,66 @@
+"""Dense losses against values computed by hand."""
+import math
+
+import pytest
+import torch
+
+from mmsquad.registry import MODELS
+
+
+def test_cross_entropy_skips_ignored_pixels():
+    loss = MODELS.build(dict(type='PixelCrossEntropyLoss', loss_weight=2.0))
+    pred = torch.tensor([[[[2.0, 0.0]], [[0.0, 5.0]]]])  # (1, 2, 1, 2)
+    target = torch.tensor([[[[0, 255]]]])
+    expected = -math.log(math.exp(2) / (math.exp(2) + 1))
+    assert loss(pred, target).item() == pytest.approx(2 * expected)
+
+
+def test_balanced_bce_weights_by_class_frequency():
+    loss = MODELS.build(dict(type='BalancedBCELoss'))
+    pred = torch.tensor([[[[0.0, 1.0, -1.0, 3.0]]]])
+    target = torch.tensor([[[[1, 0, 0, 255]]]])
+    w = 2 / 3  # fraction of negatives among labelled pixels
+    pos = -math.log(0.5)
+    neg = -math.log(1 - 1 / (1 + math.exp(-1))) - math.log(
+        1 - 1 / (1 + math.exp(1)))
+    assert loss(pred, target).item() == pytest.approx(
+        (w * pos + (1 - w) * neg) / 3, rel=1e-6)
+
+
+def test_edge_bce_uses_the_fixed_positive_weight():
+    loss = MODELS.build(dict(type='BalancedBCELoss', pos_weight=0.95))
+    pred = torch.zeros(1, 1, 1, 2)
+    target = torch.tensor([[[[1, 0]]]])
+    assert loss(pred, target).item() == pytest.approx(
+        (0.95 * math.log(2) + 0.05 * math.log(2)) / 2)
+
+
+def test_normals_l1_normalises_the_prediction():
+    loss = MODELS.build(dict(type='NormalsL1Loss'))
+    pred = torch.tensor([3.0, 0.0, 4.0]).reshape(1, 3, 1, 1).repeat(
+        1, 1, 1, 2)
+    target = torch.tensor([[0.0, 255.0], [0.0, 255.0],
+                           [1.0, 255.0]]).reshape(1, 3, 1, 2)
+    # normalised pred (0.6, 0, 0.8) vs (0, 0, 1) on the one valid pixel
+    assert loss(pred, target).item() == pytest.approx((0.6 + 0 + 0.2) / 3)
+
+
+def test_depth_l1_masks_ignored_pixels():
+    loss = MODELS.build(dict(type='MaskedL1Loss'))
+    pred = torch.tensor([[[[1.0, 2.0, 9.0]]]])
+    target = torch.tensor([[[[1.5, 1.0, 255.0]]]])
+    assert loss(pred, target).item() == pytest.approx(0.75)
+
+
+@pytest.mark.parametrize('cfg', [dict(type='PixelCrossEntropyLoss'),
+                                 dict(type='BalancedBCELoss'),
+                                 dict(type='NormalsL1Loss'),
+                                 dict(type='MaskedL1Loss')])
+def test_fully_ignored_target_gives_a_zero_that_keeps_the_graph(cfg):
+    loss = MODELS.build(cfg)
+    pred = torch.randn(1, 3, 2, 2, requires_grad=True)
+    target = torch.full((1, 3, 2, 2), 255)
+    value = loss(pred, target)
+    assert value.item() == 0
+    value.backward()
+    assert pred.grad is not None and not pred.grad.any()

@@ -1,0 +1,199 @@
+"""The multi-task model: losses, partial labels, prediction, foreign heads
+and necks on foreign backbones."""
+import pytest
+import torch
+from mmengine.structures import PixelData
+
+from mmsquad.registry import MODELS
+from mmsquad.structures import MultiTaskDataSample
+
+HEAD_OUT = dict(semseg=5, human_parts=3, sal=1, normals=3)
+LOSSES = dict(semseg=dict(type='PixelCrossEntropyLoss'),
+              human_parts=dict(type='PixelCrossEntropyLoss'),
+              sal=dict(type='BalancedBCELoss'),
+              normals=dict(type='NormalsL1Loss'))
+
+
+def tiny_model(tasks=tuple(HEAD_OUT), **overrides) -> torch.nn.Module:
+    cfg = dict(
+        type='MultiTaskModel',
+        backbone=dict(type='SquadNet', arch='tiny', num_tasks=len(tasks)),
+        neck=dict(type='ExpertSquadNeck', levels=[2]),
+        heads={t: dict(type='ASPPTaskHead', in_channels=256, channels=16,
+                       dilations=(1, 2), out_channels=HEAD_OUT[t],
+                       loss=LOSSES[t]) for t in tasks})
+    cfg.update(overrides)
+    return MODELS.build(cfg)
+
+
+def make_samples(n=2, size=32, tasks=tuple(HEAD_OUT)):
+    """Learnable targets: vertical bands of classes, a saliency half, two
+    normal directions."""
+    cols = torch.arange(size).expand(size, size)
+    samples = []
+    for i in range(n):
+        s = MultiTaskDataSample(metainfo=dict(img_shape=(size, size),
+                                              ori_shape=(size, size)))
+        for t in tasks:
+            if t in ('semseg', 'human_parts'):
+                data = ((cols + 8 * i) * HEAD_OUT[t] // (size + 8))[None]
+            elif t == 'sal':
+                data = (cols < size // 2).long()[None]
+            else:
+                left = torch.tensor([0.6, 0.0, -0.8])[:, None, None]
+                right = torch.tensor([-0.6, 0.0, -0.8])[:, None, None]
+                data = torch.where(cols < size // 2, left, right)
+            s.set_target(t, PixelData(data=data))
+        samples.append(s)
+    return samples
+
+
+def test_loss_keys_and_weights():
+    model = tiny_model(task_weights=dict(sal=5.0)).eval()
+    x = torch.randn(2, 3, 32, 32)
+    samples = make_samples()
+    losses = model(x, samples, mode='loss')
+    assert set(losses) == {'semseg.loss_ce', 'human_parts.loss_ce',
+                           'sal.loss_bce', 'normals.loss_l1'}
+    model.task_weights['sal'] = 1.0
+    unweighted = model(x, samples, mode='loss')
+    assert losses['sal.loss_bce'].item() == pytest.approx(
+        5 * unweighted['sal.loss_bce'].item(), rel=1e-5)
+
+
+def test_loss_decreases_on_a_fixed_batch():
+    torch.manual_seed(0)
+    model = tiny_model().train()
+    x = torch.randn(2, 3, 32, 32)
+    samples = make_samples()
+    optim = torch.optim.Adam(model.parameters(), lr=1e-3)
+    history = []
+    for _ in range(20):
+        losses = model(x, samples, mode='loss')
+        optim.zero_grad()
+        sum(losses.values()).backward()
+        optim.step()
+        history.append({k: v.item() for k, v in losses.items()})
+    for key in history[0]:
+        assert history[-1][key] < 0.8 * history[0][key], key
+
+
+def test_missing_labels_give_no_loss_and_no_gradient():
+    torch.manual_seed(0)
+    model = tiny_model().train()
+    x = torch.randn(2, 3, 32, 32)
+    samples = make_samples(tasks=('semseg', 'normals'))
+    losses = model(x, samples, mode='loss')
+    assert losses['sal.loss_bce'].item() == 0
+    sum(losses.values()).backward()
+    sal_grads = [p.grad for p in model.heads['sal'].parameters()]
+    assert all(g is not None and not g.any() for g in sal_grads)
+    assert any(p.grad.any() for p in model.heads['semseg'].parameters())
+
+
+def test_unlabelled_sample_does_not_change_a_task_loss():
+    model = tiny_model().eval()  # no dropout, fixed BN: per-sample results
+    x = torch.randn(2, 3, 32, 32)
+    full = make_samples(tasks=('semseg', ))
+    partial = make_samples(tasks=('semseg', ))
+    partial[1] = make_samples(n=1, tasks=('normals', ))[0]
+    with torch.no_grad():
+        only_first = model.heads['semseg'].loss(
+            {k: tuple(f[:1] for f in v)
+             for k, v in model.extract_feats(x).items()}['semseg'], full[:1])
+        mixed = model(x, partial, mode='loss')
+    assert mixed['semseg.loss_ce'].item() == pytest.approx(
+        only_first['loss_ce'].item(), rel=1e-5)
+
+
+def test_predict_returns_every_task_at_original_size():
+    model = tiny_model().eval()
+    samples = make_samples(size=32)
+    for s in samples:
+        s.set_metainfo(dict(img_shape=(30, 28), ori_shape=(60, 56)))
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 32, 32), samples, mode='predict')
+    sample = out[0]
+    assert sample.pred_semseg.data.shape == (1, 60, 56)
+    assert sample.pred_semseg.data.max() < HEAD_OUT['semseg']
+    assert sample.pred_sal.data.min() >= 0 and sample.pred_sal.data.max() <= 1
+    norms = sample.pred_normals.data.norm(dim=0)
+    assert torch.allclose(norms, torch.ones_like(norms), atol=1e-5)
+
+
+def test_tensor_mode_returns_logits_per_task():
+    model = tiny_model().eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 32, 32), mode='tensor')
+    assert {t: v.shape[1] for t, v in out.items()} == HEAD_OUT
+
+
+def test_mmseg_decode_head_works_as_a_task_head():
+    torch.manual_seed(0)
+    model = tiny_model(tasks=('semseg', 'sal'), heads=dict(
+        semseg=dict(type='TaskHeadAdapter',
+                    head=dict(_scope_='mmseg', type='ASPPHead',
+                              in_channels=256, channels=16,
+                              dilations=(1, 2), num_classes=5),
+                    loss=dict(type='PixelCrossEntropyLoss')),
+        sal=dict(type='ASPPTaskHead', in_channels=256, channels=16,
+                 out_channels=1, loss=dict(type='BalancedBCELoss'))))
+    assert type(model.heads['semseg'].head).__module__.startswith('mmseg.')
+    x = torch.randn(2, 3, 32, 32)
+    samples = make_samples(tasks=('semseg', 'sal'))
+    optim = torch.optim.Adam(model.parameters(), lr=1e-3)
+    first = None
+    for _ in range(10):
+        loss = model(x, samples, mode='loss')['semseg.loss_ce']
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+        first = first if first is not None else loss.item()
+    assert loss.item() < first
+
+
+def test_neck_gives_a_resnet_task_experts():
+    model = MODELS.build(dict(
+        type='MultiTaskModel',
+        backbone=dict(_scope_='mmdet', type='ResNet', depth=18,
+                      out_indices=(2, 3)),
+        neck=dict(type='ExpertSquadNeck', in_channels=[256, 512],
+                  channels_per_group=[16, 32], num_shared=1, num_blocks=2),
+        heads=dict(semseg=dict(type='ASPPTaskHead', in_channels=64,
+                               channels=16, out_channels=5,
+                               loss=dict(type='PixelCrossEntropyLoss')),
+                   sal=dict(type='ASPPTaskHead', in_channels=64,
+                            channels=16, out_channels=1,
+                            loss=dict(type='BalancedBCELoss')))))
+    feats = model.extract_feats(torch.randn(2, 3, 64, 64))
+    assert set(feats) == {'semseg', 'sal'}
+    assert [f.shape[1] for f in feats['sal']] == [32, 64]
+    assert model.neck.out_channels == {'semseg': (32, 64), 'sal': (32, 64)}
+
+
+def test_squad_routing_hands_each_task_its_group_and_the_shared_ones():
+    model = tiny_model().eval()
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        level = model.backbone(x)[-1]
+        routed = model.extract_feats(x)
+    spec = model.backbone.feature_specs[-1]
+    lo, hi = spec.task_range(2)
+    s0, s1 = spec.shared_range
+    expected = torch.cat([level[:, lo:hi], level[:, s0:s1]], dim=1)
+    assert torch.equal(routed['sal'][-1], expected)
+
+
+def test_task_count_mismatch_fails_clearly():
+    with pytest.raises(ValueError, match='4 task groups.*2 tasks'):
+        tiny_model(tasks=('semseg', 'sal'),
+                   backbone=dict(type='SquadNet', arch='tiny', num_tasks=4))
+
+
+def test_unknown_task_names_fail_clearly():
+    with pytest.raises(KeyError, match='segmentation'):
+        MODELS.build(dict(type='ASPPTaskHead', task='segmentation',
+                          in_channels=8, out_channels=2,
+                          loss=dict(type='PixelCrossEntropyLoss')))
+    with pytest.raises(KeyError, match='sall'):
+        tiny_model(task_weights=dict(sall=1.0))

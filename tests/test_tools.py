@@ -1,0 +1,106 @@
+"""The command-line tools, run as a user runs them."""
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO, TINY_CONFIG
+
+
+def run(args, timeout=600, **env):
+    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1', **env)
+    return subprocess.run(args, cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def tool(name, *args):
+    return run([sys.executable, osp.join('tools', name), *args])
+
+
+def test_dist_train_on_two_cpu_processes_then_resume(demo_root, tmp_path):
+    work_dir = str(tmp_path / 'work')
+    options = ['--cfg-options', f'train_dataloader.dataset.data_root='
+               f'{demo_root}', f'val_dataloader.dataset.data_root={demo_root}',
+               f'test_dataloader.dataset.data_root={demo_root}',
+               'train_cfg.max_epochs=1', 'train_cfg.val_interval=1']
+    env = dict(PYTHON=sys.executable, PORT='29611')
+    first = run(['bash', 'tools/dist_train.sh', TINY_CONFIG, '2',
+                 '--work-dir', work_dir, *options], **env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    log = first.stdout + first.stderr
+    # 8 images, batch 2 per process: two processes share 2 iterations per
+    # epoch (one process alone would take 4).
+    assert 'Epoch(train) [1][2/2]' in log
+    assert 'Distributed training: True' in log
+    assert 'GPU number: 2' in log  # mmengine's name for the world size
+    assert "'backend': 'gloo'" in log
+    assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
+    assert 'semseg/mIoU' in log
+
+    options[-2] = 'train_cfg.max_epochs=2'
+    second = run(['bash', 'tools/dist_train.sh', TINY_CONFIG, '2',
+                  '--work-dir', work_dir, '--resume', *options], **env)
+    assert second.returncode == 0, second.stderr[-3000:]
+    log = second.stdout + second.stderr
+    assert 'resumed epoch: 1, iter: 2' in log
+    assert 'Epoch(train) [2][2/2]' in log
+    assert 'Epoch(train) [1]' not in log
+    assert osp.isfile(osp.join(work_dir, 'epoch_2.pth'))
+
+
+def test_train_then_test_reproduces_the_metrics(demo_root, tmp_path):
+    work_dir = str(tmp_path / 'work')
+    data = [f'{k}.dataset.data_root={demo_root}'
+            for k in ('train_dataloader', 'val_dataloader',
+                      'test_dataloader')]
+    train = tool('train.py', TINY_CONFIG, '--work-dir', work_dir,
+                 '--cfg-options', *data, 'train_cfg.max_epochs=1',
+                 'train_cfg.val_interval=1')
+    assert train.returncode == 0, train.stderr[-3000:]
+    val_line = [ln for ln in (train.stdout + train.stderr).splitlines()
+                if 'Epoch(val)' in ln and 'semseg/mIoU' in ln][-1]
+    out = str(tmp_path / 'preds.pkl')
+    test = tool('test.py', TINY_CONFIG, osp.join(work_dir, 'epoch_1.pth'),
+                '--work-dir', work_dir, '--out', out, '--cfg-options', *data)
+    assert test.returncode == 0, test.stderr[-3000:]
+    test_line = [ln for ln in (test.stdout + test.stderr).splitlines()
+                 if 'Epoch(test)' in ln and 'semseg/mIoU' in ln][-1]
+
+    def metric(line, key):
+        return float(re.search(re.escape(key) + r': ([0-9.]+)', line)[1])
+
+    for key in ('semseg/mIoU', 'sal/maxF', 'normals/mean'):
+        assert metric(test_line, key) == pytest.approx(metric(val_line, key))
+    assert osp.getsize(out) > 0
+
+
+@pytest.mark.parametrize('args, message', [
+    (['train.py', 'configs/squad/no_such.py'], 'no_such.py'),
+    (['test.py', TINY_CONFIG, '/nowhere/ckpt.pth'], '/nowhere/ckpt.pth'),
+    (['train.py', TINY_CONFIG, '--resume', '/nowhere/r.pth'],
+     '/nowhere/r.pth'),
+])
+def test_missing_files_are_named(args, message):
+    result = tool(*args)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_unknown_type_in_config_is_named(tmp_path):
+    cfg = tmp_path / 'bad.py'
+    cfg.write_text(f"_base_ = ['{TINY_CONFIG}']\n"
+                   "model = dict(backbone=dict(type='SquadNetXL'))\n")
+    result = tool('train.py', str(cfg), '--work-dir', str(tmp_path / 'w'))
+    assert result.returncode != 0
+    assert 'SquadNetXL' in result.stderr
+
+
+def test_install_names_a_missing_wheelhouse(tmp_path):
+    result = run(['bash', 'tools/misc/install.sh', '--venv',
+                  str(tmp_path / 'venv'), '--wheelhouse', '/no/wheels'])
+    assert result.returncode != 0
+    assert '/no/wheels' in result.stderr
+    assert not osp.exists(tmp_path / 'venv')
