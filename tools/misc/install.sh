@@ -47,7 +47,7 @@ try:
 except Exception as exc:  # noqa: BLE001
     problems.append(f'mmcv.ops does not import ({exc!r}): mmcv was built '
                     'without its compiled ops')
-for module in ('mmdet.models', 'mmseg.models', 'mmsquad'):
+for module in ("mmdet.models", "mmseg.models", "mmsquad", "pkg_resources"):
     try:
         __import__(module)
     except Exception as exc:  # noqa: BLE001
@@ -66,18 +66,22 @@ if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$fingerprint" ] && verify 2>/dev/nu
 fi
 rm -f "$STAMP"
 
+# Every pip call below honours these pins: setuptools<81 (mmcv's build and
+# mmengine's `mmdet::` config lookup import pkg_resources) and, once known,
+# the installed torch, so that no dependency can pull another one.
+CONSTRAINTS="$VENV/constraints.txt"
+echo "setuptools<81" > "$CONSTRAINTS"
+
 echo ">> build tools"
-"${PIP[@]}" install -q "${FIND_LINKS[@]}" "setuptools<81" wheel ninja
+"${PIP[@]}" install -q "${FIND_LINKS[@]}" -c "$CONSTRAINTS" setuptools wheel ninja
 
 if "$PY" -c "import torch" 2>/dev/null; then
     echo ">> keeping the installed torch $("$PY" -c 'import torch; print(torch.__version__)')"
 else
     echo ">> installing torch==${TORCH_VERSION:-2.13.0}"
-    "${PIP[@]}" install "${FIND_LINKS[@]}" "torch==${TORCH_VERSION:-2.13.0}"
+    "${PIP[@]}" install "${FIND_LINKS[@]}" -c "$CONSTRAINTS" "torch==${TORCH_VERSION:-2.13.0}"
 fi
-# Pin the torch we have so that no dependency can pull another one.
-CONSTRAINTS="$VENV/constraints.txt"
-"$PY" -c "import torch; print('torch==' + torch.__version__)" > "$CONSTRAINTS"
+"$PY" -c "import torch; print('torch==' + torch.__version__)" >> "$CONSTRAINTS"
 
 if "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" 2>/dev/null; then
     echo ">> mmcv 2.1.0 with ops already installed"

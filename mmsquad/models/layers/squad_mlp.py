@@ -54,7 +54,9 @@ class GroupedExperts(SquadMLP):
     Checkpoints do not depend on the fusion: ``state_dict`` stores every
     expert under its own index (``<prefix>.<t>.pw1.conv.weight``, ...), the
     layout of a plain ``nn.ModuleList`` of :class:`SquadMLP` experts, and
-    ``load_state_dict`` reads that layout back.
+    ``load_state_dict`` reads that layout back. ``state_dict(keep_vars=True)``
+    (asked for by tracers and exporters, which need the live parameters)
+    keeps the fused entries.
 
     Args:
         channels: Channels of one expert.
@@ -85,6 +87,8 @@ def _split_experts(module: GroupedExperts, state_dict: dict, prefix: str,
     fused_keys = [k for k in state_dict
                   if k.startswith(prefix) and '.' in k[len(prefix):]
                   and not k[len(prefix):].split('.')[0].isdigit()]
+    if any(isinstance(state_dict[k], nn.Parameter) for k in fused_keys):
+        return  # keep_vars=True: hand out the live parameters unsplit
     for key in fused_keys:
         name = key[len(prefix):]
         value = state_dict.pop(key)

@@ -1,0 +1,53 @@
+"""Inference folding of a whole model, and the analysis tools."""
+import copy
+import os
+import subprocess
+import sys
+
+import torch
+
+from conftest import REPO, TINY_CONFIG
+from mmsquad.models.deploy import fold_batchnorm
+from mmsquad.registry import MODELS
+
+
+def test_folded_model_matches_eval_model():
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='MultiTaskModel',
+        backbone=dict(type='SquadNet', arch='tiny', num_tasks=2),
+        neck=dict(type='ExpertSquadNeck', levels=[2]),
+        heads=dict(semseg=dict(type='ASPPTaskHead', in_channels=256,
+                               channels=16, out_channels=5,
+                               loss=dict(type='PixelCrossEntropyLoss')),
+                   normals=dict(type='ASPPTaskHead', in_channels=256,
+                                channels=16, out_channels=3,
+                                loss=dict(type='NormalsL1Loss')))))
+    for m in model.modules():  # non-trivial BN statistics
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 2.0)
+    model.eval()
+    folded = fold_batchnorm(copy.deepcopy(model))
+    assert not any(isinstance(m, torch.nn.BatchNorm2d)
+                   for m in folded.modules())
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        ref = model(x, mode='tensor')
+        out = folded(x.to(memory_format=torch.channels_last), mode='tensor')
+    for task in ref:
+        err = (out[task] - ref[task]).norm() / ref[task].norm()
+        assert err <= 1e-5
+
+
+def test_get_flops_reports_backbone_and_model():
+    result = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/get_flops.py', TINY_CONFIG,
+         '--shape', '64', '64'], cwd=REPO, capture_output=True, text=True,
+        env=dict(os.environ, PYTHONPATH=REPO))
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert any(line.startswith('backbone') and '4.023M' in line
+               for line in lines)
+    assert any(line.startswith('model') and 'FLOPs' in line
+               for line in lines)
