@@ -35,16 +35,16 @@ SCOPE = 'mmsquad'
 
 RUNNERS = Registry(
     'runner', parent=MMENGINE_RUNNERS, scope=SCOPE,
-    locations=[])
+    locations=['mmsquad.engine'])
 RUNNER_CONSTRUCTORS = Registry(
     'runner constructor', parent=MMENGINE_RUNNER_CONSTRUCTORS, scope=SCOPE,
-    locations=[])
+    locations=['mmsquad.engine'])
 LOOPS = Registry(
     'loop', parent=MMENGINE_LOOPS, scope=SCOPE,
-    locations=[])
+    locations=['mmsquad.engine'])
 HOOKS = Registry(
     'hook', parent=MMENGINE_HOOKS, scope=SCOPE,
-    locations=[])
+    locations=['mmsquad.engine'])
 DATASETS = Registry(
     'dataset', parent=MMENGINE_DATASETS, scope=SCOPE,
     locations=['mmsquad.datasets'])
@@ -65,17 +65,17 @@ WEIGHT_INITIALIZERS = Registry(
     locations=['mmsquad.models'])
 OPTIMIZERS = Registry(
     'optimizer', parent=MMENGINE_OPTIMIZERS, scope=SCOPE,
-    locations=[])
+    locations=['mmsquad.engine'])
 OPTIM_WRAPPERS = Registry(
     'optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope=SCOPE,
-    locations=[])
+    locations=['mmsquad.engine'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor',
     parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, scope=SCOPE,
-    locations=[])
+    locations=['mmsquad.engine'])
 PARAM_SCHEDULERS = Registry(
     'parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, scope=SCOPE,
-    locations=[])
+    locations=['mmsquad.engine'])
 METRICS = Registry(
     'metric', parent=MMENGINE_METRICS, scope=SCOPE,
     locations=['mmsquad.evaluation'])
@@ -87,13 +87,13 @@ TASK_UTILS = Registry(
     locations=['mmsquad.models'])
 VISUALIZERS = Registry(
     'visualizer', parent=MMENGINE_VISUALIZERS, scope=SCOPE,
-    locations=[])
+    locations=['mmsquad.visualization'])
 VISBACKENDS = Registry(
     'vis_backend', parent=MMENGINE_VISBACKENDS, scope=SCOPE,
-    locations=[])
+    locations=['mmsquad.visualization'])
 LOG_PROCESSORS = Registry(
     'log_processor', parent=MMENGINE_LOG_PROCESSORS, scope=SCOPE,
-    locations=[])
+    locations=['mmsquad.engine'])
 INFERENCERS = Registry(
     'inferencer', parent=MMENGINE_INFERENCERS, scope=SCOPE,
     locations=[])

@@ -106,3 +106,28 @@ def test_bad_metric_configs_fail_clearly():
         MultiTaskMetric(tasks=['semseg'])
     with pytest.raises(KeyError, match='segm'):
         MultiTaskMetric(tasks=['segm'])
+
+
+def test_edge_odsf_with_bsds_correspondence():
+    # Tolerance 0.0075 of the 283-pixel diagonal: about 2 pixels.
+    gt = np.zeros((1, 200, 200), np.int64)
+    gt[0, 100, 20:180] = 1  # a horizontal boundary
+    exact = gt.astype(np.float64)
+    shifted = np.roll(exact, 1, axis=1)  # one pixel off: within tolerance
+    far = np.roll(exact, 10, axis=1)  # ten pixels off: no match
+    scores = {}
+    for name, pred in (('exact', exact), ('shifted', shifted),
+                       ('far', far)):
+        metric = MultiTaskMetric(tasks=['edge'], edge_thresholds=9)
+        metric.process({}, [sample(gt_edge=gt, pred_edge=pred)])
+        scores[name] = metric.compute_metrics(metric.results)['edge/odsF']
+    assert scores['exact'] == pytest.approx(100)
+    assert scores['shifted'] == pytest.approx(100)
+    assert scores['far'] == pytest.approx(0)
+    # Half the boundary predicted: recall 1/2, precision 1 -> F = 2/3.
+    half = exact.copy()
+    half[0, 100, 100:180] = 0
+    metric = MultiTaskMetric(tasks=['edge'], edge_thresholds=9)
+    metric.process({}, [sample(gt_edge=gt, pred_edge=half)])
+    assert metric.compute_metrics(metric.results)['edge/odsF'] == \
+        pytest.approx(200 / 3, abs=0.5)

@@ -1,10 +1,12 @@
 """The command-line tools, run as a user runs them."""
+import glob
 import os
 import os.path as osp
 import re
 import subprocess
 import sys
 
+import cv2
 import pytest
 
 from conftest import REPO, TINY_CONFIG
@@ -64,7 +66,8 @@ def test_train_then_test_reproduces_the_metrics(demo_root, tmp_path):
                 if 'Epoch(val)' in ln and 'semseg/mIoU' in ln][-1]
     out = str(tmp_path / 'preds.pkl')
     test = tool('test.py', TINY_CONFIG, osp.join(work_dir, 'epoch_1.pth'),
-                '--work-dir', work_dir, '--out', out, '--cfg-options', *data)
+                '--work-dir', work_dir, '--out', out, '--show-dir', 'panels',
+                '--cfg-options', *data)
     assert test.returncode == 0, test.stderr[-3000:]
     test_line = [ln for ln in (test.stdout + test.stderr).splitlines()
                  if 'Epoch(test)' in ln and 'semseg/mIoU' in ln][-1]
@@ -75,6 +78,13 @@ def test_train_then_test_reproduces_the_metrics(demo_root, tmp_path):
     for key in ('semseg/mIoU', 'sal/maxF', 'normals/mean'):
         assert metric(test_line, key) == pytest.approx(metric(val_line, key))
     assert osp.getsize(out) > 0
+    # One panel per test image, and validation panels in the work dir.
+    panels = glob.glob(osp.join(work_dir, '*', 'panels', '*.png'))
+    assert len(panels) == 4
+    assert glob.glob(osp.join(work_dir, '*', 'vis_data', 'vis_image',
+                              'val_*.png'))
+    panel = cv2.imread(panels[0])
+    assert panel.shape[0] == 2 * panel.shape[1] // 5  # input + 4 tasks
 
 
 @pytest.mark.parametrize('args, message', [

@@ -7,6 +7,8 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3,
                     save_best='auto'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='MultiTaskVisualizationHook', interval=1,
+                       max_panels=4),
 )
 
 env_cfg = dict(
@@ -15,8 +17,9 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'),
 )
 
+# Add dict(type='TensorboardVisBackend') to log to TensorBoard as well.
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='Visualizer', vis_backends=vis_backends,
+visualizer = dict(type='MultiTaskVisualizer', vis_backends=vis_backends,
                   name='visualizer')
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
 

@@ -18,8 +18,9 @@ _train_pipeline = [
 ]
 _test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadMultiTaskAnnotations'),
     dict(type='MultiTaskResize', scale=crop_size),
+    # Targets stay at the original size: predictions are scored there.
+    dict(type='LoadMultiTaskAnnotations'),
     dict(type='PackMultiTaskInputs'),
 ]
 

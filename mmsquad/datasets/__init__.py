@@ -1,5 +1,7 @@
 """Datasets and transforms."""
+from .base_dense_dataset import BaseDenseMTDataset
+from .nyud_v2_mt import NYUDv2MTDataset
 from .pascal_context_mt import PascalContextMTDataset
 from .transforms import *  # noqa: F401,F403
 
-__all__ = ['PascalContextMTDataset']
+__all__ = ['BaseDenseMTDataset', 'NYUDv2MTDataset', 'PascalContextMTDataset']

@@ -13,8 +13,10 @@ def register_all_modules(init_default_scope: bool = True) -> None:
             that ``type='SquadNet'`` resolves in mmsquad's registries first.
     """
     import mmsquad.datasets  # noqa: F401
+    import mmsquad.engine  # noqa: F401
     import mmsquad.evaluation  # noqa: F401
     import mmsquad.models  # noqa: F401
+    import mmsquad.visualization  # noqa: F401
 
     if not init_default_scope:
         return

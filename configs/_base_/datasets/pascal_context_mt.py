@@ -16,8 +16,9 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadMultiTaskAnnotations'),
     dict(type='MultiTaskResize', scale=crop_size),
+    # Targets stay at the original size: predictions are scored there.
+    dict(type='LoadMultiTaskAnnotations'),
     dict(type='PackMultiTaskInputs'),
 ]
 

@@ -19,6 +19,7 @@ import numpy as np
 import scipy.io as sio
 from PIL import Image
 
+from mmsquad.visualization.colorize import voc_palette
 from .scene_renderer import Primitive, Scene, render
 
 # (VOC class, PASCAL-Context LabelMap id) of every kind of surface.
@@ -34,21 +35,6 @@ FOREGROUND = ('sphere', 'box', 'person')
 PERSON_PARTS = ('head', 'torso', 'luarm', 'ruarm', 'llarm', 'rlarm',
                 'luleg', 'ruleg', 'llleg', 'rlleg')
 CAMERA_HEIGHT = 1.2
-
-
-def voc_palette() -> List[int]:
-    """The standard PASCAL VOC colour palette (flat, 768 values)."""
-    palette = []
-    for i in range(256):
-        r = g = b = 0
-        c = i
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        palette += [r, g, b]
-    return palette
 
 
 def _person(rng: np.random.Generator, obj_id: int) -> List[Primitive]:

@@ -92,56 +92,85 @@ def normals_from_png(normals_png: np.ndarray,
     return normals
 
 
+def load_npy(path: str) -> np.ndarray:
+    """An array saved with ``np.save``."""
+    try:
+        return np.load(path)
+    except Exception as exc:
+        raise OSError(f'cannot read .npy file {path}: {exc}') from exc
+
+
+def shifted_labels(path: str) -> np.ndarray:
+    """NYUD labels: 0 (unlabelled) -> 255, every other class minus one."""
+    label = _read_png(path).astype(np.int32) - 1
+    label[label < 0] = IGNORE_INDEX
+    return label.astype(np.uint8)
+
+
+def unit_vectors(path: str) -> np.ndarray:
+    """Normals from ``.npy`` (H, W, 3); zero vectors are ignored."""
+    normals = load_npy(path).astype(np.float32)
+    normals[np.linalg.norm(normals, axis=-1) < 1e-6] = IGNORE_INDEX
+    return normals
+
+
+def positive_depth(path: str) -> np.ndarray:
+    """Depth in metres from ``.npy``; missing (<= 0) depth is ignored."""
+    depth = load_npy(path).astype(np.float32)
+    depth[depth <= 0] = IGNORE_INDEX
+    return depth
+
+
+# Readers by annotation format: (path, LabelMap or None) -> array or None.
+ANNOTATION_READERS = {
+    'label_png': lambda path, _: _read_png(path),
+    'shifted_label_png': lambda path, _: shifted_labels(path),
+    'pascal_parts_mat': lambda path, _: load_human_parts(path),
+    'saliency_png': lambda path, _: (
+        _read_png(path, 'grayscale').astype(np.float32) / 255 > 0.5
+    ).astype(np.uint8),
+    'masked_normals_png': lambda path, label_map: normals_from_png(
+        _read_png(path, 'color'), label_map),
+    'label_map_edges': lambda path, label_map: edges_from_label_map(
+        label_map),
+    'normals_npy': lambda path, _: unit_vectors(path),
+    'depth_npy': lambda path, _: positive_depth(path),
+    'binary_npy': lambda path, _: (load_npy(path) > 0).astype(np.uint8),
+}
+
+
 @TRANSFORMS.register_module()
 class LoadMultiTaskAnnotations(BaseTransform):
-    """Load the targets named in ``ann_paths`` into ``gt_<task>`` arrays.
+    """Load every target named in ``ann_info`` into a ``gt_<task>`` array.
 
-    Label and binary maps become (H, W) uint8, normals (H, W, 3) float32,
-    depth (H, W) float32; ignored pixels hold 255. A task the sample has no
-    label for (human parts without a person) is left out. ``dense_tasks``
-    lists the loaded tasks. Every target must match the image size.
+    ``ann_info`` maps each task to ``dict(path=..., format=...)`` with a
+    format of :data:`ANNOTATION_READERS`; ``label_map_path`` (PASCAL-Context
+    ``LabelMap``) is read once when a format needs it. Label and binary maps
+    become (H, W) uint8, normals (H, W, 3) float32, depth (H, W) float32;
+    ignored pixels hold 255. A task without a label for this image (human
+    parts without a person) is left out. ``dense_tasks`` lists what was
+    loaded. Every target must match the size of the image file
+    (``ori_shape``); in test pipelines loading after a resize keeps the
+    targets at the original size, where predictions are evaluated.
     """
 
     def transform(self, results: dict) -> dict:
-        paths = results['ann_paths']
-        loaded = []
         label_map = None
-        if 'label_map' in paths:
-            label_map = _load_mat(paths['label_map'], 'LabelMap')
-        for task in results['tasks']:
-            target = self._load(task, paths, label_map)
+        if results.get('label_map_path'):
+            label_map = _load_mat(results['label_map_path'], 'LabelMap')
+        loaded = []
+        for task, info in results['ann_info'].items():
+            target = ANNOTATION_READERS[info['format']](info['path'],
+                                                        label_map)
             if target is None:
                 continue
-            self._check_size(target, results, paths.get(task) or
-                             paths['label_map'])
+            expected = tuple(results['ori_shape'][:2])
+            if target.shape[:2] != expected:
+                raise ValueError(
+                    f'{info["path"]}: {task} target size {target.shape[:2]} '
+                    f'does not match the image {results["img_path"]} of size '
+                    f'{expected}')
             results[f'gt_{task}'] = target
             loaded.append(task)
         results['dense_tasks'] = loaded
         return results
-
-    @staticmethod
-    def _load(task: str, paths: dict,
-              label_map: Optional[np.ndarray]) -> Optional[np.ndarray]:
-        if task == 'semseg':
-            return _read_png(paths[task])
-        if task == 'human_parts':
-            return load_human_parts(paths[task])
-        if task == 'sal':
-            sal = _read_png(paths[task], 'grayscale')
-            return (sal.astype(np.float32) / 255 > 0.5).astype(np.uint8)
-        if task == 'normals':
-            return normals_from_png(_read_png(paths[task], 'color'),
-                                    label_map)
-        if task == 'edge':
-            return edges_from_label_map(label_map)
-        if task == 'depth':
-            return np.load(paths[task]).astype(np.float32)
-        raise KeyError(f'no loader for task {task!r}')
-
-    @staticmethod
-    def _check_size(target: np.ndarray, results: dict, path: str) -> None:
-        expected = results['img'].shape[:2]
-        if target.shape[:2] != expected:
-            raise ValueError(f'{path}: target size {target.shape[:2]} does '
-                             f'not match the image {results["img_path"]} of '
-                             f'size {expected}')

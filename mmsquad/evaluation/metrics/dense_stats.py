@@ -110,3 +110,31 @@ def depth_errors(pred: np.ndarray, gt: np.ndarray,
     p, g = pred[valid], gt[valid]
     return np.array([valid.sum(), ((p - g)**2).sum(),
                      (np.abs(p - g) / g).sum()], dtype=np.float64)
+
+
+def edge_counts(prob: np.ndarray, gt: np.ndarray, thresholds: np.ndarray,
+                max_dist: float, ignore: int = 255) -> np.ndarray:
+    """BSDS boundary matching of one image at every threshold.
+
+    Uses pyEdgeEval's compiled pixel correspondence (thinning the
+    prediction, tolerance ``max_dist`` of the image diagonal).
+
+    Returns:
+        (4, T): matched GT pixels, GT pixels, matched predicted pixels and
+        predicted pixels, per threshold.
+    """
+    from pyEdgeEval.common.binary_label import evaluate_boundaries_threshold
+    prob = np.where(gt == ignore, 0, prob).astype(np.float64)
+    gt = (gt == 1)
+    count_r, sum_r, count_p, sum_p = evaluate_boundaries_threshold(
+        thresholds, prob, gt, max_dist=max_dist, apply_thinning=True)
+    return np.stack([count_r, sum_r, count_p, sum_p])
+
+
+def edge_ods_f(counts: np.ndarray, thresholds: np.ndarray) -> float:
+    """Optimal-dataset-scale F (%) from summed per-threshold counts, with
+    the BSDS interpolation between thresholds."""
+    from pyEdgeEval.common.metrics import (compute_rec_prec_f1,
+                                           interpolated_max_scores)
+    rec, prec, _ = compute_rec_prec_f1(*counts)
+    return float(interpolated_max_scores(thresholds, rec, prec)[3] * 100)

@@ -10,7 +10,7 @@ from . import dense_stats as stats
 
 LOWER_IS_BETTER = frozenset(('normals/mean', 'normals/median',
                              'normals/rmse', 'depth/rmse', 'depth/abs_rel'))
-SUPPORTED = ('semseg', 'human_parts', 'sal', 'normals', 'depth')
+SUPPORTED = ('semseg', 'human_parts', 'sal', 'normals', 'depth', 'edge')
 
 
 def delta_m(results: Dict[str, float],
@@ -31,7 +31,8 @@ class MultiTaskMetric(BaseMetric):
 
     Keys: ``semseg/mIoU``, ``human_parts/mIoU`` (over images that carry
     parts), ``sal/maxF``, ``sal/mIoU``, ``normals/{mean,median,rmse,11.25,
-    22.5,30}``, ``depth/{rmse,abs_rel}``.
+    22.5,30}``, ``depth/{rmse,abs_rel}``, ``edge/odsF`` (BSDS boundary
+    matching through pyEdgeEval).
 
     Args:
         tasks: Tasks to evaluate.
@@ -39,6 +40,9 @@ class MultiTaskMetric(BaseMetric):
             ``dict(semseg=21, human_parts=7)``.
         single_task_references: ``{metric key: single-task value}``; when
             given, ``multitask/delta_m`` is reported.
+        edge_max_dist: Boundary matching tolerance as a fraction of the
+            image diagonal (PASCAL 0.0075, NYUD 0.011).
+        edge_thresholds: Number of evenly spaced edge thresholds.
         collect_device: ``'cpu'`` or ``'gpu'``.
         prefix: Unused prefix slot of BaseMetric (keys carry the task).
     """
@@ -49,6 +53,8 @@ class MultiTaskMetric(BaseMetric):
                  tasks: Sequence[str],
                  num_classes: Optional[Dict[str, int]] = None,
                  single_task_references: Optional[Dict[str, float]] = None,
+                 edge_max_dist: float = 0.0075,
+                 edge_thresholds: int = 99,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -62,6 +68,10 @@ class MultiTaskMetric(BaseMetric):
             if task in self.tasks and task not in self.num_classes:
                 raise KeyError(f'num_classes needs an entry for {task!r}')
         self.references = dict(single_task_references or {})
+        self.edge_max_dist = edge_max_dist
+        self.edge_thresholds = np.linspace(1 / (edge_thresholds + 1),
+                                           1 - 1 / (edge_thresholds + 1),
+                                           edge_thresholds)
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         """Reduce a batch to compact per-task statistics."""
@@ -83,6 +93,10 @@ class MultiTaskMetric(BaseMetric):
                     angles.add(stats.normal_angles(pred, gt))
                 elif task == 'depth':
                     batch[task].append(stats.depth_errors(pred[0], gt[0]))
+                elif task == 'edge':
+                    batch[task].append(stats.edge_counts(
+                        pred[0], gt[0], self.edge_thresholds,
+                        self.edge_max_dist))
         if 'normals' in self.tasks:
             batch['normals'] = [angles]
         self.results.append(batch)
@@ -108,6 +122,9 @@ class MultiTaskMetric(BaseMetric):
                 n, sq, rel = np.sum(items, axis=0)
                 metrics['depth/rmse'] = float(np.sqrt(sq / max(n, 1)))
                 metrics['depth/abs_rel'] = float(rel / max(n, 1))
+            elif task == 'edge':
+                metrics['edge/odsF'] = stats.edge_ods_f(
+                    np.sum(items, axis=0), self.edge_thresholds)
         if self.references:
             missing = [k for k in self.references if k not in metrics]
             if missing:

@@ -14,9 +14,11 @@ class MultiTaskDataPreprocessor(ImgDataPreprocessor):
     ignore value so that padded pixels never count as real values.
 
     Images are padded at the bottom and right to a common size (a multiple
-    of ``pad_size_divisor``); every dense target of a sample is padded to
-    that size too. ``batch_input_shape`` and ``pad_shape`` are recorded in
-    each sample's metainfo.
+    of ``pad_size_divisor``). In training every dense target of a sample is
+    padded to that size too; in evaluation targets stay as loaded (at the
+    original image size, where predictions are compared with them).
+    ``batch_input_shape`` and ``pad_shape`` are recorded in each sample's
+    metainfo.
 
     Args:
         mean: Per-channel mean.
@@ -48,6 +50,8 @@ class MultiTaskDataPreprocessor(ImgDataPreprocessor):
         for sample in samples:
             sample.set_metainfo(dict(batch_input_shape=batch_shape,
                                      pad_shape=batch_shape))
+            if not training:
+                continue
             for task in sample.labelled_tasks:
                 if task not in DENSE_TASKS:
                     continue

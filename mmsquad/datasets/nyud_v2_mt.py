@@ -1,0 +1,49 @@
+"""NYUD-v2 multi-task (NYUD_MT) in its published layout."""
+import os.path as osp
+from typing import Sequence
+
+from mmsquad.registry import DATASETS
+from .base_dense_dataset import BaseDenseMTDataset
+
+
+@DATASETS.register_module()
+class NYUDv2MTDataset(BaseDenseMTDataset):
+    """NYUD-v2 for semseg (40 classes), depth, normals and edges.
+
+    Segmentation labels are shifted: 0 (unlabelled) becomes 255 and every
+    other label drops by one. Depth <= 0 and zero normals are ignored.
+
+    Args:
+        data_root: The ``NYUD_MT`` directory.
+        split: ``'train'`` or ``'val'`` (``gt_sets/<split>.txt``).
+        tasks: Which targets to load.
+        **kwargs: Passed to :class:`~mmengine.dataset.BaseDataset`.
+    """
+
+    LAYOUT = """NYUD_MT/
+  images/<id>.jpg
+  gt_sets/{train,val}.txt
+  segmentation/<id>.png
+  depth/<id>.npy
+  normals/<id>.npy
+  edge/<id>.npy"""
+    TASK_FILES = {
+        'semseg': (osp.join('segmentation', '{id}.png'),
+                   'shifted_label_png'),
+        'depth': (osp.join('depth', '{id}.npy'), 'depth_npy'),
+        'normals': (osp.join('normals', '{id}.npy'), 'normals_npy'),
+        'edge': (osp.join('edge', '{id}.npy'), 'binary_npy'),
+    }
+
+    def __init__(self,
+                 data_root: str,
+                 split: str = 'train',
+                 tasks: Sequence[str] = ('semseg', 'depth'),
+                 **kwargs) -> None:
+        super().__init__(data_root, split, tasks, **kwargs)
+
+    def split_file(self) -> str:
+        return osp.join(self.data_root, 'gt_sets', f'{self.split}.txt')
+
+    def image_path(self, img_id: str) -> str:
+        return osp.join(self.data_root, 'images', f'{img_id}.jpg')

@@ -1,0 +1,2 @@
+"""Training-loop components."""
+from .hooks import *  # noqa: F401,F403

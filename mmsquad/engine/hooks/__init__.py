@@ -1,0 +1,4 @@
+"""Hooks."""
+from .visualization_hook import MultiTaskVisualizationHook
+
+__all__ = ['MultiTaskVisualizationHook']
