@@ -1,6 +1,18 @@
-# SquadNet-small with four DeepLab-ASPP heads (PASCAL-Context setting).
+# SquadNet-small with DeepLab-ASPP heads (PASCAL-Context setting).
 norm_cfg = dict(type='BN')
 head_in_channels = 128 * (1 + 2)  # task group + 2 shared groups, level 2
+semseg_head = dict(type='ASPPTaskHead', in_channels=head_in_channels,
+                   out_channels=21, norm_cfg=norm_cfg,
+                   loss=dict(type='PixelCrossEntropyLoss'))
+human_parts_head = dict(type='ASPPTaskHead', in_channels=head_in_channels,
+                        out_channels=7, norm_cfg=norm_cfg,
+                        loss=dict(type='PixelCrossEntropyLoss'))
+sal_head = dict(type='ASPPTaskHead', in_channels=head_in_channels,
+                out_channels=1, norm_cfg=norm_cfg,
+                loss=dict(type='BalancedBCELoss'))
+normals_head = dict(type='ASPPTaskHead', in_channels=head_in_channels,
+                    out_channels=3, norm_cfg=norm_cfg,
+                    loss=dict(type='NormalsL1Loss'))
 model = dict(
     type='MultiTaskModel',
     data_preprocessor=dict(
@@ -12,18 +24,6 @@ model = dict(
     backbone=dict(type='SquadNet', arch='small', num_tasks=4,
                   norm_cfg=norm_cfg),
     neck=dict(type='ExpertSquadNeck', levels=[2]),
-    heads=dict(
-        semseg=dict(type='ASPPTaskHead', in_channels=head_in_channels,
-                    out_channels=21, norm_cfg=norm_cfg,
-                    loss=dict(type='PixelCrossEntropyLoss')),
-        human_parts=dict(type='ASPPTaskHead', in_channels=head_in_channels,
-                         out_channels=7, norm_cfg=norm_cfg,
-                         loss=dict(type='PixelCrossEntropyLoss')),
-        sal=dict(type='ASPPTaskHead', in_channels=head_in_channels,
-                 out_channels=1, norm_cfg=norm_cfg,
-                 loss=dict(type='BalancedBCELoss')),
-        normals=dict(type='ASPPTaskHead', in_channels=head_in_channels,
-                     out_channels=3, norm_cfg=norm_cfg,
-                     loss=dict(type='NormalsL1Loss')),
-    ),
+    heads=dict(semseg=semseg_head, human_parts=human_parts_head,
+               sal=sal_head, normals=normals_head),
     task_weights=dict(semseg=1.0, human_parts=2.0, sal=5.0, normals=10.0))

@@ -1,0 +1,9 @@
+# Shared-encoder multi-task baseline: the SquadNet-small trunk without
+# squads (one expert over all channels, no residual) and no task routing:
+# every head sees all 768 channels of the last level.
+_base_ = ['../squad/pascal_ctx.py']
+model = dict(
+    backbone=dict(block_type='plain'),
+    neck=None,
+    heads=dict(semseg=dict(in_channels=768), human_parts=dict(in_channels=768),
+               sal=dict(in_channels=768), normals=dict(in_channels=768)))

@@ -1,0 +1,32 @@
+"""Every shipped config parses and builds its model and evaluator through
+the registries."""
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from conftest import REPO
+from mmsquad.registry import METRICS, MODELS
+
+CONFIGS = sorted(
+    osp.relpath(p, REPO)
+    for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
+                       recursive=True)
+    if '_base_' not in p)
+
+
+def test_every_config_is_listed():
+    assert 'configs/squad/pascal_ctx.py' in CONFIGS
+    assert len(CONFIGS) >= 10
+
+
+@pytest.mark.parametrize('path', CONFIGS)
+def test_config_builds(path):
+    cfg = Config.fromfile(osp.join(REPO, path))
+    assert cfg.default_scope == 'mmsquad'
+    model = MODELS.build(cfg.model)
+    heads = set(model.heads)
+    assert set(cfg.train_dataloader.dataset.tasks) == heads
+    assert set(cfg.val_evaluator.tasks) == heads
+    METRICS.build(cfg.val_evaluator)
