@@ -25,19 +25,19 @@ _test_pipeline = [
 ]
 
 train_dataloader = dict(
-    batch_size=8, num_workers=2,
+    batch_size=4, num_workers=1,
     dataset=dict(data_root=data_root, pipeline=_train_pipeline))
 val_dataloader = dict(
     batch_size=8, num_workers=2,
     dataset=dict(data_root=data_root, pipeline=_test_pipeline))
 test_dataloader = val_dataloader
 
-optim_wrapper = dict(optimizer=dict(lr=1e-3))
+optim_wrapper = dict(optimizer=dict(lr=1.5e-3))
 param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=4,
          by_epoch=True, convert_to_iter_based=True)
 ]
 train_cfg = dict(max_epochs=4, val_interval=4)
-default_hooks = dict(logger=dict(interval=10),
+default_hooks = dict(logger=dict(interval=20),
                      checkpoint=dict(interval=4, save_best=None))
 log_processor = dict(window_size=10)

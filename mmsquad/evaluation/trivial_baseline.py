@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from mmengine.dataset import BaseDataset
 
-from mmsquad.registry import METRICS
+from mmsquad.registry import DATASETS, METRICS
 from mmsquad.structures import get_dense_task
 
 
@@ -66,3 +66,17 @@ def evaluate_constants(dataset: BaseDataset, evaluator_cfg: dict,
                 data=pred.reshape(-1, 1, 1).expand(-1, *gt.shape[-2:]))
         metric.process({}, [record])
     return metric.compute_metrics(metric.results)
+
+
+def constant_baseline(cfg) -> Dict[str, float]:
+    """Validation metrics of the constant predictors of a training config.
+
+    The constants come from the training split read through the validation
+    pipeline (no augmentation); the metrics from ``cfg.val_evaluator``.
+    """
+    train = dict(cfg.train_dataloader.dataset,
+                 pipeline=cfg.val_dataloader.dataset.pipeline)
+    constants = constant_predictors(DATASETS.build(train),
+                                    cfg.val_evaluator.tasks)
+    return evaluate_constants(DATASETS.build(cfg.val_dataloader.dataset),
+                              cfg.val_evaluator, constants)

@@ -7,6 +7,20 @@ from mmengine.config import Config
 from .dist import setup_cpu_distributed
 
 
+def read_config(config: str, cfg_options: Optional[dict] = None) -> Config:
+    """Read ``config`` and apply ``--cfg-options`` overrides.
+
+    Raises:
+        FileNotFoundError: When ``config`` does not exist.
+    """
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file {config} does not exist')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
 def load_tool_config(config: str,
                      cfg_options: Optional[dict] = None,
                      work_dir: Optional[str] = None,
@@ -25,12 +39,8 @@ def load_tool_config(config: str,
     Raises:
         FileNotFoundError: When ``config`` does not exist.
     """
-    if not osp.isfile(config):
-        raise FileNotFoundError(f'config file {config} does not exist')
-    cfg = Config.fromfile(config)
+    cfg = read_config(config, cfg_options)
     cfg.launcher = launcher
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:

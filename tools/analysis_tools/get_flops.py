@@ -6,10 +6,11 @@ import argparse
 
 import torch
 from mmengine.analysis import get_model_complexity_info
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 from mmsquad.registry import MODELS
 from mmsquad.utils import register_all_modules
+from mmsquad.utils.tool_setup import read_config
 
 
 class _TensorOutputs(torch.nn.Module):
@@ -32,9 +33,7 @@ def main() -> None:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args()
     register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_config(args.config, args.cfg_options)
     model = MODELS.build(cfg.model).eval()
     shape = (3, *args.shape)
     rows = []

@@ -4,12 +4,11 @@
 """
 import argparse
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
-from mmsquad.evaluation.trivial_baseline import (constant_predictors,
-                                                 evaluate_constants)
-from mmsquad.registry import DATASETS
+from mmsquad.evaluation.trivial_baseline import constant_baseline
 from mmsquad.utils import register_all_modules
+from mmsquad.utils.tool_setup import read_config
 
 
 def main() -> None:
@@ -18,15 +17,8 @@ def main() -> None:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args()
     register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    train_cfg = dict(cfg.train_dataloader.dataset)
-    train_cfg['pipeline'] = cfg.val_dataloader.dataset.pipeline
-    constants = constant_predictors(DATASETS.build(train_cfg),
-                                    cfg.val_evaluator.tasks)
-    metrics = evaluate_constants(DATASETS.build(cfg.val_dataloader.dataset),
-                                 cfg.val_evaluator, constants)
+    cfg = read_config(args.config, args.cfg_options)
+    metrics = constant_baseline(cfg)
     print('constant predictor: ' + '  '.join(
         f'{k}: {v:.4f}' for k, v in metrics.items()))
 

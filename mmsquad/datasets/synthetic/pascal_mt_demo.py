@@ -38,9 +38,9 @@ CAMERA_HEIGHT = 1.2
 
 
 def _person(rng: np.random.Generator, obj_id: int) -> List[Primitive]:
-    x0 = rng.uniform(-1.2, 1.2)
-    z0 = rng.uniform(3.5, 5.5)
-    s = rng.uniform(0.9, 1.1)
+    x0 = rng.uniform(-0.8, 0.8)
+    z0 = rng.uniform(2.6, 3.6)
+    s = rng.uniform(0.95, 1.15)
     floor = CAMERA_HEIGHT
     hip = np.array([x0, floor - 0.9 * s, z0])
     neck = np.array([x0, floor - 1.45 * s, z0])
@@ -78,7 +78,7 @@ def _person(rng: np.random.Generator, obj_id: int) -> List[Primitive]:
 
 def random_scene(rng: np.random.Generator,
                  person_prob: float = 0.75) -> Scene:
-    """Sample a scene: floor, wall with poster, 1-3 spheres, 1-2 boxes and
+    """Sample a scene: floor, wall with poster, 1-2 spheres, 1-2 boxes and
     a person with probability ``person_prob``."""
     scene = Scene()
     wall_z = rng.uniform(7.0, 9.0)
@@ -99,17 +99,17 @@ def random_scene(rng: np.random.Generator,
                     half=np.array([rng.uniform(0.4, 0.9),
                                    rng.uniform(0.3, 0.6), 0.05]),
                     yaw=0.0), 'poster')
-    for _ in range(rng.integers(1, 4)):
-        r = rng.uniform(0.25, 0.55)
-        add('sphere', dict(center=np.array([rng.uniform(-2.2, 2.2),
+    for _ in range(rng.integers(1, 3)):
+        r = rng.uniform(0.35, 0.65)
+        add('sphere', dict(center=np.array([rng.uniform(-1.8, 1.8),
                                             CAMERA_HEIGHT - r,
-                                            rng.uniform(3.0, 6.5)]),
+                                            rng.uniform(2.8, 4.8)]),
                            radius=r), 'sphere')
     for _ in range(rng.integers(1, 3)):
-        half = rng.uniform(0.2, 0.5, size=3)
-        add('box', dict(center=np.array([rng.uniform(-2.2, 2.2),
+        half = rng.uniform(0.3, 0.6, size=3)
+        add('box', dict(center=np.array([rng.uniform(-1.8, 1.8),
                                          CAMERA_HEIGHT - half[1],
-                                         rng.uniform(3.0, 6.5)]),
+                                         rng.uniform(2.8, 4.8)]),
                         half=half, yaw=rng.uniform(0, np.pi / 2)), 'box')
     if rng.random() < person_prob:
         obj_id = len(scene.objects)

@@ -44,10 +44,10 @@ class MultiTaskMetric(BaseMetric):
             image diagonal (PASCAL 0.0075, NYUD 0.011).
         edge_thresholds: Number of evenly spaced edge thresholds.
         collect_device: ``'cpu'`` or ``'gpu'``.
-        prefix: Unused prefix slot of BaseMetric (keys carry the task).
+        prefix: Optional prefix for every key (keys already name the task).
     """
 
-    default_prefix: Optional[str] = None
+    default_prefix: Optional[str] = ''  # keys already name their task
 
     def __init__(self,
                  tasks: Sequence[str],
