@@ -8,12 +8,13 @@ import sys
 
 import cv2
 import pytest
+import torch
 
 from conftest import REPO, TINY_CONFIG
 
 
-def run(args, timeout=600, **env):
-    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1', **env)
+def run(args, timeout=900, **env):
+    env = {**os.environ, 'PYTHONPATH': REPO, **env}
     return subprocess.run(args, cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=timeout)
 
@@ -28,7 +29,8 @@ def test_dist_train_on_two_cpu_processes_then_resume(demo_root, tmp_path):
                f'{demo_root}', f'val_dataloader.dataset.data_root={demo_root}',
                f'test_dataloader.dataset.data_root={demo_root}',
                'train_cfg.max_epochs=1', 'train_cfg.val_interval=1']
-    env = dict(PYTHON=sys.executable, PORT='29611')
+    # Two processes on two cores: one thread each.
+    env = dict(PYTHON=sys.executable, PORT='29611', OMP_NUM_THREADS='1')
     first = run(['bash', 'tools/dist_train.sh', TINY_CONFIG, '2',
                  '--work-dir', work_dir, *options], **env)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -97,6 +99,13 @@ def test_missing_files_are_named(args, message):
     result = tool(*args)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='AMP runs on CUDA')
+def test_amp_without_cuda_fails_early():
+    result = tool('train.py', TINY_CONFIG, '--amp')
+    assert result.returncode != 0
+    assert '--amp' in result.stderr and 'CUDA' in result.stderr
 
 
 def test_unknown_type_in_config_is_named(tmp_path):

@@ -2,6 +2,7 @@
 import argparse
 import os
 
+import torch
 from mmengine.config import DictAction
 
 from mmsquad.utils import register_all_modules
@@ -42,6 +43,9 @@ def main() -> None:
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
                            args.launcher)
     if args.amp:
+        if not torch.cuda.is_available():
+            raise RuntimeError('--amp trains with automatic mixed precision, '
+                               'which needs a CUDA device; none is visible')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
     if args.auto_scale_lr:

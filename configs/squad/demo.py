@@ -41,3 +41,4 @@ train_cfg = dict(max_epochs=4, val_interval=4)
 default_hooks = dict(logger=dict(interval=20),
                      checkpoint=dict(interval=4, save_best=None))
 log_processor = dict(window_size=10)
+randomness = dict(seed=0)
