@@ -17,4 +17,5 @@ test: install
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 bench: install
+	$(PY) tools/analysis_tools/benchmark_deploy.py
 	$(PY) tools/analysis_tools/benchmark.py

@@ -67,6 +67,7 @@ if __name__ == '__main__':
         install_requires=read_requirements('runtime'),
         extras_require={
             'tests': read_requirements('tests'),
+            'deploy': read_requirements('deploy'),
             'mmpretrain': read_requirements('optional'),
         },
         zip_safe=False,

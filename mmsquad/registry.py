@@ -96,7 +96,7 @@ LOG_PROCESSORS = Registry(
     locations=['mmsquad.engine'])
 INFERENCERS = Registry(
     'inferencer', parent=MMENGINE_INFERENCERS, scope=SCOPE,
-    locations=[])
+    locations=['mmsquad.apis'])
 FUNCTIONS = Registry(
     'function', parent=MMENGINE_FUNCTIONS, scope=SCOPE,
     locations=['mmsquad.datasets'])

@@ -19,3 +19,48 @@ def demo_root(tmp_path_factory) -> str:
     make_pascal_mt_demo(root, num_train=8, num_val=4, size=32, seed=1,
                         person_prob=0.7)
     return root
+
+
+@pytest.fixture(scope='session')
+def tiny_checkpoint(tmp_path_factory) -> str:
+    """A checkpoint of the tiny config's model with non-trivial BatchNorm
+    statistics, saved the way the runner saves them."""
+    import torch
+    from mmengine.runner import save_checkpoint
+
+    from mmsquad.apis import init_model
+    torch.manual_seed(0)
+    model = init_model(TINY_CONFIG)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.2, 0.2)
+            module.running_var.uniform_(0.5, 2.0)
+    path = str(tmp_path_factory.mktemp('tiny_ckpt') / 'tiny.pth')
+    save_checkpoint(dict(state_dict=model.state_dict(), meta={}), path)
+    return path
+
+
+def reference_outputs(model, bgr_images):
+    """Every task's output at the input size, computed step by step from
+    the model's tensor mode: (N, H, W, 3) uint8 BGR -> {task: (N, C, H, W)}
+    (softmax scores, sigmoid probabilities, unit normals)."""
+    import torch
+    import torch.nn.functional as F
+
+    mean = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
+    std = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
+    rgb = torch.from_numpy(bgr_images[..., ::-1].copy()).permute(0, 3, 1, 2)
+    x = (rgb.float() - mean) / std
+    with torch.no_grad():
+        logits = model(x, mode='tensor')
+    outputs = {}
+    for task, value in logits.items():
+        value = F.interpolate(value, size=x.shape[-2:], mode='bilinear',
+                              align_corners=False)
+        if task in ('semseg', 'human_parts'):
+            outputs[task] = value.softmax(dim=1)
+        elif task == 'sal':
+            outputs[task] = value.sigmoid()
+        else:
+            outputs[task] = F.normalize(value, dim=1)
+    return outputs

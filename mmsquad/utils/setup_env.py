@@ -12,6 +12,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
         init_default_scope: Whether to make ``mmsquad`` the default scope, so
             that ``type='SquadNet'`` resolves in mmsquad's registries first.
     """
+    import mmsquad.apis  # noqa: F401
     import mmsquad.datasets  # noqa: F401
     import mmsquad.engine  # noqa: F401
     import mmsquad.evaluation  # noqa: F401

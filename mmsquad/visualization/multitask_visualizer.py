@@ -1,5 +1,5 @@
 """Panels of an image with every task's ground truth and prediction."""
-from typing import Optional
+from typing import Optional, Sequence
 
 import cv2
 import mmcv
@@ -39,17 +39,26 @@ class MultiTaskVisualizer(Visualizer):
                          save_dir=save_dir)
         self.tile_size = tuple(tile_size)
 
-    def make_panel(self, image: np.ndarray,
-                   sample: MultiTaskDataSample) -> np.ndarray:
-        """The panel for an RGB ``image`` and a predicted ``sample``."""
+    def make_panel(self, image: np.ndarray, sample: MultiTaskDataSample,
+                   tasks: Optional[Sequence[str]] = None) -> np.ndarray:
+        """The panel for an RGB ``image`` and a predicted ``sample``.
+
+        With ground truth in ``sample`` the panel has two rows (ground truth
+        above prediction); without, one row (the input and the predictions).
+
+        Args:
+            image: The input image, RGB.
+            sample: A data sample with ``pred_<task>`` fields.
+            tasks: Tasks to draw (default: every predicted one).
+        """
+        if tasks is None:
+            tasks = [t for t in DENSE_TASKS if f'pred_{t}' in sample]
+        with_gt = any(f'gt_{t}' in sample for t in tasks)
         blank = np.zeros((*self.tile_size, 3), np.uint8)
         top = [_tile(image, self.tile_size, 'input')]
         bottom = [blank]
-        for task in DENSE_TASKS:
-            pred = sample.get(f'pred_{task}')
-            if pred is None:
-                continue
-            pred = pred.data.cpu().numpy()
+        for task in tasks:
+            pred = sample.get_prediction(task).data.cpu().numpy()
             gt = sample.get(f'gt_{task}')
             value_range = None
             if gt is not None:
@@ -59,10 +68,13 @@ class MultiTaskVisualizer(Visualizer):
                     value_range = (float(valid.min()), float(valid.max()))
                 top.append(_tile(colorize(task, gt, value_range),
                                  self.tile_size, f'{task} gt'))
-            else:
+            elif with_gt:
                 top.append(_tile(blank, self.tile_size, f'{task}: no gt'))
-            bottom.append(_tile(colorize(task, pred, value_range),
-                                self.tile_size, f'{task} pred'))
+            pred_tile = _tile(colorize(task, pred, value_range),
+                              self.tile_size, f'{task} pred')
+            (bottom if with_gt else top).append(pred_tile)
+        if not with_gt:
+            return np.concatenate(top, 1)
         return np.concatenate([np.concatenate(top, 1),
                                np.concatenate(bottom, 1)], 0)
 

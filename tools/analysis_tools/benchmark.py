@@ -10,9 +10,6 @@ timed runs after warm-up; the last line is
 """
 import argparse
 import copy
-import statistics
-import time
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +20,7 @@ from mmsquad.registry import MODELS
 from mmsquad.structures import MultiTaskDataSample
 from mmsquad.testing import ReferenceSquadNet
 from mmsquad.utils import register_all_modules
+from mmsquad.utils.timing import median_time
 
 HEAD_OUT = dict(semseg=21, human_parts=7, sal=1, normals=3)
 LOSS = dict(semseg=dict(type='PixelCrossEntropyLoss'),
@@ -61,17 +59,6 @@ def random_samples(batch: int, size: int) -> list:
             sample.set_target(task, PixelData(data=data))
         samples.append(sample)
     return samples
-
-
-def median_time(fn: Callable[[], None], warmup: int, runs: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

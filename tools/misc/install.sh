@@ -47,7 +47,8 @@ try:
 except Exception as exc:  # noqa: BLE001
     problems.append(f'mmcv.ops does not import ({exc!r}): mmcv was built '
                     'without its compiled ops')
-for module in ("mmdet.models", "mmseg.models", "mmsquad", "pkg_resources"):
+for module in ("mmdet.models", "mmseg.models", "mmsquad", "pkg_resources",
+               "onnxruntime", "onnxscript"):
     try:
         __import__(module)
     except Exception as exc:  # noqa: BLE001
@@ -97,7 +98,8 @@ fi
 
 echo ">> installing the other dependencies and mmsquad (editable)"
 "${PIP[@]}" install -q "${FIND_LINKS[@]}" -c "$CONSTRAINTS" \
-    -r requirements/runtime.txt -r requirements/tests.txt
+    -r requirements/runtime.txt -r requirements/deploy.txt \
+    -r requirements/tests.txt
 "${PIP[@]}" install -q --no-build-isolation --no-deps -e .
 
 echo ">> verifying"

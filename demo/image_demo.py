@@ -1,0 +1,44 @@
+"""Predict every task of a multi-task model on images and draw panels.
+
+Example::
+
+    python demo/image_demo.py data/PASCAL_MT_demo/JPEGImages/2008_000002.jpg \
+        configs/squad/demo.py work_dirs/demo/epoch_4.pth --out-dir outputs
+"""
+import argparse
+
+from mmsquad.apis import MultiTaskInferencer
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('inputs', help='an image file or a directory')
+    parser.add_argument('model', help='config file, or a shipped config name '
+                        '(e.g. squad/pascal_ctx)')
+    parser.add_argument('weights', help='checkpoint file')
+    parser.add_argument('--out-dir', default='outputs',
+                        help='panels go to OUT_DIR/vis, predictions to '
+                        'OUT_DIR/preds')
+    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    parser.add_argument('--tasks', nargs='+', help='tasks to predict and '
+                        'draw (default: all of the model\'s)')
+    parser.add_argument('--batch-size', type=int, default=1)
+    parser.add_argument('--fold', action='store_true', help='fold BatchNorm '
+                        'and channel shuffles into the convolutions first')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    inferencer = MultiTaskInferencer(args.model, weights=args.weights,
+                                     device=args.device, tasks=args.tasks,
+                                     fold=args.fold)
+    result = inferencer(args.inputs, batch_size=args.batch_size,
+                        out_dir=args.out_dir)
+    done = len(result['predictions'])
+    print(f'{done} image(s) done, {len(result["skipped"])} skipped; panels '
+          f'in {args.out_dir}/vis, predictions in {args.out_dir}/preds')
+
+
+if __name__ == '__main__':
+    main()

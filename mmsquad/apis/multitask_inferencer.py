@@ -1,0 +1,299 @@
+"""Run a trained multi-task model on images: ``MultiTaskInferencer``."""
+import glob
+import logging
+import math
+import os.path as osp
+from datetime import datetime
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Union
+
+import mmcv
+import mmengine
+import numpy as np
+from mmengine.infer import BaseInferencer
+from mmengine.logging import print_log
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
+from rich.progress import track
+
+import mmsquad
+from mmsquad.models.deploy import fold_batchnorm
+from mmsquad.registry import INFERENCERS, VISUALIZERS
+from mmsquad.structures import MultiTaskDataSample, get_dense_task
+from mmsquad.utils import register_all_modules
+from mmsquad.visualization import MultiTaskVisualizer, colorize
+
+InputType = Union[str, np.ndarray]
+InputsType = Union[InputType, Sequence[InputType]]
+
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+# What a file that cannot be read or decoded raises in the image loader.
+UNREADABLE_ERRORS = (OSError, AssertionError, ValueError)
+
+
+def config_dir() -> str:
+    """The ``configs/`` of the repository, or of the installed package."""
+    package = osp.dirname(osp.abspath(mmsquad.__file__))
+    repo_configs = osp.join(osp.dirname(package), 'configs')
+    if osp.isdir(repo_configs):
+        return repo_configs
+    return osp.join(package, '.mim', 'configs')
+
+
+def list_configs() -> List[str]:
+    """Names of the shipped configs, e.g. ``squad/pascal_ctx``."""
+    root = config_dir()
+    paths = glob.glob(osp.join(root, '**', '*.py'), recursive=True)
+    return sorted(osp.relpath(p, root)[:-3] for p in paths
+                  if '_base_' not in p)
+
+
+def resolve_config(model: str) -> str:
+    """The config file of ``model``: a path, or a shipped config's name
+    (``squad/pascal_ctx`` or just ``pascal_ctx``).
+
+    Raises:
+        ValueError: When ``model`` is neither.
+    """
+    if osp.isfile(model):
+        return model
+    name = model[:-3] if model.endswith('.py') else model
+    names = list_configs()
+    matches = [n for n in names if n == name or osp.basename(n) == name]
+    if len(matches) != 1:
+        problem = 'is ambiguous' if matches else 'is neither a config file ' \
+            'nor the name of a shipped config'
+        raise ValueError(f'model {model!r} {problem}; shipped configs: '
+                         f'{names}')
+    return osp.join(config_dir(), matches[0] + '.py')
+
+
+@INFERENCERS.register_module()
+class MultiTaskInferencer(BaseInferencer):
+    """Every task's prediction for images, as mmdet's ``DetInferencer`` and
+    mmseg's ``MMSegInferencer`` give theirs.
+
+    Example::
+
+        inferencer = MultiTaskInferencer('configs/squad/demo.py',
+                                         weights='epoch_4.pth', device='cpu')
+        result = inferencer('images/', out_dir='outputs', batch_size=4)
+        result['predictions'][0]['semseg']  # (H, W) class indices
+
+    Args:
+        model: Config file path, a shipped config's name (see
+            :func:`list_configs`) or a loaded config.
+        weights: Checkpoint path.
+        device: Device to run on (default: CUDA when available).
+        tasks: Tasks to return and draw (default: all of the model's).
+        fold: Fold BatchNorm and channel shuffles into the convolutions
+            first (same outputs, faster).
+        show_progress: Show a progress bar.
+    """
+
+    preprocess_kwargs: set = set()
+    forward_kwargs: set = set()
+    visualize_kwargs: set = {'return_vis'}
+    postprocess_kwargs: set = set()
+
+    def __init__(self,
+                 model: Union[str, mmengine.Config],
+                 weights: Optional[str] = None,
+                 device: Optional[str] = None,
+                 tasks: Optional[Sequence[str]] = None,
+                 fold: bool = False,
+                 show_progress: bool = True) -> None:
+        register_all_modules(init_default_scope=False)
+        init_default_scope('mmsquad')
+        if isinstance(model, str):
+            model = resolve_config(model)
+        if weights is not None and not osp.isfile(weights):
+            raise FileNotFoundError(f'weights {weights} do not exist')
+        super().__init__(model=model, weights=weights, device=device,
+                         scope='mmsquad', show_progress=show_progress)
+        if device == 'cpu' or not next(self.model.parameters()).is_cuda:
+            self.model = revert_sync_batchnorm(self.model)
+        if fold:
+            self.model = fold_batchnorm(self.model)
+        self.tasks = self._check_tasks(tasks)
+        self.skipped: List[str] = []
+
+    def _check_tasks(self, tasks: Optional[Sequence[str]]) -> List[str]:
+        if tasks is None:
+            return list(self.model.tasks)
+        unknown = [t for t in tasks if t not in self.model.tasks]
+        if unknown:
+            raise ValueError(f'unknown tasks {unknown}: the model predicts '
+                             f'{list(self.model.tasks)}')
+        return list(tasks)
+
+    def _init_pipeline(self, cfg: mmengine.Config) -> mmcv.transforms.Compose:
+        """The test pipeline without annotation loading, reading paths and
+        arrays alike."""
+        pipeline = [dict(t) for t in cfg.test_dataloader.dataset.pipeline
+                    if t['type'] != 'LoadMultiTaskAnnotations']
+        loaders = [i for i, t in enumerate(pipeline)
+                   if t['type'] == 'LoadImageFromFile']
+        if not loaders:
+            raise ValueError('the test pipeline of the config has no '
+                             'LoadImageFromFile step')
+        pipeline[loaders[0]]['type'] = 'mmdet.InferencerLoader'
+        return mmcv.transforms.Compose(pipeline)
+
+    def _init_visualizer(self, cfg: mmengine.Config) -> MultiTaskVisualizer:
+        """The config's visualizer, without backends: the inferencer writes
+        its own files."""
+        vis_cfg = dict(cfg.get('visualizer', dict(type='MultiTaskVisualizer')))
+        vis_cfg.update(vis_backends=None,
+                       name=f'inferencer-{datetime.now().timestamp()}')
+        return VISUALIZERS.build(vis_cfg)
+
+    def _inputs_to_list(self, inputs: InputsType) -> list:
+        """A directory becomes its image files, sorted."""
+        if isinstance(inputs, str) and osp.isdir(inputs):
+            return sorted(
+                osp.join(inputs, name)
+                for name in mmengine.list_dir_or_file(inputs, list_dir=False)
+                if name.lower().endswith(IMAGE_SUFFIXES))
+        if isinstance(inputs, (list, tuple)):
+            return list(inputs)
+        return [inputs]
+
+    def __call__(self,
+                 inputs: InputsType,
+                 return_datasamples: bool = False,
+                 batch_size: int = 1,
+                 out_dir: str = '',
+                 **kwargs) -> dict:
+        """Predict every image of ``inputs``.
+
+        Args:
+            inputs: Image path, directory, BGR array, or a list of them.
+            return_datasamples: Return the data samples as predictions.
+            batch_size: Images per forward pass.
+            out_dir: Write panels to ``out_dir/vis`` and predictions to
+                ``out_dir/preds``.
+            return_vis: Also return the panels (RGB arrays).
+
+        Returns:
+            ``dict(predictions=[...], visualization=[...], skipped=[...])``:
+            one prediction per readable image (``{'img_path', <task>: array}``
+            or a data sample), the panels when asked for, and the names of
+            the images that could not be read.
+        """
+        _, _, visualize_kwargs, postprocess_kwargs = \
+            self._dispatch_kwargs(**kwargs)
+        ori_inputs = self._inputs_to_list(inputs)
+        self.skipped = []
+        batches: Iterable = self.preprocess(ori_inputs, batch_size=batch_size)
+        if self.show_progress:
+            batches = track(batches, description='Inference',
+                            total=math.ceil(len(ori_inputs) / batch_size))
+        preds: List[MultiTaskDataSample] = []
+        for data in batches:
+            preds.extend(self.forward(data))
+        visualization = self.visualize(ori_inputs, preds, out_dir=out_dir,
+                                       **visualize_kwargs)
+        results = self.postprocess(preds, visualization, return_datasamples,
+                                   out_dir=out_dir, **postprocess_kwargs)
+        results['skipped'] = list(self.skipped)
+        return results
+
+    def preprocess(self, inputs: list, batch_size: int = 1,
+                   **kwargs) -> Iterator[dict]:
+        """Batches of the readable inputs; unreadable ones are reported."""
+        readable = self._load_readable(inputs)
+        yield from map(self.collate_fn,
+                       self._get_chunk_data(readable, batch_size))
+
+    def _load_readable(self, inputs: list) -> Iterator[dict]:
+        for index, single in enumerate(inputs):
+            name = _input_name(single, index)
+            try:
+                data = self.pipeline(single)
+            except UNREADABLE_ERRORS as error:
+                print_log(f'skipped {name}: cannot read it ({error})',
+                          logger='current', level=logging.WARNING)
+                self.skipped.append(name)
+                continue
+            data['data_samples'].set_metainfo(
+                dict(input_index=index, input_name=name))
+            yield data
+
+    def visualize(self,
+                  inputs: list,
+                  preds: List[MultiTaskDataSample],
+                  return_vis: bool = False,
+                  out_dir: str = '') -> Optional[List[np.ndarray]]:
+        """One panel per image (input + every task); with ``out_dir``,
+        ``vis/<name>.png`` and ``vis/<name>_<task>.png`` as well."""
+        if not return_vis and not out_dir:
+            return None
+        panels = []
+        for pred in preds:
+            image = _rgb(inputs[pred.input_index])
+            panel = self.visualizer.make_panel(image, pred, self.tasks)
+            panels.append(panel)
+            if not out_dir:
+                continue
+            stem = osp.join(out_dir, 'vis', _stem(pred.input_name))
+            mmcv.imwrite(panel[..., ::-1], f'{stem}.png')
+            for task in self.tasks:
+                picture = colorize(task, pred.get_prediction(task).data
+                                   .cpu().numpy())
+                mmcv.imwrite(picture[..., ::-1], f'{stem}_{task}.png')
+        return panels
+
+    def postprocess(self,
+                    preds: List[MultiTaskDataSample],
+                    visualization: Optional[List[np.ndarray]] = None,
+                    return_datasample: bool = False,
+                    out_dir: str = '') -> dict:
+        """Predictions as arrays (or data samples); with ``out_dir``, label
+        maps as ``preds/<name>_<task>.png`` and other maps as ``.npy``."""
+        predictions: List[Union[dict, MultiTaskDataSample]] = []
+        for pred in preds:
+            arrays = self._as_arrays(pred)
+            if out_dir:
+                stem = osp.join(out_dir, 'preds', _stem(pred.input_name))
+                _save_arrays(arrays, stem)
+            predictions.append(pred if return_datasample else dict(
+                img_path=pred.get('img_path'), **arrays))
+        return dict(predictions=predictions,
+                    visualization=visualization or [])
+
+    def _as_arrays(self, pred: MultiTaskDataSample) -> Dict[str, np.ndarray]:
+        """``{task: array}``: (H, W) maps, (H, W, 3) for normals."""
+        arrays = {}
+        for task in self.tasks:
+            data = pred.get_prediction(task).data.cpu().numpy()
+            kind = get_dense_task(task).kind
+            if kind == 'label':
+                arrays[task] = data[0].astype(np.uint8)
+            elif kind == 'vector':
+                arrays[task] = data.transpose(1, 2, 0)
+            else:
+                arrays[task] = data[0]
+        return arrays
+
+
+def _input_name(single: InputType, index: int) -> str:
+    return single if isinstance(single, str) else f'array_{index:05d}'
+
+
+def _stem(name: str) -> str:
+    return osp.splitext(osp.basename(name))[0]
+
+
+def _rgb(single: InputType) -> np.ndarray:
+    if isinstance(single, str):
+        return mmcv.imread(single, channel_order='rgb')
+    return mmcv.bgr2rgb(single)
+
+
+def _save_arrays(arrays: Dict[str, np.ndarray], stem: str) -> None:
+    mmengine.mkdir_or_exist(osp.dirname(stem))
+    for task, array in arrays.items():
+        if array.dtype == np.uint8:
+            mmcv.imwrite(array, f'{stem}_{task}.png')
+        else:
+            np.save(f'{stem}_{task}.npy', array.astype(np.float32))

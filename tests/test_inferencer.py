@@ -1,0 +1,137 @@
+"""MultiTaskInferencer and demo/image_demo.py on the tiny config."""
+import glob
+import os.path as osp
+import shutil
+import subprocess
+import sys
+
+import mmcv
+import numpy as np
+import pytest
+import torch
+
+from conftest import REPO, TINY_CONFIG, reference_outputs
+from mmsquad.apis import MultiTaskInferencer, init_model
+from mmsquad.apis.multitask_inferencer import resolve_config
+
+TASKS = ['semseg', 'human_parts', 'sal', 'normals']
+
+
+@pytest.fixture(scope='module')
+def image_dir(demo_root, tmp_path_factory) -> str:
+    """Three demo images, an undecodable .jpg and a text file."""
+    folder = tmp_path_factory.mktemp('images')
+    for path in sorted(glob.glob(osp.join(demo_root, 'JPEGImages',
+                                          '*.jpg')))[:3]:
+        shutil.copy(path, folder)
+    (folder / 'broken.jpg').write_bytes(b'not a jpeg at all')
+    (folder / 'notes.txt').write_text('not an image')
+    return str(folder)
+
+
+@pytest.fixture(scope='module')
+def inferencer(tiny_checkpoint) -> MultiTaskInferencer:
+    return MultiTaskInferencer(TINY_CONFIG, weights=tiny_checkpoint,
+                               device='cpu', show_progress=False)
+
+
+def test_predictions_match_the_model_step_by_step(inferencer, image_dir,
+                                                  tiny_checkpoint):
+    paths = sorted(glob.glob(osp.join(image_dir, 'demo_*.jpg')))
+    result = inferencer(paths, batch_size=2)
+    model = init_model(TINY_CONFIG, tiny_checkpoint)
+    images = np.stack([mmcv.imread(p) for p in paths])
+    expected = reference_outputs(model, images)
+    assert [p['img_path'] for p in result['predictions']] == paths
+    for i, pred in enumerate(result['predictions']):
+        for task in ('semseg', 'human_parts'):
+            assert pred[task].dtype == np.uint8
+            np.testing.assert_array_equal(
+                pred[task], expected[task][i].argmax(0).numpy())
+        np.testing.assert_allclose(pred['sal'], expected['sal'][i, 0],
+                                   atol=1e-5)
+        np.testing.assert_allclose(
+            pred['normals'], expected['normals'][i].permute(1, 2, 0),
+            atol=1e-5)
+
+
+def test_directory_skips_unreadable_images_and_writes_outputs(
+        inferencer, image_dir, tmp_path):
+    out_dir = str(tmp_path / 'out')
+    result = inferencer(image_dir, batch_size=2, out_dir=out_dir,
+                        return_vis=True)
+    assert len(result['predictions']) == 3
+    assert result['skipped'] == [osp.join(image_dir, 'broken.jpg')]
+    stems = [osp.splitext(osp.basename(p['img_path']))[0]
+             for p in result['predictions']]
+    for stem, panel in zip(stems, result['visualization']):
+        written = mmcv.imread(osp.join(out_dir, 'vis', f'{stem}.png'),
+                              channel_order='rgb')
+        # One row: the input and one tile per task, 192x192 each.
+        assert written.shape == (192, 192 * (1 + len(TASKS)), 3)
+        np.testing.assert_array_equal(written, panel)
+        for task in TASKS:
+            assert osp.isfile(osp.join(out_dir, 'vis', f'{stem}_{task}.png'))
+        semseg = mmcv.imread(osp.join(out_dir, 'preds',
+                                      f'{stem}_semseg.png'), flag='unchanged')
+        pred = result['predictions'][stems.index(stem)]
+        np.testing.assert_array_equal(semseg, pred['semseg'])
+        normals = np.load(osp.join(out_dir, 'preds', f'{stem}_normals.npy'))
+        np.testing.assert_allclose(normals, pred['normals'])
+
+
+def test_array_input_equals_path_input(inferencer, image_dir):
+    path = sorted(glob.glob(osp.join(image_dir, 'demo_*.jpg')))[0]
+    from_path = inferencer(path)['predictions'][0]
+    from_array = inferencer([mmcv.imread(path)])['predictions'][0]
+    assert from_array['img_path'] is None
+    for task in TASKS:
+        np.testing.assert_allclose(from_array[task], from_path[task])
+
+
+def test_task_subset_and_folding(tiny_checkpoint, image_dir):
+    path = sorted(glob.glob(osp.join(image_dir, 'demo_*.jpg')))[0]
+    plain = MultiTaskInferencer(TINY_CONFIG, weights=tiny_checkpoint,
+                                device='cpu', tasks=['sal'],
+                                show_progress=False)
+    folded = MultiTaskInferencer(TINY_CONFIG, weights=tiny_checkpoint,
+                                 device='cpu', tasks=['sal'], fold=True,
+                                 show_progress=False)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d)
+                   for m in folded.model.modules())
+    result = plain(path, return_vis=True)
+    assert set(result['predictions'][0]) == {'img_path', 'sal'}
+    assert result['visualization'][0].shape == (192, 2 * 192, 3)
+    np.testing.assert_allclose(folded(path)['predictions'][0]['sal'],
+                               result['predictions'][0]['sal'], atol=1e-5)
+
+
+def test_bad_arguments_fail_with_the_reason(tiny_checkpoint):
+    with pytest.raises(ValueError, match="unknown tasks \\['depth'\\]"):
+        MultiTaskInferencer(TINY_CONFIG, weights=tiny_checkpoint,
+                            tasks=['depth'])
+    with pytest.raises(ValueError, match='squad/pascal_ctx'):
+        MultiTaskInferencer('no_such_model', weights=tiny_checkpoint)
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        MultiTaskInferencer(TINY_CONFIG, weights='missing.pth')
+
+
+def test_config_names_resolve_to_shipped_configs():
+    expected = osp.join(REPO, 'configs', 'squad', 'pascal_ctx.py')
+    assert osp.samefile(resolve_config('squad/pascal_ctx'), expected)
+    assert osp.samefile(resolve_config('pascal_ctx'), expected)
+
+
+def test_image_demo_writes_the_panel(tiny_checkpoint, image_dir, tmp_path):
+    image = sorted(glob.glob(osp.join(image_dir, 'demo_*.jpg')))[0]
+    out_dir = tmp_path / 'demo_out'
+    subprocess.run(
+        [sys.executable, 'demo/image_demo.py', image, TINY_CONFIG,
+         tiny_checkpoint, '--out-dir', str(out_dir), '--tasks', 'semseg',
+         'normals'],
+        cwd=REPO, check=True, capture_output=True, text=True, timeout=300)
+    stem = osp.splitext(osp.basename(image))[0]
+    panel = mmcv.imread(str(out_dir / 'vis' / f'{stem}.png'))
+    assert panel.shape == (192, 3 * 192, 3)
+    assert sorted(p.name for p in (out_dir / 'preds').iterdir()) == [
+        f'{stem}_normals.npy', f'{stem}_semseg.png']
