@@ -7,7 +7,7 @@ import pytest
 from mmengine.config import Config
 
 from conftest import REPO
-from mmsquad.registry import METRICS, MODELS
+from mmsquad.registry import HOOKS, METRICS, MODELS, OPTIM_WRAPPERS
 
 CONFIGS = sorted(
     osp.relpath(p, REPO)
@@ -30,3 +30,7 @@ def test_config_builds(path):
     assert set(cfg.train_dataloader.dataset.tasks) == heads
     assert set(cfg.val_evaluator.tasks) == heads
     METRICS.build(cfg.val_evaluator)
+    for hook in cfg.get('custom_hooks', []):
+        HOOKS.build(hook)
+    assert OPTIM_WRAPPERS.get(cfg.optim_wrapper.get('type',
+                                                    'OptimWrapper'))

@@ -6,7 +6,8 @@ import torch
 from mmengine.config import DictAction
 
 from mmsquad.utils import register_all_modules
-from mmsquad.utils.tool_setup import build_runner, load_tool_config
+from mmsquad.utils.tool_setup import (amp_variant, build_runner,
+                                      load_tool_config)
 
 
 def parse_args() -> argparse.Namespace:
@@ -46,7 +47,8 @@ def main() -> None:
         if not torch.cuda.is_available():
             raise RuntimeError('--amp trains with automatic mixed precision, '
                                'which needs a CUDA device; none is visible')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.type = amp_variant(
+            cfg.optim_wrapper.get('type', 'OptimWrapper'))
         cfg.optim_wrapper.loss_scale = 'dynamic'
     if args.auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):

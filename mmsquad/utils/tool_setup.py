@@ -50,6 +50,24 @@ def load_tool_config(config: str,
     return cfg
 
 
+def amp_variant(optim_wrapper: str) -> str:
+    """The mixed-precision optim wrapper matching ``optim_wrapper``:
+    ``OptimWrapper`` -> ``AmpOptimWrapper``, ``PCGradOptimWrapper`` ->
+    ``AmpPCGradOptimWrapper``; an ``Amp...`` type stays.
+
+    Raises:
+        KeyError: When no mixed-precision variant is registered.
+    """
+    from mmsquad.registry import OPTIM_WRAPPERS
+    if optim_wrapper.startswith('Amp'):
+        return optim_wrapper
+    variant = f'Amp{optim_wrapper}'
+    if OPTIM_WRAPPERS.get(variant) is None:
+        raise KeyError(f'--amp: optim wrapper {optim_wrapper} has no '
+                       f'mixed-precision variant {variant}')
+    return variant
+
+
 def build_runner(cfg: Config):
     """Build the runner named by ``cfg.runner_type`` (default ``Runner``)."""
     from mmengine.runner import Runner

@@ -16,10 +16,15 @@ def run(*args: str) -> None:
     subprocess.run([sys.executable, *args], cwd=ROOT, check=True)
 
 
-def main() -> None:
+def ensure_demo_data() -> None:
+    """Render the demo data into data/PASCAL_MT_demo unless it is there."""
     if not osp.isfile(osp.join(ROOT, DATA, 'ImageSets', 'Context',
                                'val.txt')):
         run('tools/misc/make_demo_data.py', '--out', DATA)
+
+
+def main() -> None:
+    ensure_demo_data()
     run('tools/train.py', CONFIG, '--work-dir', WORK_DIR)
     with open(osp.join(ROOT, WORK_DIR, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()

@@ -4,7 +4,7 @@ Each target is warped with the interpolation its kind needs: nearest for
 labels, binary maps and depth; bilinear and renormalisation for normals.
 New pixels get the image fill value or the task's ignore value.
 """
-from typing import Callable, Optional, Sequence, Tuple, Union
+from typing import Callable, Tuple
 
 import cv2
 import mmcv

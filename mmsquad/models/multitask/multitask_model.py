@@ -1,4 +1,5 @@
 """The model that wires a backbone, a neck and one head per task."""
+import re
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch.nn.functional as F
@@ -6,6 +7,8 @@ from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from torch import Tensor, nn
 
+from mmsquad.engine.task_gradients import (SHARED_PATTERN,
+                                           attach_task_losses, task_losses)
 from mmsquad.registry import MODELS
 from mmsquad.structures import MultiTaskDataSample
 
@@ -27,6 +30,9 @@ class MultiTaskModel(BaseModel):
             ``feature_specs`` when the backbone advertises them.
         task_weights: ``{task: weight}`` applied to each task's losses
             (1 for tasks not named).
+        loss_balancer: Config of a balancer (e.g.
+            ``dict(type='UncertaintyWeighting')``) whose weights multiply
+            ``task_weights`` during training; ``None`` keeps them fixed.
         data_preprocessor: Data preprocessor config.
         init_cfg: Initialisation config.
     """
@@ -36,6 +42,7 @@ class MultiTaskModel(BaseModel):
                  heads: Dict[str, dict],
                  neck: Optional[dict] = None,
                  task_weights: Optional[Dict[str, float]] = None,
+                 loss_balancer: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         if data_preprocessor is None:
@@ -60,6 +67,8 @@ class MultiTaskModel(BaseModel):
             self.neck = MODELS.build(neck)
         else:
             self.neck = None
+        self.loss_balancer = None if loss_balancer is None else \
+            MODELS.build(dict(loss_balancer, tasks=self.tasks))
         self.heads = nn.ModuleDict({
             task: MODELS.build(dict(cfg, task=task))
             for task, cfg in heads.items()
@@ -91,7 +100,8 @@ class MultiTaskModel(BaseModel):
 
     def loss(self, inputs: Tensor,
              data_samples: List[MultiTaskDataSample]) -> Dict[str, Tensor]:
-        """Weighted losses, keyed ``<task>.loss_<name>``."""
+        """Weighted losses, keyed ``<task>.loss_<name>``; with a loss
+        balancer also ``<task>.weight`` (logged) and its own terms."""
         feats = self.extract_feats(inputs)
         losses = {}
         for task in self.tasks:
@@ -99,7 +109,16 @@ class MultiTaskModel(BaseModel):
             for name, value in self.heads[task].loss(
                     feats[task], data_samples).items():
                 losses[f'{task}.{name}'] = weight * value
-        return losses
+        if self.loss_balancer is None:
+            return losses
+        weights, extra = self.loss_balancer(task_losses(losses),
+                                            self.shared_parameters())
+        balanced = {key: weights[key.partition('.')[0]] * value
+                    for key, value in losses.items()}
+        balanced.update({f'{task}.weight': weights[task].detach()
+                         for task in self.tasks})
+        balanced.update(extra)
+        return balanced
 
     def predict(self, inputs: Tensor,
                 data_samples: Optional[List[MultiTaskDataSample]] = None
@@ -129,6 +148,22 @@ class MultiTaskModel(BaseModel):
                     output = F.normalize(output, p=2, dim=0)
                 sample.set_prediction(task, PixelData(data=output))
         return data_samples
+
+    def shared_parameters(self) -> List[nn.Parameter]:
+        """The trainable parameters every task's loss reaches: the
+        backbone's and the neck's."""
+        return [p for name, p in self.named_parameters()
+                if p.requires_grad and re.match(SHARED_PATTERN, name)]
+
+    def parse_losses(self, losses: Dict[str, Tensor]
+                     ) -> Tuple[Tensor, Dict[str, Tensor]]:
+        """mmengine's total loss and log variables; the total also carries
+        the per-task losses for gradient surgery (see
+        :func:`~mmsquad.engine.task_gradients.attach_task_losses`)."""
+        loss, log_vars = super().parse_losses(losses)
+        attach_task_losses(loss, task_losses(losses),
+                           self.shared_parameters())
+        return loss, log_vars
 
     @staticmethod
     def _to_original_size(output: Tensor,

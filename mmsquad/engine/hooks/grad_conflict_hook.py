@@ -1,0 +1,130 @@
+"""Logging how much the tasks' gradients of shared parameters conflict."""
+import copy
+import re
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from torch import nn
+
+from mmsquad.registry import HOOKS
+from ..task_gradients import (conflict_stats, per_task_gradients,
+                              task_losses)
+
+DATA_BATCH = Optional[dict]
+
+
+def default_groups(model: nn.Module) -> Dict[str, str]:
+    """``{group: parameter-name pattern}``: the whole backbone, and each of
+    its child modules (the items of a ``ModuleList`` separately, e.g. the
+    levels of SquadNet)."""
+    groups = {'backbone': r'^backbone\.'}
+    for name, child in model.backbone.named_children():
+        names = [f'{name}.{i}' for i in range(len(child))] \
+            if isinstance(child, nn.ModuleList) else [name]
+        for sub in names:
+            if any(p.requires_grad for p in
+                   model.backbone.get_submodule(sub).parameters()):
+                groups[f'backbone.{sub}'] = rf'^backbone\.{re.escape(sub)}\.'
+    return groups
+
+
+@HOOKS.register_module()
+class GradConflictHook(Hook):
+    """Every ``interval`` iterations, measure the per-task gradients of
+    shared parameters and log how much they conflict.
+
+    Before the iteration's own step, the batch is run once more through the
+    model and each task's loss is differentiated separately; for every
+    parameter group the message hub gets (and so every visualizer backend)
+    ``grad_conflict/<group>/cos_<a>_<b>``, ``.../cos_mean``,
+    ``.../conflict_rate`` and ``.../magnitude_ratio`` (see
+    :func:`~mmsquad.engine.task_gradients.conflict_stats`). BatchNorm
+    statistics and the random state are restored afterwards, so training
+    is unchanged; under AMP the losses are scaled by the current loss scale
+    and the gradients unscaled; under DDP the per-task gradients are averaged
+    over processes, once. Other iterations cost nothing.
+
+    Args:
+        interval: Measure every ``interval`` training iterations. Make the
+            logger's interval divide it to log every measurement once.
+        groups: ``{name: regular expression on parameter names}``; default:
+            :func:`default_groups`.
+    """
+
+    priority = 'BELOW_NORMAL'
+
+    def __init__(self, interval: int = 50,
+                 groups: Optional[Dict[str, str]] = None) -> None:
+        if interval < 1:
+            raise ValueError(f'GradConflictHook: interval must be >= 1, got '
+                             f'{interval}')
+        self.interval = interval
+        self.groups = groups
+
+    def before_train_iter(self, runner, batch_idx: int,
+                          data_batch: DATA_BATCH = None) -> None:
+        if not self.every_n_train_iters(runner, self.interval):
+            return
+        model = runner.model.module if is_model_wrapper(runner.model) \
+            else runner.model
+        stats = self.measure(model, data_batch, runner.optim_wrapper)
+        for key, value in stats.items():
+            runner.message_hub.update_scalar(f'train/grad_conflict/{key}',
+                                             value)
+
+    def measure(self, model: nn.Module, data_batch: dict,
+                optim_wrapper) -> Dict[str, float]:
+        """``{<group>/<statistic>: value}`` on one batch, leaving the model
+        as it was."""
+        params, slices = self._group_slices(model)
+        buffers = [b.clone() for b in model.buffers()]
+        scaler = getattr(optim_wrapper, 'loss_scaler', None)
+        scale = float(scaler.get_scale()) if scaler is not None else 1.0
+        devices = [torch.cuda.current_device()] \
+            if torch.cuda.is_available() else []
+        with torch.random.fork_rng(devices=devices):
+            with optim_wrapper.optim_context(model):
+                data = model.data_preprocessor(copy.deepcopy(data_batch),
+                                               True)
+                losses = task_losses(model._run_forward(data, mode='loss'))
+            if len(losses) < 2:
+                raise ValueError('GradConflictHook needs at least two tasks, '
+                                 f'the model has {list(losses)}')
+            grads = per_task_gradients(losses, params, scale)
+        with torch.no_grad():
+            for buffer, saved in zip(model.buffers(), buffers):
+                buffer.copy_(saved)
+        stats = {}
+        for group, (start, end) in slices.items():
+            for key, value in conflict_stats(grads[:, start:end],
+                                             list(losses)).items():
+                stats[f'{group}/{key}'] = value
+        return stats
+
+    def _group_slices(self, model: nn.Module
+                      ) -> Tuple[List[nn.Parameter],
+                                 Dict[str, Tuple[int, int]]]:
+        """The parameters of all groups, and each group's column range.
+
+        Parameters are ordered group by group, each group contiguous; a
+        parameter in several groups appears once per group.
+        """
+        groups = self.groups or default_groups(model)
+        named = [(n, p) for n, p in model.named_parameters()
+                 if p.requires_grad]
+        params: List[nn.Parameter] = []
+        slices: Dict[str, Tuple[int, int]] = {}
+        offset = 0
+        for group, pattern in groups.items():
+            members = [p for n, p in named if re.search(pattern, n)]
+            if not members:
+                raise ValueError(f'GradConflictHook: group {group!r} '
+                                 f'(pattern {pattern!r}) matches no '
+                                 'trainable parameter')
+            size = sum(p.numel() for p in members)
+            params.extend(members)
+            slices[group] = (offset, offset + size)
+            offset += size
+        return params, slices

@@ -1,0 +1,221 @@
+"""Gradient surgery as optim wrappers: PCGrad, GradVac and CAGrad.
+
+Each wrapper replaces the gradient of the shared parameters (the backbone's
+and the neck's, as the model's ``shared_parameters`` says) by a combination
+of the per-task gradients; task-specific parameters keep their ordinary
+gradient. The per-task gradients are averaged over processes before the
+surgery, so every process applies the same update under DDP; under AMP
+they are taken from scaled losses and unscaled, and the result is scaled
+back for the loss scaler's own unscale-and-check step.
+"""
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
+from scipy.optimize import minimize
+from torch import Tensor
+
+from mmsquad.registry import OPTIM_WRAPPERS
+from ..task_gradients import attached_task_losses, per_task_gradients
+
+
+def pcgrad(grads: Tensor, order: List[List[int]]) -> Tensor:
+    """PCGrad (Yu et al., 2020): project each task's gradient onto the
+    normal plane of every other task's gradient it conflicts with; sum.
+
+    Args:
+        grads: (num_tasks, num_params) per-task gradients.
+        order: For each task, the order of the other tasks to project on.
+    """
+    result = torch.zeros_like(grads[0])
+    for i, others in enumerate(order):
+        g = grads[i].clone()
+        for j in others:
+            dot = g @ grads[j]
+            if dot < 0:
+                g -= dot / grads[j].square().sum().clamp_min(1e-20) * grads[j]
+        result += g
+    return result
+
+
+def gradvac(grads: Tensor, order: List[List[int]], targets: Tensor,
+            beta: float) -> Tensor:
+    """Gradient Vaccine (Wang et al., 2021) on the whole shared vector.
+
+    Where the cosine of tasks ``i`` and ``j`` is below its running target
+    ``targets[i, j]``, move ``g_i`` towards ``g_j`` until it reaches the
+    target; then update the targets by an EMA with rate ``beta`` (in place).
+    Returns the sum of the adjusted gradients.
+    """
+    result = torch.zeros_like(grads[0])
+    for i, others in enumerate(order):
+        g = grads[i].clone()
+        for j in others:
+            g_j = grads[j]
+            cos = g @ g_j / (g.norm() * g_j.norm()).clamp_min(1e-20)
+            target = targets[i, j]
+            if cos < target:
+                coef = g.norm() * (target * (1 - cos ** 2).sqrt() -
+                                   cos * (1 - target ** 2).sqrt()) / (
+                    g_j.norm() * (1 - target ** 2).sqrt()).clamp_min(1e-20)
+                g = g + coef * g_j
+            targets[i, j] = (1 - beta) * target + beta * cos
+        result += g
+    return result
+
+
+def cagrad(grads: Tensor, c: float) -> Tensor:
+    """Conflict-Averse Gradient descent (Liu et al., 2021).
+
+    Finds simplex weights ``w`` minimising ``g_w . g_0 + c ||g_0|| ||g_w||``
+    (``g_0`` the mean gradient, ``g_w`` the ``w``-weighted one) and returns
+    ``(g_0 + c ||g_0|| / ||g_w|| g_w) / (1 + c^2)``, as the authors' code.
+    """
+    num_tasks = grads.shape[0]
+    gram = (grads.double() @ grads.double().T).cpu().numpy()
+    g0_norm = float(np.sqrt(gram.mean() + 1e-8))
+    radius = c * g0_norm + 1e-8
+    mean_w = np.full(num_tasks, 1.0 / num_tasks)
+
+    def objective(w: np.ndarray) -> float:
+        return float(w @ gram @ mean_w + radius * np.sqrt(w @ gram @ w + 1e-8))
+
+    solution = minimize(objective, mean_w, bounds=[(0, 1)] * num_tasks,
+                        constraints={'type': 'eq',
+                                     'fun': lambda w: 1 - w.sum()})
+    weights = torch.as_tensor(solution.x, dtype=grads.dtype,
+                              device=grads.device)
+    g_w = weights @ grads
+    g = grads.mean(dim=0) + radius / (g_w.norm() + 1e-8) * g_w
+    return g / (1 + c ** 2)
+
+
+class GradSurgeryMixin:
+    """Backward with surgery on the shared parameters' gradient.
+
+    Subclasses implement :meth:`combine`. Works on top of ``OptimWrapper``
+    and ``AmpOptimWrapper`` (see :func:`register_surgery`).
+    """
+
+    def update_params(self, loss: Tensor,
+                      step_kwargs: Optional[Dict] = None,
+                      zero_kwargs: Optional[Dict] = None) -> None:
+        """Backward with surgery, then step as ``OptimWrapper`` does."""
+        losses, shared = attached_task_losses(loss)
+        scaler = getattr(self, 'loss_scaler', None)
+        scale = float(scaler.get_scale()) if scaler is not None else 1.0
+        # scale_loss divides by the gradient-accumulation count, no more.
+        grads = per_task_gradients(
+            {task: self.scale_loss(value) for task, value in losses.items()},
+            shared, scale)
+        previous = [p.grad for p in shared]
+        for p in shared:
+            p.grad = None
+        self.backward(self.scale_loss(loss))
+        combined = self.combine(grads) * scale
+        offset = 0
+        for p, prev in zip(shared, previous):
+            part = combined[offset:offset + p.numel()].view_as(p).to(p.dtype)
+            offset += p.numel()
+            p.grad = part if prev is None else prev + part
+        if self.should_update():
+            self.step(**(step_kwargs or {}))
+            self.zero_grad(**(zero_kwargs or {}))
+
+    def combine(self, grads: Tensor) -> Tensor:
+        """The shared gradient from the (num_tasks, num_params) ones."""
+        raise NotImplementedError
+
+    def _task_order(self, num_tasks: int) -> List[List[int]]:
+        """For each task, the other tasks in a random order."""
+        order = []
+        for i in range(num_tasks):
+            others = [j for j in range(num_tasks) if j != i]
+            perm = torch.randperm(len(others), generator=self._generator)
+            order.append([others[k] for k in perm.tolist()])
+        return order
+
+
+def register_surgery(name: str, surgery: type) -> None:
+    """Register ``<name>OptimWrapper`` and ``Amp<name>OptimWrapper``:
+    ``surgery`` on top of mmengine's plain and mixed-precision wrappers."""
+    for prefix, base in (('', OptimWrapper), ('Amp', AmpOptimWrapper)):
+        cls_name = f'{prefix}{name}OptimWrapper'
+        cls = type(cls_name, (surgery, base), dict(
+            __doc__=f'{surgery.__doc__}\n\n    On mmengine\'s '
+            f'``{base.__name__}``.', __module__=__name__))
+        globals()[cls_name] = cls
+        OPTIM_WRAPPERS.register_module(name=cls_name, module=cls)
+
+
+class PCGrad(GradSurgeryMixin):
+    """PCGrad surgery (see :func:`pcgrad`).
+
+    Args:
+        seed: Seed of the random projection order (the same on every
+            process).
+        **kwargs: Arguments of the underlying optim wrapper.
+    """
+
+    def __init__(self, *args, seed: int = 0, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._generator = torch.Generator().manual_seed(seed)
+
+    def combine(self, grads: Tensor) -> Tensor:
+        return pcgrad(grads, self._task_order(grads.shape[0]))
+
+
+class GradVac(GradSurgeryMixin):
+    """Gradient Vaccine surgery (see :func:`gradvac`).
+
+    Args:
+        beta: EMA rate of the target cosines.
+        seed: Seed of the random task order (the same on every process).
+        **kwargs: Arguments of the underlying optim wrapper.
+    """
+
+    def __init__(self, *args, beta: float = 0.01, seed: int = 0,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.beta = beta
+        self._generator = torch.Generator().manual_seed(seed)
+        self._targets: Optional[Tensor] = None
+
+    def combine(self, grads: Tensor) -> Tensor:
+        if self._targets is None:
+            self._targets = grads.new_zeros(grads.shape[0], grads.shape[0])
+        return gradvac(grads, self._task_order(grads.shape[0]),
+                       self._targets, self.beta)
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state['gradvac_targets'] = self._targets
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        self._targets = state_dict.pop('gradvac_targets', None)
+        super().load_state_dict(state_dict)
+
+
+class CAGrad(GradSurgeryMixin):
+    """CAGrad surgery (see :func:`cagrad`).
+
+    Args:
+        c: Radius of the conflict-averse ball, relative to the mean
+            gradient's norm (the paper's default 0.4).
+        **kwargs: Arguments of the underlying optim wrapper.
+    """
+
+    def __init__(self, *args, c: float = 0.4, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.c = c
+
+    def combine(self, grads: Tensor) -> Tensor:
+        return cagrad(grads, self.c)
+
+
+register_surgery('PCGrad', PCGrad)
+register_surgery('GradVac', GradVac)
+register_surgery('CAGrad', CAGrad)

@@ -1,0 +1,129 @@
+"""Per-task gradients of shared parameters, and how much they conflict.
+
+Shared by :class:`~mmsquad.engine.GradConflictHook` (measurement) and the
+gradient-surgery optim wrappers (remedy).
+"""
+import itertools
+import re
+from typing import Dict, List, Sequence, Tuple
+
+import torch
+from mmengine.dist import all_reduce, get_world_size
+from torch import Tensor, nn
+
+SHARED_PATTERN = r'^(backbone|neck)\.'
+
+
+def task_losses(losses: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """Sum the loss terms of each task.
+
+    Args:
+        losses: A loss dict keyed ``<task>.<name>`` (as
+            :class:`~mmsquad.models.MultiTaskModel` returns); only keys
+            whose name contains ``loss`` count, as in mmengine's
+            ``parse_losses``.
+
+    Returns:
+        ``{task: total loss of the task}`` in the order of ``losses``.
+    """
+    totals: Dict[str, Tensor] = {}
+    for key, value in losses.items():
+        task, _, name = key.partition('.')
+        if 'loss' not in name:
+            continue
+        totals[task] = totals[task] + value if task in totals else value
+    return totals
+
+
+def named_shared_params(model: nn.Module, pattern: str = SHARED_PATTERN
+                        ) -> List[Tuple[str, nn.Parameter]]:
+    """Trainable parameters whose name matches ``pattern``."""
+    regex = re.compile(pattern)
+    return [(name, p) for name, p in model.named_parameters()
+            if p.requires_grad and regex.search(name)]
+
+
+def per_task_gradients(losses: Dict[str, Tensor],
+                       params: Sequence[nn.Parameter],
+                       scale: float = 1.0) -> Tensor:
+    """The gradient of every task's loss w.r.t. ``params``, flattened.
+
+    The graph is kept (``retain_graph``) and ``.grad`` is not touched, so a
+    normal backward can follow. Under distributed training the gradients are
+    averaged over the processes, as DDP averages the normal ones.
+
+    Args:
+        losses: ``{task: loss}``.
+        params: The parameters.
+        scale: The AMP loss scale: losses are multiplied by it before
+            differentiating and gradients divided after, so that float16
+            gradients do not underflow and the result is unscaled.
+
+    Returns:
+        A (num_tasks, num_params) tensor, one row per task of ``losses``.
+    """
+    rows = []
+    for loss in losses.values():
+        grads = torch.autograd.grad(loss * scale, params, retain_graph=True,
+                                    allow_unused=True)
+        rows.append(torch.cat([
+            (g if g is not None else torch.zeros_like(p)).reshape(-1)
+            for g, p in zip(grads, params)
+        ]).float() / scale)
+    matrix = torch.stack(rows)
+    if get_world_size() > 1:
+        all_reduce(matrix, op='mean')
+    return matrix
+
+
+def conflict_stats(grads: Tensor, tasks: Sequence[str]) -> Dict[str, float]:
+    """How much the task gradients (rows of ``grads``) disagree.
+
+    Returns:
+        ``cos_<a>_<b>`` for every task pair, ``cos_mean`` (their mean),
+        ``conflict_rate`` (the fraction of pairs with a negative cosine) and
+        ``magnitude_ratio`` (largest over smallest gradient norm).
+    """
+    grads = grads.double()  # float32 dot products over millions drift
+    norms = grads.norm(dim=1)
+    unit = grads / norms.clamp_min(1e-12)[:, None]
+    cosine = unit @ unit.T
+    stats: Dict[str, float] = {}
+    pairs = list(itertools.combinations(range(len(tasks)), 2))
+    for i, j in pairs:
+        stats[f'cos_{tasks[i]}_{tasks[j]}'] = float(cosine[i, j])
+    values = [cosine[i, j] for i, j in pairs]
+    stats['cos_mean'] = float(sum(values) / len(values))
+    stats['conflict_rate'] = float(sum(v < 0 for v in values) / len(values))
+    stats['magnitude_ratio'] = float(norms.max() / norms.min().clamp_min(
+        1e-12))
+    return stats
+
+
+def attach_task_losses(loss: Tensor, losses: Dict[str, Tensor],
+                       shared_params: Sequence[nn.Parameter]) -> Tensor:
+    """Let ``loss`` (the total) carry its per-task parts and the shared
+    parameters to the optim wrapper.
+
+    mmengine's model wrappers hand the optim wrapper only the parsed total
+    loss; gradient surgery needs the parts. The model's ``parse_losses``
+    attaches them here, whatever wrapper (DDP or none) runs the step.
+    """
+    loss.task_losses = losses
+    loss.shared_params = list(shared_params)
+    return loss
+
+
+def attached_task_losses(loss: Tensor
+                         ) -> Tuple[Dict[str, Tensor], List[nn.Parameter]]:
+    """The per-task losses and shared parameters attached to ``loss``.
+
+    Raises:
+        TypeError: When ``loss`` carries none (the model does not attach
+            them, see :func:`attach_task_losses`).
+    """
+    if not hasattr(loss, 'task_losses'):
+        raise TypeError('gradient surgery needs the per-task losses, but the '
+                        'loss carries none: use a model whose parse_losses '
+                        'attaches them, such as MultiTaskModel')
+    return loss.task_losses, loss.shared_params

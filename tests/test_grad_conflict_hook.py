@@ -1,0 +1,154 @@
+"""GradConflictHook: what it measures, that it leaves training unchanged,
+and gradient surgery + the hook under 2-process CPU DDP."""
+import json
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from conftest import TINY_CONFIG
+from mmsquad.engine import GradConflictHook
+from mmsquad.engine.task_gradients import task_losses
+from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
+                                                      read_scalars)
+from test_tools import run
+
+TASKS = ['semseg', 'human_parts', 'sal', 'normals']
+
+
+def tiny_cfg(demo_root: str, work_dir: str, **changes) -> Config:
+    cfg = Config.fromfile(TINY_CONFIG)
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.data_root = demo_root
+    cfg.work_dir = work_dir
+    cfg.train_cfg = dict(by_epoch=True, max_epochs=1, val_interval=100)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=100,
+                                        save_last=False)
+    cfg.visualizer.pop('name')
+    cfg.merge_from_dict(changes)
+    return cfg
+
+
+def test_hook_leaves_the_updates_unchanged(demo_root, tmp_path):
+    runs = {}
+    for name, hooks in (('plain', []),
+                        ('hook', [dict(type='GradConflictHook',
+                                       interval=1)])):
+        runner = Runner.from_cfg(tiny_cfg(demo_root, str(tmp_path / name),
+                                          custom_hooks=hooks))
+        runner.train()
+        runs[name] = (runner.model.state_dict(), runner.message_hub)
+    for key, value in runs['plain'][0].items():
+        assert torch.equal(value, runs['hook'][0][key]), key
+    hub = runs['hook'][1]
+    for group in ('backbone', 'backbone.stem', 'backbone.stages.0',
+                  'backbone.stages.2'):
+        for stat in ('cos_mean', 'conflict_rate', 'magnitude_ratio',
+                     'cos_semseg_normals'):
+            assert f'train/grad_conflict/{group}/{stat}' in hub.log_scalars
+    # Measured at every one of the 4 iterations.
+    assert len(hub.log_scalars['train/grad_conflict/backbone/cos_mean']
+               .data[0]) == 4
+
+
+def test_hook_measures_the_per_task_backbone_cosines(demo_root, tmp_path):
+    runner = Runner.from_cfg(tiny_cfg(demo_root, str(tmp_path / 'w')))
+    model = runner.model
+    model.train()
+    batch = next(iter(runner.train_dataloader))
+    hook = GradConflictHook(interval=1, groups={'backbone': r'^backbone\.'})
+    torch.manual_seed(0)
+    optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
+    stats = hook.measure(model, batch, optim_wrapper)
+    # Reference: one ordinary backward per task.
+    grads = []
+    for task in TASKS:
+        torch.manual_seed(0)
+        data = model.data_preprocessor(batch, True)
+        loss = task_losses(model(**data, mode='loss'))[task]
+        model.zero_grad()
+        loss.backward()
+        grads.append(np.concatenate([
+            (p.grad if p.grad is not None else torch.zeros_like(p))
+            .reshape(-1).numpy() for p in model.backbone.parameters()]))
+    grads = np.stack(grads)
+    unit = grads / np.linalg.norm(grads, axis=1, keepdims=True)
+    cos = unit @ unit.T
+    pairs = [(i, j) for i in range(4) for j in range(i + 1, 4)]
+    assert stats['backbone/cos_semseg_sal'] == pytest.approx(cos[0, 2],
+                                                             abs=1e-5)
+    assert stats['backbone/cos_mean'] == pytest.approx(
+        np.mean([cos[i, j] for i, j in pairs]), abs=1e-5)
+    assert stats['backbone/conflict_rate'] == pytest.approx(
+        np.mean([cos[i, j] < 0 for i, j in pairs]))
+
+
+def test_hook_rejects_a_group_without_parameters(demo_root, tmp_path):
+    runner = Runner.from_cfg(tiny_cfg(demo_root, str(tmp_path / 'w')))
+    hook = GradConflictHook(groups={'nothing': r'^no_such_module\.'})
+    batch = next(iter(runner.train_dataloader))
+    optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
+    with pytest.raises(ValueError, match="group 'nothing'"):
+        hook.measure(runner.model, batch, optim_wrapper)
+
+
+def test_pcgrad_and_hook_under_two_process_cpu_ddp(demo_root, tmp_path):
+    config = tmp_path / 'pcgrad_ddp.py'
+    config.write_text(
+        f"_base_ = ['{TINY_CONFIG}']\n"
+        "optim_wrapper = dict(type='PCGradOptimWrapper')\n"
+        "custom_hooks = [dict(type='GradConflictHook', interval=1)]\n"
+        f"train_dataloader = dict(dataset=dict(data_root='{demo_root}'))\n"
+        f"val_dataloader = dict(dataset=dict(data_root='{demo_root}'))\n"
+        "test_dataloader = val_dataloader\n"
+        "train_cfg = dict(max_epochs=1, val_interval=1)\n")
+    work_dir = str(tmp_path / 'work')
+    result = run(['bash', 'tools/dist_train.sh', str(config), '2',
+                  '--work-dir', work_dir],
+                 PYTHON=sys.executable, PORT='29617', OMP_NUM_THREADS='1')
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    assert 'Epoch(train) [1][2/2]' in log
+    assert 'grad_conflict/backbone/cos_mean' in log
+    assert 'grad_conflict/backbone.stages.1/conflict_rate' in log
+    assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
+    curves = conflict_curves(read_scalars(work_dir))
+    assert curves['cos_mean'][0] == [1, 2]  # measured at both iterations
+
+
+def write_run(work_dir, records):
+    vis = work_dir / '20260101_000000' / 'vis_data'
+    vis.mkdir(parents=True)
+    (vis / 'scalars.json').write_text(
+        '\n'.join(json.dumps(r) for r in records) + '\n')
+
+
+def test_plot_tool_reads_the_curves_of_several_runs(tmp_path):
+    key = 'grad_conflict/backbone/{}'.format
+    for name, sign in (('squad', 1), ('shared', -1)):
+        write_run(tmp_path / name, [
+            {'step': s, 'loss': 1.0, key('cos_mean'): sign * s / 100,
+             key('conflict_rate'): 0.5} for s in (10, 20, 30)] +
+            [{'step': 30, 'semseg/mIoU': 40.0}])
+    curves = conflict_curves(read_scalars(str(tmp_path / 'shared')))
+    assert curves['cos_mean'] == ([10, 20, 30], [-0.1, -0.2, -0.3])
+    out = tmp_path / 'plot.png'
+    result = run([sys.executable, 'tools/analysis_tools/plot_grad_conflict.py',
+                  str(tmp_path / 'squad'), str(tmp_path / 'shared'),
+                  '--out', str(out)])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert out.stat().st_size > 10000  # two panels, two curves each
+
+
+def test_plot_tool_names_what_is_missing(tmp_path):
+    write_run(tmp_path / 'nohook', [{'step': 10, 'loss': 1.0}])
+    result = run([sys.executable, 'tools/analysis_tools/plot_grad_conflict.py',
+                  str(tmp_path / 'nohook'), str(tmp_path / 'empty')])
+    assert result.returncode != 0
+    assert 'grad_conflict/backbone/cos_mean' in result.stderr
+    with pytest.raises(FileNotFoundError, match='empty'):
+        read_scalars(str(tmp_path / 'empty'))

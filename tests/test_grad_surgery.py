@@ -1,0 +1,183 @@
+"""Per-task gradients, conflict statistics and gradient surgery against
+numpy references on hand-made gradients."""
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from mmsquad.engine import cagrad, gradvac, pcgrad
+from mmsquad.engine.task_gradients import (attach_task_losses,
+                                           conflict_stats,
+                                           per_task_gradients)
+from mmsquad.registry import OPTIM_WRAPPERS
+
+
+def numpy_pcgrad(grads, order):
+    result = np.zeros_like(grads[0])
+    for i, others in enumerate(order):
+        g = grads[i].copy()
+        for j in others:
+            if g @ grads[j] < 0:
+                g = g - (g @ grads[j]) / (grads[j] @ grads[j]) * grads[j]
+        result += g
+    return result
+
+
+def numpy_gradvac(grads, order, targets, beta):
+    result = np.zeros_like(grads[0])
+    for i, others in enumerate(order):
+        g = grads[i].copy()
+        for j in others:
+            cos = g @ grads[j] / np.linalg.norm(g) / np.linalg.norm(grads[j])
+            t = targets[i, j]
+            if cos < t:
+                g = g + (np.linalg.norm(g) * (t * np.sqrt(1 - cos ** 2) -
+                                              cos * np.sqrt(1 - t ** 2)) /
+                         (np.linalg.norm(grads[j]) * np.sqrt(1 - t ** 2))
+                         ) * grads[j]
+            targets[i, j] = (1 - beta) * t + beta * cos
+        result += g
+    return result
+
+
+def test_pcgrad_projects_two_known_vectors():
+    grads = torch.tensor([[1.0, 0.0], [-1.0, 1.0]])
+    # g1 . g2 = -1: g1 -> g1 - (-1 / 2) g2 = (0.5, 0.5);
+    # g2 -> g2 - (-1 / 1) g1 = (0, 1); their sum is (0.5, 1.5).
+    out = pcgrad(grads, [[1], [0]])
+    np.testing.assert_allclose(out.numpy(), [0.5, 1.5], atol=1e-7)
+    # Without a conflict PCGrad is the plain sum.
+    agree = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    np.testing.assert_allclose(pcgrad(agree, [[1], [0]]).numpy(), [2, 1])
+
+
+def test_pcgrad_matches_numpy_on_three_tasks():
+    rng = np.random.default_rng(0)
+    grads = rng.normal(size=(3, 50))
+    grads[1] = -grads[0] + 0.3 * rng.normal(size=50)  # a real conflict
+    order = [[2, 1], [0, 2], [1, 0]]
+    out = pcgrad(torch.from_numpy(grads), order).numpy()
+    np.testing.assert_allclose(out, numpy_pcgrad(grads, order), rtol=1e-10)
+
+
+def test_gradvac_matches_numpy_and_updates_targets():
+    rng = np.random.default_rng(1)
+    grads = rng.normal(size=(3, 20))
+    grads[2] = -grads[0] + 0.5 * rng.normal(size=20)
+    order = [[1, 2], [2, 0], [0, 1]]
+    targets_np = np.full((3, 3), 0.1)
+    targets = torch.full((3, 3), 0.1, dtype=torch.float64)
+    for _ in range(2):  # the second call sees the updated targets
+        expected = numpy_gradvac(grads, order, targets_np, beta=0.3)
+        out = gradvac(torch.from_numpy(grads), order, targets, beta=0.3)
+        np.testing.assert_allclose(out.numpy(), expected, rtol=1e-10)
+        np.testing.assert_allclose(targets.numpy(), targets_np, rtol=1e-10)
+    # With zero targets a conflicting pair is projected exactly as PCGrad.
+    two = torch.tensor([[1.0, 0.0], [-1.0, 1.0]], dtype=torch.float64)
+    zero = torch.zeros(2, 2, dtype=torch.float64)
+    np.testing.assert_allclose(gradvac(two, [[1], [0]], zero, 0.01).numpy(),
+                               [0.5, 1.5], atol=1e-12)
+
+
+def test_cagrad_matches_a_grid_search_on_two_tasks():
+    grads = np.array([[1.0, 0.2, 0.0], [-0.8, 1.0, 0.3]])
+    c = 0.4
+    gram = grads @ grads.T
+    g0 = grads.mean(0)
+    radius = c * np.linalg.norm(g0)
+    best = min(np.linspace(0, 1, 100001), key=lambda a: (
+        np.array([a, 1 - a]) @ grads @ g0 +
+        radius * np.linalg.norm(np.array([a, 1 - a]) @ grads)))
+    gw = np.array([best, 1 - best]) @ grads
+    expected = (g0 + radius / np.linalg.norm(gw) * gw) / (1 + c ** 2)
+    assert gram[0, 1] < 0
+    out = cagrad(torch.from_numpy(grads), c).numpy()
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_conflict_stats_match_numpy():
+    grads = np.array([[1.0, 0.0, 0.0], [-1.0, 1.0, 0.0], [0.0, 2.0, 2.0]])
+    stats = conflict_stats(torch.from_numpy(grads), ['a', 'b', 'c'])
+    unit = grads / np.linalg.norm(grads, axis=1, keepdims=True)
+    cos = {f'cos_{x}_{y}': unit[i] @ unit[j] for (i, x), (j, y) in
+           itertools.combinations(enumerate('abc'), 2)}
+    for key, value in cos.items():
+        assert stats[key] == pytest.approx(value)
+    assert stats['cos_mean'] == pytest.approx(np.mean(list(cos.values())))
+    assert stats['conflict_rate'] == pytest.approx(1 / 3)  # only a-b < 0
+    norms = np.linalg.norm(grads, axis=1)
+    assert stats['magnitude_ratio'] == pytest.approx(norms.max() / norms.min())
+
+
+def two_task_problem(seed=0):
+    """A shared linear layer and two task heads with conflicting targets."""
+    torch.manual_seed(seed)
+    shared, head_a, head_b = nn.Linear(4, 3), nn.Linear(3, 1), nn.Linear(3, 1)
+    x = torch.randn(8, 4)
+    feats = shared(x)
+    losses = {'a': (head_a(feats) - 1).square().mean(),
+              'b': (head_b(feats) + 1).square().mean()}
+    return shared, (head_a, head_b), losses
+
+
+def test_per_task_gradients_equal_separate_backwards_at_any_scale():
+    shared, _, losses = two_task_problem()
+    params = list(shared.parameters())
+    grads = per_task_gradients(losses, params)
+    scaled = per_task_gradients(losses, params, scale=1024.0)
+    for row, loss in zip(grads, losses.values()):
+        expected = torch.cat([g.reshape(-1) for g in
+                              torch.autograd.grad(loss, params,
+                                                  retain_graph=True)])
+        torch.testing.assert_close(row, expected)
+    torch.testing.assert_close(scaled, grads)
+    assert all(p.grad is None for p in params)
+
+
+@pytest.mark.parametrize('name', ['PCGrad', 'GradVac', 'CAGrad'])
+def test_wrapper_applies_the_surgery_to_shared_params_only(name):
+    shared, heads, losses = two_task_problem()
+    params = list(shared.parameters())
+    head_params = [p for h in heads for p in h.parameters()]
+    grads = per_task_gradients(losses, params)
+    assert grads[0] @ grads[1] < 0  # the surgery has something to do
+    if name == 'PCGrad':
+        expected = numpy_pcgrad(grads.numpy(), [[1], [0]])
+    elif name == 'GradVac':
+        expected = numpy_gradvac(grads.numpy(), [[1], [0]],
+                                 np.zeros((2, 2)), 0.01)
+    else:
+        expected = cagrad(grads.double(), 0.4).numpy()
+    head_expected = [g.clone() for g in torch.autograd.grad(
+        sum(losses.values()), head_params, retain_graph=True)]
+    before = [p.detach().clone() for p in params + head_params]
+    optimizer = torch.optim.SGD(params + head_params, lr=1.0)
+    wrapper = OPTIM_WRAPPERS.build(dict(type=f'{name}OptimWrapper',
+                                        optimizer=optimizer))
+    total = attach_task_losses(sum(losses.values()), losses, params)
+    wrapper.update_params(total)
+    step = torch.cat([(b - p.detach()).reshape(-1)
+                      for b, p in zip(before, params)])
+    np.testing.assert_allclose(step.numpy(), expected, rtol=1e-5, atol=1e-6)
+    for b, p, g in zip(before[len(params):], head_params, head_expected):
+        torch.testing.assert_close(b - p.detach(), g)
+
+
+def test_wrapper_without_task_losses_says_what_is_missing():
+    shared, _, losses = two_task_problem()
+    wrapper = OPTIM_WRAPPERS.build(dict(
+        type='PCGradOptimWrapper',
+        optimizer=torch.optim.SGD(shared.parameters(), lr=0.1)))
+    with pytest.raises(TypeError, match='per-task losses'):
+        wrapper.update_params(sum(losses.values()))
+
+
+def test_amp_flag_picks_the_mixed_precision_variant():
+    from mmsquad.utils.tool_setup import amp_variant
+    assert amp_variant('OptimWrapper') == 'AmpOptimWrapper'
+    assert amp_variant('PCGradOptimWrapper') == 'AmpPCGradOptimWrapper'
+    assert amp_variant('AmpCAGradOptimWrapper') == 'AmpCAGradOptimWrapper'
+    with pytest.raises(KeyError, match='NoSuchOptimWrapper'):
+        amp_variant('NoSuchOptimWrapper')
