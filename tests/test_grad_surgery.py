@@ -9,7 +9,7 @@ from torch import nn
 
 from mmsquad.engine import cagrad, gradvac, pcgrad
 from mmsquad.engine.task_gradients import (attach_task_losses,
-                                           conflict_stats,
+                                           conflict_stats, gram_matrix,
                                            per_task_gradients)
 from mmsquad.registry import OPTIM_WRAPPERS
 
@@ -99,7 +99,8 @@ def test_cagrad_matches_a_grid_search_on_two_tasks():
 
 def test_conflict_stats_match_numpy():
     grads = np.array([[1.0, 0.0, 0.0], [-1.0, 1.0, 0.0], [0.0, 2.0, 2.0]])
-    stats = conflict_stats(torch.from_numpy(grads), ['a', 'b', 'c'])
+    stats = conflict_stats(gram_matrix(torch.from_numpy(grads)),
+                           ['a', 'b', 'c'])
     unit = grads / np.linalg.norm(grads, axis=1, keepdims=True)
     cos = {f'cos_{x}_{y}': unit[i] @ unit[j] for (i, x), (j, y) in
            itertools.combinations(enumerate('abc'), 2)}
@@ -156,7 +157,9 @@ def test_wrapper_applies_the_surgery_to_shared_params_only(name):
     optimizer = torch.optim.SGD(params + head_params, lr=1.0)
     wrapper = OPTIM_WRAPPERS.build(dict(type=f'{name}OptimWrapper',
                                         optimizer=optimizer))
-    total = attach_task_losses(sum(losses.values()), losses, params)
+    loss_dict = {f'{task}.loss': value for task, value in losses.items()}
+    total = attach_task_losses(sum(losses.values()), loss_dict,
+                               lambda: params)
     wrapper.update_params(total)
     step = torch.cat([(b - p.detach()).reshape(-1)
                       for b, p in zip(before, params)])

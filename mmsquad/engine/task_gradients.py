@@ -5,7 +5,7 @@ gradient-surgery optim wrappers (remedy).
 """
 import itertools
 import re
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import torch
 from mmengine.dist import all_reduce, get_world_size
@@ -76,18 +76,24 @@ def per_task_gradients(losses: Dict[str, Tensor],
     return matrix
 
 
-def conflict_stats(grads: Tensor, tasks: Sequence[str]) -> Dict[str, float]:
-    """How much the task gradients (rows of ``grads``) disagree.
+def gram_matrix(grads: Tensor) -> Tensor:
+    """``grads @ grads.T`` in float64 (float32 dot products over millions of
+    parameters drift)."""
+    grads = grads.double()
+    return grads @ grads.T
+
+
+def conflict_stats(gram: Tensor, tasks: Sequence[str]) -> Dict[str, float]:
+    """How much the task gradients disagree, from their Gram matrix
+    (``gram[i, j]`` the dot product of the gradients of tasks ``i``, ``j``).
 
     Returns:
         ``cos_<a>_<b>`` for every task pair, ``cos_mean`` (their mean),
         ``conflict_rate`` (the fraction of pairs with a negative cosine) and
         ``magnitude_ratio`` (largest over smallest gradient norm).
     """
-    grads = grads.double()  # float32 dot products over millions drift
-    norms = grads.norm(dim=1)
-    unit = grads / norms.clamp_min(1e-12)[:, None]
-    cosine = unit @ unit.T
+    norms = gram.diagonal().clamp_min(0).sqrt()
+    cosine = gram / (norms[:, None] * norms[None]).clamp_min(1e-24)
     stats: Dict[str, float] = {}
     pairs = list(itertools.combinations(range(len(tasks)), 2))
     for i, j in pairs:
@@ -101,29 +107,32 @@ def conflict_stats(grads: Tensor, tasks: Sequence[str]) -> Dict[str, float]:
 
 
 def attach_task_losses(loss: Tensor, losses: Dict[str, Tensor],
-                       shared_params: Sequence[nn.Parameter]) -> Tensor:
-    """Let ``loss`` (the total) carry its per-task parts and the shared
-    parameters to the optim wrapper.
+                       shared_params: Callable[[], List[nn.Parameter]]
+                       ) -> Tensor:
+    """Let ``loss`` (the total) carry the loss dict it was parsed from and
+    a way to get the shared parameters, for the optim wrapper.
 
     mmengine's model wrappers hand the optim wrapper only the parsed total
-    loss; gradient surgery needs the parts. The model's ``parse_losses``
-    attaches them here, whatever wrapper (DDP or none) runs the step.
+    loss; gradient surgery needs the per-task parts. The model's
+    ``parse_losses`` attaches them here, whatever wrapper (DDP or none) runs
+    the step; nothing is computed unless a surgery wrapper asks.
     """
-    loss.task_losses = losses
-    loss.shared_params = list(shared_params)
+    loss.loss_dict = losses
+    loss.shared_params = shared_params
     return loss
 
 
 def attached_task_losses(loss: Tensor
                          ) -> Tuple[Dict[str, Tensor], List[nn.Parameter]]:
-    """The per-task losses and shared parameters attached to ``loss``.
+    """The per-task losses (see :func:`task_losses`) and the shared
+    parameters attached to ``loss``.
 
     Raises:
         TypeError: When ``loss`` carries none (the model does not attach
             them, see :func:`attach_task_losses`).
     """
-    if not hasattr(loss, 'task_losses'):
+    if not hasattr(loss, 'loss_dict'):
         raise TypeError('gradient surgery needs the per-task losses, but the '
                         'loss carries none: use a model whose parse_losses '
                         'attaches them, such as MultiTaskModel')
-    return loss.task_losses, loss.shared_params
+    return task_losses(loss.loss_dict), loss.shared_params()

@@ -44,8 +44,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         onnx_file = osp.join(tmp, 'model.onnx')
-        export_onnx(fold_batchnorm(copy.deepcopy(model)), onnx_file,
-                    (args.size, args.size))
+        export_onnx(folded, onnx_file, (args.size, args.size))
         errors = onnx_relative_errors(eager, onnx_file, image)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()

@@ -9,8 +9,8 @@ from mmengine.model import is_model_wrapper
 from torch import nn
 
 from mmsquad.registry import HOOKS
-from ..task_gradients import (conflict_stats, per_task_gradients,
-                              task_losses)
+from ..task_gradients import (conflict_stats, gram_matrix,
+                              per_task_gradients, task_losses)
 
 DATA_BATCH = Optional[dict]
 
@@ -78,7 +78,7 @@ class GradConflictHook(Hook):
                 optim_wrapper) -> Dict[str, float]:
         """``{<group>/<statistic>: value}`` on one batch, leaving the model
         as it was."""
-        params, slices = self._group_slices(model)
+        params, members = self._group_members(model)
         buffers = [b.clone() for b in model.buffers()]
         scaler = getattr(optim_wrapper, 'loss_scaler', None)
         scale = float(scaler.get_scale()) if scaler is not None else 1.0
@@ -96,35 +96,35 @@ class GradConflictHook(Hook):
         with torch.no_grad():
             for buffer, saved in zip(model.buffers(), buffers):
                 buffer.copy_(saved)
+        # Per-parameter Gram matrices; a group's is the sum over its members.
+        grams, offset = [], 0
+        for p in params:
+            grams.append(gram_matrix(grads[:, offset:offset + p.numel()]))
+            offset += p.numel()
         stats = {}
-        for group, (start, end) in slices.items():
-            for key, value in conflict_stats(grads[:, start:end],
-                                             list(losses)).items():
+        for group, indices in members.items():
+            gram = sum(grams[i] for i in indices)
+            for key, value in conflict_stats(gram, list(losses)).items():
                 stats[f'{group}/{key}'] = value
         return stats
 
-    def _group_slices(self, model: nn.Module
-                      ) -> Tuple[List[nn.Parameter],
-                                 Dict[str, Tuple[int, int]]]:
-        """The parameters of all groups, and each group's column range.
-
-        Parameters are ordered group by group, each group contiguous; a
-        parameter in several groups appears once per group.
-        """
+    def _group_members(self, model: nn.Module
+                       ) -> Tuple[List[nn.Parameter], Dict[str, List[int]]]:
+        """The parameters of any group, each once, and for every group the
+        indices of its parameters in that list."""
         groups = self.groups or default_groups(model)
         named = [(n, p) for n, p in model.named_parameters()
                  if p.requires_grad]
-        params: List[nn.Parameter] = []
-        slices: Dict[str, Tuple[int, int]] = {}
-        offset = 0
-        for group, pattern in groups.items():
-            members = [p for n, p in named if re.search(pattern, n)]
-            if not members:
+        members = {group: [i for i, (n, _) in enumerate(named)
+                           if re.search(pattern, n)]
+                   for group, pattern in groups.items()}
+        for group, indices in members.items():
+            if not indices:
                 raise ValueError(f'GradConflictHook: group {group!r} '
-                                 f'(pattern {pattern!r}) matches no '
+                                 f'(pattern {groups[group]!r}) matches no '
                                  'trainable parameter')
-            size = sum(p.numel() for p in members)
-            params.extend(members)
-            slices[group] = (offset, offset + size)
-            offset += size
-        return params, slices
+        used = sorted(set().union(*members.values()))
+        position = {index: k for k, index in enumerate(used)}
+        return ([named[i][1] for i in used],
+                {group: [position[i] for i in indices]
+                 for group, indices in members.items()})

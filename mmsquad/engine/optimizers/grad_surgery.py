@@ -127,6 +127,20 @@ class GradSurgeryMixin:
         """The shared gradient from the (num_tasks, num_params) ones."""
         raise NotImplementedError
 
+
+class RandomOrderSurgery(GradSurgeryMixin):
+    """A surgery that visits the other tasks in a random order.
+
+    Args:
+        seed: Seed of the order (the same on every process, so every
+            process applies the same update).
+        **kwargs: Arguments of the underlying optim wrapper.
+    """
+
+    def __init__(self, *args, seed: int = 0, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._generator = torch.Generator().manual_seed(seed)
+
     def _task_order(self, num_tasks: int) -> List[List[int]]:
         """For each task, the other tasks in a random order."""
         order = []
@@ -149,24 +163,15 @@ def register_surgery(name: str, surgery: type) -> None:
         OPTIM_WRAPPERS.register_module(name=cls_name, module=cls)
 
 
-class PCGrad(GradSurgeryMixin):
-    """PCGrad surgery (see :func:`pcgrad`).
-
-    Args:
-        seed: Seed of the random projection order (the same on every
-            process).
-        **kwargs: Arguments of the underlying optim wrapper.
-    """
-
-    def __init__(self, *args, seed: int = 0, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._generator = torch.Generator().manual_seed(seed)
+class PCGrad(RandomOrderSurgery):
+    """PCGrad surgery (see :func:`pcgrad`); ``seed`` as
+    :class:`RandomOrderSurgery`."""
 
     def combine(self, grads: Tensor) -> Tensor:
         return pcgrad(grads, self._task_order(grads.shape[0]))
 
 
-class GradVac(GradSurgeryMixin):
+class GradVac(RandomOrderSurgery):
     """Gradient Vaccine surgery (see :func:`gradvac`).
 
     Args:
@@ -175,11 +180,9 @@ class GradVac(GradSurgeryMixin):
         **kwargs: Arguments of the underlying optim wrapper.
     """
 
-    def __init__(self, *args, beta: float = 0.01, seed: int = 0,
-                 **kwargs) -> None:
+    def __init__(self, *args, beta: float = 0.01, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.beta = beta
-        self._generator = torch.Generator().manual_seed(seed)
         self._targets: Optional[Tensor] = None
 
     def combine(self, grads: Tensor) -> Tensor:

@@ -158,11 +158,10 @@ class MultiTaskModel(BaseModel):
     def parse_losses(self, losses: Dict[str, Tensor]
                      ) -> Tuple[Tensor, Dict[str, Tensor]]:
         """mmengine's total loss and log variables; the total also carries
-        the per-task losses for gradient surgery (see
+        the loss dict and the shared parameters for gradient surgery (see
         :func:`~mmsquad.engine.task_gradients.attach_task_losses`)."""
         loss, log_vars = super().parse_losses(losses)
-        attach_task_losses(loss, task_losses(losses),
-                           self.shared_parameters())
+        attach_task_losses(loss, losses, self.shared_parameters)
         return loss, log_vars
 
     @staticmethod
