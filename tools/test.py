@@ -5,7 +5,7 @@ import os
 from mmengine.config import DictAction
 from mmengine.evaluator import DumpResults
 
-from mmsquad.utils import register_all_modules
+from mmsquad.utils import finish_distributed, register_all_modules
 from mmsquad.utils.tool_setup import build_runner, load_tool_config
 
 
@@ -53,6 +53,7 @@ def main() -> None:
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out))
     runner.test()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -5,7 +5,7 @@ import os
 import torch
 from mmengine.config import DictAction
 
-from mmsquad.utils import register_all_modules
+from mmsquad.utils import finish_distributed, register_all_modules
 from mmsquad.utils.tool_setup import (amp_variant, build_runner,
                                       load_tool_config)
 
@@ -65,6 +65,7 @@ def main() -> None:
         cfg.resume = True
         cfg.load_from = args.resume
     build_runner(cfg).train()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -1,6 +1,9 @@
 """Utilities: module registration, compatibility fixes, CPU distribution."""
 from .compat import install_compat
-from .dist import setup_cpu_distributed
+from .dist import finish_distributed, setup_cpu_distributed
 from .setup_env import register_all_modules
 
-__all__ = ['install_compat', 'register_all_modules', 'setup_cpu_distributed']
+__all__ = [
+    'finish_distributed', 'install_compat', 'register_all_modules',
+    'setup_cpu_distributed'
+]

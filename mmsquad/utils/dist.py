@@ -5,6 +5,11 @@ model with ``device_ids=[local_rank]``; both fail without CUDA. On such a
 machine mmsquad starts the gloo process group itself (the runner then skips
 its own initialisation) and asks for a DDP wrapper without device ids. On
 GPUs nothing changes.
+
+Neither mmengine nor torch destroys the process group at exit; a gloo group
+left alive then aborts the process during interpreter shutdown ("terminate
+called without an active exception"), so the tools end with
+:func:`finish_distributed`.
 """
 import os
 
@@ -60,3 +65,14 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     cfg.model_wrapper_cfg = wrapper
     cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
     return True
+
+
+def finish_distributed() -> None:
+    """Wait for every rank, then destroy the default process group.
+
+    Does nothing outside distributed runs. The tools call it after training
+    or testing so that no rank exits while a collective is still pending.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
