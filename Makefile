@@ -5,13 +5,16 @@ WHEELHOUSE ?=
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench
+.PHONY: install demo demo-underwater test bench
 
 install:
 	bash tools/misc/install.sh --venv $(VENV) $(if $(WHEELHOUSE),--wheelhouse $(WHEELHOUSE))
 
 demo: install
 	$(PY) tools/misc/run_demo.py
+
+demo-underwater: install
+	$(PY) tools/misc/run_underwater_demo.py
 
 test: install
 	$(PY) -m pytest tests $(PYTEST_ARGS)

@@ -64,3 +64,17 @@ def reference_outputs(model, bgr_images):
         else:
             outputs[task] = F.normalize(value, dim=1)
     return outputs
+
+
+UNDERWATER_DEMO_CONFIG = osp.join(REPO, 'configs', 'squad',
+                                  'underwater_demo.py')
+
+
+@pytest.fixture(scope='session')
+def underwater_root(tmp_path_factory) -> str:
+    """An underwater demo set (DUO layout + references) of 8 train and 4
+    test 64x64 images."""
+    from mmsquad.datasets.synthetic import make_underwater_demo
+    root = str(tmp_path_factory.mktemp('underwater_demo'))
+    make_underwater_demo(root, num_train=8, num_test=4, size=64, seed=1)
+    return root

@@ -18,9 +18,10 @@ from rich.progress import track
 import mmsquad
 from mmsquad.models.deploy import fold_batchnorm
 from mmsquad.registry import INFERENCERS, VISUALIZERS
-from mmsquad.structures import MultiTaskDataSample, get_dense_task
+from mmsquad.structures import (DENSE_TASKS, MultiTaskDataSample,
+                                get_dense_task)
 from mmsquad.utils import register_all_modules
-from mmsquad.visualization import MultiTaskVisualizer, colorize
+from mmsquad.visualization import MultiTaskVisualizer, colorize, draw_boxes
 
 InputType = Union[str, np.ndarray]
 InputsType = Union[InputType, Sequence[InputType]]
@@ -28,6 +29,9 @@ InputsType = Union[InputType, Sequence[InputType]]
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 # What a file that cannot be read or decoded raises in the image loader.
 UNREADABLE_ERRORS = (OSError, AssertionError, ValueError)
+# Test-pipeline steps that read labels, which an inferencer does not have.
+ANNOTATION_LOADERS = ('LoadMultiTaskAnnotations', 'LoadAnnotations',
+                      'mmdet.LoadAnnotations', 'LoadEnhancementReference')
 
 
 def config_dir() -> str:
@@ -130,7 +134,7 @@ class MultiTaskInferencer(BaseInferencer):
         """The test pipeline without annotation loading, reading paths and
         arrays alike."""
         pipeline = [dict(t) for t in cfg.test_dataloader.dataset.pipeline
-                    if t['type'] != 'LoadMultiTaskAnnotations']
+                    if t['type'] not in ANNOTATION_LOADERS]
         loaders = [i for i, t in enumerate(pipeline)
                    if t['type'] == 'LoadImageFromFile']
         if not loaders:
@@ -238,8 +242,14 @@ class MultiTaskInferencer(BaseInferencer):
             stem = osp.join(out_dir, 'vis', _stem(pred.input_name))
             mmcv.imwrite(panel[..., ::-1], f'{stem}.png')
             for task in self.tasks:
-                picture = colorize(task, pred.get_prediction(task).data
-                                   .cpu().numpy())
+                if task not in DENSE_TASKS:  # detection
+                    picture = draw_boxes(
+                        image, pred.pred_instances,
+                        (self.visualizer.dataset_meta or {}).get(
+                            'classes', ()))
+                else:
+                    picture = colorize(task, pred.get_prediction(task).data
+                                       .cpu().numpy())
                 mmcv.imwrite(picture[..., ::-1], f'{stem}_{task}.png')
         return panels
 
@@ -262,15 +272,24 @@ class MultiTaskInferencer(BaseInferencer):
                     visualization=visualization or [])
 
     def _as_arrays(self, pred: MultiTaskDataSample) -> Dict[str, np.ndarray]:
-        """``{task: array}``: (H, W) maps, (H, W, 3) for normals."""
+        """``{task: array}``: (H, W) maps, (H, W, 3) for normals, an
+        (H, W, 3) uint8 RGB image for enhancement; for detection a dict of
+        ``bboxes`` (N, 4), ``scores`` (N,) and ``labels`` (N,)."""
         arrays = {}
         for task in self.tasks:
+            if task not in DENSE_TASKS:
+                instances = pred.pred_instances
+                arrays[task] = {k: instances[k].cpu().numpy()
+                                for k in ('bboxes', 'scores', 'labels')}
+                continue
             data = pred.get_prediction(task).data.cpu().numpy()
             kind = get_dense_task(task).kind
             if kind == 'label':
                 arrays[task] = data[0].astype(np.uint8)
             elif kind == 'vector':
                 arrays[task] = data.transpose(1, 2, 0)
+            elif kind == 'image':
+                arrays[task] = colorize(task, data)
             else:
                 arrays[task] = data[0]
         return arrays
@@ -293,7 +312,11 @@ def _rgb(single: InputType) -> np.ndarray:
 def _save_arrays(arrays: Dict[str, np.ndarray], stem: str) -> None:
     mmengine.mkdir_or_exist(osp.dirname(stem))
     for task, array in arrays.items():
-        if array.dtype == np.uint8:
-            mmcv.imwrite(array, f'{stem}_{task}.png')
+        if isinstance(array, dict):  # detections
+            mmengine.dump({k: v.tolist() for k, v in array.items()},
+                          f'{stem}_{task}.json')
+        elif array.dtype == np.uint8:
+            mmcv.imwrite(array[..., ::-1] if array.ndim == 3 else array,
+                         f'{stem}_{task}.png')
         else:
             np.save(f'{stem}_{task}.npy', array.astype(np.float32))

@@ -13,7 +13,8 @@ class DenseTask:
         name: Task name, also the key of its target (``gt_<name>``) and
             prediction (``pred_<name>``) in a data sample.
         kind: ``'label'`` (class index map), ``'binary'`` (0/1 map),
-            ``'vector'`` (unit vectors) or ``'scalar'`` (real values).
+            ``'vector'`` (unit vectors), ``'scalar'`` (real values) or
+            ``'image'`` (an RGB image in [0, 1]).
         target_channels: Channels of the target map.
         ignore_value: Value of ignored target pixels; batching pads with it.
     """
@@ -38,6 +39,7 @@ DENSE_TASKS: Dict[str, DenseTask] = {
         DenseTask('edge', 'binary'),
         DenseTask('normals', 'vector', target_channels=3),
         DenseTask('depth', 'scalar'),
+        DenseTask('enhance', 'image', target_channels=3, ignore_value=-1),
     )
 }
 

@@ -22,7 +22,7 @@ def voc_palette() -> List[int]:
     return palette
 
 
-_PALETTE = np.array(voc_palette(), dtype=np.uint8).reshape(256, 3)
+PALETTE = np.array(voc_palette(), dtype=np.uint8).reshape(256, 3)
 
 
 def _heat(values: np.ndarray, valid: np.ndarray, colormap: int,
@@ -39,11 +39,15 @@ def colorize(task: str, data: np.ndarray,
 
     Label maps use the VOC palette, normals map (x, y, z) to RGB, depth a
     viridis colour map (over ``value_range``), saliency a jet heat map and
-    edges grey levels. Ignored pixels are black.
+    edges grey levels, images (RGB in [0, 1]) show as they are. Ignored
+    pixels are black.
     """
     kind = get_dense_task(task).kind
+    if kind == 'image':
+        rgb = data.transpose(1, 2, 0).astype(np.float32)
+        return np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
     if kind == 'label':
-        return _PALETTE[data[0].astype(np.int64) % 256]
+        return PALETTE[data[0].astype(np.int64) % 256]
     if kind == 'vector':
         valid = np.all(data != IGNORE_INDEX, axis=0)
         rgb = ((data.transpose(1, 2, 0) + 1) / 2 * 255).clip(0, 255)

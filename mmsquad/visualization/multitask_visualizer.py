@@ -9,7 +9,34 @@ from mmengine.visualization import Visualizer
 
 from mmsquad.registry import VISUALIZERS
 from mmsquad.structures import DENSE_TASKS, MultiTaskDataSample
-from .colorize import colorize
+from .colorize import PALETTE, colorize
+
+
+def draw_boxes(image: np.ndarray, instances, classes: Sequence[str] = (),
+               score_thr: float = 0.3) -> np.ndarray:
+    """A copy of an RGB ``image`` with mmdet ``instances`` drawn: boxes
+    (x1, y1, x2, y2) with class names and, for predictions, scores;
+    predictions below ``score_thr`` are left out."""
+    canvas = np.ascontiguousarray(image).copy()
+    bboxes = instances.bboxes
+    bboxes = (bboxes.tensor if hasattr(bboxes, 'tensor') else
+              bboxes).detach().cpu().numpy()
+    labels = instances.labels.cpu().numpy()
+    scores = instances.scores.cpu().numpy() if 'scores' in instances \
+        else np.ones(len(labels))
+    thickness = max(1, round(max(image.shape[:2]) / 200))
+    for box, label, score in zip(bboxes, labels, scores):
+        if score < score_thr:
+            continue
+        color = tuple(int(c) for c in PALETTE[int(label) % 255 + 1])
+        x1, y1, x2, y2 = (int(round(v)) for v in box)
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), color, thickness)
+        name = classes[label] if label < len(classes) else str(label)
+        text = name if 'scores' not in instances else f'{name} {score:.2f}'
+        cv2.putText(canvas, text, (x1, max(y1 - 2, 8)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.3 * thickness, color,
+                    thickness, cv2.LINE_AA)
+    return canvas
 
 
 def _tile(picture: np.ndarray, size: tuple, title: str) -> np.ndarray:
@@ -23,7 +50,9 @@ def _tile(picture: np.ndarray, size: tuple, title: str) -> np.ndarray:
 @VISUALIZERS.register_module()
 class MultiTaskVisualizer(Visualizer):
     """Draws one panel per image: the input, then a column per task with
-    the ground truth above the prediction.
+    the ground truth above the prediction. Detection (mmdet's
+    ``gt_instances`` / ``pred_instances``) draws boxes on the input;
+    enhancement shows the reference above the enhanced image.
 
     Args:
         name: Instance name.
@@ -53,10 +82,25 @@ class MultiTaskVisualizer(Visualizer):
         """
         if tasks is None:
             tasks = [t for t in DENSE_TASKS if f'pred_{t}' in sample]
-        with_gt = any(f'gt_{t}' in sample for t in tasks)
+            if 'pred_instances' in sample:
+                tasks.insert(0, 'det')
+        with_gt = any(f'gt_{t}' in sample for t in tasks) or (
+            'det' in tasks and 'gt_instances' in sample)
         blank = np.zeros((*self.tile_size, 3), np.uint8)
         top = [_tile(image, self.tile_size, 'input')]
         bottom = [blank]
+        if 'det' in tasks:
+            tasks = [t for t in tasks if t != 'det']
+            classes = (self.dataset_meta or {}).get('classes', ())
+            if 'gt_instances' in sample:
+                top.append(_tile(draw_boxes(image, sample.gt_instances,
+                                            classes), self.tile_size,
+                                 'det gt'))
+            elif with_gt:
+                top.append(_tile(blank, self.tile_size, 'det: no gt'))
+            (bottom if with_gt else top).append(_tile(
+                draw_boxes(image, sample.pred_instances, classes),
+                self.tile_size, 'det pred'))
         for task in tasks:
             pred = sample.get_prediction(task).data.cpu().numpy()
             gt = sample.get(f'gt_{task}')

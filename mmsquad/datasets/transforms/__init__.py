@@ -4,9 +4,12 @@ from .geometric import (MultiTaskRandomCrop, MultiTaskRandomFlip,
                         MultiTaskRandomRotate, MultiTaskRandomScale,
                         MultiTaskResize)
 from .loading import LoadMultiTaskAnnotations
+from .underwater import (LoadEnhancementReference, PackUnderwaterInputs,
+                         WithReference)
 
 __all__ = [
-    'LoadMultiTaskAnnotations', 'MultiTaskRandomCrop', 'MultiTaskRandomFlip',
-    'MultiTaskRandomRotate', 'MultiTaskRandomScale', 'MultiTaskResize',
-    'PackMultiTaskInputs'
+    'LoadEnhancementReference', 'LoadMultiTaskAnnotations',
+    'MultiTaskRandomCrop', 'MultiTaskRandomFlip', 'MultiTaskRandomRotate',
+    'MultiTaskRandomScale', 'MultiTaskResize', 'PackMultiTaskInputs',
+    'PackUnderwaterInputs', 'WithReference'
 ]

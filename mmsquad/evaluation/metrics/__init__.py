@@ -1,4 +1,5 @@
 """Metrics."""
+from .enhancement_metric import EnhancementMetric
 from .multitask_metric import MultiTaskMetric, delta_m
 
-__all__ = ['MultiTaskMetric', 'delta_m']
+__all__ = ['EnhancementMetric', 'MultiTaskMetric', 'delta_m']

@@ -2,6 +2,7 @@
 from typing import Optional, Sequence, Union
 
 import torch.nn.functional as F
+from mmdet.models.utils import samplelist_boxtype2tensor
 from mmengine.model import ImgDataPreprocessor
 
 from mmsquad.registry import MODELS
@@ -18,7 +19,8 @@ class MultiTaskDataPreprocessor(ImgDataPreprocessor):
     padded to that size too; in evaluation targets stay as loaded (at the
     original image size, where predictions are compared with them).
     ``batch_input_shape`` and ``pad_shape`` are recorded in each sample's
-    metainfo.
+    metainfo. Detection boxes (mmdet box types) become plain tensors, as
+    mmdet's ``DetDataPreprocessor`` leaves them for its heads.
 
     Args:
         mean: Per-channel mean.
@@ -47,6 +49,7 @@ class MultiTaskDataPreprocessor(ImgDataPreprocessor):
         if samples is None:
             return data
         batch_shape = tuple(inputs.shape[-2:])
+        samplelist_boxtype2tensor(samples)
         for sample in samples:
             sample.set_metainfo(dict(batch_input_shape=batch_shape,
                                      pad_shape=batch_shape))

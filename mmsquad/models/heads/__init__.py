@@ -1,6 +1,11 @@
 """Task heads."""
 from .aspp_head import ASPPTaskHead
 from .base_dense_head import BaseDenseTaskHead
+from .detection_task_head import DetectionTaskHead
+from .enhancement_head import EnhancementHead
 from .task_head_adapter import TaskHeadAdapter
 
-__all__ = ['ASPPTaskHead', 'BaseDenseTaskHead', 'TaskHeadAdapter']
+__all__ = [
+    'ASPPTaskHead', 'BaseDenseTaskHead', 'DetectionTaskHead',
+    'EnhancementHead', 'TaskHeadAdapter'
+]

@@ -1,10 +1,11 @@
 """Shared logic of the dense task heads: targets, loss, prediction."""
 from abc import abstractmethod
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
+from mmengine.structures import PixelData
 from torch import Tensor
 
 from mmsquad.registry import MODELS
@@ -61,8 +62,8 @@ class BaseDenseTaskHead(BaseModule):
         """Task outputs at the padded input size.
 
         Returns class scores (softmax) for label tasks, probabilities
-        (sigmoid) for binary tasks, unit vectors for normals and raw values
-        for scalar tasks.
+        (sigmoid) for binary tasks, unit vectors for normals and the head's
+        values for scalar and image tasks.
         """
         logits = self._resize(self(feats), batch_img_shape)
         kind = self.task_info.kind
@@ -73,6 +74,36 @@ class BaseDenseTaskHead(BaseModule):
         if kind == 'vector':
             return F.normalize(logits, p=2, dim=1)
         return logits
+
+    def predict_samples(self, feats: Sequence[Tensor],
+                        data_samples: List[MultiTaskDataSample],
+                        batch_img_shape: Sequence[int]) -> None:
+        """Set ``pred_<task>`` of every sample at its original size: class
+        indices for label tasks, probabilities for binary tasks, unit
+        vectors for normals and values for scalar and image tasks, each
+        (C, H, W)."""
+        outputs = self.predict(feats, batch_img_shape)
+        kind = self.task_info.kind
+        for output, sample in zip(outputs, data_samples):
+            output = self._to_original_size(output, sample)
+            if kind == 'label':
+                output = output.argmax(dim=0, keepdim=True)
+            elif kind == 'vector':
+                output = F.normalize(output, p=2, dim=0)
+            sample.set_prediction(self.task, PixelData(data=output))
+
+    @staticmethod
+    def _to_original_size(output: Tensor,
+                          sample: MultiTaskDataSample) -> Tensor:
+        """Crop the padding, then resize to ``ori_shape``."""
+        h, w = sample.metainfo.get('img_shape', output.shape[-2:])[:2]
+        output = output[:, :h, :w]
+        ori: Tuple[int, int] = tuple(
+            sample.metainfo.get('ori_shape', (h, w))[:2])
+        if ori != (h, w):
+            output = F.interpolate(output[None], size=ori, mode='bilinear',
+                                   align_corners=False)[0]
+        return output
 
     def _resize(self, x: Tensor, size: Sequence[int]) -> Tensor:
         if tuple(x.shape[-2:]) == tuple(size):

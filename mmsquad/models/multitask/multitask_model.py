@@ -2,9 +2,7 @@
 import re
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import torch.nn.functional as F
-from mmengine.model import BaseModel
-from mmengine.structures import PixelData
+from mmengine.model import BaseModel, ModuleDict
 from torch import Tensor, nn
 
 from mmsquad.engine.task_gradients import (SHARED_PATTERN,
@@ -17,11 +15,13 @@ ForwardResults = Union[Dict[str, Tensor], List[MultiTaskDataSample]]
 
 @MODELS.register_module()
 class MultiTaskModel(BaseModel):
-    """Backbone -> (neck) -> one dense head per task.
+    """Backbone -> (neck) -> one head per task.
 
     With a neck (e.g. :class:`~mmsquad.models.ExpertSquadNeck`) every head
     sees its task's features; without one, every head sees the backbone
     outputs (the shared-encoder baseline; one head is a single-task model).
+    Heads are dense task heads or a
+    :class:`~mmsquad.models.DetectionTaskHead` wrapping an mmdet head.
 
     Args:
         backbone: Backbone config.
@@ -69,7 +69,9 @@ class MultiTaskModel(BaseModel):
             self.neck = None
         self.loss_balancer = None if loss_balancer is None else \
             MODELS.build(dict(loss_balancer, tasks=self.tasks))
-        self.heads = nn.ModuleDict({
+        # mmengine's ModuleDict, so that init_weights reaches the heads'
+        # init_cfg (e.g. the prior-probability bias of mmdet's heads).
+        self.heads = ModuleDict({
             task: MODELS.build(dict(cfg, task=task))
             for task, cfg in heads.items()
         })
@@ -125,9 +127,10 @@ class MultiTaskModel(BaseModel):
                 ) -> List[MultiTaskDataSample]:
         """Predict every task at the original image size.
 
-        Each sample gets ``pred_<task>``: class indices for label tasks,
-        probabilities for binary tasks, unit vectors for normals and values
-        for scalar tasks, all of shape (C, H, W) at ``ori_shape``.
+        Each head sets its predictions on the samples: ``pred_<task>``
+        (C, H, W) for dense tasks (class indices for label tasks,
+        probabilities for binary tasks, unit vectors for normals, values for
+        scalar and image tasks), mmdet's ``pred_instances`` for detection.
         """
         if data_samples is None:
             data_samples = [
@@ -136,17 +139,9 @@ class MultiTaskModel(BaseModel):
                 for _ in range(inputs.shape[0])
             ]
         feats = self.extract_feats(inputs)
-        batch_shape = inputs.shape[-2:]
         for task in self.tasks:
-            head = self.heads[task]
-            outputs = head.predict(feats[task], batch_shape)
-            for output, sample in zip(outputs, data_samples):
-                output = self._to_original_size(output, sample)
-                if head.task_info.kind == 'label':
-                    output = output.argmax(dim=0, keepdim=True)
-                elif head.task_info.kind == 'vector':
-                    output = F.normalize(output, p=2, dim=0)
-                sample.set_prediction(task, PixelData(data=output))
+            self.heads[task].predict_samples(feats[task], data_samples,
+                                             inputs.shape[-2:])
         return data_samples
 
     def shared_parameters(self) -> List[nn.Parameter]:
@@ -163,16 +158,3 @@ class MultiTaskModel(BaseModel):
         loss, log_vars = super().parse_losses(losses)
         attach_task_losses(loss, losses, self.shared_parameters)
         return loss, log_vars
-
-    @staticmethod
-    def _to_original_size(output: Tensor,
-                          sample: MultiTaskDataSample) -> Tensor:
-        """Crop the padding, then resize to ``ori_shape``."""
-        h, w = sample.metainfo.get('img_shape', output.shape[-2:])[:2]
-        output = output[:, :h, :w]
-        ori: Tuple[int, int] = tuple(
-            sample.metainfo.get('ori_shape', (h, w))[:2])
-        if ori != (h, w):
-            output = F.interpolate(output[None], size=ori, mode='bilinear',
-                                   align_corners=False)[0]
-        return output

@@ -1,0 +1,65 @@
+# underwater.py on the embedded demo (tools/misc/make_underwater_demo.py):
+# SquadNet-tiny, a slimmer FPN and RetinaHead, 128x128 images, a short
+# schedule that fits the CPU.
+_base_ = ['./underwater.py']
+
+data_root = 'data/underwater_demo/'
+img_scale = (128, 128)
+task_channels = [32 * 2, 64 * 2, 128 * 2]  # tiny: group + 1 shared group
+model = dict(
+    backbone=dict(arch='tiny'),
+    heads=dict(
+        det=dict(
+            neck=dict(in_channels=task_channels, out_channels=64, num_outs=4),
+            head=dict(in_channels=64, feat_channels=64, stacked_convs=2,
+                      anchor_generator=dict(strides=[4, 8, 16, 32]))),
+        enhance=dict(in_channels=task_channels, channels=32)))
+
+# mmengine cannot patch one step of an inherited list: the pipelines are
+# restated with the demo image size.
+_train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='mmdet.LoadAnnotations', with_bbox=True),
+    dict(type='LoadEnhancementReference'),
+    dict(type='WithReference', transforms=[
+        dict(type='mmdet.Resize', scale=img_scale, keep_ratio=True),
+        dict(type='mmdet.RandomFlip', prob=0.5),
+    ]),
+    dict(type='PackUnderwaterInputs'),
+]
+_test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='mmdet.Resize', scale=img_scale, keep_ratio=True),
+    dict(type='mmdet.LoadAnnotations', with_bbox=True),
+    dict(type='LoadEnhancementReference'),
+    dict(type='PackUnderwaterInputs'),
+]
+train_dataloader = dict(
+    batch_size=8, num_workers=1,
+    dataset=dict(data_root=data_root, pipeline=_train_pipeline))
+val_dataloader = dict(
+    batch_size=10, num_workers=1,
+    dataset=dict(data_root=data_root, pipeline=_test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = [
+    dict(type='mmdet.CocoMetric',
+         ann_file=data_root + 'annotations/instances_test.json',
+         metric='bbox'),
+    dict(type='EnhancementMetric'),
+]
+test_evaluator = val_evaluator
+
+optim_wrapper = dict(optimizer=dict(lr=1e-3),
+                     clip_grad=dict(max_norm=35, norm_type=2))
+max_epochs = 6
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0,
+         end=100),
+    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_epochs,
+         by_epoch=True, convert_to_iter_based=True)
+]
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+default_hooks = dict(logger=dict(interval=20),
+                     checkpoint=dict(interval=max_epochs))
+log_processor = dict(window_size=10)
+randomness = dict(seed=0)

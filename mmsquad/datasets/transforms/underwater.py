@@ -1,0 +1,131 @@
+"""Transforms of the underwater setting: the enhancement reference loads
+beside the input, follows its geometric transforms, and is packed with the
+detection targets into one multi-task data sample."""
+from typing import List, Optional, Sequence, Union
+
+import mmcv
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform, Compose
+from mmcv.transforms.utils import cache_random_params
+from mmdet.datasets.transforms import PackDetInputs
+from mmengine.fileio import get
+from mmengine.structures import PixelData
+
+from mmsquad.registry import TRANSFORMS
+from mmsquad.structures import MultiTaskDataSample
+
+DET_META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape',
+                 'scale_factor', 'flip', 'flip_direction')
+
+
+@TRANSFORMS.register_module()
+class LoadEnhancementReference(BaseTransform):
+    """Load ``results['ref_path']`` (when not None) into ``ref_img``, a BGR
+    uint8 image of the input's original size (``ori_shape``). Before
+    geometric transforms wrapped in :class:`WithReference` it then follows
+    them; after a test-time resize it stays at the original size, where
+    predictions are compared with it.
+
+    Raises:
+        OSError: When the reference cannot be decoded, naming it.
+        ValueError: When its size differs from the input's, naming both.
+    """
+
+    def transform(self, results: dict) -> dict:
+        path = results.get('ref_path')
+        if path is None:
+            return results
+        ref = mmcv.imfrombytes(get(path), flag='color', channel_order='bgr')
+        if ref is None:
+            raise OSError(f'cannot decode the enhancement reference {path}')
+        img_shape = tuple(results['ori_shape'][:2])
+        if ref.shape[:2] != img_shape:
+            raise ValueError(
+                f'the enhancement reference {path} is {ref.shape[:2]} but '
+                f'its input {results["img_path"]} is {img_shape}; a '
+                'reference must have the size of its input')
+        results['ref_img'] = ref
+        return results
+
+
+@TRANSFORMS.register_module()
+class WithReference(BaseTransform):
+    """Apply geometric transforms to the input and, with the same random
+    parameters, to its enhancement reference ``ref_img``.
+
+    Any transform whose randomness goes through mmcv's ``cache_randomness``
+    (mmdet's ``Resize``, ``RandomResize``, ``RandomFlip``, ``RandomCrop``,
+    ...) can be wrapped; the input and its targets are transformed once,
+    the reference on its own. Photometric transforms stay outside, so they
+    change the input only.
+
+    Args:
+        transforms: Transform configs.
+
+    Raises:
+        ValueError: When a transform leaves the reference with another size
+            than the input.
+    """
+
+    def __init__(self, transforms: List[Union[dict, BaseTransform]]) -> None:
+        self.transforms = Compose(transforms)
+
+    def transform(self, results: dict) -> Optional[dict]:
+        ref = results.get('ref_img')
+        if ref is None:
+            return self.transforms(results)
+        with cache_random_params(self.transforms):
+            results = self.transforms(results)
+            if results is None:  # e.g. a crop without objects, retried
+                return None
+            ref_results = self.transforms(dict(
+                img=ref, img_shape=ref.shape[:2], ori_shape=ref.shape[:2],
+                img_path=results['img_path']))
+        ref = ref_results['img']
+        if ref.shape[:2] != results['img'].shape[:2]:
+            raise ValueError(
+                f'{self.transforms} left the reference of '
+                f'{results["img_path"]} at {ref.shape[:2]} and the input at '
+                f'{results["img"].shape[:2]}; wrap geometric transforms only')
+        results['ref_img'] = ref
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}({self.transforms})'
+
+
+@TRANSFORMS.register_module()
+class PackUnderwaterInputs(PackDetInputs):
+    """Pack the input, its boxes (mmdet's ``gt_instances`` and
+    ``ignored_instances``, only for samples with detection labels) and its
+    reference (``gt_enhance``: RGB float in [0, 1], (3, H, W)) into a
+    :class:`~mmsquad.structures.MultiTaskDataSample`.
+
+    A sample whose ``det_labelled`` is False (an enhancement-only pair), or
+    that has no loaded boxes at all (inference), carries no
+    ``gt_instances``, so the detection loss skips it. Samples
+    without ``scale_factor`` (no resize) get ``(1.0, 1.0)``.
+
+    Args:
+        meta_keys: Keys copied into the metainfo.
+    """
+
+    def __init__(self, meta_keys: Sequence[str] = DET_META_KEYS) -> None:
+        super().__init__(meta_keys=tuple(meta_keys))
+
+    def transform(self, results: dict) -> dict:
+        results.setdefault('scale_factor', (1.0, 1.0))
+        packed = super().transform(results)
+        det_sample = packed['data_samples']
+        sample = MultiTaskDataSample(metainfo=det_sample.metainfo)
+        if results.get('det_labelled', 'gt_bboxes' in results):
+            sample.gt_instances = det_sample.gt_instances
+            sample.ignored_instances = det_sample.ignored_instances
+        ref = results.get('ref_img')
+        if ref is not None:
+            rgb = np.ascontiguousarray(ref[..., ::-1].transpose(2, 0, 1))
+            sample.set_target('enhance', PixelData(
+                data=torch.from_numpy(rgb).float().div_(255)))
+        packed['data_samples'] = sample
+        return packed

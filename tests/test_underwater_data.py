@@ -1,0 +1,205 @@
+"""Underwater data: COCO sets with references, enhancement-only pairs,
+reference-aware transforms, packing and the mixed-source sampler."""
+import copy
+import json
+import os
+import os.path as osp
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import ConcatDataset
+from mmengine.registry import init_default_scope
+
+from conftest import REPO, UNDERWATER_DEMO_CONFIG
+from mmsquad.registry import DATA_SAMPLERS, DATASETS, TRANSFORMS
+
+init_default_scope('mmsquad')
+
+
+def dataset_cfg(root, split='train', **overrides):
+    cfg = Config.fromfile(UNDERWATER_DEMO_CONFIG)
+    loader = cfg.train_dataloader if split == 'train' else cfg.val_dataloader
+    return dict(copy.deepcopy(loader.dataset.to_dict()), data_root=root,
+                **overrides)
+
+
+def write_json(root, name, edit):
+    with open(osp.join(root, 'annotations', 'instances_train.json')) as f:
+        coco = json.load(f)
+    edit(coco)
+    path = osp.join(root, 'annotations', name)
+    with open(path, 'w') as f:
+        json.dump(coco, f)
+    return f'annotations/{name}'
+
+
+def test_coco_set_with_references(underwater_root):
+    dataset = DATASETS.build(dataset_cfg(underwater_root))
+    assert len(dataset) == 8
+    assert dataset.metainfo['classes'] == ('holothurian', 'echinus',
+                                           'scallop', 'starfish')
+    info = dataset.get_data_info(0)
+    assert info['det_labelled'] and osp.isfile(info['ref_path'])
+    assert osp.basename(info['ref_path']) == osp.basename(info['img_path'])
+    sample = dataset[0]['data_samples']
+    assert 'gt_instances' in sample and sample.has_target('enhance')
+    boxes = sample.gt_instances.bboxes.tensor
+    with open(osp.join(underwater_root, 'annotations',
+                       'instances_train.json')) as f:
+        coco = json.load(f)
+    image = next(i for i in coco['images']
+                 if i['file_name'] == osp.basename(info['img_path']))
+    anns = [a for a in coco['annotations'] if a['image_id'] == image['id']]
+    assert len(boxes) == len(anns)
+
+
+def test_reference_from_the_image_entry(underwater_root, tmp_path):
+    ann = write_json(underwater_root, 'with_field.json', lambda c: [
+        img.update(clean=f'reference/train/{img["file_name"]}')
+        for img in c['images'][:3]])
+    dataset = DATASETS.build(dataset_cfg(
+        underwater_root, ann_file=ann, data_prefix=dict(img='images/train/'),
+        ref_key='clean'))
+    refs = [dataset.get_data_info(i)['ref_path'] for i in range(8)]
+    assert sum(r is not None for r in refs) == 3
+    # A sample without reference trains detection only.
+    sample = dataset[refs.index(None)]['data_samples']
+    assert not sample.has_target('enhance') and 'gt_instances' in sample
+
+
+@pytest.mark.parametrize('edit, message', [
+    (lambda c: c['annotations'][0].update(bbox=[50.0, 50.0, 30.0, 30.0]),
+     'outside the 64x64 image'),
+    (lambda c: c['annotations'][0].update(category_id=9),
+     'category id 9, which the json does not define'),
+    (lambda c: c['images'][1].update(file_name='nowhere.jpg'),
+     'nowhere.jpg'),
+    (lambda c: c['categories'][2].update(name='octopus'),
+     "no category named ['scallop']"),
+])
+def test_bad_annotations_fail_naming_the_image(underwater_root, edit,
+                                               message):
+    coco_images = json.load(open(osp.join(
+        underwater_root, 'annotations', 'instances_train.json')))['images']
+    ann = write_json(underwater_root, 'bad.json', edit)
+    with pytest.raises((ValueError, KeyError, FileNotFoundError)) as err:
+        DATASETS.build(dataset_cfg(underwater_root, ann_file=ann))
+    assert message in str(err.value)
+    if 'category id' in message or 'outside' in message:
+        assert coco_images[0]['file_name'] in str(err.value)
+
+
+def uieb_root(underwater_root, tmp_path):
+    root = tmp_path / 'UIEB'
+    shutil.copytree(osp.join(underwater_root, 'images', 'train'),
+                    root / 'raw')
+    shutil.copytree(osp.join(underwater_root, 'reference', 'train'),
+                    root / 'reference')
+    return str(root)
+
+
+def enhancement_cfg(root):
+    pipeline = dataset_cfg(root)['pipeline']
+    return dict(type='EnhancementPairDataset', data_root=root,
+                pipeline=pipeline)
+
+
+def test_enhancement_pairs(underwater_root, tmp_path):
+    root = uieb_root(underwater_root, tmp_path)
+    dataset = DATASETS.build(enhancement_cfg(root))
+    assert len(dataset) == 8
+    sample = dataset[0]['data_samples']
+    assert sample.has_target('enhance') and 'gt_instances' not in sample
+    os.remove(osp.join(root, 'reference', 'train_00003.jpg'))
+    with pytest.raises(FileNotFoundError, match='train_00003.jpg'):
+        DATASETS.build(enhancement_cfg(root))
+
+
+def test_reference_follows_resize_and_flip_but_not_photometric():
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (40, 60, 3), dtype=np.uint8)
+    boxes = np.array([[5, 6, 20, 30]], np.float32)
+
+    def results():
+        from mmdet.structures.bbox import HorizontalBoxes
+        return dict(img=img.copy(), ref_img=img.copy(), img_path='x.jpg',
+                    img_shape=img.shape[:2], ori_shape=img.shape[:2],
+                    gt_bboxes=HorizontalBoxes(boxes.copy()),
+                    gt_bboxes_labels=np.array([1]),
+                    gt_ignore_flags=np.array([False]))
+
+    geometric = [dict(type='mmdet.RandomResize', scale=(90, 45),
+                      ratio_range=(0.5, 1.5), keep_ratio=True,
+                      resize_type='mmdet.Resize'),
+                 dict(type='mmdet.RandomFlip', prob=0.5)]
+    wrapped = TRANSFORMS.build(dict(type='WithReference',
+                                    transforms=geometric))
+    plain = TRANSFORMS.build(dict(type='mmdet.Compose',
+                                  transforms=geometric))
+    photometric = TRANSFORMS.build(dict(type='mmdet.PhotoMetricDistortion'))
+    flips = set()
+    for seed in range(6):
+        np.random.seed(seed)
+        out = wrapped(results())
+        np.random.seed(seed)
+        expected = plain(results())
+        # The input and its boxes go through the transforms exactly once,
+        # the reference follows with the same random parameters.
+        np.testing.assert_array_equal(out['img'], expected['img'])
+        np.testing.assert_allclose(out['gt_bboxes'].numpy(),
+                                   expected['gt_bboxes'].numpy())
+        np.testing.assert_array_equal(out['ref_img'], out['img'])
+        flips.add(out['flip'])
+        before = out['ref_img'].copy()
+        out = photometric(out)
+        np.testing.assert_array_equal(out['ref_img'], before)
+    assert flips == {True, False}
+
+
+def test_packed_reference_is_rgb_in_unit_range():
+    bgr = np.random.default_rng(1).integers(0, 255, (8, 10, 3), np.uint8)
+    pack = TRANSFORMS.build(dict(type='PackUnderwaterInputs'))
+    packed = pack(dict(img=bgr, ref_img=bgr, img_path='x.jpg', img_id=1,
+                       ori_shape=(8, 10), img_shape=(8, 10),
+                       det_labelled=False))
+    sample = packed['data_samples']
+    expected = torch.from_numpy(bgr[..., ::-1].copy()).permute(2, 0, 1) / 255
+    torch.testing.assert_close(sample.get_target('enhance').data, expected)
+    assert 'gt_instances' not in sample
+    assert sample.scale_factor == (1.0, 1.0)
+
+
+def test_reference_of_another_size_fails(underwater_root, tmp_path):
+    root = uieb_root(underwater_root, tmp_path)
+    ref = osp.join(root, 'reference', 'train_00000.jpg')
+    import cv2
+    cv2.imwrite(ref, np.zeros((10, 10, 3), np.uint8))
+    dataset = DATASETS.build(enhancement_cfg(root))
+    with pytest.raises(ValueError, match='train_00000.jpg'):
+        dataset[0]
+
+
+def test_partial_config_mixes_both_sets_in_every_batch(underwater_root,
+                                                       tmp_path):
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'squad',
+                                   'underwater_partial.py'))
+    datasets = cfg.train_dataloader.dataset.datasets
+    datasets[0].data_root = underwater_root
+    datasets[1].data_root = uieb_root(underwater_root, tmp_path)
+    for d in datasets:  # the demo images are small
+        d.pipeline = dataset_cfg(underwater_root)['pipeline']
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    assert isinstance(dataset, ConcatDataset)
+    sampler = DATA_SAMPLERS.build(cfg.train_dataloader.sampler,
+                                  default_args=dict(dataset=dataset, seed=0))
+    indices = iter(sampler)
+    batch_size = cfg.train_dataloader.batch_size
+    for _ in range(5):
+        batch = [dataset[next(indices)]['data_samples']
+                 for _ in range(batch_size)]
+        det = sum('gt_instances' in s for s in batch)
+        enhance = sum(s.has_target('enhance') for s in batch)
+        assert det == 2 and enhance == 2

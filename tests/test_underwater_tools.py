@@ -1,0 +1,113 @@
+"""The underwater job through the command-line tools, and its panels."""
+import glob
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.structures import InstanceData, PixelData
+
+from conftest import REPO, UNDERWATER_DEMO_CONFIG
+from mmsquad.registry import VISUALIZERS
+from mmsquad.structures import MultiTaskDataSample
+
+
+def tool(name, *args):
+    return subprocess.run([sys.executable, osp.join('tools', name), *args],
+                          cwd=REPO, capture_output=True, text=True,
+                          timeout=900)
+
+
+def test_train_then_test_with_coco_and_enhancement_metrics(underwater_root,
+                                                           tmp_path):
+    work_dir = str(tmp_path / 'work')
+    root = underwater_root + '/'
+    ann = root + 'annotations/instances_test.json'
+    options = ['--cfg-options'] + [
+        f'{k}.dataset.data_root={root}' for k in
+        ('train_dataloader', 'val_dataloader', 'test_dataloader')] + [
+        f'val_evaluator.0.ann_file={ann}', f'test_evaluator.0.ann_file={ann}',
+        'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
+        # After one step no score passes the default threshold, and
+        # CocoMetric reports nothing for an empty result.
+        'model.heads.det.head.test_cfg.score_thr=0.0']
+    train = tool('train.py', UNDERWATER_DEMO_CONFIG, '--work-dir', work_dir,
+                 *options)
+    assert train.returncode == 0, train.stderr[-3000:]
+    test = tool('test.py', UNDERWATER_DEMO_CONFIG,
+                osp.join(work_dir, 'epoch_1.pth'), '--work-dir', work_dir,
+                '--show-dir', 'panels', *options)
+    assert test.returncode == 0, test.stderr[-3000:]
+    line = [ln for ln in (test.stdout + test.stderr).splitlines()
+            if 'Epoch(test)' in ln][-1]
+    for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'enhance/psnr',
+                'enhance/ssim', 'enhance/uiqm', 'enhance/uciqe'):
+        assert re.search(re.escape(key) + r': -?[0-9.]+', line), key
+    panels = glob.glob(osp.join(work_dir, '*', 'panels', '*.png'))
+    assert len(panels) == 4
+    panel = cv2.imread(panels[0])
+    # Input | det gt over det pred | reference over enhanced image.
+    assert panel.shape[1] == 3 * panel.shape[0] // 2
+
+
+def test_panel_draws_boxes_and_the_enhanced_image():
+    visualizer = VISUALIZERS.build(dict(type='MultiTaskVisualizer',
+                                        name='underwater_panel',
+                                        tile_size=(64, 64)))
+    visualizer.dataset_meta = dict(classes=('holothurian', 'echinus',
+                                            'scallop', 'starfish'))
+    image = np.full((64, 64, 3), 128, np.uint8)
+    sample = MultiTaskDataSample()
+    sample.gt_instances = InstanceData(
+        bboxes=torch.tensor([[10., 10., 40., 40.]]),
+        labels=torch.tensor([3]))
+    sample.pred_instances = InstanceData(
+        bboxes=torch.tensor([[12., 12., 42., 42.], [0., 0., 5., 5.]]),
+        labels=torch.tensor([3, 0]), scores=torch.tensor([0.9, 0.1]))
+    sample.set_target('enhance', PixelData(data=torch.zeros(3, 64, 64)))
+    sample.set_prediction('enhance', PixelData(data=torch.ones(3, 64, 64)))
+    panel = visualizer.make_panel(image, sample)
+    assert panel.shape == (128, 192, 3)
+    gt_tile, pred_tile = panel[:64, 64:128], panel[64:, 64:128]
+    # Box outlines change pixels on the box's border only.
+    assert (gt_tile[10, 10:40] != 128).any(axis=-1).all()
+    assert (pred_tile[12, 12:42] != 128).any(axis=-1).all()
+    # The low-score prediction is not drawn.
+    assert (pred_tile[2, 2] == 128).all()
+    ref_tile, enhanced_tile = panel[20:, 128:], panel[64 + 20:, 128:]
+    assert (ref_tile[:20] == 0).all() and (enhanced_tile[:20] == 255).all()
+
+
+def test_a_config_mixes_mmdets_schedule_with_mmsquads_parts():
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'squad',
+                                   'underwater_mmdet_1x.py'))
+    assert cfg.optim_wrapper.optimizer.type == 'SGD'  # from mmdet's 1x
+    assert cfg.train_cfg.max_epochs == 12
+    assert cfg.param_scheduler[1].milestones == [8, 11]
+    assert cfg.model.type == 'MultiTaskModel'
+
+
+def test_inferencer_returns_boxes_and_the_enhanced_image(underwater_root,
+                                                         tmp_path):
+    from mmsquad.apis import MultiTaskInferencer
+    inferencer = MultiTaskInferencer(UNDERWATER_DEMO_CONFIG, device='cpu')
+    images = sorted(glob.glob(osp.join(underwater_root, 'images', 'test',
+                                       '*.jpg')))[:2]
+    out_dir = str(tmp_path / 'out')
+    result = inferencer(images, out_dir=out_dir)
+    for prediction in result['predictions']:
+        det = prediction['det']
+        assert det['bboxes'].shape[1] == 4
+        assert len(det['bboxes']) == len(det['scores']) == len(det['labels'])
+        assert prediction['enhance'].shape == (64, 64, 3)
+        assert prediction['enhance'].dtype == np.uint8
+    stem = osp.splitext(osp.basename(images[0]))[0]
+    for name in (f'preds/{stem}_det.json', f'preds/{stem}_enhance.png',
+                 f'vis/{stem}.png', f'vis/{stem}_det.png',
+                 f'vis/{stem}_enhance.png'):
+        assert osp.isfile(osp.join(out_dir, name)), name
