@@ -42,7 +42,7 @@ def test_coco_set_with_references(underwater_root):
     assert dataset.metainfo['classes'] == ('holothurian', 'echinus',
                                            'scallop', 'starfish')
     info = dataset.get_data_info(0)
-    assert info['det_labelled'] and osp.isfile(info['ref_path'])
+    assert osp.isfile(info['ref_path'])
     assert osp.basename(info['ref_path']) == osp.basename(info['img_path'])
     sample = dataset[0]['data_samples']
     assert 'gt_instances' in sample and sample.has_target('enhance')
@@ -134,13 +134,15 @@ def test_reference_follows_resize_and_flip_but_not_photometric():
     geometric = [dict(type='mmdet.RandomResize', scale=(90, 45),
                       ratio_range=(0.5, 1.5), keep_ratio=True,
                       resize_type='mmdet.Resize'),
+                 dict(type='mmdet.RandomCrop', crop_size=(30, 40),
+                      allow_negative_crop=True),
                  dict(type='mmdet.RandomFlip', prob=0.5)]
     wrapped = TRANSFORMS.build(dict(type='WithReference',
                                     transforms=geometric))
     plain = TRANSFORMS.build(dict(type='mmdet.Compose',
                                   transforms=geometric))
     photometric = TRANSFORMS.build(dict(type='mmdet.PhotoMetricDistortion'))
-    flips = set()
+    flips, crops = set(), set()
     for seed in range(6):
         np.random.seed(seed)
         out = wrapped(results())
@@ -153,10 +155,11 @@ def test_reference_follows_resize_and_flip_but_not_photometric():
                                    expected['gt_bboxes'].numpy())
         np.testing.assert_array_equal(out['ref_img'], out['img'])
         flips.add(out['flip'])
+        crops.add(out['img'].tobytes())
         before = out['ref_img'].copy()
         out = photometric(out)
         np.testing.assert_array_equal(out['ref_img'], before)
-    assert flips == {True, False}
+    assert flips == {True, False} and len(crops) == 6
 
 
 def test_packed_reference_is_rgb_in_unit_range():

@@ -7,20 +7,9 @@ _base_ = ['./underwater.py']
 
 det_root = 'data/underwater/'
 enhance_root = 'data/UIEB/'
-img_scale = (1333, 800)
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='mmdet.LoadAnnotations', with_bbox=True),
-    dict(type='LoadEnhancementReference'),
-    dict(type='WithReference', transforms=[
-        dict(type='mmdet.Resize', scale=img_scale, keep_ratio=True),
-        dict(type='mmdet.RandomFlip', prob=0.5),
-    ]),
-    dict(type='PackUnderwaterInputs'),
-]
 # Photometric distortion suits the detection-only images: they have no
 # reference whose colours it would contradict.
-det_pipeline = train_pipeline[:-1] + [
+det_pipeline = _base_.train_pipeline[:-1] + [
     dict(type='mmdet.PhotoMetricDistortion'),
     dict(type='PackUnderwaterInputs'),
 ]
@@ -41,7 +30,7 @@ train_dataloader = dict(
                  pipeline=det_pipeline),
             dict(type='EnhancementPairDataset', data_root=enhance_root,
                  data_prefix=dict(img='raw/', ref='reference/'),
-                 pipeline=train_pipeline),
+                 pipeline=_base_.train_pipeline),
         ]))
 max_iters = 90000
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop',

@@ -66,7 +66,6 @@ class UnderwaterMTDataset(CocoDataset):
                 f'{self.ann_file} is missing: expected '
                 f'{data_info["img_path"]}')
         data_info['ref_path'] = self._reference_path(img_info)
-        data_info['det_labelled'] = True
         return data_info
 
     def _check_annotations(self, img_info: dict, anns: List[dict]) -> None:

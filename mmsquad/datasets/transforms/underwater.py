@@ -1,7 +1,7 @@
 """Transforms of the underwater setting: the enhancement reference loads
 beside the input, follows its geometric transforms, and is packed with the
 detection targets into one multi-task data sample."""
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Union
 
 import mmcv
 import numpy as np
@@ -14,10 +14,6 @@ from mmengine.structures import PixelData
 
 from mmsquad.registry import TRANSFORMS
 from mmsquad.structures import MultiTaskDataSample
-
-DET_META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape',
-                 'scale_factor', 'flip', 'flip_direction')
-
 
 @TRANSFORMS.register_module()
 class LoadEnhancementReference(BaseTransform):
@@ -105,14 +101,9 @@ class PackUnderwaterInputs(PackDetInputs):
     A sample whose ``det_labelled`` is False (an enhancement-only pair), or
     that has no loaded boxes at all (inference), carries no
     ``gt_instances``, so the detection loss skips it. Samples
-    without ``scale_factor`` (no resize) get ``(1.0, 1.0)``.
-
-    Args:
-        meta_keys: Keys copied into the metainfo.
+    without ``scale_factor`` (no resize) get ``(1.0, 1.0)``. Arguments as
+    mmdet's ``PackDetInputs`` (``meta_keys``).
     """
-
-    def __init__(self, meta_keys: Sequence[str] = DET_META_KEYS) -> None:
-        super().__init__(meta_keys=tuple(meta_keys))
 
     def transform(self, results: dict) -> dict:
         results.setdefault('scale_factor', (1.0, 1.0))

@@ -64,8 +64,10 @@ class DetectionTaskHead(BaseModule):
             samples = [empty]
         else:
             samples = [data_samples[i] for i in labelled]
-        index = torch.tensor(labelled, device=feats[0].device)
-        x = self._neck([f.index_select(0, index) for f in feats])
+        if len(labelled) < len(data_samples):
+            index = torch.tensor(labelled, device=feats[0].device)
+            feats = [f.index_select(0, index) for f in feats]
+        x = self._neck(feats)
         losses = self.head.loss(x, samples)
         return {name: scale * (sum(value) if isinstance(value, (list, tuple))
                                else value)
