@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from mmsquad.engine import cagrad, gradvac, pcgrad
+from mmsquad.engine import cagrad, gradvac, nash_mtl, pcgrad
 from mmsquad.engine.task_gradients import (attach_task_losses,
                                            conflict_stats, gram_matrix,
                                            per_task_gradients)
@@ -97,6 +97,31 @@ def test_cagrad_matches_a_grid_search_on_two_tasks():
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-6)
 
 
+def test_nash_mtl_weights_orthogonal_gradients_by_inverse_norms():
+    # K = diag(n^2) / s with s = ||diag(n^2)||_F, so alpha_i = sqrt(s) / n_i.
+    grads = np.diag([0.5, 2.0, 4.0]) @ np.linalg.qr(
+        np.random.default_rng(0).normal(size=(5, 3)))[0].T
+    norms = np.linalg.norm(grads, axis=1)
+    s = np.linalg.norm(norms ** 2)
+    expected = (np.sqrt(s) / norms) @ grads
+    out = nash_mtl(torch.from_numpy(grads)).numpy()
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
+def test_nash_mtl_solves_the_bargaining_condition_with_conflicts():
+    grads = np.array([[1.0, 0.2, 0.0, 0.5], [-0.8, 1.0, 0.3, 0.0],
+                      [0.1, -0.9, 1.0, 0.2]])
+    gram = grads @ grads.T
+    assert (gram[np.triu_indices(3, 1)] < 0).sum() == 2
+    out = nash_mtl(torch.from_numpy(grads)).numpy()
+    # The rows are independent: recover alpha from the combination.
+    alpha = np.linalg.lstsq(grads.T, out, rcond=None)[0]
+    np.testing.assert_allclose(alpha @ grads, out, atol=1e-10)
+    assert (alpha > 0).all()
+    np.testing.assert_allclose(alpha * (gram / np.linalg.norm(gram) @ alpha),
+                               1.0, rtol=1e-6)
+
+
 def test_conflict_stats_match_numpy():
     grads = np.array([[1.0, 0.0, 0.0], [-1.0, 1.0, 0.0], [0.0, 2.0, 2.0]])
     stats = conflict_stats(gram_matrix(torch.from_numpy(grads)),
@@ -137,7 +162,7 @@ def test_per_task_gradients_equal_separate_backwards_at_any_scale():
     assert all(p.grad is None for p in params)
 
 
-@pytest.mark.parametrize('name', ['PCGrad', 'GradVac', 'CAGrad'])
+@pytest.mark.parametrize('name', ['PCGrad', 'GradVac', 'CAGrad', 'NashMTL'])
 def test_wrapper_applies_the_surgery_to_shared_params_only(name):
     shared, heads, losses = two_task_problem()
     params = list(shared.parameters())
@@ -149,8 +174,10 @@ def test_wrapper_applies_the_surgery_to_shared_params_only(name):
     elif name == 'GradVac':
         expected = numpy_gradvac(grads.numpy(), [[1], [0]],
                                  np.zeros((2, 2)), 0.01)
-    else:
+    elif name == 'CAGrad':
         expected = cagrad(grads.double(), 0.4).numpy()
+    else:
+        expected = nash_mtl(grads.double()).numpy()
     head_expected = [g.clone() for g in torch.autograd.grad(
         sum(losses.values()), head_params, retain_graph=True)]
     before = [p.detach().clone() for p in params + head_params]

@@ -4,8 +4,9 @@ import copy
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
-from mmsquad.models import SquadNet
+from mmsquad.models import MultiTaskModel, SquadNet
 from mmsquad.models.layers import ConvNormAct
 from mmsquad.registry import MODELS
 from mmsquad.testing import ReferenceSquadNet
@@ -95,13 +96,18 @@ MODES = [('eval', torch.float32, 1e-5), ('train', torch.float64, 1e-10)]
 @pytest.mark.parametrize('mode, dtype, tol', MODES, ids=['eval-fp32',
                                                          'train-fp64'])
 @pytest.mark.parametrize('arch', ARCHS, ids=lambda a: str(a)[:20])
-def test_fused_matches_oracle_outputs_and_gradients(arch, mode, dtype, tol):
+@pytest.mark.parametrize('layout', [torch.contiguous_format,
+                                    torch.channels_last],
+                         ids=['nchw', 'channels_last'])
+def test_fused_matches_oracle_outputs_and_gradients(arch, mode, dtype, tol,
+                                                     layout):
     fused, oracle = _oracle_pair(arch)
-    fused, oracle = fused.to(dtype), oracle.to(dtype)
+    fused = fused.to(dtype).to(memory_format=layout)
+    oracle = oracle.to(dtype)
     fused.train(mode == 'train')
     oracle.train(mode == 'train')
     x = torch.randn(2, 3, 16, 16, dtype=dtype)
-    out_f, out_o = fused(x), oracle(x)
+    out_f, out_o = fused(x.contiguous(memory_format=layout)), oracle(x)
     for a, b in zip(out_f, out_o):
         assert _rel_err(a, b) <= tol
     weights = [torch.randn_like(o) for o in out_o]
@@ -147,6 +153,51 @@ def test_channels_last_and_folding_keep_outputs():
         for a, b in zip(folded(x.to(memory_format=torch.channels_last)),
                         ref):
             assert _rel_err(a, b) <= 1e-5
+
+
+class _LayoutRecorder(TorchDispatchMode):
+    """Records the memory formats of the 4-D tensors of chosen operators."""
+
+    def __init__(self, names):
+        super().__init__()
+        self.names = names
+        self.calls = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.__name__.split('.')[0] in self.names:
+            self.calls.append((func.__name__, [
+                _layout(a) for a in args
+                if isinstance(a, torch.Tensor) and a.dim() == 4]))
+        return func(*args, **(kwargs or {}))
+
+
+def _layout(x: torch.Tensor) -> str:
+    if x.is_contiguous(memory_format=torch.channels_last):
+        return 'channels_last'
+    return 'nchw' if x.is_contiguous() else 'strided'
+
+
+def test_channels_last_backward_keeps_one_layout():
+    """Element-wise backward kernels never mix layouts (their slow path),
+    even when the gradient arrives in NCHW from a slice and a reduction."""
+    model = MultiTaskModel(
+        backbone=dict(type='SquadNet', arch='tiny', num_tasks=2),
+        neck=dict(type='ExpertSquadNeck', levels=[1, 2]),
+        heads={t: dict(type='ASPPTaskHead', in_channels=256, channels=16,
+                       out_channels=2, loss=dict(type='MaskedL1Loss'))
+               for t in ('depth', 'sal')}).train()
+    model = model.to(memory_format=torch.channels_last)
+    x = torch.randn(2, 3, 32, 32).contiguous(
+        memory_format=torch.channels_last)
+    outputs = model(x, mode='tensor')
+    loss = sum(o[:, :1].mean() for o in outputs.values())
+    recorder = _LayoutRecorder({'gelu_backward', 'native_batch_norm_backward',
+                                'threshold_backward'})
+    with recorder:
+        loss.backward()
+    assert len(recorder.calls) > 50
+    mixed = [c for c in recorder.calls if set(c[1]) != {'channels_last'}]
+    assert not mixed, mixed[:3]
 
 
 def test_frozen_stages_stop_gradients_and_norm_updates():

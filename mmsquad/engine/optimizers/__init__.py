@@ -1,8 +1,8 @@
 """Optim wrappers with gradient surgery."""
-from .grad_surgery import (CAGrad, GradSurgeryMixin, GradVac, PCGrad,
-                           RandomOrderSurgery, cagrad, gradvac, pcgrad,
-                           register_surgery)
+from .grad_surgery import (CAGrad, GradSurgeryMixin, GradVac, NashMTL,
+                           PCGrad, RandomOrderSurgery, cagrad, gradvac,
+                           nash_mtl, pcgrad, register_surgery)
 
-__all__ = ['CAGrad', 'GradSurgeryMixin', 'GradVac', 'PCGrad',
-           'RandomOrderSurgery', 'cagrad', 'gradvac', 'pcgrad',
+__all__ = ['CAGrad', 'GradSurgeryMixin', 'GradVac', 'NashMTL', 'PCGrad',
+           'RandomOrderSurgery', 'cagrad', 'gradvac', 'nash_mtl', 'pcgrad',
            'register_surgery']

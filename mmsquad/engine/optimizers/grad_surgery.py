@@ -1,4 +1,4 @@
-"""Gradient surgery as optim wrappers: PCGrad, GradVac and CAGrad.
+"""Gradient surgery as optim wrappers: PCGrad, GradVac, CAGrad, Nash-MTL.
 
 Each wrapper replaces the gradient of the shared parameters (the backbone's
 and the neck's, as the model's ``shared_parameters`` says) by a combination
@@ -89,6 +89,34 @@ def cagrad(grads: Tensor, c: float) -> Tensor:
     g_w = weights @ grads
     g = grads.mean(dim=0) + radius / (g_w.norm() + 1e-8) * g_w
     return g / (1 + c ** 2)
+
+
+def nash_mtl(grads: Tensor) -> Tensor:
+    """Nash-MTL (Navon et al., 2022): the bargaining solution ``sum_i
+    alpha_i g_i`` with ``alpha > 0`` and ``alpha_i (K alpha)_i = 1`` for
+    every task, ``K`` the Gram matrix of the gradients normalised by its
+    Frobenius norm, as the authors' code.
+
+    ``alpha`` is the minimiser of the convex ``alpha^T K alpha / 2 -
+    sum_i log alpha_i``, whose stationarity condition is the one above;
+    the authors reach it by concave-convex iterations instead.
+    """
+    gram = (grads.double() @ grads.double().T).cpu().numpy()
+    gram = gram / max(np.linalg.norm(gram), 1e-20)
+    num_tasks = grads.shape[0]
+
+    def objective(log_alpha: np.ndarray):
+        alpha = np.exp(log_alpha)  # positivity by parametrisation
+        k_alpha = gram @ alpha
+        value = 0.5 * alpha @ k_alpha - log_alpha.sum()
+        return value, alpha * k_alpha - 1.0
+
+    solution = minimize(objective, np.zeros(num_tasks), jac=True,
+                        method='L-BFGS-B',
+                        options=dict(ftol=0.0, gtol=1e-12, maxiter=1000))
+    alpha = torch.as_tensor(np.exp(solution.x), dtype=grads.dtype,
+                            device=grads.device)
+    return alpha @ grads
 
 
 class GradSurgeryMixin:
@@ -219,6 +247,16 @@ class CAGrad(GradSurgeryMixin):
         return cagrad(grads, self.c)
 
 
+class NashMTL(GradSurgeryMixin):
+    """Nash-MTL surgery (see :func:`nash_mtl`); weights are solved at every
+    update. Clip the result with the wrapper's ``clip_grad`` as the authors
+    do (``max_norm=1``) where wanted."""
+
+    def combine(self, grads: Tensor) -> Tensor:
+        return nash_mtl(grads)
+
+
 register_surgery('PCGrad', PCGrad)
 register_surgery('GradVac', GradVac)
 register_surgery('CAGrad', CAGrad)
+register_surgery('NashMTL', NashMTL)

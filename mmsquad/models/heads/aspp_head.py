@@ -7,6 +7,7 @@ from mmcv.cnn import ConvModule
 from torch import Tensor, nn
 
 from mmsquad.registry import MODELS
+from ..layers import grad_in_input_format, memory_format_of
 from .base_dense_head import BaseDenseTaskHead
 
 
@@ -67,8 +68,10 @@ class ASPPTaskHead(BaseDenseTaskHead):
 
     def forward(self, feats: Sequence[Tensor]) -> Tensor:
         x = feats[self.in_index]
-        outs = [branch(x) for branch in self.aspp]
-        pooled = self.image_pool(F.adaptive_avg_pool2d(x, 1))
-        outs.append(pooled.expand(-1, -1, *x.shape[-2:]))
+        outs = [grad_in_input_format(branch(x)) for branch in self.aspp]
+        pooled = self.image_pool(
+            F.adaptive_avg_pool2d(grad_in_input_format(x), 1))
+        outs.append(pooled.expand(-1, -1, *x.shape[-2:]).contiguous(
+            memory_format=memory_format_of(x)))
         x = self.dropout(self.project(torch.cat(outs, dim=1)))
         return self.conv_out(self.bottleneck(x))

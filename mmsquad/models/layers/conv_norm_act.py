@@ -1,11 +1,56 @@
 """Convolution + normalisation + activation with foldable extras."""
-from typing import Optional
+import functools
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
+
+
+# Activations oneDNN applies as a post-op of the convolution: the attribute
+# and algorithm names of ``torch.ops.mkldnn._convolution_pointwise``.
+_ONEDNN_POST_OPS = {
+    None: ('none', ''),
+    'ReLU': ('relu', ''),
+    'GELU': ('gelu', 'none'),
+}
+
+
+def _activation_key(act: Optional[nn.Module]) -> Optional[str]:
+    """``_ONEDNN_POST_OPS`` key of an activation module ('' if unfusable)."""
+    if act is None:
+        return None
+    if isinstance(act, nn.GELU):
+        return 'GELU' if act.approximate == 'none' else ''
+    return 'ReLU' if type(act) is nn.ReLU else ''
+
+
+def fused_conv_applies(x: Tensor) -> bool:
+    """Whether a folded convolution may run fused with its activation.
+
+    The fused oneDNN kernel has no autograd and no exporter mapping, so it
+    serves only plain float32 CPU inference; tracing, export, compilation
+    and gradient recording get the standard operators.
+    """
+    return (x.device.type == 'cpu' and x.dtype == torch.float32
+            and not torch.is_grad_enabled() and _onednn_pointwise_available()
+            and not torch.jit.is_tracing() and not torch.jit.is_scripting()
+            and not torch.onnx.is_in_onnx_export()
+            and not torch.compiler.is_compiling())
+
+
+@functools.lru_cache(maxsize=None)
+def _onednn_pointwise_available() -> bool:
+    """Whether this torch build has the fused oneDNN convolution."""
+    if not torch.backends.mkldnn.is_available():
+        return False
+    try:
+        torch.ops.mkldnn._convolution_pointwise
+    except (AttributeError, RuntimeError):
+        return False
+    return True
 
 
 class ConvNormAct(nn.Module):
@@ -55,6 +100,7 @@ class ConvNormAct(nn.Module):
             self.register_buffer('weight_index', inverse, persistent=False)
         else:
             self.weight_index = None
+        self.fused_act: Optional[Tuple[str, str]] = None
 
     def conv_weight(self) -> Tensor:
         """The weight applied to the unpermuted input."""
@@ -65,6 +111,11 @@ class ConvNormAct(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         conv = self.conv
+        if self.fused_act is not None and fused_conv_applies(x):
+            attr, algorithm = self.fused_act
+            return torch.ops.mkldnn._convolution_pointwise(
+                x, conv.weight, conv.bias, conv.padding, conv.stride,
+                conv.dilation, conv.groups, attr, [None], algorithm)
         x = F.conv2d(x, self.conv_weight(), conv.bias, conv.stride,
                      conv.padding, conv.dilation, conv.groups)
         x = self.bn(x)
@@ -76,7 +127,8 @@ class ConvNormAct(nn.Module):
 
         After folding the module is an inference-only biased convolution
         followed by the activation; its outputs equal the eval-mode outputs
-        before folding.
+        before folding. On CPU the folded convolution and its activation
+        run as one oneDNN primitive (see :func:`fused_conv_applies`).
         """
         weight = self.conv_weight()
         bias = torch.zeros(weight.shape[0], device=weight.device,
@@ -98,3 +150,4 @@ class ConvNormAct(nn.Module):
         folded.bias.copy_(bias if conv.bias is None else bias + conv.bias)
         self.conv = folded
         self.weight_index = None
+        self.fused_act = _ONEDNN_POST_OPS.get(_activation_key(self.act))

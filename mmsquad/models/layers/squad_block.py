@@ -4,6 +4,7 @@ from torch import Tensor, nn
 import torch
 
 from .conv_norm_act import ConvNormAct
+from .memory_format import grad_in_input_format
 from .shuffle import shuffle_permutation
 from .squad_mlp import GroupedExperts, SquadMLP
 
@@ -48,9 +49,11 @@ class SquadBlock(nn.Module):
                                     input_permutation=permutation)
 
     def forward(self, x: Tensor) -> Tensor:
-        tasks = self.experts(x[:, :self.task_channels])
-        mixed = torch.cat([tasks, x[:, self.task_channels:]], dim=1)
-        return x + self.aggregation(mixed)
+        task_part, shared_part = x.split(
+            [self.task_channels, x.shape[1] - self.task_channels], dim=1)
+        tasks = grad_in_input_format(self.experts(task_part))
+        mixed = torch.cat([tasks, shared_part], dim=1)
+        return grad_in_input_format(x + self.aggregation(mixed))
 
 
 class PlainBlock(nn.Module):
@@ -128,8 +131,9 @@ class SquadDownsample(nn.Module):
                                     input_permutation=permutation)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = torch.cat([self.branch_a(x), self.branch_b(x)], dim=1)
-        return self.aggregation(x)
+        x = torch.cat([grad_in_input_format(self.branch_a(x)),
+                       grad_in_input_format(self.branch_b(x))], dim=1)
+        return grad_in_input_format(self.aggregation(x))
 
 
 class SquadStem(nn.Sequential):

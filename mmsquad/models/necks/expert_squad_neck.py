@@ -110,9 +110,11 @@ class ExpertSquadNeck(BaseModule):
                                                    selected)]
         routed: Dict[str, List[Tensor]] = {t: [] for t in self.tasks}
         for x, spec in zip(selected, self.specs):
-            start, stop = spec.shared_range
-            shared = x[:, start:stop]
-            for t, task in enumerate(self.tasks):
-                lo, hi = spec.task_range(t)
-                routed[task].append(torch.cat([x[:, lo:hi], shared], dim=1))
+            # The layout is [task 0, ..., task T-1, shared]; a split (not
+            # slices) gives the backward one concatenation, no zero fills.
+            widths = [hi - lo for lo, hi in spec.task_ranges]
+            *task_parts, shared = x.split(
+                widths + [spec.channels - sum(widths)], dim=1)
+            for task, part in zip(self.tasks, task_parts):
+                routed[task].append(torch.cat([part, shared], dim=1))
         return {t: tuple(v) for t, v in routed.items()}
