@@ -9,22 +9,17 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 
-# Activations oneDNN applies as a post-op of the convolution: the attribute
-# and algorithm names of ``torch.ops.mkldnn._convolution_pointwise``.
-_ONEDNN_POST_OPS = {
-    None: ('none', ''),
-    'ReLU': ('relu', ''),
-    'GELU': ('gelu', 'none'),
-}
-
-
-def _activation_key(act: Optional[nn.Module]) -> Optional[str]:
-    """``_ONEDNN_POST_OPS`` key of an activation module ('' if unfusable)."""
+def _onednn_post_op(act: Optional[nn.Module]) -> Optional[Tuple[str, str]]:
+    """The oneDNN post-op (attribute, algorithm) of
+    ``torch.ops.mkldnn._convolution_pointwise`` computing ``act``, or None
+    when oneDNN has no exact equivalent."""
     if act is None:
-        return None
-    if isinstance(act, nn.GELU):
-        return 'GELU' if act.approximate == 'none' else ''
-    return 'ReLU' if type(act) is nn.ReLU else ''
+        return 'none', ''
+    if type(act) is nn.GELU and act.approximate == 'none':
+        return 'gelu', 'none'
+    if type(act) is nn.ReLU:
+        return 'relu', ''
+    return None
 
 
 def fused_conv_applies(x: Tensor) -> bool:
@@ -150,4 +145,4 @@ class ConvNormAct(nn.Module):
         folded.bias.copy_(bias if conv.bias is None else bias + conv.bias)
         self.conv = folded
         self.weight_index = None
-        self.fused_act = _ONEDNN_POST_OPS.get(_activation_key(self.act))
+        self.fused_act = _onednn_post_op(self.act)

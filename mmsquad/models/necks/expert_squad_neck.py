@@ -112,9 +112,9 @@ class ExpertSquadNeck(BaseModule):
         for x, spec in zip(selected, self.specs):
             # The layout is [task 0, ..., task T-1, shared]; a split (not
             # slices) gives the backward one concatenation, no zero fills.
-            widths = [hi - lo for lo, hi in spec.task_ranges]
             *task_parts, shared = x.split(
-                widths + [spec.channels - sum(widths)], dim=1)
+                [hi - lo for lo, hi in spec.task_ranges + (
+                    spec.shared_range, )], dim=1)
             for task, part in zip(self.tasks, task_parts):
                 routed[task].append(torch.cat([part, shared], dim=1))
         return {t: tuple(v) for t, v in routed.items()}
