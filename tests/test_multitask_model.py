@@ -1,7 +1,10 @@
 """The multi-task model: losses, partial labels, prediction, foreign heads
 and necks on foreign backbones."""
+import copy
+
 import pytest
 import torch
+from mmengine.optim import OptimWrapper
 from mmengine.structures import PixelData
 
 from mmsquad.registry import MODELS
@@ -126,6 +129,35 @@ def test_tensor_mode_returns_logits_per_task():
     with torch.no_grad():
         out = model(torch.randn(1, 3, 32, 32), mode='tensor')
     assert {t: v.shape[1] for t, v in out.items()} == HEAD_OUT
+
+
+def test_channels_last_training_matches_contiguous_training():
+    """``channels_last=True`` changes the memory layout only: one train
+    step through mmengine's path updates the weights as the contiguous model
+    does (to float32 rounding), and the weights stay channels-last."""
+    torch.manual_seed(0)
+    contiguous = tiny_model()
+    channels_last = tiny_model(channels_last=True)
+    channels_last.load_state_dict(contiguous.state_dict())
+    kernels = [p for p in channels_last.parameters()
+               if p.dim() == 4 and p.shape[1] > 1 and p.shape[-1] > 1]
+    assert kernels and all(
+        p.is_contiguous(memory_format=torch.channels_last)
+        and not p.is_contiguous() for p in kernels)
+    start = [p.detach().clone() for p in contiguous.parameters()]
+    data = dict(inputs=[torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
+                        for _ in range(2)], data_samples=make_samples())
+    updates = []
+    for model in (contiguous, channels_last):
+        wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+        torch.manual_seed(1)  # the same dropout masks
+        model.train_step(copy.deepcopy(data), wrapper)
+        updates.append(torch.cat([(p.detach() - p0).flatten() for p, p0 in
+                                  zip(model.parameters(), start)]))
+    expected, actual = updates
+    assert (actual - expected).norm() <= 1e-3 * expected.norm()
+    assert all(p.is_contiguous(memory_format=torch.channels_last)
+               for p in kernels)
 
 
 def test_mmseg_decode_head_works_as_a_task_head():

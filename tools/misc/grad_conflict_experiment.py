@@ -7,16 +7,22 @@ squads or routing) with the same data, schedule and seed, both with
 (mean cosine, conflict rate, metrics and delta_m) and
 ``docs/grad_conflict.png`` (the curves). About 10 minutes on 2 CPU cores.
 
-delta_m needs single-task references; training four single-task models does
-not fit the time budget, so the shared-encoder baseline is the reference
-here: its delta_m is 0 by definition, SquadNet's is relative to it.
+delta_m is measured against single-task references: the shared-encoder
+trunk with one head, trained on one task with the same schedule. Training
+the four of them takes longer than the experiment itself, so
+``--single-task`` trains them and stores their metrics in
+``docs/grad_conflict_single_task.json``, which later runs read.
 """
 import argparse
+import json
+import os
 import os.path as osp
+import subprocess
 import time
 from statistics import mean
-from typing import Dict
+from typing import Dict, List
 
+from mmengine.config import Config
 from run_demo import ROOT, ensure_demo_data, run
 
 from mmsquad.evaluation import delta_m
@@ -28,19 +34,85 @@ RUNS = {'SquadNet-small': 'configs/grad_conflict/squad_demo.py',
         'shared encoder': 'configs/grad_conflict/shared_encoder_demo.py'}
 METRICS = {'semseg/mIoU': 'semseg mIoU', 'human_parts/mIoU': 'parts mIoU',
            'sal/maxF': 'sal maxF', 'normals/mean': 'normals mean (deg)'}
-REFERENCE = 'shared encoder'
+SINGLE_TASK_TRUNK = RUNS['shared encoder']
+REFERENCES = 'docs/grad_conflict_single_task.json'
 
 
-def final_metrics(records) -> Dict[str, float]:
-    """The metrics of the last validation in a run's scalar records."""
-    evaluated = [r for r in records if 'semseg/mIoU' in r]
+def final_metrics(records: List[dict], keys) -> Dict[str, float]:
+    """``keys`` from the last validation in a run's scalar records."""
+    evaluated = [r for r in records if all(k in r for k in keys)]
     if not evaluated:
-        raise KeyError('the run logged no validation metrics')
-    return {key: evaluated[-1][key] for key in METRICS}
+        raise KeyError(f'the run logged no validation with {sorted(keys)}')
+    return {key: evaluated[-1][key] for key in keys}
 
 
-def write_report(results: dict, out_md: str, png_name: str,
-                 minutes: float) -> None:
+def schedule_of(config: str) -> dict:
+    """What single-task references must share with the compared runs."""
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    return dict(max_epochs=cfg.train_cfg.max_epochs, seed=cfg.randomness.seed,
+                batch_size=cfg.train_dataloader.batch_size)
+
+
+def single_task_config(task: str, out_file: str) -> str:
+    """Write the single-task reference config of ``task`` (the trunk of
+    :data:`SINGLE_TASK_TRUNK` with ``task``'s head only) to ``out_file``."""
+    cfg = Config.fromfile(osp.join(ROOT, SINGLE_TASK_TRUNK))
+    cfg.model.heads = {task: cfg.model.heads[task]}
+    cfg.model.task_weights = None
+    cfg.custom_hooks = []  # conflicts need two tasks
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.tasks = [task]
+    for evaluator in ('val_evaluator', 'test_evaluator'):
+        cfg[evaluator].tasks = [task]
+    os.makedirs(osp.dirname(out_file), exist_ok=True)
+    cfg.dump(out_file)
+    return out_file
+
+
+def train_single_task_references(work_dir: str) -> dict:
+    """Train one single-task model per task; their metrics and schedule."""
+    start = time.perf_counter()
+    metrics = {}
+    for task in sorted({key.split('/')[0] for key in METRICS}):
+        task_dir = osp.join(work_dir, f'single_task_{task}')
+        config = single_task_config(
+            task, osp.join(ROOT, task_dir, f'single_task_{task}_demo.py'))
+        run('tools/train.py', config, '--work-dir', task_dir)
+        keys = [k for k in METRICS if k.startswith(f'{task}/')]
+        metrics.update(final_metrics(read_scalars(osp.join(ROOT, task_dir)),
+                                     keys))
+    commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
+                            cwd=ROOT, capture_output=True, text=True)
+    return dict(metrics=metrics, trunk=SINGLE_TASK_TRUNK,
+                schedule=schedule_of(SINGLE_TASK_TRUNK),
+                commit=commit.stdout.strip() or 'unknown',
+                minutes=round((time.perf_counter() - start) / 60, 1))
+
+
+def load_single_task_references() -> dict:
+    """The stored references, checked against the current schedule.
+
+    Raises:
+        FileNotFoundError: When none are stored.
+        ValueError: When they were trained with another schedule.
+    """
+    path = osp.join(ROOT, REFERENCES)
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'{REFERENCES} is missing: run this script with --single-task '
+            'once to train the single-task references')
+    with open(path) as f:
+        references = json.load(f)
+    expected = schedule_of(SINGLE_TASK_TRUNK)
+    if references.get('schedule') != expected:
+        raise ValueError(
+            f'{REFERENCES} was trained with {references.get("schedule")}, '
+            f'the experiment now uses {expected}: run with --single-task')
+    return references
+
+
+def write_report(results: dict, references: dict, out_md: str,
+                 png_name: str, minutes: float) -> None:
     header = ('| run | mean cosine | conflict rate | ' +
               ' | '.join(METRICS.values()) + ' | delta_m (%) |')
     rows = [header, '|' + '---|' * (4 + len(METRICS))]
@@ -49,18 +121,25 @@ def write_report(results: dict, out_md: str, png_name: str,
         rows.append(f'| {label} | {result["cos_mean"]:.3f} | '
                     f'{result["conflict_rate"]:.3f} | {metrics} | '
                     f'{result["delta_m"]:+.2f} |')
+    single = ' | '.join(f'{references["metrics"][k]:.2f}' for k in METRICS)
+    rows.append(f'| single-task references | - | - | {single} | 0 |')
     text = f"""# Gradient conflict with and without expert squads
 
 Measured by `tools/misc/grad_conflict_experiment.py` on the embedded demo
-data (`make demo`'s data, 96x96), both models trained for 2 epochs with the
-same data order, schedule and seed. `GradConflictHook` measured the four
-tasks' gradients of the whole backbone every 10 iterations; the table gives
-the mean over all measurements of the mean pairwise cosine and of the
-conflict rate (fraction of task pairs with a negative cosine), and the
-validation metrics after training. delta_m is relative to the
-shared-encoder baseline (no single-task references were trained: see the
-script's docstring), so the baseline's is 0 by definition. Training and
-evaluating both took {minutes:.1f} minutes.
+data (`make demo`'s data, 96x96), both models trained for
+{references['schedule']['max_epochs']} epochs with the same data order,
+schedule and seed. `GradConflictHook` measured the four tasks' gradients
+of the whole backbone every 10 iterations; the table gives the mean over
+all measurements of the mean pairwise cosine and of the conflict rate
+(fraction of task pairs with a negative cosine), and the validation
+metrics after training. Training and evaluating both took {minutes:.1f}
+minutes.
+
+delta_m is the mean relative change against single-task references
+(higher is better; the sign is flipped for the normals' mean angle): the
+shared-encoder trunk with one head, trained on one task with the same
+schedule and seed (`--single-task`, {references['minutes']} minutes for
+the four, stored in `{REFERENCES}`, commit {references['commit']}).
 
 {chr(10).join(rows)}
 
@@ -78,8 +157,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--work-dir', default='work_dirs/grad_conflict')
     parser.add_argument('--out', default='docs/grad_conflict.md')
+    parser.add_argument(
+        '--single-task', action='store_true',
+        help=f'first train the four single-task references and store their '
+        f'metrics in {REFERENCES} (about twice the experiment\'s time)')
     args = parser.parse_args()
     ensure_demo_data()
+    if args.single_task:
+        references = train_single_task_references(args.work_dir)
+        with open(osp.join(ROOT, REFERENCES), 'w') as f:
+            json.dump(references, f, indent=2)
+            f.write('\n')
+    references = load_single_task_references()
     start = time.perf_counter()
     results, curves = {}, {}
     for label, config in RUNS.items():
@@ -87,17 +176,15 @@ def main() -> None:
         run('tools/train.py', config, '--work-dir', work_dir)
         records = read_scalars(osp.join(ROOT, work_dir))
         curves[label] = conflict_curves(records)
+        metrics = final_metrics(records, METRICS)
         results[label] = dict(
             cos_mean=mean(curves[label]['cos_mean'][1]),
             conflict_rate=mean(curves[label]['conflict_rate'][1]),
-            metrics=final_metrics(records))
-    reference = results[REFERENCE]['metrics']
-    for result in results.values():
-        result['delta_m'] = delta_m(result['metrics'], reference)
+            metrics=metrics, delta_m=delta_m(metrics, references['metrics']))
     out_md = osp.join(ROOT, args.out)
     png = osp.splitext(out_md)[0] + '.png'
     plot_conflict_curves(curves, png)
-    write_report(results, out_md, osp.basename(png),
+    write_report(results, references, out_md, osp.basename(png),
                  (time.perf_counter() - start) / 60)
     print(open(out_md).read())
 

@@ -26,4 +26,7 @@ model = dict(
     neck=dict(type='ExpertSquadNeck', levels=[2]),
     heads=dict(semseg=semseg_head, human_parts=human_parts_head,
                sal=sal_head, normals=normals_head),
-    task_weights=dict(semseg=1.0, human_parts=2.0, sal=5.0, normals=10.0))
+    task_weights=dict(semseg=1.0, human_parts=2.0, sal=5.0, normals=10.0),
+    # Faster convolutions on CPU (oneDNN) and GPU (tensor cores); see
+    # docs/benchmarks.md.
+    channels_last=True)
