@@ -162,8 +162,26 @@ def test_per_task_gradients_equal_separate_backwards_at_any_scale():
     assert all(p.grad is None for p in params)
 
 
+def build_wrapper(type_name: str, optimizer, monkeypatch):
+    """An optim wrapper; an ``Amp...`` one gets a CPU loss scaler with a
+    static scale of 1024 (mmengine's asks for a GPU), so that the scaled
+    path runs: per-task gradients of scaled losses, unscaled for the
+    surgery, scaled back for the scaler's unscale-and-check step."""
+    if not type_name.startswith('Amp'):
+        return OPTIM_WRAPPERS.build(dict(type=type_name, optimizer=optimizer))
+    from mmengine.optim.optimizer import amp_optimizer_wrapper
+    monkeypatch.setattr(amp_optimizer_wrapper, 'is_cuda_available',
+                        lambda: True)
+    wrapper = OPTIM_WRAPPERS.build(dict(type=type_name, optimizer=optimizer,
+                                        loss_scale=1024.0))
+    wrapper.loss_scaler = torch.amp.GradScaler('cpu', init_scale=1024.0)
+    return wrapper
+
+
+@pytest.mark.parametrize('prefix', ['', 'Amp'])
 @pytest.mark.parametrize('name', ['PCGrad', 'GradVac', 'CAGrad', 'NashMTL'])
-def test_wrapper_applies_the_surgery_to_shared_params_only(name):
+def test_wrapper_applies_the_surgery_to_shared_params_only(
+        name, prefix, monkeypatch):
     shared, heads, losses = two_task_problem()
     params = list(shared.parameters())
     head_params = [p for h in heads for p in h.parameters()]
@@ -182,12 +200,14 @@ def test_wrapper_applies_the_surgery_to_shared_params_only(name):
         sum(losses.values()), head_params, retain_graph=True)]
     before = [p.detach().clone() for p in params + head_params]
     optimizer = torch.optim.SGD(params + head_params, lr=1.0)
-    wrapper = OPTIM_WRAPPERS.build(dict(type=f'{name}OptimWrapper',
-                                        optimizer=optimizer))
+    wrapper = build_wrapper(f'{prefix}{name}OptimWrapper', optimizer,
+                            monkeypatch)
     loss_dict = {f'{task}.loss': value for task, value in losses.items()}
     total = attach_task_losses(sum(losses.values()), loss_dict,
                                lambda: params)
     wrapper.update_params(total)
+    if prefix:  # the scaler found finite gradients and kept its scale
+        assert wrapper.loss_scaler.get_scale() == 1024.0
     step = torch.cat([(b - p.detach()).reshape(-1)
                       for b, p in zip(before, params)])
     np.testing.assert_allclose(step.numpy(), expected, rtol=1e-5, atol=1e-6)
