@@ -3,12 +3,11 @@
 SquadNet-small with four ASPP heads on a 2x3x256x256 batch. Both models
 are timed in NCHW and in channels-last; the speedups compare the efficient
 model channels-last (the layout of the shipped configs) with the faster
-layout of the oracle. Training
-step: forward, backward and an Adam step. Inference: the efficient model is
-folded (BatchNorm and channel shuffles into the convolutions, activations
-fused into them on CPU). Outputs are checked to be equal first. Each number
-is the median of several timed runs after warm-up; the last line is
-``train_speedup=<x> infer_speedup=<y>``.
+layout of the oracle. Training step: forward, backward and an Adam step.
+Inference: the efficient model is folded (BatchNorm and channel shuffles
+into the convolutions, activations fused into them on CPU). Outputs are
+checked to be equal first. Each number is the median of several timed runs
+after warm-up; the last line is ``train_speedup=<x> infer_speedup=<y>``.
 """
 import argparse
 import copy
