@@ -1,7 +1,10 @@
-"""Shared fixtures: registered modules and a small rendered dataset."""
+"""Shared fixtures: registered modules and a small rendered dataset; an
+operator recorder."""
 import os.path as osp
 
 import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from mmsquad.datasets.synthetic import make_pascal_mt_demo
 from mmsquad.utils import register_all_modules
@@ -10,6 +13,32 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_CONFIG = osp.join(REPO, 'tests', 'configs', 'tiny_demo.py')
 
 register_all_modules()
+
+
+def layout_of(x: torch.Tensor) -> str:
+    """``channels_last``, ``nchw`` or ``strided``."""
+    if x.is_contiguous(memory_format=torch.channels_last):
+        return 'channels_last'
+    return 'nchw' if x.is_contiguous() else 'strided'
+
+
+class OpRecorder(TorchDispatchMode):
+    """Records every operator that runs inside it: ``calls`` holds its name
+    (without overload) and the layouts of its 4-D tensor arguments."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = []
+
+    @property
+    def names(self) -> set:
+        return {name for name, _ in self.calls}
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.calls.append((func.__name__.split('.')[0], [
+            layout_of(a) for a in args
+            if isinstance(a, torch.Tensor) and a.dim() == 4]))
+        return func(*args, **(kwargs or {}))
 
 
 @pytest.fixture(scope='session')

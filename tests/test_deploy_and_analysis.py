@@ -6,25 +6,12 @@ import sys
 
 import pytest
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 
-from conftest import REPO, TINY_CONFIG
+from conftest import REPO, TINY_CONFIG, OpRecorder
 from mmsquad.models.deploy import fold_batchnorm
 from mmsquad.models.layers import ConvNormAct
 from mmsquad.models.layers.conv_norm_act import fused_conv_applies
 from mmsquad.registry import MODELS
-
-
-class _OpNames(TorchDispatchMode):
-    """Collects the names of the operators that run."""
-
-    def __init__(self):
-        super().__init__()
-        self.names = set()
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.names.add(func.__name__.split('.')[0])
-        return func(*args, **(kwargs or {}))
 
 
 @pytest.mark.parametrize('act_cfg', [dict(type='GELU'), dict(type='ReLU'),
@@ -39,12 +26,12 @@ def test_folded_conv_fuses_its_activation_only_for_plain_inference(act_cfg):
     with torch.no_grad():
         ref = layer(x)
     layer.fold()
-    with torch.no_grad(), _OpNames() as ops:
+    with torch.no_grad(), OpRecorder() as ops:
         fused = layer(x.contiguous(memory_format=torch.channels_last))
         onednn = fused_conv_applies(x)  # False on builds without oneDNN
     fusable = act_cfg is None or act_cfg['type'] != 'SiLU'
     assert ('_convolution_pointwise' in ops.names) == (fusable and onednn)
-    with _OpNames() as ops:  # recording gradients: the standard operators
+    with OpRecorder() as ops:  # recording gradients: the standard operators
         plain = layer(x)
     assert '_convolution_pointwise' not in ops.names
     for out in (fused, plain):

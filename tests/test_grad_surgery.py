@@ -215,6 +215,32 @@ def test_wrapper_applies_the_surgery_to_shared_params_only(
         torch.testing.assert_close(b - p.detach(), g)
 
 
+def test_wrapper_gives_the_gradient_the_parameters_layout():
+    """A channels-last weight gets its surgery gradient channels-last, as
+    autograd would leave it, with the surgery's values."""
+    torch.manual_seed(0)
+    shared = nn.Conv2d(3, 4, 3).to(memory_format=torch.channels_last)
+    x = torch.randn(2, 3, 6, 6).contiguous(memory_format=torch.channels_last)
+    feats = shared(x)
+    losses = {'a': feats.mean(), 'b': -feats.square().mean()}
+    params = list(shared.parameters())
+    grads = per_task_gradients(losses, params)
+    expected = pcgrad(grads, [[1], [0]])[:shared.weight.numel()]
+    optimizer = torch.optim.SGD(params, lr=0.1)
+    seen = []
+    optimizer.register_step_pre_hook(lambda *_: seen.append(
+        shared.weight.grad.clone(memory_format=torch.preserve_format)))
+    wrapper = OPTIM_WRAPPERS.build(dict(type='PCGradOptimWrapper',
+                                        optimizer=optimizer))
+    wrapper.update_params(attach_task_losses(
+        sum(losses.values()), {f'{t}.loss': v for t, v in losses.items()},
+        lambda: params))
+    grad, = seen
+    assert grad.stride() == shared.weight.stride()
+    assert grad.stride() != grad.contiguous().stride()
+    torch.testing.assert_close(grad.reshape(-1), expected)
+
+
 def test_wrapper_without_task_losses_says_what_is_missing():
     shared, _, losses = two_task_problem()
     wrapper = OPTIM_WRAPPERS.build(dict(

@@ -4,8 +4,8 @@ import copy
 
 import pytest
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 
+from conftest import OpRecorder
 from mmsquad.models import MultiTaskModel, SquadNet
 from mmsquad.models.layers import ConvNormAct
 from mmsquad.registry import MODELS
@@ -155,28 +155,6 @@ def test_channels_last_and_folding_keep_outputs():
             assert _rel_err(a, b) <= 1e-5
 
 
-class _LayoutRecorder(TorchDispatchMode):
-    """Records the memory formats of the 4-D tensors of chosen operators."""
-
-    def __init__(self, names):
-        super().__init__()
-        self.names = names
-        self.calls = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if func.__name__.split('.')[0] in self.names:
-            self.calls.append((func.__name__, [
-                _layout(a) for a in args
-                if isinstance(a, torch.Tensor) and a.dim() == 4]))
-        return func(*args, **(kwargs or {}))
-
-
-def _layout(x: torch.Tensor) -> str:
-    if x.is_contiguous(memory_format=torch.channels_last):
-        return 'channels_last'
-    return 'nchw' if x.is_contiguous() else 'strided'
-
-
 def test_channels_last_backward_keeps_one_layout():
     """Element-wise backward kernels never mix layouts (their slow path),
     even when the gradient arrives in NCHW from a slice and a reduction."""
@@ -191,12 +169,12 @@ def test_channels_last_backward_keeps_one_layout():
         memory_format=torch.channels_last)
     outputs = model(x, mode='tensor')
     loss = sum(o[:, :1].mean() for o in outputs.values())
-    recorder = _LayoutRecorder({'gelu_backward', 'native_batch_norm_backward',
-                                'threshold_backward'})
-    with recorder:
+    with OpRecorder() as recorder:
         loss.backward()
-    assert len(recorder.calls) > 50
-    mixed = [c for c in recorder.calls if set(c[1]) != {'channels_last'}]
+    elementwise = [c for c in recorder.calls if c[0] in {
+        'gelu_backward', 'native_batch_norm_backward', 'threshold_backward'}]
+    assert len(elementwise) > 50
+    mixed = [c for c in elementwise if set(c[1]) != {'channels_last'}]
     assert not mixed, mixed[:3]
 
 

@@ -170,7 +170,7 @@ def main() -> None:
     parser.add_argument(
         '--single-task', action='store_true',
         help=f'first train the four single-task references and store their '
-        f'metrics in {REFERENCES} (about twice the experiment\'s time)')
+        f'metrics in {REFERENCES} (about 14 minutes on 2 CPU cores)')
     args = parser.parse_args()
     os.chdir(ROOT)  # the configs' data roots are relative to it
     register_all_modules()

@@ -144,7 +144,10 @@ class GradSurgeryMixin:
         combined = self.combine(grads) * scale
         offset = 0
         for p, prev in zip(shared, previous):
-            part = combined[offset:offset + p.numel()].view_as(p).to(p.dtype)
+            # Written in the parameter's own layout (e.g. channels-last), as
+            # autograd would leave it, so the optimizer step runs dense.
+            part = torch.empty_like(p).copy_(
+                combined[offset:offset + p.numel()].view_as(p))
             offset += p.numel()
             p.grad = part if prev is None else prev + part
         if self.should_update():
