@@ -6,12 +6,16 @@ import sys
 
 import pytest
 import torch
+from mmengine.analysis import FlopAnalyzer
+from torch import nn
 
 from conftest import REPO, TINY_CONFIG, OpRecorder
 from mmsquad.models.deploy import fold_batchnorm
 from mmsquad.models.layers import ConvNormAct
 from mmsquad.models.layers.conv_norm_act import fused_conv_applies
 from mmsquad.registry import MODELS
+from mmsquad.utils import timing
+from mmsquad.utils.roofline import count_conv_work
 
 
 @pytest.mark.parametrize('act_cfg', [dict(type='GELU'), dict(type='ReLU'),
@@ -65,6 +69,55 @@ def test_folded_model_matches_eval_model():
     for task in ref:
         err = (out[task] - ref[task]).norm() / ref[task].norm()
         assert err <= 1e-5
+
+
+@pytest.mark.parametrize(
+    'size,kernel,stride,dilation,groups',
+    [(32, 3, 1, 36, 1), (32, 3, 1, 12, 3), (9, 3, 2, 1, 6), (16, 1, 1, 1, 1),
+     (7, 5, 2, 2, 2)],
+    ids=['dilation-beyond-map', 'dilated-grouped', 'depthwise-stride2',
+         'pointwise', 'odd-size'])
+def test_conv_work_counts_only_the_taps_inside_the_input(
+        size, kernel, stride, dilation, groups):
+    conv = nn.Conv2d(6, 12, kernel, stride, dilation * (kernel - 1) // 2,
+                     dilation, groups, bias=False)
+    nn.init.ones_(conv.weight)
+    x = torch.ones(2, 6, size, size + 3)
+    work = count_conv_work(lambda: conv(x))
+    # With ones everywhere each output sums its taps inside the input.
+    with torch.no_grad():
+        assert work.effective_macs == conv(x).sum().item()
+    assert work.macs == FlopAnalyzer(conv, (x,)).total()
+    assert work.effective_macs <= work.macs
+
+
+def test_conv_work_counts_the_fused_onednn_convolution():
+    layer = ConvNormAct(8, 16, 3, dilation=2).eval()
+    layer.fold()
+    x = torch.randn(1, 8, 10, 10)
+    with torch.no_grad(), OpRecorder() as ops:
+        fused = count_conv_work(lambda: layer(x))
+    if '_convolution_pointwise' not in ops.names:
+        pytest.skip('this torch build has no fused oneDNN convolution')
+    standard = count_conv_work(lambda: layer(x))  # recording gradients
+    assert fused == standard and fused.effective_macs > 0
+
+
+def test_median_times_interleave_and_skip_the_warmup(monkeypatch):
+    clock, calls = [0.0], []
+    monkeypatch.setattr(timing.time, 'perf_counter', lambda: clock[0])
+
+    def step(key, durations):
+        def fn():
+            clock[0] += durations[sum(k == key for k in calls)]
+            calls.append(key)
+        return fn
+
+    times = timing.median_times(
+        dict(a=step('a', [100, 100, 3, 1, 2]), b=step('b', [50, 7, 9, 8, 5])),
+        warmup=2, runs=3)
+    assert calls == ['a', 'b'] * 5
+    assert times == dict(a=2, b=8)
 
 
 def test_get_flops_reports_backbone_and_model():

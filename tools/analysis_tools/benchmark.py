@@ -7,7 +7,11 @@ layout of the oracle. Training step: forward, backward and an Adam step.
 Inference: the efficient model is folded (BatchNorm and channel shuffles
 into the convolutions, activations fused into them on CPU). Outputs are
 checked to be equal first. Each number is the median of several timed runs
-after warm-up; the last line is ``train_speedup=<x> infer_speedup=<y>``.
+after warm-up, the runs of the variants interleaved. The compute floor of
+the efficient inference (the arithmetic of its convolutions at the float32
+matrix-product rate measured in the same rounds) shows how close to the
+machine's rate the efficient model runs, and the inference speedup it would
+have at that rate. The last line is ``train_speedup=<x> infer_speedup=<y>``.
 """
 import argparse
 import copy
@@ -21,7 +25,8 @@ from mmsquad.registry import MODELS
 from mmsquad.structures import MultiTaskDataSample
 from mmsquad.testing import ReferenceSquadNet
 from mmsquad.utils import register_all_modules
-from mmsquad.utils.timing import median_time
+from mmsquad.utils.roofline import count_conv_work, matmul_step
+from mmsquad.utils.timing import median_times
 
 HEAD_OUT = dict(semseg=21, human_parts=7, sal=1, normals=3)
 LOSS = dict(semseg=dict(type='PixelCrossEntropyLoss'),
@@ -90,8 +95,9 @@ def main() -> None:
               for t in HEAD_OUT)
     print(f'inference outputs: max relative error {err:.2e}')
 
+    # Every (model, layout) pair gets its own copy: the runs interleave.
     def infer(model, fmt):
-        model.to(memory_format=formats[fmt])
+        model = copy.deepcopy(model).to(memory_format=formats[fmt])
 
         def step():
             with torch.no_grad():
@@ -101,7 +107,7 @@ def main() -> None:
     samples = random_samples(args.batch, args.size)
 
     def train(model, fmt):
-        model.to(memory_format=formats[fmt]).train()
+        model = copy.deepcopy(model).to(memory_format=formats[fmt]).train()
         optim = torch.optim.Adam(model.parameters(), lr=1e-4)
 
         def step():
@@ -111,21 +117,36 @@ def main() -> None:
             optim.step()
         return step
 
-    speedups = []
-    for name, make_step, efficient_model in (('inference', infer, fast),
-                                             ('train step', train,
-                                              efficient)):
-        times = {(label, fmt): median_time(make_step(model, fmt),
-                                           args.warmup, args.runs)
-                 for label, model in (('oracle', oracle),
-                                      ('efficient', efficient_model))
-                 for fmt in formats}
+    def variants(make_step, efficient_model):
+        return {(label, fmt): make_step(model, fmt)
+                for label, model in (('oracle', oracle),
+                                     ('efficient', efficient_model))
+                for fmt in formats}
+
+    def report(name, times):
+        """Print the times; the oracle's faster layout and the speedup."""
         print(f'{name:10s} ' + '   '.join(
-            f'{label} {fmt} {seconds * 1e3:8.1f} ms'
-            for (label, fmt), seconds in times.items()))
-        speedups.append(min(times['oracle', 'nchw'], times['oracle', 'cl']) /
-                        times['efficient', 'cl'])
-    infer_speedup, train_speedup = speedups
+            f'{label} {fmt} {times[label, fmt] * 1e3:8.1f} ms'
+            for label in ('oracle', 'efficient') for fmt in formats))
+        oracle_seconds = min(times['oracle', 'nchw'], times['oracle', 'cl'])
+        return oracle_seconds, oracle_seconds / times['efficient', 'cl']
+
+    matmul, matmul_flops = matmul_step()
+    times = median_times({**variants(infer, fast), 'matmul': matmul},
+                         args.warmup, args.runs)
+    oracle_seconds, infer_speedup = report('inference', times)
+    work = count_conv_work(infer(fast, 'cl'))
+    rate = matmul_flops / times['matmul']
+    floor = work.seconds_at(rate)
+    print(f'inference compute floor: {work.effective_macs / 1e9:.1f} GMAC '
+          f'in convolutions ({work.macs / 1e9:.1f} with the taps over zero '
+          f'padding) at the float32 matmul rate measured alongside, '
+          f'{rate / 1e9:.0f} GFLOP/s: {floor * 1e3:.0f} ms. The efficient '
+          f'model runs at {floor / times["efficient", "cl"]:.0%} of that '
+          f'rate; at 100% infer_speedup would be {oracle_seconds / floor:.2f}')
+    _, train_speedup = report(
+        'train step',
+        median_times(variants(train, efficient), args.warmup, args.runs))
     print(f'train_speedup={train_speedup:.2f} '
           f'infer_speedup={infer_speedup:.2f}')
 

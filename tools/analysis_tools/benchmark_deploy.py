@@ -21,7 +21,7 @@ from mmsquad.apis import init_model
 from mmsquad.deployment import (ExportableMultiTaskModel, export_onnx,
                                 onnx_relative_errors)
 from mmsquad.models.deploy import fold_batchnorm
-from mmsquad.utils.timing import median_time
+from mmsquad.utils.timing import median_times
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -60,12 +60,11 @@ def main() -> None:
         return step
 
     feed = {'image': image.numpy()}
-    times = dict(
-        eager=median_time(run_torch(eager, image), args.warmup, args.runs),
-        folded=median_time(run_torch(ExportableMultiTaskModel(folded),
-                                     image_cl), args.warmup, args.runs),
-        onnxruntime=median_time(lambda: session.run(None, feed),
-                                args.warmup, args.runs))
+    times = median_times(
+        dict(eager=run_torch(eager, image),
+             folded=run_torch(ExportableMultiTaskModel(folded), image_cl),
+             onnxruntime=lambda: session.run(None, feed)),
+        args.warmup, args.runs)
     for name, seconds in times.items():
         print(f'1x3x{args.size}x{args.size} {name:12s} '
               f'{seconds * 1e3:8.1f} ms')
