@@ -32,7 +32,8 @@ def test_folded_conv_fuses_its_activation_only_for_plain_inference(act_cfg):
     layer.fold()
     with torch.no_grad(), OpRecorder() as ops:
         fused = layer(x.contiguous(memory_format=torch.channels_last))
-        onednn = fused_conv_applies(x)  # False on builds without oneDNN
+        # False on builds without oneDNN
+        onednn = fused_conv_applies(x, layer.conv.weight)
     fusable = act_cfg is None or act_cfg['type'] != 'SiLU'
     assert ('_convolution_pointwise' in ops.names) == (fusable and onednn)
     with OpRecorder() as ops:  # recording gradients: the standard operators
@@ -40,6 +41,31 @@ def test_folded_conv_fuses_its_activation_only_for_plain_inference(act_cfg):
     assert '_convolution_pointwise' not in ops.names
     for out in (fused, plain):
         assert ((out - ref).norm() / ref.norm()).item() <= 1e-5
+
+
+def test_folded_conv_fuses_in_bfloat16_but_not_under_autocast():
+    torch.manual_seed(0)
+    layer = ConvNormAct(8, 12, 3).eval()
+    layer.fold()
+    x = torch.randn(2, 8, 11, 13)
+    with torch.no_grad(), OpRecorder() as ops, \
+            torch.autocast('cpu', dtype=torch.bfloat16):
+        autocast_out = layer(x)
+    assert '_convolution_pointwise' not in ops.names
+    assert autocast_out.dtype == torch.bfloat16
+
+    layer.to(torch.bfloat16)
+    xb = x.to(torch.bfloat16)
+    if not (torch.backends.mkldnn.is_available()
+            and torch.ops.mkldnn._is_mkldnn_bf16_supported()):
+        pytest.skip('no bfloat16 oneDNN convolution on this CPU')
+    with torch.no_grad(), OpRecorder() as ops:
+        fused = layer(xb)
+    assert '_convolution_pointwise' in ops.names
+    plain = layer(xb)  # recording gradients: the standard operators
+    assert fused.dtype == torch.bfloat16
+    assert ((fused.float() - plain.float()).norm() /
+            plain.float().norm()).item() <= 1e-2
 
 
 def test_folded_model_matches_eval_model():

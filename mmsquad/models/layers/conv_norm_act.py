@@ -22,30 +22,36 @@ def _onednn_post_op(act: Optional[nn.Module]) -> Optional[Tuple[str, str]]:
     return None
 
 
-def fused_conv_applies(x: Tensor) -> bool:
+def fused_conv_applies(x: Tensor, weight: Tensor) -> bool:
     """Whether a folded convolution may run fused with its activation.
 
     The fused oneDNN kernel has no autograd and no exporter mapping, so it
-    serves only plain float32 CPU inference; tracing, export, compilation
-    and gradient recording get the standard operators.
+    serves only plain CPU inference in float32, or in bfloat16 where the CPU
+    supports it, with input and weight of one dtype; tracing, export,
+    compilation, autocast and gradient recording get the standard operators.
     """
-    return (x.device.type == 'cpu' and x.dtype == torch.float32
-            and not torch.is_grad_enabled() and _onednn_pointwise_available()
+    return (x.device.type == 'cpu' and x.dtype == weight.dtype
+            and x.dtype in _onednn_pointwise_dtypes()
+            and not torch.is_grad_enabled()
+            and not torch.is_autocast_enabled('cpu')
             and not torch.jit.is_tracing() and not torch.jit.is_scripting()
             and not torch.onnx.is_in_onnx_export()
             and not torch.compiler.is_compiling())
 
 
 @functools.lru_cache(maxsize=None)
-def _onednn_pointwise_available() -> bool:
-    """Whether this torch build has the fused oneDNN convolution."""
+def _onednn_pointwise_dtypes() -> Tuple[torch.dtype, ...]:
+    """The dtypes this torch build and CPU run the fused oneDNN convolution
+    in (none without oneDNN)."""
     if not torch.backends.mkldnn.is_available():
-        return False
+        return ()
     try:
         torch.ops.mkldnn._convolution_pointwise
     except (AttributeError, RuntimeError):
-        return False
-    return True
+        return ()
+    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return torch.float32, torch.bfloat16
+    return torch.float32,
 
 
 class ConvNormAct(nn.Module):
@@ -106,7 +112,7 @@ class ConvNormAct(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         conv = self.conv
-        if self.fused_act is not None and fused_conv_applies(x):
+        if self.fused_act is not None and fused_conv_applies(x, conv.weight):
             attr, algorithm = self.fused_act
             return torch.ops.mkldnn._convolution_pointwise(
                 x, conv.weight, conv.bias, conv.padding, conv.stride,
