@@ -21,4 +21,3 @@ def median_times(fns: Mapping[Hashable, Callable[[], None]], warmup: int,
             if round_index >= warmup:
                 times[key].append(time.perf_counter() - start)
     return {key: statistics.median(values) for key, values in times.items()}
-
