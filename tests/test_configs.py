@@ -34,7 +34,7 @@ def test_config_builds(path):
         assert set(cfg.val_evaluator.tasks) == heads
     else:  # underwater: detection + enhancement
         assert heads == {'det', 'enhance'}
-        assert {m.type for m in evaluators} == {'mmdet.CocoMetric',
+        assert {m.type for m in evaluators} == {'CocoDetectionMetric',
                                                'EnhancementMetric'}
     for metric in evaluators:
         if 'ann_file' in metric:  # CocoMetric reads it when built

@@ -1,5 +1,7 @@
-"""Enhancement measures against hand-computed values, scikit-image and
-plain-loop implementations of the published definitions."""
+"""Underwater metrics: enhancement measures against hand-computed values,
+scikit-image and plain-loop implementations of the published definitions;
+the COCO detection metric against mmdet's."""
+import json
 import math
 
 import numpy as np
@@ -7,6 +9,7 @@ import pytest
 import torch
 from skimage.metrics import structural_similarity
 
+from mmsquad.datasets.underwater_mt import DUO_CLASSES
 from mmsquad.evaluation.functional import (psnr, ssim, uciqe, uicm, uiconm,
                                            uiqm, uism)
 from mmsquad.registry import METRICS
@@ -192,3 +195,50 @@ def test_enhancement_metric_averages_over_the_right_samples():
         metric.process({}, [dict(pred_enhance=dict(data=preds[0]),
                                  gt_enhance=dict(data=ref[:, :8]),
                                  img_path='a.jpg')])
+
+
+def coco_predictions(ann_file: str, detect: bool) -> list:
+    """One prediction per test image: its ground-truth boxes (score 1), or
+    nothing."""
+    with open(ann_file) as f:
+        coco = json.load(f)
+    cat_index = {c['id']: DUO_CLASSES.index(c['name'])
+                 for c in coco['categories']}
+    samples = []
+    for image in coco['images']:
+        anns = [a for a in coco['annotations'] if a['image_id'] == image['id']]
+        boxes = torch.tensor([[x, y, x + w, y + h] for x, y, w, h in
+                              (a['bbox'] for a in anns)]).reshape(-1, 4)
+        keep = len(anns) if detect else 0
+        samples.append(dict(
+            img_id=image['id'], ori_shape=(image['height'], image['width']),
+            pred_instances=dict(
+                bboxes=boxes[:keep], scores=torch.ones(keep),
+                labels=torch.tensor([cat_index[a['category_id']]
+                                     for a in anns][:keep],
+                                    dtype=torch.long))))
+    return samples
+
+
+@pytest.mark.parametrize('detect', [True, False],
+                         ids=['perfect', 'nothing-detected'])
+def test_coco_detection_metric_reports_even_without_detections(
+        underwater_root, detect):
+    ann_file = underwater_root + '/annotations/instances_test.json'
+    samples = coco_predictions(ann_file, detect)
+    results = {}
+    for scope, name in (('mmsquad', 'CocoDetectionMetric'),
+                        ('mmdet', 'CocoMetric')):
+        metric = METRICS.build(dict(type=f'{scope}.{name}',
+                                    ann_file=ann_file, metric='bbox'))
+        metric.dataset_meta = dict(classes=DUO_CLASSES)
+        metric.process({}, samples)
+        results[name] = metric.evaluate(len(samples))
+    if detect:  # the same numbers as mmdet's metric
+        assert results['CocoDetectionMetric'] == results['CocoMetric']
+        assert results['CocoMetric']['coco/bbox_mAP'] == 1.0
+    else:  # mmdet's metric reports nothing; ours zero precision
+        assert results['CocoMetric'] == {}
+        assert results['CocoDetectionMetric'] == {
+            f'coco/bbox_{item}': 0.0 for item in
+            ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')}

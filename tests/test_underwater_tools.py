@@ -31,12 +31,14 @@ def test_train_then_test_with_coco_and_enhancement_metrics(underwater_root,
         ('train_dataloader', 'val_dataloader', 'test_dataloader')] + [
         f'val_evaluator.0.ann_file={ann}', f'test_evaluator.0.ann_file={ann}',
         'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
-        # After one step no score passes the default threshold, and
-        # CocoMetric reports nothing for an empty result.
-        'model.heads.det.head.test_cfg.score_thr=0.0']
+        # After one epoch no score passes the default threshold: the
+        # metric must still report, and save_best still find its key.
+        'default_hooks.checkpoint.save_best=coco/bbox_mAP',
+        'default_hooks.checkpoint.rule=greater']
     train = tool('train.py', UNDERWATER_DEMO_CONFIG, '--work-dir', work_dir,
                  *options)
     assert train.returncode == 0, train.stderr[-3000:]
+    assert osp.exists(osp.join(work_dir, 'best_coco_bbox_mAP_epoch_1.pth'))
     test = tool('test.py', UNDERWATER_DEMO_CONFIG,
                 osp.join(work_dir, 'epoch_1.pth'), '--work-dir', work_dir,
                 '--show-dir', 'panels', *options)

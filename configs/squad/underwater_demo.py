@@ -42,7 +42,7 @@ val_dataloader = dict(
     dataset=dict(data_root=data_root, pipeline=_test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = [
-    dict(type='mmdet.CocoMetric',
+    dict(type='CocoDetectionMetric',
          ann_file=data_root + 'annotations/instances_test.json',
          metric='bbox'),
     dict(type='EnhancementMetric'),
