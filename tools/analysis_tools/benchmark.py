@@ -60,6 +60,14 @@ def relative_error(out: torch.Tensor, ref: torch.Tensor) -> float:
     return ((out - ref).norm() / ref.norm()).item()
 
 
+def inference_step(model: torch.nn.Module, inputs: torch.Tensor):
+    """A call running ``model`` on ``inputs`` without gradients."""
+    def step():
+        with torch.no_grad():
+            model(inputs, mode='tensor')
+    return step
+
+
 def random_samples(batch: int, size: int) -> list:
     """Data samples with random targets for every task."""
     samples = []
@@ -104,12 +112,8 @@ def main() -> None:
 
     # Every (model, layout) pair gets its own copy: the runs interleave.
     def infer(model, fmt):
-        model = copy.deepcopy(model).to(memory_format=formats[fmt])
-
-        def step():
-            with torch.no_grad():
-                model(inputs[fmt], mode='tensor')
-        return step
+        return inference_step(
+            copy.deepcopy(model).to(memory_format=formats[fmt]), inputs[fmt])
 
     samples = random_samples(args.batch, args.size)
 
@@ -148,11 +152,7 @@ def main() -> None:
             half_out = half(half_input, mode='tensor')
         half_err = max(relative_error(half_out[t].float(), ref_out[t])
                        for t in HEAD_OUT)
-
-        def half_step():
-            with torch.no_grad():
-                half(half_input, mode='tensor')
-        extra['bfloat16'] = half_step
+        extra['bfloat16'] = inference_step(half, half_input)
     matmul, matmul_flops = matmul_step()
     times = median_times(
         {**variants(infer, fast), **extra, 'matmul': matmul},
@@ -163,7 +163,7 @@ def main() -> None:
               f'{oracle_seconds / times["bfloat16"]:.2f}x the oracle, '
               f'outputs within {half_err:.1e} (relative); not counted in '
               'infer_speedup')
-    work = count_conv_work(infer(fast, 'cl'))
+    work = count_conv_work(inference_step(fast, inputs['cl']))
     rate = matmul_flops / times['matmul']
     floor = work.seconds_at(rate)
     print(f'inference compute floor: {work.effective_macs / 1e9:.1f} GMAC '
