@@ -64,3 +64,22 @@ def test_fully_ignored_target_gives_a_zero_that_keeps_the_graph(cfg):
     assert value.item() == 0
     value.backward()
     assert pred.grad is not None and not pred.grad.any()
+
+
+@pytest.mark.parametrize('cfg', [dict(type='NormalsL1Loss'),
+                                 dict(type='MaskedL1Loss')])
+def test_l1_losses_give_ignored_pixels_no_gradient(cfg):
+    loss = MODELS.build(cfg)
+    channels = 3 if cfg['type'] == 'NormalsL1Loss' else 1
+    pred = torch.randn(2, channels, 4, 5)
+    pred[0, :, 0, 0] = 1e6  # an ignored pixel far off
+    pred.requires_grad_()
+    target = torch.rand(2, channels, 4, 5)
+    ignored = torch.zeros(2, 1, 4, 5, dtype=torch.bool)
+    ignored[0, :, 0, 0] = True
+    ignored[1, :, 2:, :] = True
+    target = target.masked_fill(ignored, 255)
+    loss(pred, target).backward()
+    grad = pred.grad.masked_fill(~ignored, 0)
+    assert not grad.any()
+    assert pred.grad[~ignored.expand_as(pred)].abs().sum() > 0
