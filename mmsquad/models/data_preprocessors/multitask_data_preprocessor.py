@@ -4,6 +4,7 @@ from typing import Optional, Sequence, Union
 import torch.nn.functional as F
 from mmdet.models.utils import samplelist_boxtype2tensor
 from mmengine.model import ImgDataPreprocessor
+from mmengine.structures import PixelData
 
 from mmsquad.registry import MODELS
 from mmsquad.structures import DENSE_TASKS
@@ -62,8 +63,10 @@ class MultiTaskDataPreprocessor(ImgDataPreprocessor):
                 h, w = target.shape
                 if (h, w) == batch_shape:
                     continue
+                # PixelData refuses a field of a new size: build a new one.
                 padded = F.pad(target.data,
                                (0, batch_shape[1] - w, 0, batch_shape[0] - h),
                                value=DENSE_TASKS[task].ignore_value)
-                target.data = padded
+                sample.set_target(task, PixelData(
+                    metainfo=target.metainfo, data=padded))
         return data

@@ -1,0 +1,47 @@
+"""Batching of odd and mixed image sizes with every task's targets."""
+import torch
+from mmengine.structures import PixelData
+
+from mmsquad.registry import MODELS
+from mmsquad.structures import DENSE_TASKS, MultiTaskDataSample
+
+SIZES = [(97, 131), (120, 80)]
+
+
+def _batch():
+    inputs, samples = [], []
+    for i, (h, w) in enumerate(SIZES):
+        inputs.append(torch.randint(0, 256, (3, h, w), dtype=torch.uint8))
+        sample = MultiTaskDataSample()
+        sample.set_target('semseg', PixelData(
+            data=torch.full((1, h, w), i, dtype=torch.int64)))
+        sample.set_target('normals', PixelData(
+            data=torch.full((3, h, w), 0.5)))
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def test_training_pads_mixed_sizes_with_each_tasks_ignore_value():
+    preprocessor = MODELS.build(dict(
+        type='MultiTaskDataPreprocessor', mean=[0, 0, 0], std=[1, 1, 1],
+        pad_size_divisor=32))
+    data = preprocessor(_batch(), training=True)
+    # max(97, 120) -> 128 and max(131, 80) -> 160, multiples of 32.
+    assert data['inputs'].shape == (2, 3, 128, 160)
+    for i, ((h, w), sample) in enumerate(zip(SIZES, data['data_samples'])):
+        assert sample.batch_input_shape == (128, 160)
+        for task, value in (('semseg', i), ('normals', 0.5)):
+            target = sample.get_target(task).data
+            assert target.shape[-2:] == (128, 160)
+            assert (target[:, :h, :w] == value).all()
+            ignore = DENSE_TASKS[task].ignore_value
+            assert (target[:, h:, :] == ignore).all()
+            assert (target[:, :, w:] == ignore).all()
+
+
+def test_evaluation_keeps_targets_at_their_loaded_size():
+    preprocessor = MODELS.build(dict(
+        type='MultiTaskDataPreprocessor', pad_size_divisor=32))
+    data = preprocessor(_batch(), training=False)
+    for (h, w), sample in zip(SIZES, data['data_samples']):
+        assert sample.get_target('semseg').shape == (h, w)
