@@ -6,8 +6,11 @@ Example::
         configs/squad/demo.py work_dirs/demo/epoch_4.pth --out-dir outputs
 """
 import argparse
+import sys
 
 from mmsquad.apis import MultiTaskInferencer
+from mmsquad.apis.multitask_inferencer import MAX_PIXELS
+from mmsquad.utils import CheckpointError
 
 
 def parse_args() -> argparse.Namespace:
@@ -25,19 +28,34 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--batch-size', type=int, default=1)
     parser.add_argument('--fold', action='store_true', help='fold BatchNorm '
                         'and channel shuffles into the convolutions first')
+    parser.add_argument('--partial', action='store_true', help='load only '
+                        'the checkpoint keys that fit the model')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='allow the checkpoint to run code while it '
+                        'loads (only for files from a trusted source)')
+    parser.add_argument('--max-pixels', type=int, default=MAX_PIXELS,
+                        help='skip images whose network input has more '
+                        'pixels than this (default %(default)s)')
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    inferencer = MultiTaskInferencer(args.model, weights=args.weights,
-                                     device=args.device, tasks=args.tasks,
-                                     fold=args.fold)
-    result = inferencer(args.inputs, batch_size=args.batch_size,
-                        out_dir=args.out_dir)
+    try:
+        inferencer = MultiTaskInferencer(
+            args.model, weights=args.weights, device=args.device,
+            tasks=args.tasks, fold=args.fold, allow_partial=args.partial,
+            trust_checkpoint=args.trust_checkpoint,
+            max_pixels=args.max_pixels)
+        result = inferencer(args.inputs, batch_size=args.batch_size,
+                            out_dir=args.out_dir)
+    except (CheckpointError, FileNotFoundError, ValueError) as error:
+        sys.exit(f'image_demo.py: error: {error}')
     done = len(result['predictions'])
     print(f'{done} image(s) done, {len(result["skipped"])} skipped; panels '
           f'in {args.out_dir}/vis, predictions in {args.out_dir}/preds')
+    if not done:
+        sys.exit('image_demo.py: error: no image could be predicted')
 
 
 if __name__ == '__main__':

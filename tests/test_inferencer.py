@@ -135,3 +135,59 @@ def test_image_demo_writes_the_panel(tiny_checkpoint, image_dir, tmp_path):
     assert panel.shape == (192, 3 * 192, 3)
     assert sorted(p.name for p in (out_dir / 'preds').iterdir()) == [
         f'{stem}_normals.npy', f'{stem}_semseg.png']
+
+
+def test_zero_byte_images_are_skipped_and_same_names_kept_apart(
+        inferencer, image_dir, tmp_path):
+    source = sorted(glob.glob(osp.join(image_dir, 'demo_*.jpg')))[0]
+    root = tmp_path / 'nested'
+    for name in ('a/x.jpg', 'b/x.jpg', 'a/x.png'):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        mmcv.imwrite(mmcv.imread(source), str(root / name))
+    (root / 'a' / 'empty.jpg').write_bytes(b'')
+    out_dir = tmp_path / 'out'
+    result = inferencer(str(root), out_dir=str(out_dir))
+    assert result['skipped'] == [str(root / 'a' / 'empty.jpg')]
+    assert len(result['predictions']) == 3
+    written = sorted(str(p.relative_to(out_dir / 'vis'))
+                     for p in (out_dir / 'vis').rglob('*.png')
+                     if '_' not in p.name)
+    assert written == ['a/x.jpg.png', 'a/x.png.png', 'b/x.png']
+
+
+def test_empty_directory_or_missing_input_fails(inferencer, tmp_path,
+                                                tiny_checkpoint):
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(ValueError, match='no images'):
+        inferencer(str(tmp_path / 'empty'))
+    with pytest.raises(FileNotFoundError, match='nowhere.jpg'):
+        inferencer(str(tmp_path / 'nowhere.jpg'))
+    for missing in (str(tmp_path / 'empty'), str(tmp_path / 'nowhere.jpg')):
+        result = subprocess.run(
+            [sys.executable, 'demo/image_demo.py', missing, TINY_CONFIG,
+             tiny_checkpoint, '--out-dir', str(tmp_path / 'o')],
+            cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert result.returncode != 0
+        assert osp.basename(missing) in result.stderr
+
+
+def test_gray_and_bgra_arrays_are_accepted(inferencer, image_dir):
+    bgr = mmcv.imread(sorted(glob.glob(osp.join(image_dir, 'demo_*.jpg')))[0])
+    gray = mmcv.bgr2gray(bgr)
+    bgra = np.concatenate([bgr, np.full_like(bgr[..., :1], 255)], axis=2)
+    result = inferencer([gray, bgra, mmcv.gray2bgr(gray), bgr])
+    gray_pred, bgra_pred, gray3_pred, bgr_pred = result['predictions']
+    for task in TASKS:
+        np.testing.assert_allclose(gray_pred[task], gray3_pred[task])
+        np.testing.assert_allclose(bgra_pred[task], bgr_pred[task])
+
+
+def test_images_above_max_pixels_are_skipped_with_the_reason(
+        tiny_checkpoint, image_dir):
+    small = MultiTaskInferencer(TINY_CONFIG, weights=tiny_checkpoint,
+                                device='cpu', show_progress=False,
+                                max_pixels=40 * 40)
+    big = np.zeros((41, 40, 3), np.uint8)
+    result = small([big, big[:40]])
+    assert result['skipped'] == ['array_00000']
+    assert len(result['predictions']) == 1

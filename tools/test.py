@@ -5,7 +5,8 @@ import os
 from mmengine.config import DictAction
 from mmengine.evaluator import DumpResults
 
-from mmsquad.utils import finish_distributed, register_all_modules
+from mmsquad.utils import (finish_distributed, register_all_modules,
+                           trust_checkpoint)
 from mmsquad.utils.tool_setup import build_runner, load_tool_config
 
 
@@ -19,6 +20,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--show-dir', help='save the prediction panels under this directory '
         '(inside the timestamped work directory)')
+    parser.add_argument(
+        '--partial', action='store_true',
+        help='load only the checkpoint keys that fit the model (by default '
+        'a checkpoint that does not fit exactly is refused)')
+    parser.add_argument(
+        '--trust-checkpoint', action='store_true',
+        help='allow the checkpoint to run code while it loads (only for '
+        'files from a trusted source)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, key=value pairs')
@@ -41,6 +50,11 @@ def main() -> None:
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
                            args.launcher)
     cfg.load_from = args.checkpoint
+    if args.trust_checkpoint:
+        trust_checkpoint(args.checkpoint)
+    cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(
+        type='CheckpointFitHook', allow_partial=args.partial,
+        source=args.checkpoint)]
     if args.show_dir is not None:
         vis_hook = cfg.get('default_hooks', {}).get('visualization')
         if vis_hook is None:

@@ -5,7 +5,8 @@ import os
 import torch
 from mmengine.config import DictAction
 
-from mmsquad.utils import finish_distributed, register_all_modules
+from mmsquad.utils import (finish_distributed, register_all_modules,
+                           trust_checkpoint)
 from mmsquad.utils.tool_setup import (amp_variant, build_runner,
                                       load_tool_config)
 
@@ -25,6 +26,10 @@ def parse_args() -> argparse.Namespace:
         '--resume', nargs='?', type=str, const='auto',
         help='resume from this checkpoint; without a path, resume from the '
         'latest checkpoint in the work directory')
+    parser.add_argument(
+        '--trust-checkpoint', action='store_true',
+        help='allow the --resume or load_from checkpoint to run code while '
+        'it loads (only for files from a trusted source)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, key=value pairs, e.g. '
@@ -64,6 +69,13 @@ def main() -> None:
                 f'--resume checkpoint {args.resume} does not exist')
         cfg.resume = True
         cfg.load_from = args.resume
+    if args.resume is not None:
+        # A resumed run continues the same model: every key must fit.
+        cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(
+            type='CheckpointFitHook',
+            source=None if args.resume == 'auto' else args.resume)]
+    if args.trust_checkpoint and cfg.get('load_from'):
+        trust_checkpoint(cfg.load_from)
     build_runner(cfg).train()
     finish_distributed()
 

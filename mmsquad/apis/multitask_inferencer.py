@@ -1,4 +1,5 @@
 """Run a trained multi-task model on images: ``MultiTaskInferencer``."""
+import collections
 import glob
 import logging
 import math
@@ -6,6 +7,7 @@ import os.path as osp
 from datetime import datetime
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
+import cv2
 import mmcv
 import mmengine
 import numpy as np
@@ -21,14 +23,20 @@ from mmsquad.registry import INFERENCERS, VISUALIZERS
 from mmsquad.structures import (DENSE_TASKS, MultiTaskDataSample,
                                 get_dense_task)
 from mmsquad.utils import register_all_modules
+from mmsquad.utils.checkpoint import load_weights
+from mmsquad.utils.checkpoint import trust_checkpoint as mark_trusted
 from mmsquad.visualization import MultiTaskVisualizer, colorize, draw_boxes
 
 InputType = Union[str, np.ndarray]
 InputsType = Union[InputType, Sequence[InputType]]
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
-# What a file that cannot be read or decoded raises in the image loader.
-UNREADABLE_ERRORS = (OSError, AssertionError, ValueError)
+# What a file that cannot be read or decoded raises in the image loader
+# (cv2.error for a 0-byte file).
+UNREADABLE_ERRORS = (OSError, AssertionError, ValueError, cv2.error)
+# Largest network input (height x width) predicted by default: a 4000x3000
+# photo through a test pipeline without a resize needs about 14 GB.
+MAX_PIXELS = 2048 * 2048
 # Test-pipeline steps that read labels, which an inferencer does not have.
 ANNOTATION_LOADERS = ('LoadMultiTaskAnnotations', 'LoadAnnotations',
                       'mmdet.LoadAnnotations', 'LoadEnhancementReference')
@@ -92,6 +100,13 @@ class MultiTaskInferencer(BaseInferencer):
         fold: Fold BatchNorm and channel shuffles into the convolutions
             first (same outputs, faster).
         show_progress: Show a progress bar.
+        allow_partial: Load only the checkpoint keys that fit the model; by
+            default a checkpoint that does not fit exactly is refused.
+        trust_checkpoint: Allow the checkpoint to be fully unpickled (it can
+            then run code); only for files from a trusted source.
+        max_pixels: Images whose network input (after the test pipeline)
+            has more pixels than this are skipped with a message; raise it,
+            or add a resize to the test pipeline, for larger ones.
     """
 
     preprocess_kwargs: set = set()
@@ -105,13 +120,21 @@ class MultiTaskInferencer(BaseInferencer):
                  device: Optional[str] = None,
                  tasks: Optional[Sequence[str]] = None,
                  fold: bool = False,
-                 show_progress: bool = True) -> None:
+                 show_progress: bool = True,
+                 allow_partial: bool = False,
+                 trust_checkpoint: bool = False,
+                 max_pixels: int = MAX_PIXELS) -> None:
         register_all_modules(init_default_scope=False)
         init_default_scope('mmsquad')
         if isinstance(model, str):
             model = resolve_config(model)
         if weights is not None and not osp.isfile(weights):
             raise FileNotFoundError(f'weights {weights} do not exist')
+        if weights is not None and trust_checkpoint:
+            mark_trusted(weights)
+        self.weights_name = weights
+        self.allow_partial = allow_partial
+        self.max_pixels = max_pixels
         super().__init__(model=model, weights=weights, device=device,
                          scope='mmsquad', show_progress=show_progress)
         if device == 'cpu' or not next(self.model.parameters()).is_cuda:
@@ -120,6 +143,15 @@ class MultiTaskInferencer(BaseInferencer):
             self.model = fold_batchnorm(self.model)
         self.tasks = self._check_tasks(tasks)
         self.skipped: List[str] = []
+
+    def _load_weights_to_model(self, model, checkpoint: Optional[dict],
+                               cfg) -> None:
+        """Load the weights, refusing a checkpoint that does not fit."""
+        if checkpoint is None:
+            super()._load_weights_to_model(model, checkpoint, cfg)
+        else:
+            load_weights(model, checkpoint, self.weights_name,
+                         self.allow_partial)
 
     def _check_tasks(self, tasks: Optional[Sequence[str]]) -> List[str]:
         if tasks is None:
@@ -152,15 +184,30 @@ class MultiTaskInferencer(BaseInferencer):
         return VISUALIZERS.build(vis_cfg)
 
     def _inputs_to_list(self, inputs: InputsType) -> list:
-        """A directory becomes its image files, sorted."""
+        """A directory becomes its image files (sub-directories included),
+        sorted; a 2-D (grayscale) or 4-channel (BGRA) array becomes BGR.
+
+        Raises:
+            FileNotFoundError: For a path that does not exist.
+            ValueError: For a directory without images, or no inputs.
+        """
         if isinstance(inputs, str) and osp.isdir(inputs):
-            return sorted(
-                osp.join(inputs, name)
-                for name in mmengine.list_dir_or_file(inputs, list_dir=False)
+            found = sorted(
+                osp.join(inputs, name) for name in mmengine.list_dir_or_file(
+                    inputs, list_dir=False, recursive=True)
                 if name.lower().endswith(IMAGE_SUFFIXES))
-        if isinstance(inputs, (list, tuple)):
-            return list(inputs)
-        return [inputs]
+            if not found:
+                raise ValueError(f'no images ({", ".join(IMAGE_SUFFIXES)}) '
+                                 f'in the directory {inputs}')
+            return found
+        inputs = list(inputs) if isinstance(inputs, (list, tuple)) \
+            else [inputs]
+        if not inputs:
+            raise ValueError('no inputs given')
+        for single in inputs:
+            if isinstance(single, str) and not osp.isfile(single):
+                raise FileNotFoundError(f'input {single} does not exist')
+        return [_bgr(single) for single in inputs]
 
     def __call__(self,
                  inputs: InputsType,
@@ -210,18 +257,29 @@ class MultiTaskInferencer(BaseInferencer):
                        self._get_chunk_data(readable, batch_size))
 
     def _load_readable(self, inputs: list) -> Iterator[dict]:
+        stems = output_stems(inputs)
         for index, single in enumerate(inputs):
             name = _input_name(single, index)
             try:
                 data = self.pipeline(single)
             except UNREADABLE_ERRORS as error:
-                print_log(f'skipped {name}: cannot read it ({error})',
-                          logger='current', level=logging.WARNING)
-                self.skipped.append(name)
+                self._skip(name, f'cannot read it ({error})')
+                continue
+            height, width = data['inputs'].shape[-2:]
+            if height * width > self.max_pixels:
+                self._skip(name, f'its network input is {height}x{width}, '
+                           f'more than max_pixels={self.max_pixels}; add a '
+                           'resize to the test pipeline or raise max_pixels')
                 continue
             data['data_samples'].set_metainfo(
-                dict(input_index=index, input_name=name))
+                dict(input_index=index, input_name=name,
+                     output_stem=stems[index]))
             yield data
+
+    def _skip(self, name: str, reason: str) -> None:
+        print_log(f'skipped {name}: {reason}', logger='current',
+                  level=logging.WARNING)
+        self.skipped.append(name)
 
     def visualize(self,
                   inputs: list,
@@ -239,7 +297,7 @@ class MultiTaskInferencer(BaseInferencer):
             panels.append(panel)
             if not out_dir:
                 continue
-            stem = osp.join(out_dir, 'vis', _stem(pred.input_name))
+            stem = osp.join(out_dir, 'vis', pred.output_stem)
             mmcv.imwrite(panel[..., ::-1], f'{stem}.png')
             for task in self.tasks:
                 if task not in DENSE_TASKS:  # detection
@@ -264,7 +322,7 @@ class MultiTaskInferencer(BaseInferencer):
         for pred in preds:
             arrays = self._as_arrays(pred)
             if out_dir:
-                stem = osp.join(out_dir, 'preds', _stem(pred.input_name))
+                stem = osp.join(out_dir, 'preds', pred.output_stem)
                 _save_arrays(arrays, stem)
             predictions.append(pred if return_datasample else dict(
                 img_path=pred.get('img_path'), **arrays))
@@ -299,8 +357,35 @@ def _input_name(single: InputType, index: int) -> str:
     return single if isinstance(single, str) else f'array_{index:05d}'
 
 
-def _stem(name: str) -> str:
-    return osp.splitext(osp.basename(name))[0]
+def output_stems(inputs: list) -> List[str]:
+    """Where each input's outputs go, relative to the output directory.
+
+    A file keeps its path relative to the inputs' common directory, without
+    its extension (``a/x.jpg`` -> ``a/x``), or with it where two inputs
+    would otherwise share a name (``a/x.jpg``, ``a/x.png`` -> ``a/x.jpg``,
+    ``a/x.png``); an array is ``array_<index>``.
+    """
+    paths = [p for p in inputs if isinstance(p, str)]
+    root = osp.commonpath([osp.dirname(osp.abspath(p)) for p in paths]) \
+        if paths else ''
+    names = [osp.relpath(osp.abspath(p), root) if isinstance(p, str) else
+             _input_name(p, i) for i, p in enumerate(inputs)]
+    stems = [osp.splitext(n)[0] if isinstance(p, str) else n
+             for n, p in zip(names, inputs)]
+    counts = collections.Counter(stems)
+    return [n if counts[s] > 1 else s for n, s in zip(names, stems)]
+
+
+def _bgr(single: InputType) -> InputType:
+    """A path unchanged; an array as 3-channel BGR (from gray or BGRA)."""
+    if isinstance(single, str) or single.ndim == 3 and single.shape[2] == 3:
+        return single
+    if single.ndim == 2 or single.ndim == 3 and single.shape[2] == 1:
+        return cv2.cvtColor(single, cv2.COLOR_GRAY2BGR)
+    if single.ndim == 3 and single.shape[2] == 4:
+        return cv2.cvtColor(single, cv2.COLOR_BGRA2BGR)
+    raise ValueError(f'an image array must be (H, W), (H, W, 3) or '
+                     f'(H, W, 4); got shape {single.shape}')
 
 
 def _rgb(single: InputType) -> np.ndarray:

@@ -1,9 +1,10 @@
 """Utilities: module registration, compatibility fixes, CPU distribution."""
+from .checkpoint import CheckpointError, trust_checkpoint
 from .compat import install_compat
 from .dist import finish_distributed, setup_cpu_distributed
 from .setup_env import register_all_modules
 
 __all__ = [
-    'finish_distributed', 'install_compat', 'register_all_modules',
-    'setup_cpu_distributed'
+    'CheckpointError', 'finish_distributed', 'install_compat',
+    'register_all_modules', 'setup_cpu_distributed', 'trust_checkpoint'
 ]

@@ -1,46 +1,27 @@
-"""Fixes for the OpenMMLab stack on recent torch, applied inside mmsquad.
+"""Fixes for the OpenMMLab stack on recent torch, installed by
+:func:`mmsquad.utils.register_all_modules` (never at import time).
 
-* mmengine 0.10.7 calls ``torch.load`` without ``weights_only=False``; since
-  torch 2.6 that refuses the checkpoints mmengine itself writes (they hold
-  message-hub state, numpy scalars, ...). A local checkpoint loader that
-  passes ``weights_only=False`` replaces mmengine's.
+* mmengine 0.10.7's local checkpoint loader fails on torch >= 2.6 for the
+  checkpoints mmengine itself writes; it is replaced by
+  :func:`mmsquad.utils.checkpoint.load_from_local`, which loads them without
+  running code from the file.
 * mmengine writes a checkpoint straight to its final path, so a crash while
   writing leaves a truncated file that ``--resume`` then picks up. The local
   storage backend is replaced by one that writes to a temporary file in the
   same directory and renames it into place.
-
-Both are installed when :mod:`mmsquad` is imported.
 """
 import os
 import os.path as osp
-import tempfile
+import uuid
 from pathlib import Path
-from typing import Optional, Union
+from typing import Union
 
-import torch
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from .checkpoint import load_from_local
 
-def load_from_local(filename: str,
-                          map_location: Optional[Union[str, torch.device]] = None
-                          ) -> dict:
-    """Load a local checkpoint written by mmengine or torch.
-
-    Args:
-        filename: Path of the checkpoint.
-        map_location: Same as :func:`torch.load`.
-
-    Returns:
-        The loaded checkpoint.
-
-    Raises:
-        FileNotFoundError: When ``filename`` is not a file.
-    """
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'checkpoint {filename} can not be found.')
-    return torch.load(filename, map_location=map_location, weights_only=False)
+TEMP_SUFFIX = '.tmp'
 
 
 class AtomicLocalBackend(LocalBackend):
@@ -56,11 +37,18 @@ class AtomicLocalBackend(LocalBackend):
         _atomic_write(obj.encode(encoding), filepath)
 
 
+def temp_path_for(filepath: Union[str, Path]) -> str:
+    """A fresh temporary name beside ``filepath``: hidden, ending in
+    ``.tmp``, so that leftovers of killed writes can be found."""
+    directory, name = osp.split(osp.abspath(filepath))
+    return osp.join(directory, f'.{name}.{uuid.uuid4().hex}{TEMP_SUFFIX}')
+
+
 def _atomic_write(data: bytes, filepath: Union[str, Path]) -> None:
-    directory = osp.dirname(osp.abspath(filepath))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(
-        dir=directory, prefix=f'.{osp.basename(filepath)}.', suffix='.tmp')
+    os.makedirs(osp.dirname(osp.abspath(filepath)), exist_ok=True)
+    tmp_path = temp_path_for(filepath)
+    # os.open with 0o666 honours the umask, as a plain open() would.
+    fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, 'wb') as f:
             f.write(data)

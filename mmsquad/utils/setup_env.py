@@ -4,9 +4,12 @@ import warnings
 
 from mmengine import DefaultScope
 
+from .compat import install_compat
+
 
 def register_all_modules(init_default_scope: bool = True) -> None:
-    """Import every mmsquad module that registers components.
+    """Import every mmsquad module that registers components, and install
+    the checkpoint compatibility fixes of :mod:`mmsquad.utils.compat`.
 
     Args:
         init_default_scope: Whether to make ``mmsquad`` the default scope, so
@@ -19,6 +22,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import mmsquad.models  # noqa: F401
     import mmsquad.visualization  # noqa: F401
 
+    install_compat()
     if not init_default_scope:
         return
     current = DefaultScope.get_current_instance()
