@@ -4,9 +4,17 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3,
+    # mmengine's CheckpointHook, crash-safe (see SafeCheckpointHook).
+    checkpoint=dict(type='SafeCheckpointHook', interval=1, max_keep_ckpts=3,
                     save_best='auto'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # Stop at the first NaN/inf loss, before anything is saved.
+    loss_check=dict(type='NonFiniteLossHook'),
+    # Generator states in each checkpoint, for an exact resume.
+    random_state=dict(type='RandomStateHook'),
+    # Distributed: BatchNorm statistics averaged over the ranks after each
+    # epoch and before validation (SafeCheckpointHook also before saving).
+    sync_buffers=dict(type='SyncBuffersHook'),
     visualization=dict(type='MultiTaskVisualizationHook', interval=1,
                        max_panels=4),
 )

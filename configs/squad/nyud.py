@@ -15,5 +15,5 @@ model = dict(
                    loss=dict(type='MaskedL1Loss'))),
     task_weights=dict(_delete_=True, semseg=1.0, depth=1.0))
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3,
+    checkpoint=dict(type='SafeCheckpointHook', interval=10, max_keep_ckpts=3,
                     save_best='semseg/mIoU', rule='greater'))

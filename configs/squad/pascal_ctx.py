@@ -7,5 +7,5 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3,
+    checkpoint=dict(type='SafeCheckpointHook', interval=10, max_keep_ckpts=3,
                     save_best='semseg/mIoU', rule='greater'))

@@ -29,12 +29,12 @@ class AtomicLocalBackend(LocalBackend):
 
     def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
         """Write bytes to ``filepath`` through a temporary file and rename."""
-        _atomic_write(obj, filepath)
+        atomic_write(obj, filepath)
 
     def put_text(self, obj: str, filepath: Union[str, Path],
                  encoding: str = 'utf-8') -> None:
         """Write text to ``filepath`` through a temporary file and rename."""
-        _atomic_write(obj.encode(encoding), filepath)
+        atomic_write(obj.encode(encoding), filepath)
 
 
 def temp_path_for(filepath: Union[str, Path]) -> str:
@@ -44,7 +44,9 @@ def temp_path_for(filepath: Union[str, Path]) -> str:
     return osp.join(directory, f'.{name}.{uuid.uuid4().hex}{TEMP_SUFFIX}')
 
 
-def _atomic_write(data: bytes, filepath: Union[str, Path]) -> None:
+def atomic_write(data: bytes, filepath: Union[str, Path]) -> None:
+    """Write ``data`` to ``filepath`` whole or not at all (temporary file in
+    the same directory, fsync, rename)."""
     os.makedirs(osp.dirname(osp.abspath(filepath)), exist_ok=True)
     tmp_path = temp_path_for(filepath)
     # os.open with 0o666 honours the umask, as a plain open() would.

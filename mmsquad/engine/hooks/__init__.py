@@ -1,6 +1,11 @@
 """Hooks."""
 from .checkpoint_fit_hook import CheckpointFitHook
 from .grad_conflict_hook import GradConflictHook
+from .non_finite_loss_hook import NonFiniteLossHook
+from .random_state_hook import RandomStateHook
+from .safe_checkpoint_hook import SafeCheckpointHook
 from .visualization_hook import MultiTaskVisualizationHook
 
-__all__ = ['CheckpointFitHook', 'GradConflictHook', 'MultiTaskVisualizationHook']
+__all__ = [
+    'CheckpointFitHook', 'GradConflictHook', 'NonFiniteLossHook',
+    'RandomStateHook', 'SafeCheckpointHook', 'MultiTaskVisualizationHook']

@@ -1,0 +1,4 @@
+"""Training loops."""
+from .loops import ExactResumeEpochBasedTrainLoop
+
+__all__ = ['ExactResumeEpochBasedTrainLoop']

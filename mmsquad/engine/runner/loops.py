@@ -1,0 +1,120 @@
+"""An epoch-based training loop that resumes exactly where a run stopped."""
+import itertools
+import logging
+from typing import Iterator, List, Optional
+
+from mmengine.dist import get_rank, get_world_size
+from mmengine.logging import print_log
+from mmengine.runner import EpochBasedTrainLoop
+from torch.utils.data import DataLoader, Sampler
+
+from mmsquad.engine.hooks.random_state_hook import RANDOM_STATES_KEY
+from mmsquad.registry import LOOPS
+from mmsquad.utils.random_state import (RandomState, preserved_random_state,
+                                        set_random_state)
+
+
+class SkipBatches(Sampler):
+    """The batches of ``batch_sampler`` after the first ``skip``; indices
+    only, nothing is loaded for the skipped ones."""
+
+    def __init__(self, batch_sampler, skip: int) -> None:
+        self.batch_sampler = batch_sampler
+        self.skip = skip
+
+    def __iter__(self) -> Iterator[List[int]]:
+        return itertools.islice(iter(self.batch_sampler), self.skip, None)
+
+    def __len__(self) -> int:
+        return max(len(self.batch_sampler) - self.skip, 0)
+
+
+def without_first_batches(loader: DataLoader, skip: int) -> DataLoader:
+    """A loader like ``loader`` that starts after its first ``skip``
+    batches of the current epoch."""
+    workers = dict(prefetch_factor=loader.prefetch_factor) \
+        if loader.num_workers > 0 else {}
+    return DataLoader(
+        loader.dataset, batch_sampler=SkipBatches(loader.batch_sampler, skip),
+        num_workers=loader.num_workers, collate_fn=loader.collate_fn,
+        pin_memory=loader.pin_memory, timeout=loader.timeout,
+        worker_init_fn=loader.worker_init_fn,
+        multiprocessing_context=loader.multiprocessing_context,
+        generator=loader.generator, **workers)
+
+
+@LOOPS.register_module()
+class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
+    """mmengine's ``EpochBasedTrainLoop`` that continues a resumed run as if
+    it had never stopped.
+
+    mmengine replays a checkpoint's epoch from its first batch, and starts
+    every generator afresh. This loop:
+
+    * skips the batches of the epoch that the checkpoint already trained
+      (by index: nothing is loaded for them), so an iteration checkpoint
+      resumes at the next batch, and one saved at an epoch's last batch at
+      the next epoch;
+    * restores each rank's random generator states saved by
+      :class:`~mmsquad.engine.hooks.RandomStateHook`, at the point where the
+      saved run stood: before the epoch's data loader starts at an epoch
+      boundary, after it started otherwise;
+    * validates without touching the generators, so that training draws the
+      same numbers however often it validates, and whether or not a resumed
+      run repeated a validation.
+
+    With ``num_workers=0`` (augmentations in the main process) a resumed
+    run is bitwise equal to the uninterrupted one on CPU; with workers the
+    same samples are seen in the same order, but the workers' generators
+    start afresh.
+    """
+
+    def run(self):
+        """Train, restoring the saved random states first on resume."""
+        self.runner.call_hook('before_train')
+        self._resumed_state = self._saved_random_state()
+        while self._epoch < self._max_epochs and not self.stop_training:
+            self.run_epoch()
+            self._decide_current_val_interval()
+            if (self.runner.val_loop is not None
+                    and self._epoch >= self.val_begin
+                    and (self._epoch % self.val_interval == 0
+                         or self._epoch == self._max_epochs)):
+                with preserved_random_state():
+                    self.runner.val_loop.run()
+        self.runner.call_hook('after_train')
+        return self.runner.model
+
+    def run_epoch(self) -> None:
+        """Train the epoch's batches that are not yet trained."""
+        self.runner.call_hook('before_train_epoch')
+        self.runner.model.train()
+        done = min(max(self._iter - self._epoch * len(self.dataloader), 0),
+                   len(self.dataloader))
+        state, self._resumed_state = self._resumed_state, None
+        if state is not None and done == 0:
+            set_random_state(state)
+        loader = self.dataloader if done == 0 else without_first_batches(
+            self.dataloader, done)
+        batches = iter(loader)
+        if state is not None and done > 0:
+            set_random_state(state)
+        for idx, data_batch in enumerate(batches, start=done):
+            self.run_iter(idx, data_batch)
+        self.runner.call_hook('after_train_epoch')
+        self._epoch += 1
+
+    def _saved_random_state(self) -> Optional[RandomState]:
+        """This rank's saved generator states, when the run was resumed
+        from a checkpoint that has them."""
+        if self._iter == 0:
+            return None
+        states = self.runner.message_hub.get_info(RANDOM_STATES_KEY)
+        if states is None or len(states) != get_world_size():
+            print_log(
+                'the checkpoint has no random generator states for '
+                f'{get_world_size()} processes: the resumed run draws other '
+                'random numbers than the run it continues',
+                logger="current", level=logging.WARNING)
+            return None
+        return states[get_rank()]
