@@ -16,6 +16,16 @@ from mmsquad.registry import HOOKS
 
 
 def _kill_job():
+    """SIGKILL the whole job: under torchrun the other ranks (each in a
+    session of its own), torchrun's session, then this rank, as when a node
+    dies; else this process's session."""
+    if 'TORCHELASTIC_RUN_ID' in os.environ:
+        launcher = os.getppid()
+        with open(f'/proc/{launcher}/task/{launcher}/children') as f:
+            for pid in map(int, f.read().split()):
+                if pid != os.getpid():
+                    os.kill(pid, signal.SIGKILL)
+        os.killpg(os.getpgid(launcher), signal.SIGKILL)
     os.killpg(os.getpgid(0), signal.SIGKILL)
 
 

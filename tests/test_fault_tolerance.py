@@ -1,5 +1,6 @@
 """What survives a crash: exact resume, crash-safe checkpoints, a stop at
 the first non-finite loss, early config errors."""
+import functools
 import glob
 import os
 import os.path as osp
@@ -20,14 +21,15 @@ def _data(root):
         'train_dataloader', 'val_dataloader', 'test_dataloader')]
 
 
-def _train(work_dir, *options, resume=False, nproc=1, env=None, port=29650):
+def _train(work_dir, *options, resume=False, nproc=1, env=None, port=29650,
+           config=TINY_CONFIG):
     """tools/train.py (or dist_train.sh) in its own session, so that a
     fault can kill the whole job and nothing else."""
     env = {**os.environ, 'PYTHONPATH': f'{REPO}:{TESTS}', **(env or {})}
     if nproc == 1:
-        cmd = [sys.executable, 'tools/train.py', TINY_CONFIG]
+        cmd = [sys.executable, 'tools/train.py', config]
     else:
-        cmd = ['bash', 'tools/dist_train.sh', TINY_CONFIG, str(nproc)]
+        cmd = ['bash', 'tools/dist_train.sh', config, str(nproc)]
         env.update(PYTHON=sys.executable, PORT=str(port), OMP_NUM_THREADS='1')
     if resume:
         cmd += ['--resume'] + ([] if resume is True else [str(resume)])
@@ -140,27 +142,31 @@ def test_a_typo_in_a_hook_setting_fails_before_training(demo_root, tmp_path):
 def test_killed_two_process_training_resumes_bitwise(demo_root, tmp_path):
     # Two processes, 2 iterations an epoch, 3 epochs; only ONE checkpoint
     # kept, the setting in which mmengine's hook lost every checkpoint.
+    config = tmp_path / 'faulty.py'
+    config.write_text(
+        f"_base_ = ['{TINY_CONFIG}']\n"
+        "custom_imports = dict(imports=['fault_injection'],\n"
+        "                      allow_failed_imports=False)\n"
+        "custom_hooks = [dict(type='KillJobHook')]\n")
     options = [*_data(demo_root), *EVERY_ITER[:-1],
                'default_hooks.checkpoint.max_keep_ckpts=1',
-               'randomness.seed=0',
-               "custom_imports.imports=['fault_injection']",
-               'custom_imports.allow_failed_imports=False',
-               "custom_hooks=[dict(type='KillJobHook')]"]
-    full = _train(tmp_path / 'full', *options, nproc=2, port=29661)
+               'randomness.seed=0']
+    train = functools.partial(_train, nproc=2, config=str(config))
+    full = train(tmp_path / 'full', *options, port=29661)
     assert full.returncode == 0, full.stderr[-3000:]
     reference = _weights(tmp_path / 'full' / 'iter_6.pth')
     for when, at, port in (('save', 3, 29662), ('step', 5, 29663),
                            ('save', 6, 29664)):
         work_dir = tmp_path / f'{when}_{at}'
-        killed = _train(work_dir, *options, nproc=2, port=port,
-                        env=dict(FAULT_ITER=str(at), FAULT_WHEN=when))
+        killed = train(work_dir, *options, port=port,
+                       env=dict(FAULT_ITER=str(at), FAULT_WHEN=when))
         assert killed.returncode == -signal.SIGKILL, _log(killed)[-3000:]
         # The kill left a loadable checkpoint and last_checkpoint names it.
         with open(work_dir / 'last_checkpoint') as f:
             last = f.read().strip()
         assert osp.basename(last) == f'iter_{at - 1}.pth'
         assert torch.load(last, weights_only=False)['meta']['iter'] == at - 1
-        resumed = _train(work_dir, *options, nproc=2, port=port, resume=True)
+        resumed = train(work_dir, *options, port=port, resume=True)
         assert resumed.returncode == 0, resumed.stderr[-3000:]
         assert not glob.glob(osp.join(work_dir, '.*.tmp'))
         _assert_bitwise_equal(_weights(work_dir / 'iter_6.pth'), reference)

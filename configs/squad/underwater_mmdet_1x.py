@@ -11,3 +11,8 @@ _base_ = [
 optim_wrapper = dict(optimizer=dict(lr=0.02 * 4 / 16),
                      clip_grad=dict(max_norm=35, norm_type=2))
 default_hooks = dict(checkpoint=dict(save_best='coco/bbox_mAP', rule='greater'))
+# The loops of mmdet's schedule carry mmdet's scope, in which they would
+# build the data loaders (and miss mmsquad's datasets): run them in ours.
+train_cfg = dict(_scope_='mmsquad', type='ExactResumeEpochBasedTrainLoop')
+val_cfg = dict(_scope_='mmsquad')
+test_cfg = dict(_scope_='mmsquad')

@@ -11,6 +11,7 @@ left alive then aborts the process during interpreter shutdown ("terminate
 called without an active exception"), so the tools end with
 :func:`finish_distributed`.
 """
+import gc
 import os
 
 import torch
@@ -68,11 +69,17 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
 
 
 def finish_distributed() -> None:
-    """Wait for every rank, then destroy the default process group.
+    """Free what still uses the process group, wait for every rank, then
+    destroy the default process group.
 
     Does nothing outside distributed runs. The tools call it after training
     or testing so that no rank exits while a collective is still pending.
+    The runner and its loops refer to each other, so the DDP wrapper (and
+    its reducer, which holds the gloo group) would otherwise live on as
+    cyclic garbage until interpreter shutdown, where it is destroyed in an
+    arbitrary order with the C++ runtime; it is collected here first.
     """
     if dist.is_available() and dist.is_initialized():
+        gc.collect()
         dist.barrier()
         dist.destroy_process_group()

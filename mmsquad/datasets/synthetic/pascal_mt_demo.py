@@ -12,7 +12,7 @@ distilled saliency and normals PNGs and ``LabelMap`` ``.mat`` files.
 """
 import os
 import os.path as osp
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -119,10 +119,13 @@ def random_scene(rng: np.random.Generator,
     return scene
 
 
-def render_sample(scene: Scene, size: int, rng: np.random.Generator
-                  ) -> dict:
-    """Render the image and every exact target of a scene."""
-    index, normals, depth, _ = render(scene, size, size, focal=size * 0.9)
+def render_sample(scene: Scene, size: Union[int, Tuple[int, int]],
+                  rng: np.random.Generator) -> dict:
+    """Render the image and every exact target of a scene, ``size`` pixels
+    square or ``(height, width)``."""
+    height, width = (size, size) if isinstance(size, int) else size
+    index, normals, depth, _ = render(scene, height, width,
+                                      focal=min(height, width) * 0.9)
     obj = np.array([p.object_id for p in scene.primitives])[index]
     surface_of = np.array([scene.objects[o]['surface']
                            for o in range(len(scene.objects))])
@@ -206,9 +209,15 @@ def write_sample(root: str, img_id: str, sample: dict) -> None:
 
 
 def make_pascal_mt_demo(root: str, num_train: int = 200, num_val: int = 50,
-                        size: int = 96, seed: int = 0,
+                        size: Union[int, Sequence[Tuple[int, int]]] = 96,
+                        seed: int = 0,
                         person_prob: Optional[float] = 0.75) -> None:
-    """Render and write a PASCAL_MT-layout demo dataset under ``root``."""
+    """Render and write a PASCAL_MT-layout demo dataset under ``root``.
+
+    ``size`` is the side of every (square) image, or a list of
+    ``(height, width)`` that the images of each split take in turn.
+    """
+    sizes = [size] if isinstance(size, int) else list(size)
     for sub in ('JPEGImages', 'ImageSets/Context', 'semseg/VOC12',
                 'sal_distill', 'normals_distill', 'human_parts',
                 'pascal-context/trainval'):
@@ -216,9 +225,10 @@ def make_pascal_mt_demo(root: str, num_train: int = 200, num_val: int = 50,
     rng = np.random.default_rng(seed)
     for split, count in (('train', num_train), ('val', num_val)):
         ids = [f'demo_{split}_{i:05d}' for i in range(count)]
-        for img_id in ids:
+        for i, img_id in enumerate(ids):
             scene = random_scene(rng, person_prob)
-            write_sample(root, img_id, render_sample(scene, size, rng))
+            write_sample(root, img_id,
+                         render_sample(scene, sizes[i % len(sizes)], rng))
         with open(osp.join(root, 'ImageSets', 'Context', f'{split}.txt'),
                   'w') as f:
             f.write('\n'.join(ids) + '\n')
