@@ -13,6 +13,7 @@ from mmengine.runner import Runner
 
 from conftest import REPO, TINY_CONFIG
 from mmsquad.engine import GradConflictHook
+from mmsquad.engine.optimizers import cpu_supports_bfloat16
 from mmsquad.engine.task_gradients import task_losses
 from mmsquad.registry import MODELS
 from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
@@ -89,6 +90,31 @@ def test_hook_measures_the_per_task_backbone_cosines(demo_root, tmp_path):
         np.mean([cos[i, j] < 0 for i, j in pairs]))
 
 
+@pytest.mark.skipif(not cpu_supports_bfloat16(),
+                    reason='CPU bfloat16 autocast needs avx512_bf16/AMX')
+def test_hook_measures_under_cpu_bfloat16_autocast(demo_root, tmp_path):
+    """The hook runs inside the optim wrapper's autocast. On this tiny model
+    at initialisation bfloat16 moves the backbone's per-task gradients far
+    from float32 (cosine 0.2-0.5 between the two), so the pairwise cosines
+    near 0 change sign; only their validity is checked."""
+    runner = Runner.from_cfg(tiny_cfg(demo_root, str(tmp_path / 'w')))
+    model = runner.model
+    model.train()
+    batch = next(iter(runner.train_dataloader))
+    hook = GradConflictHook(interval=1, groups={'backbone': r'^backbone\.'})
+    stats = {}
+    for wrapper in ('OptimWrapper', 'CPUAmpOptimWrapper'):
+        optim_wrapper = runner.build_optim_wrapper(
+            dict(type=wrapper, optimizer=dict(type='SGD', lr=0.1)))
+        torch.manual_seed(0)
+        stats[wrapper] = hook.measure(model, batch, optim_wrapper)
+    exact, bf16 = stats['OptimWrapper'], stats['CPUAmpOptimWrapper']
+    cosines = [k for k in exact if '/cos_' in k]
+    assert len(cosines) == 7  # the mean and six pairs
+    assert all(-1 <= bf16[k] <= 1 for k in cosines)
+    assert all(bf16[k] != exact[k] for k in cosines)  # autocast was on
+
+
 def test_hook_rejects_a_group_without_parameters(demo_root, tmp_path):
     runner = Runner.from_cfg(tiny_cfg(demo_root, str(tmp_path / 'w')))
     hook = GradConflictHook(groups={'nothing': r'^no_such_module\.'})
@@ -98,7 +124,11 @@ def test_hook_rejects_a_group_without_parameters(demo_root, tmp_path):
         hook.measure(runner.model, batch, optim_wrapper)
 
 
-def test_pcgrad_and_hook_under_two_process_cpu_ddp(demo_root, tmp_path):
+@pytest.mark.parametrize('amp', [False, pytest.param(True, marks=(
+    pytest.mark.skipif(torch.cuda.is_available() or
+                       not cpu_supports_bfloat16(),
+                       reason='CPU bfloat16 autocast needs avx512_bf16/AMX')))])
+def test_pcgrad_and_hook_under_two_process_cpu_ddp(demo_root, tmp_path, amp):
     config = tmp_path / 'pcgrad_ddp.py'
     config.write_text(
         f"_base_ = ['{TINY_CONFIG}']\n"
@@ -110,10 +140,14 @@ def test_pcgrad_and_hook_under_two_process_cpu_ddp(demo_root, tmp_path):
         "train_cfg = dict(max_epochs=1, val_interval=1)\n")
     work_dir = str(tmp_path / 'work')
     result = run(['bash', 'tools/dist_train.sh', str(config), '2',
-                  '--work-dir', work_dir],
-                 PYTHON=sys.executable, PORT='29617', OMP_NUM_THREADS='1')
+                  '--work-dir', work_dir, *(['--amp'] if amp else [])],
+                 PYTHON=sys.executable, PORT=str(29617 + amp),
+                 OMP_NUM_THREADS='1')
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-3000:]
+    if amp:  # a real CPU bfloat16 run of PCGrad and the hook
+        assert '--amp: CPU bfloat16 autocast, no loss scaler ' \
+            '(CPUAmpPCGradOptimWrapper)' in log
     assert 'Epoch(train) [1][2/2]' in log
     assert 'grad_conflict/backbone/cos_mean' in log
     assert 'grad_conflict/backbone.stages.1/conflict_rate' in log

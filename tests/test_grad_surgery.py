@@ -11,6 +11,7 @@ from mmsquad.engine import cagrad, gradvac, nash_mtl, pcgrad
 from mmsquad.engine.task_gradients import (attach_task_losses,
                                            conflict_stats, gram_matrix,
                                            per_task_gradients)
+from mmsquad.engine.optimizers import cpu_supports_bfloat16
 from mmsquad.registry import OPTIM_WRAPPERS
 
 
@@ -167,7 +168,7 @@ def build_wrapper(type_name: str, optimizer, monkeypatch):
     static scale of 1024 (mmengine's asks for a GPU), so that the scaled
     path runs: per-task gradients of scaled losses, unscaled for the
     surgery, scaled back for the scaler's unscale-and-check step."""
-    if not type_name.startswith('Amp'):
+    if not type_name.startswith('Amp'):  # plain, or CPU bfloat16
         return OPTIM_WRAPPERS.build(dict(type=type_name, optimizer=optimizer))
     from mmengine.optim.optimizer import amp_optimizer_wrapper
     monkeypatch.setattr(amp_optimizer_wrapper, 'is_cuda_available',
@@ -178,7 +179,9 @@ def build_wrapper(type_name: str, optimizer, monkeypatch):
     return wrapper
 
 
-@pytest.mark.parametrize('prefix', ['', 'Amp'])
+@pytest.mark.parametrize('prefix', ['', 'Amp', pytest.param(
+    'CPUAmp', marks=pytest.mark.skipif(not cpu_supports_bfloat16(),
+                                       reason='no bfloat16 on this CPU'))])
 @pytest.mark.parametrize('name', ['PCGrad', 'GradVac', 'CAGrad', 'NashMTL'])
 def test_wrapper_applies_the_surgery_to_shared_params_only(
         name, prefix, monkeypatch):
@@ -206,7 +209,7 @@ def test_wrapper_applies_the_surgery_to_shared_params_only(
     total = attach_task_losses(sum(losses.values()), loss_dict,
                                lambda: params)
     wrapper.update_params(total)
-    if prefix:  # the scaler found finite gradients and kept its scale
+    if prefix == 'Amp':  # the scaler found finite gradients, kept its scale
         assert wrapper.loss_scaler.get_scale() == 1024.0
     step = torch.cat([(b - p.detach()).reshape(-1)
                       for b, p in zip(before, params)])
@@ -252,8 +255,27 @@ def test_wrapper_without_task_losses_says_what_is_missing():
 
 def test_amp_flag_picks_the_mixed_precision_variant():
     from mmsquad.utils.tool_setup import amp_variant
-    assert amp_variant('OptimWrapper') == 'AmpOptimWrapper'
-    assert amp_variant('PCGradOptimWrapper') == 'AmpPCGradOptimWrapper'
-    assert amp_variant('AmpCAGradOptimWrapper') == 'AmpCAGradOptimWrapper'
+    assert amp_variant('OptimWrapper', 'Amp') == 'AmpOptimWrapper'
+    assert amp_variant('PCGradOptimWrapper', 'CPUAmp') == \
+        'CPUAmpPCGradOptimWrapper'
+    assert amp_variant('AmpCAGradOptimWrapper', 'Amp') == \
+        'AmpCAGradOptimWrapper'
+    assert amp_variant('CPUAmpCAGradOptimWrapper', 'Amp') == \
+        'AmpCAGradOptimWrapper'
     with pytest.raises(KeyError, match='NoSuchOptimWrapper'):
-        amp_variant('NoSuchOptimWrapper')
+        amp_variant('NoSuchOptimWrapper', 'Amp')
+
+
+def test_amp_on_a_cpu_without_bfloat16_fails_clearly(monkeypatch):
+    from mmengine.config import Config
+
+    import mmsquad.engine.optimizers as optimizers
+    from mmsquad.utils.tool_setup import enable_amp
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    cfg = Config(dict(optim_wrapper=dict(type='PCGradOptimWrapper')))
+    if cpu_supports_bfloat16():
+        assert 'CPU bfloat16' in enable_amp(cfg)
+        assert cfg.optim_wrapper.type == 'CPUAmpPCGradOptimWrapper'
+    monkeypatch.setattr(optimizers, 'cpu_supports_bfloat16', lambda: False)
+    with pytest.raises(RuntimeError, match='no bfloat16 support'):
+        enable_amp(Config(dict(optim_wrapper=dict(type='OptimWrapper'))))

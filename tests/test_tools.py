@@ -101,11 +101,6 @@ def test_missing_files_are_named(args, message):
     assert message in result.stderr
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason='AMP runs on CUDA')
-def test_amp_without_cuda_fails_early():
-    result = tool('train.py', TINY_CONFIG, '--amp')
-    assert result.returncode != 0
-    assert '--amp' in result.stderr and 'CUDA' in result.stderr
 
 
 def test_unknown_type_in_config_is_named(tmp_path):

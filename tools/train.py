@@ -2,12 +2,11 @@
 import argparse
 import os
 
-import torch
 from mmengine.config import DictAction
 
 from mmsquad.utils import (finish_distributed, register_all_modules,
                            trust_checkpoint)
-from mmsquad.utils.tool_setup import (amp_variant, build_runner,
+from mmsquad.utils.tool_setup import (build_runner, enable_amp,
                                       load_tool_config)
 
 
@@ -17,7 +16,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--amp', action='store_true',
-        help='enable automatic-mixed-precision training')
+        help='automatic mixed precision: float16 with a loss scaler on '
+        'CUDA, bfloat16 autocast on a CPU with bfloat16 units')
     parser.add_argument(
         '--auto-scale-lr', action='store_true',
         help='scale the learning rate by the real batch size against '
@@ -48,13 +48,7 @@ def main() -> None:
     register_all_modules()
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
                            args.launcher)
-    if args.amp:
-        if not torch.cuda.is_available():
-            raise RuntimeError('--amp trains with automatic mixed precision, '
-                               'which needs a CUDA device; none is visible')
-        cfg.optim_wrapper.type = amp_variant(
-            cfg.optim_wrapper.get('type', 'OptimWrapper'))
-        cfg.optim_wrapper.loss_scale = 'dynamic'
+    amp_choice = enable_amp(cfg) if args.amp else None
     if args.auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
             raise KeyError('--auto-scale-lr needs '
@@ -76,7 +70,11 @@ def main() -> None:
             source=None if args.resume == 'auto' else args.resume)]
     if args.trust_checkpoint and cfg.get('load_from'):
         trust_checkpoint(cfg.load_from)
-    build_runner(cfg).train()
+    runner = build_runner(cfg)
+    if amp_choice:
+        runner.logger.info(amp_choice)
+    runner.train()
+    del runner
     finish_distributed()
 
 

@@ -1,7 +1,9 @@
 """Config handling shared by ``tools/train.py`` and ``tools/test.py``."""
 import os.path as osp
+import re
 from typing import Optional
 
+import torch
 from mmengine.config import Config
 
 from .dist import setup_cpu_distributed
@@ -50,22 +52,51 @@ def load_tool_config(config: str,
     return cfg
 
 
-def amp_variant(optim_wrapper: str) -> str:
-    """The mixed-precision optim wrapper matching ``optim_wrapper``:
+def amp_variant(optim_wrapper: str, prefix: str) -> str:
+    """The mixed-precision variant ``prefix`` (``Amp`` for mmengine's CUDA
+    wrapper, ``CPUAmp`` for the CPU bfloat16 one) of ``optim_wrapper``:
     ``OptimWrapper`` -> ``AmpOptimWrapper``, ``PCGradOptimWrapper`` ->
-    ``AmpPCGradOptimWrapper``; an ``Amp...`` type stays.
+    ``CPUAmpPCGradOptimWrapper``; a variant of the other kind is swapped.
 
     Raises:
-        KeyError: When no mixed-precision variant is registered.
+        KeyError: When no such variant is registered.
     """
     from mmsquad.registry import OPTIM_WRAPPERS
-    if optim_wrapper.startswith('Amp'):
-        return optim_wrapper
-    variant = f'Amp{optim_wrapper}'
+    base = re.sub(r'^(CPUAmp|Amp)', '', optim_wrapper)
+    variant = f'{prefix}{base}'
     if OPTIM_WRAPPERS.get(variant) is None:
         raise KeyError(f'--amp: optim wrapper {optim_wrapper} has no '
                        f'mixed-precision variant {variant}')
     return variant
+
+
+def enable_amp(cfg: Config) -> str:
+    """Switch ``cfg.optim_wrapper`` to mixed precision for this machine.
+
+    With CUDA: mmengine's ``AmpOptimWrapper`` (float16 with a dynamic loss
+    scaler, or ``optim_wrapper.dtype='bfloat16'``); without CUDA, on a CPU
+    with bfloat16 support: :class:`~mmsquad.engine.CPUAmpOptimWrapper`.
+
+    Returns:
+        A line saying which was chosen, for the log.
+
+    Raises:
+        RuntimeError: Without CUDA on a CPU without bfloat16 support.
+    """
+    from mmsquad.engine.optimizers import cpu_supports_bfloat16
+    wrapper = cfg.optim_wrapper
+    current = wrapper.get('type', 'OptimWrapper')
+    if torch.cuda.is_available():
+        wrapper.type = amp_variant(current, 'Amp')
+        wrapper.setdefault('loss_scale', 'dynamic')
+        return (f'--amp: CUDA {wrapper.get("dtype") or "float16"} autocast '
+                f'with a dynamic loss scaler ({wrapper.type})')
+    if not cpu_supports_bfloat16():
+        raise RuntimeError('--amp: no CUDA device is visible and this CPU '
+                           'has no bfloat16 support (avx512_bf16 or AMX); '
+                           'train in float32 (without --amp)')
+    wrapper.type = amp_variant(current, 'CPUAmp')
+    return f'--amp: CPU bfloat16 autocast, no loss scaler ({wrapper.type})'
 
 
 def build_runner(cfg: Config):

@@ -17,6 +17,7 @@ from scipy.optimize import minimize
 from torch import Tensor
 
 from mmsquad.registry import OPTIM_WRAPPERS
+from .cpu_amp_optimizer_wrapper import CPUAmpOptimWrapper
 from ..task_gradients import attached_task_losses, per_task_gradients
 
 
@@ -183,9 +184,11 @@ class RandomOrderSurgery(GradSurgeryMixin):
 
 
 def register_surgery(name: str, surgery: type) -> None:
-    """Register ``<name>OptimWrapper`` and ``Amp<name>OptimWrapper``:
-    ``surgery`` on top of mmengine's plain and mixed-precision wrappers."""
-    for prefix, base in (('', OptimWrapper), ('Amp', AmpOptimWrapper)):
+    """Register ``<name>OptimWrapper``, ``Amp<name>OptimWrapper`` and
+    ``CPUAmp<name>OptimWrapper``: ``surgery`` on top of mmengine's plain and
+    mixed-precision wrappers and of the CPU bfloat16 one."""
+    for prefix, base in (('', OptimWrapper), ('Amp', AmpOptimWrapper),
+                         ('CPUAmp', CPUAmpOptimWrapper)):
         cls_name = f'{prefix}{name}OptimWrapper'
         cls = type(cls_name, (surgery, base), dict(
             __doc__=f'{surgery.__doc__}\n\n    On mmengine\'s '
