@@ -11,6 +11,7 @@ import sys
 from mmsquad.apis import MultiTaskInferencer
 from mmsquad.apis.multitask_inferencer import MAX_PIXELS
 from mmsquad.utils import CheckpointError
+from mmsquad.utils.precision import PRECISIONS
 
 
 def parse_args() -> argparse.Namespace:
@@ -33,6 +34,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--trust-checkpoint', action='store_true',
                         help='allow the checkpoint to run code while it '
                         'loads (only for files from a trusted source)')
+    parser.add_argument('--precision', choices=list(PRECISIONS),
+                        default='fp32', help='numeric precision of the '
+                        'network (bf16: CPUs with avx512_bf16/AMX; fp16: '
+                        'CUDA)')
     parser.add_argument('--max-pixels', type=int, default=MAX_PIXELS,
                         help='skip images whose network input has more '
                         'pixels than this (default %(default)s)')
@@ -46,7 +51,7 @@ def main() -> None:
             args.model, weights=args.weights, device=args.device,
             tasks=args.tasks, fold=args.fold, allow_partial=args.partial,
             trust_checkpoint=args.trust_checkpoint,
-            max_pixels=args.max_pixels)
+            max_pixels=args.max_pixels, precision=args.precision)
         result = inferencer(args.inputs, batch_size=args.batch_size,
                             out_dir=args.out_dir)
     except (CheckpointError, FileNotFoundError, ValueError) as error:

@@ -13,7 +13,7 @@ from mmengine.runner import Runner
 
 from conftest import REPO, TINY_CONFIG
 from mmsquad.engine import GradConflictHook
-from mmsquad.engine.optimizers import cpu_supports_bfloat16
+from mmsquad.utils.precision import cpu_supports_bfloat16
 from mmsquad.engine.task_gradients import task_losses
 from mmsquad.registry import MODELS
 from mmsquad.visualization.grad_conflict_plot import (conflict_curves,

@@ -11,7 +11,7 @@ from mmsquad.engine import cagrad, gradvac, nash_mtl, pcgrad
 from mmsquad.engine.task_gradients import (attach_task_losses,
                                            conflict_stats, gram_matrix,
                                            per_task_gradients)
-from mmsquad.engine.optimizers import cpu_supports_bfloat16
+from mmsquad.utils.precision import cpu_supports_bfloat16
 from mmsquad.registry import OPTIM_WRAPPERS
 
 
@@ -269,13 +269,13 @@ def test_amp_flag_picks_the_mixed_precision_variant():
 def test_amp_on_a_cpu_without_bfloat16_fails_clearly(monkeypatch):
     from mmengine.config import Config
 
-    import mmsquad.engine.optimizers as optimizers
+    import mmsquad.utils.tool_setup as tool_setup
     from mmsquad.utils.tool_setup import enable_amp
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     cfg = Config(dict(optim_wrapper=dict(type='PCGradOptimWrapper')))
     if cpu_supports_bfloat16():
         assert 'CPU bfloat16' in enable_amp(cfg)
         assert cfg.optim_wrapper.type == 'CPUAmpPCGradOptimWrapper'
-    monkeypatch.setattr(optimizers, 'cpu_supports_bfloat16', lambda: False)
+    monkeypatch.setattr(tool_setup, 'cpu_supports_bfloat16', lambda: False)
     with pytest.raises(RuntimeError, match='no bfloat16 support'):
         enable_amp(Config(dict(optim_wrapper=dict(type='OptimWrapper'))))

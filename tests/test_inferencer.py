@@ -13,6 +13,7 @@ import torch
 from conftest import REPO, TINY_CONFIG, reference_outputs
 from mmsquad.apis import MultiTaskInferencer, init_model
 from mmsquad.apis.multitask_inferencer import resolve_config
+from mmsquad.utils.precision import cpu_supports_bfloat16
 
 TASKS = ['semseg', 'human_parts', 'sal', 'normals']
 
@@ -191,3 +192,29 @@ def test_images_above_max_pixels_are_skipped_with_the_reason(
     result = small([big, big[:40]])
     assert result['skipped'] == ['array_00000']
     assert len(result['predictions']) == 1
+
+
+@pytest.mark.skipif(not cpu_supports_bfloat16(),
+                    reason='bfloat16 inference needs avx512_bf16/AMX')
+def test_bfloat16_predictions_agree_with_float32(tiny_checkpoint, image_dir):
+    paths = sorted(glob.glob(osp.join(image_dir, 'demo_*.jpg')))
+    results = {}
+    for precision in ('fp32', 'bf16'):
+        inferencer = MultiTaskInferencer(
+            TINY_CONFIG, weights=tiny_checkpoint, device='cpu',
+            show_progress=False, precision=precision)
+        results[precision] = inferencer(paths)['predictions']
+    for exact, half in zip(results['fp32'], results['bf16']):
+        for task in ('semseg', 'human_parts'):
+            assert (exact[task] == half[task]).mean() >= 0.99, task
+        # Saliency probabilities within 0.02, normals within 2 degrees.
+        assert np.abs(exact['sal'] - half['sal']).max() <= 0.02
+        cos = (exact['normals'] * half['normals']).sum(-1).clip(-1, 1)
+        assert np.degrees(np.arccos(cos)).max() <= 2.0
+        assert not np.array_equal(exact['sal'], half['sal'])  # bf16 ran
+
+
+def test_float16_on_the_cpu_fails_clearly(tiny_checkpoint):
+    with pytest.raises(ValueError, match='fp16 needs a CUDA device'):
+        MultiTaskInferencer(TINY_CONFIG, weights=tiny_checkpoint,
+                            device='cpu', precision='fp16')

@@ -118,3 +118,32 @@ def test_install_names_a_missing_wheelhouse(tmp_path):
     assert result.returncode != 0
     assert '/no/wheels' in result.stderr
     assert not osp.exists(tmp_path / 'venv')
+
+
+def test_test_tool_precision(tiny_checkpoint, demo_root, tmp_path):
+    from mmsquad.utils.precision import cpu_supports_bfloat16
+    data = f'test_dataloader.dataset.data_root={demo_root}'
+    fp16 = tool('test.py', TINY_CONFIG, tiny_checkpoint, '--precision',
+                'fp16', '--cfg-options', data)
+    assert fp16.returncode != 0 and 'fp16 needs a CUDA' in fp16.stderr
+    if not cpu_supports_bfloat16() or torch.cuda.is_available():
+        pytest.skip('CPU bfloat16 needs avx512_bf16/AMX')
+    lines = {}
+    for precision in ('fp32', 'bf16'):
+        result = tool('test.py', TINY_CONFIG, tiny_checkpoint, '--precision',
+                      precision, '--work-dir', str(tmp_path / precision),
+                      '--cfg-options', data)
+        assert result.returncode == 0, result.stderr[-3000:]
+        lines[precision] = [ln for ln in (result.stdout + result.stderr)
+                            .splitlines() if 'Epoch(test)' in ln
+                            and 'semseg/mIoU' in ln][-1]
+
+    def metric(line, key):
+        return float(re.search(re.escape(key) + r': ([0-9.]+)', line)[1])
+
+    for key, tolerance in (('semseg/mIoU', 1.0), ('sal/maxF', 1.0),
+                           ('normals/mean', 1.0)):
+        exact, half = (metric(lines[p], key) for p in ('fp32', 'bf16'))
+        assert half == pytest.approx(exact, abs=tolerance), key
+    metrics = {p: line.split('data_time')[0] for p, line in lines.items()}
+    assert metrics['fp32'] != metrics['bf16']  # the test ran in bfloat16

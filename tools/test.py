@@ -2,11 +2,13 @@
 import argparse
 import os
 
+import torch
 from mmengine.config import DictAction
 from mmengine.evaluator import DumpResults
 
 from mmsquad.utils import (finish_distributed, register_all_modules,
                            trust_checkpoint)
+from mmsquad.utils.precision import PRECISIONS, precision_dtype
 from mmsquad.utils.tool_setup import build_runner, load_tool_config
 
 
@@ -29,6 +31,10 @@ def parse_args() -> argparse.Namespace:
         help='allow the checkpoint to run code while it loads (only for '
         'files from a trusted source)')
     parser.add_argument(
+        '--precision', choices=list(PRECISIONS), default='fp32',
+        help='numeric precision of the network (autocast; bf16: CPUs with '
+        'avx512_bf16/AMX; fp16: CUDA)')
+    parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, key=value pairs')
     parser.add_argument(
@@ -46,10 +52,17 @@ def main() -> None:
         raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         raise ValueError(f'--out must be a .pkl file, got {args.out}')
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    dtype = precision_dtype(args.precision, device)  # fails before any work
     register_all_modules()
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
                            args.launcher)
     cfg.load_from = args.checkpoint
+    if dtype != torch.float32:
+        # mmengine's TestLoop autocasts with fp16=True, in the process's
+        # autocast dtype for the device.
+        torch.set_autocast_dtype(device, dtype)
+        cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
     if args.trust_checkpoint:
         trust_checkpoint(args.checkpoint)
     cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(

@@ -11,6 +11,7 @@ import cv2
 import mmcv
 import mmengine
 import numpy as np
+import torch
 from mmengine.infer import BaseInferencer
 from mmengine.logging import print_log
 from mmengine.model import revert_sync_batchnorm
@@ -24,6 +25,7 @@ from mmsquad.structures import (DENSE_TASKS, MultiTaskDataSample,
                                 get_dense_task)
 from mmsquad.utils import register_all_modules
 from mmsquad.utils.checkpoint import load_weights
+from mmsquad.utils.precision import autocast
 from mmsquad.utils.checkpoint import trust_checkpoint as mark_trusted
 from mmsquad.visualization import MultiTaskVisualizer, colorize, draw_boxes
 
@@ -107,6 +109,9 @@ class MultiTaskInferencer(BaseInferencer):
         max_pixels: Images whose network input (after the test pipeline)
             has more pixels than this are skipped with a message; raise it,
             or add a resize to the test pipeline, for larger ones.
+        precision: ``fp32``, ``bf16`` (CPUs with avx512_bf16/AMX, GPUs
+            that support it) or ``fp16`` (CUDA only): the network runs under
+            autocast in that precision; predictions are returned in float32.
     """
 
     preprocess_kwargs: set = set()
@@ -123,7 +128,8 @@ class MultiTaskInferencer(BaseInferencer):
                  show_progress: bool = True,
                  allow_partial: bool = False,
                  trust_checkpoint: bool = False,
-                 max_pixels: int = MAX_PIXELS) -> None:
+                 max_pixels: int = MAX_PIXELS,
+                 precision: str = 'fp32') -> None:
         register_all_modules(init_default_scope=False)
         init_default_scope('mmsquad')
         if isinstance(model, str):
@@ -141,6 +147,8 @@ class MultiTaskInferencer(BaseInferencer):
             self.model = revert_sync_batchnorm(self.model)
         if fold:
             self.model = fold_batchnorm(self.model)
+        self.precision = precision
+        self._autocast()  # checks the precision before any image is read
         self.tasks = self._check_tasks(tasks)
         self.skipped: List[str] = []
 
@@ -276,6 +284,16 @@ class MultiTaskInferencer(BaseInferencer):
                      output_stem=stems[index]))
             yield data
 
+    @torch.no_grad()
+    def forward(self, inputs: dict, **kwargs) -> List[MultiTaskDataSample]:
+        """Predict a batch in the inferencer's precision."""
+        with self._autocast():
+            return self.model.test_step(inputs)
+
+    def _autocast(self):
+        device = next(self.model.parameters()).device.type
+        return autocast(self.precision, device)
+
     def _skip(self, name: str, reason: str) -> None:
         print_log(f'skipped {name}: {reason}', logger='current',
                   level=logging.WARNING)
@@ -307,7 +325,7 @@ class MultiTaskInferencer(BaseInferencer):
                             'classes', ()))
                 else:
                     picture = colorize(task, pred.get_prediction(task).data
-                                       .cpu().numpy())
+                                       .float().cpu().numpy())
                 mmcv.imwrite(picture[..., ::-1], f'{stem}_{task}.png')
         return panels
 
@@ -337,10 +355,10 @@ class MultiTaskInferencer(BaseInferencer):
         for task in self.tasks:
             if task not in DENSE_TASKS:
                 instances = pred.pred_instances
-                arrays[task] = {k: instances[k].cpu().numpy()
+                arrays[task] = {k: _float(instances[k]).cpu().numpy()
                                 for k in ('bboxes', 'scores', 'labels')}
                 continue
-            data = pred.get_prediction(task).data.cpu().numpy()
+            data = _float(pred.get_prediction(task).data).cpu().numpy()
             kind = get_dense_task(task).kind
             if kind == 'label':
                 arrays[task] = data[0].astype(np.uint8)
@@ -351,6 +369,12 @@ class MultiTaskInferencer(BaseInferencer):
             else:
                 arrays[task] = data[0]
         return arrays
+
+
+def _float(tensor: torch.Tensor) -> torch.Tensor:
+    """A reduced-precision floating tensor as float32 (numpy has no
+    bfloat16); other tensors as they are."""
+    return tensor.float() if tensor.is_floating_point() else tensor
 
 
 def _input_name(single: InputType, index: int) -> str:

@@ -7,6 +7,7 @@ import torch
 from mmengine.config import Config
 
 from .dist import setup_cpu_distributed
+from .precision import cpu_supports_bfloat16
 
 
 def read_config(config: str, cfg_options: Optional[dict] = None) -> Config:
@@ -83,7 +84,6 @@ def enable_amp(cfg: Config) -> str:
     Raises:
         RuntimeError: Without CUDA on a CPU without bfloat16 support.
     """
-    from mmsquad.engine.optimizers import cpu_supports_bfloat16
     wrapper = cfg.optim_wrapper
     current = wrapper.get('type', 'OptimWrapper')
     if torch.cuda.is_available():

@@ -1,10 +1,10 @@
 """Optim wrappers: CPU mixed precision, gradient surgery."""
-from .cpu_amp_optimizer_wrapper import (CPUAmpOptimWrapper,
-                                        cpu_supports_bfloat16)
+from .cpu_amp_optimizer_wrapper import CPUAmpOptimWrapper
 from .grad_surgery import (CAGrad, GradSurgeryMixin, GradVac, NashMTL,
                            PCGrad, RandomOrderSurgery, cagrad, gradvac,
                            nash_mtl, pcgrad, register_surgery)
 
-__all__ = ['CAGrad', 'CPUAmpOptimWrapper', 'cpu_supports_bfloat16', 'GradSurgeryMixin', 'GradVac', 'NashMTL', 'PCGrad',
+__all__ = ['CAGrad', 'CPUAmpOptimWrapper', 'GradSurgeryMixin', 'GradVac',
+           'NashMTL', 'PCGrad',
            'RandomOrderSurgery', 'cagrad', 'gradvac', 'nash_mtl', 'pcgrad',
            'register_surgery']

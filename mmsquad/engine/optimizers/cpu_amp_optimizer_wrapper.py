@@ -6,11 +6,7 @@ from mmengine.optim import OptimWrapper
 from torch import nn
 
 from mmsquad.registry import OPTIM_WRAPPERS
-
-
-def cpu_supports_bfloat16() -> bool:
-    """Whether oneDNN runs bfloat16 natively here (avx512_bf16 or AMX)."""
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+from mmsquad.utils.precision import cpu_supports_bfloat16
 
 
 @OPTIM_WRAPPERS.register_module()

@@ -81,8 +81,8 @@ class BaseDenseTaskHead(BaseModule):
         """Set ``pred_<task>`` of every sample at its original size: class
         indices for label tasks, probabilities for binary tasks, unit
         vectors for normals and values for scalar and image tasks, each
-        (C, H, W)."""
-        outputs = self.predict(feats, batch_img_shape)
+        (C, H, W), in float32 whatever precision the network ran in."""
+        outputs = self.predict(feats, batch_img_shape).float()
         kind = self.task_info.kind
         for output, sample in zip(outputs, data_samples):
             output = self._to_original_size(output, sample)

@@ -77,8 +77,24 @@ class DetectionTaskHead(BaseModule):
                         data_samples: List[MultiTaskDataSample],
                         batch_img_shape: Sequence[int]) -> None:
         """Set mmdet's ``pred_instances`` (boxes in original image
-        coordinates, scores, labels) on every sample."""
-        results = self.head.predict(self._neck(feats), data_samples,
-                                    rescale=True)
+        coordinates, scores, labels) on every sample.
+
+        As mmdet's dense heads predict (``forward``, then
+        ``predict_by_feat``), but the box decoding and NMS run in float32
+        outside any autocast: mmcv's NMS refuses reduced-precision boxes.
+        """
+        outs = [[_float(o) for o in level] if isinstance(level, (list, tuple))
+                else _float(level) for level in self(feats)]
+        with torch.autocast(feats[0].device.type, enabled=False):
+            results = self.head.predict_by_feat(
+                *outs, batch_img_metas=[s.metainfo for s in data_samples],
+                rescale=True)
         for sample, result in zip(data_samples, results):
             sample.pred_instances = result
+
+
+def _float(value):
+    """A floating tensor as float32; anything else unchanged."""
+    if isinstance(value, Tensor) and value.is_floating_point():
+        return value.float()
+    return value
