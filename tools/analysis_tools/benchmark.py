@@ -13,11 +13,20 @@ matrix-product rate measured in the same rounds) shows how close to the
 machine's rate the efficient model runs, and the inference speedup it would
 have at that rate. Where the CPU runs oneDNN in bfloat16, the folded model
 in bfloat16 is timed too, for information: it changes the outputs, so it is
-not part of the speedup. The last line is
-``train_speedup=<x> infer_speedup=<y>``.
+not part of the speedup; so is a training step under bfloat16 autocast
+(``--amp`` on such a CPU). Gradient checkpointing (``with_cp``) is measured
+at ``--cp-batch`` x3x``--cp-size``^2 (the published batch, 6x3x512x512, by
+default), each variant in a fresh process: the peak of its resident memory
+during a training step over the memory before it, and the step time. The
+last line is ``train_speedup=<x> infer_speedup=<y> bf16_infer_speedup=<z>
+amp_train_speedup=<w> cp_memory_ratio=<m> cp_time_ratio=<t>`` (bf16/amp
+``n/a`` where the CPU has no bfloat16 units).
 """
 import argparse
 import copy
+import multiprocessing
+import resource
+import time
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +38,7 @@ from mmsquad.structures import MultiTaskDataSample
 from mmsquad.testing import ReferenceSquadNet
 from mmsquad.utils import register_all_modules
 from mmsquad.utils.roofline import count_conv_work, matmul_step
+from mmsquad.utils.precision import cpu_supports_bfloat16
 from mmsquad.utils.timing import median_times
 
 HEAD_OUT = dict(semseg=21, human_parts=7, sal=1, normals=3)
@@ -38,17 +48,22 @@ LOSS = dict(semseg=dict(type='PixelCrossEntropyLoss'),
             normals=dict(type='NormalsL1Loss'))
 
 
-def build_pair(arch: str):
-    """The efficient model and the oracle model with the same weights."""
+def build_efficient(arch: str, with_cp: bool = False):
+    """SquadNet ``arch`` with four ASPP heads."""
     shared = 2 if arch != 'tiny' else 1
-    cfg = dict(
+    return MODELS.build(dict(
         type='MultiTaskModel',
-        backbone=dict(type='SquadNet', arch=arch, num_tasks=4),
+        backbone=dict(type='SquadNet', arch=arch, num_tasks=4,
+                      with_cp=with_cp),
         neck=dict(type='ExpertSquadNeck', levels=[2]),
         heads={t: dict(type='ASPPTaskHead', in_channels=128 * (1 + shared),
                        out_channels=c, loss=LOSS[t])
-               for t, c in HEAD_OUT.items()})
-    efficient = MODELS.build(cfg)
+               for t, c in HEAD_OUT.items()}))
+
+
+def build_pair(arch: str):
+    """The efficient model and the oracle model with the same weights."""
+    efficient = build_efficient(arch)
     oracle = copy.deepcopy(efficient)
     oracle.backbone = ReferenceSquadNet(arch, num_tasks=4)
     oracle.load_state_dict(efficient.state_dict())
@@ -83,6 +98,64 @@ def random_samples(batch: int, size: int) -> list:
     return samples
 
 
+def training_step(model: torch.nn.Module, inputs: torch.Tensor,
+                  samples: list, amp: bool = False, optim=None):
+    """A call running one Adam training step of ``model`` (with its own
+    optimizer unless ``optim`` is given)."""
+    optim = optim or torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def step():
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=amp):
+            loss = sum(model(inputs, samples, mode='loss').values())
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    return step
+
+
+def _measure_memory(arch: str, with_cp: bool, batch: int, size: int,
+                    results) -> None:
+    """In a fresh process: (peak memory growth in bytes, seconds) of
+    training steps; a small step first allocates the optimizer state, the
+    second full step is timed."""
+    register_all_modules()
+    torch.manual_seed(0)
+    model = build_efficient(arch, with_cp).to(
+        memory_format=torch.channels_last).train()
+    optim = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def step_at(batch_size: int, side: int):
+        x = torch.randn(batch_size, 3, side, side).contiguous(
+            memory_format=torch.channels_last)
+        return training_step(model, x, random_samples(batch_size, side),
+                             optim=optim)
+
+    step_at(2, 64)()
+    step = step_at(batch, size)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    step()
+    start = time.perf_counter()
+    step()
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    results.put(((peak - before) * 1024, seconds))
+
+
+def checkpointing_cost(arch: str, batch: int, size: int) -> dict:
+    """``{with_cp: (peak memory growth, step seconds)}``, each measured in
+    a process of its own (the resident peak never goes down)."""
+    context = multiprocessing.get_context('spawn')
+    costs = {}
+    for with_cp in (False, True):
+        results = context.Queue()
+        process = context.Process(target=_measure_memory, args=(
+            arch, with_cp, batch, size, results))
+        process.start()
+        costs[with_cp] = results.get()
+        process.join()
+    return costs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--arch', default='small')
@@ -90,6 +163,8 @@ def main() -> None:
     parser.add_argument('--size', type=int, default=256)
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--runs', type=int, default=5)
+    parser.add_argument('--cp-batch', type=int, default=6)
+    parser.add_argument('--cp-size', type=int, default=512)
     args = parser.parse_args()
     register_all_modules()
     torch.manual_seed(0)
@@ -117,16 +192,9 @@ def main() -> None:
 
     samples = random_samples(args.batch, args.size)
 
-    def train(model, fmt):
+    def train(model, fmt, amp=False):
         model = copy.deepcopy(model).to(memory_format=formats[fmt]).train()
-        optim = torch.optim.Adam(model.parameters(), lr=1e-4)
-
-        def step():
-            loss = sum(model(inputs[fmt], samples, mode='loss').values())
-            optim.zero_grad()
-            loss.backward()
-            optim.step()
-        return step
+        return training_step(model, inputs[fmt], samples, amp)
 
     def variants(make_step, efficient_model):
         return {(label, fmt): make_step(model, fmt)
@@ -145,7 +213,8 @@ def main() -> None:
     # bfloat16 changes the outputs, so it is reported beside the speedup,
     # not in it: what the precision would give if the target allowed it.
     extra = {}
-    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    bf16 = cpu_supports_bfloat16()
+    if bf16:
         half = copy.deepcopy(fast).to(torch.bfloat16)
         half_input = inputs['cl'].to(torch.bfloat16)
         with torch.no_grad():
@@ -172,11 +241,30 @@ def main() -> None:
           f'{rate / 1e9:.0f} GFLOP/s: {floor * 1e3:.0f} ms. The efficient '
           f'model runs at {floor / times["efficient", "cl"]:.0%} of that '
           f'rate; at 100% infer_speedup would be {oracle_seconds / floor:.2f}')
-    _, train_speedup = report(
-        'train step',
-        median_times(variants(train, efficient), args.warmup, args.runs))
+    bf16_infer = f'{oracle_seconds / times["bfloat16"]:.2f}' if bf16 \
+        else 'n/a'
+    amp_step = {('efficient', 'amp'): train(efficient, 'cl', amp=True)} \
+        if bf16 else {}
+    times = median_times({**variants(train, efficient), **amp_step},
+                         args.warmup, args.runs)
+    oracle_seconds, train_speedup = report('train step', times)
+    amp_train = 'n/a'
+    if bf16:
+        print(f'bfloat16 autocast train step: '
+              f'{times["efficient", "amp"] * 1e3:.1f} ms')
+        amp_train = f'{oracle_seconds / times["efficient", "amp"]:.2f}'
+    costs = checkpointing_cost(args.arch, args.cp_batch, args.cp_size)
+    for with_cp, (memory, seconds) in costs.items():
+        print(f'train step {args.cp_batch}x3x{args.cp_size}x{args.cp_size} '
+              f'with_cp={with_cp}: peak memory +{memory / 2**30:.2f} GiB, '
+              f'{seconds:.1f} s')
+    cp_memory = f'{costs[True][0] / costs[False][0]:.2f}' \
+        if costs[False][0] > 0 else 'n/a'  # below the start-up peak
+    cp_time = costs[True][1] / costs[False][1]
     print(f'train_speedup={train_speedup:.2f} '
-          f'infer_speedup={infer_speedup:.2f}')
+          f'infer_speedup={infer_speedup:.2f} '
+          f'bf16_infer_speedup={bf16_infer} amp_train_speedup={amp_train} '
+          f'cp_memory_ratio={cp_memory} cp_time_ratio={cp_time:.2f}')
 
 
 if __name__ == '__main__':

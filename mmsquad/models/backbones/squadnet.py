@@ -7,7 +7,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsquad.registry import MODELS
 from ..feature_spec import SquadFeatureSpec
-from ..layers import PlainBlock, SquadBlock, SquadDownsample, SquadStem
+from ..layers import (PlainBlock, SquadBlock, SquadDownsample, SquadStem,
+                      run_layer)
 
 ARCH_KEYS = ('channels', 'depths', 'num_shared', 'channel_shuffle',
              'mlp_ratios')
@@ -36,6 +37,9 @@ class SquadNet(BaseModule):
             (a level includes the downsampling in front of it); -1 freezes
             nothing.
         norm_eval: Keep every norm layer in eval mode while training.
+        with_cp: Gradient checkpointing of every block and downsampling
+            (less memory, one more forward of them in the backward).
+            BatchNorm running statistics are updated in both forwards.
         block_type: ``'squad'`` (expert squads) or ``'plain'`` (the "no
             squad" ablation: one expert over all channels, no residual).
         norm_cfg: Norm layer config.
@@ -62,6 +66,7 @@ class SquadNet(BaseModule):
                  out_indices: Sequence[int] = (0, 1, 2),
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
+                 with_cp: bool = False,
                  block_type: str = 'squad',
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='GELU'),
@@ -84,6 +89,7 @@ class SquadNet(BaseModule):
         self.in_channels = in_channels
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
+        self.with_cp = with_cp
         groups = num_tasks + self.arch['num_shared']
         block = BLOCK_TYPES[block_type]
 
@@ -165,7 +171,8 @@ class SquadNet(BaseModule):
         x = self.stem(x)
         outs = []
         for i, stage in enumerate(self.stages):
-            x = stage(x)
+            for layer in stage:
+                x = run_layer(layer, x, self.with_cp)
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)

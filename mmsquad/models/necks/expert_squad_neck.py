@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from mmsquad.registry import MODELS
 from ..feature_spec import SquadFeatureSpec
-from ..layers import ConvNormAct, SquadBlock
+from ..layers import ConvNormAct, SquadBlock, run_layer
 
 
 @MODELS.register_module()
@@ -33,6 +33,8 @@ class ExpertSquadNeck(BaseModule):
         num_blocks: Squad blocks per level, other backbones only.
         mlp_ratio: Hidden width ratio of those blocks.
         channel_shuffle: Channel shuffle in those blocks.
+        with_cp: Gradient checkpointing of the projection and of every
+            block (other backbones only).
         norm_cfg: Norm layer config.
         act_cfg: Activation config.
         init_cfg: Initialisation config.
@@ -48,11 +50,13 @@ class ExpertSquadNeck(BaseModule):
                  num_blocks: int = 1,
                  mlp_ratio: float = 1.0,
                  channel_shuffle: bool = True,
+                 with_cp: bool = False,
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='GELU'),
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.tasks = list(tasks)
+        self.with_cp = with_cp
         if (feature_specs is None) == (in_channels is None):
             raise ValueError('ExpertSquadNeck needs exactly one of '
                              '`feature_specs` (SquadNet backbones) and '
@@ -101,13 +105,18 @@ class ExpertSquadNeck(BaseModule):
         return {t: tuple(s.task_feature_channels for s in self.specs)
                 for t in self.tasks}
 
+    def _project(self, projection: nn.Sequential, x: Tensor) -> Tensor:
+        for layer in projection:
+            x = run_layer(layer, x, self.with_cp)
+        return x
+
     def forward(self, feats: Sequence[Tensor]
                 ) -> Dict[str, Tuple[Tensor, ...]]:
         """Map backbone outputs to ``{task: (level features, ...)}``."""
         selected = [feats[i] for i in self.levels]
         if self.projections is not None:
-            selected = [proj(x) for proj, x in zip(self.projections,
-                                                   selected)]
+            selected = [self._project(proj, x)
+                        for proj, x in zip(self.projections, selected)]
         routed: Dict[str, List[Tensor]] = {t: [] for t in self.tasks}
         for x, spec in zip(selected, self.specs):
             # The layout is [task 0, ..., task T-1, shared]; a split (not
