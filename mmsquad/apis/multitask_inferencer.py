@@ -25,8 +25,8 @@ from mmsquad.structures import (DENSE_TASKS, MultiTaskDataSample,
                                 get_dense_task)
 from mmsquad.utils import register_all_modules
 from mmsquad.utils.checkpoint import load_weights
-from mmsquad.utils.precision import autocast
 from mmsquad.utils.checkpoint import trust_checkpoint as mark_trusted
+from mmsquad.utils.precision import autocast
 from mmsquad.visualization import MultiTaskVisualizer, colorize, draw_boxes
 
 InputType = Union[str, np.ndarray]

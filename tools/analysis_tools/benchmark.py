@@ -16,8 +16,9 @@ in bfloat16 is timed too, for information: it changes the outputs, so it is
 not part of the speedup; so is a training step under bfloat16 autocast
 (``--amp`` on such a CPU). Gradient checkpointing (``with_cp``) is measured
 at ``--cp-batch`` x3x``--cp-size``^2 (the published batch, 6x3x512x512, by
-default), each variant in a fresh process: the peak of its resident memory
-during a training step over the memory before it, and the step time. The
+default; halved until it fits without checkpointing), each variant in a
+fresh process: the peak of its resident memory during a training step over
+the memory before it, and the step time. The
 last line is ``train_speedup=<x> infer_speedup=<y> bf16_infer_speedup=<z>
 amp_train_speedup=<w> cp_memory_ratio=<m> cp_time_ratio=<t>`` (bf16/amp
 ``n/a`` where the CPU has no bfloat16 units).
@@ -142,8 +143,9 @@ def _measure_memory(arch: str, with_cp: bool, batch: int, size: int,
 
 
 def checkpointing_cost(arch: str, batch: int, size: int) -> dict:
-    """``{with_cp: (peak memory growth, step seconds)}``, each measured in
-    a process of its own (the resident peak never goes down)."""
+    """``{with_cp: (peak memory growth, step seconds) or None}``, each
+    measured in a process of its own (the resident peak never goes down);
+    None where the process died (out of memory, most likely)."""
     context = multiprocessing.get_context('spawn')
     costs = {}
     for with_cp in (False, True):
@@ -151,8 +153,12 @@ def checkpointing_cost(arch: str, batch: int, size: int) -> dict:
         process = context.Process(target=_measure_memory, args=(
             arch, with_cp, batch, size, results))
         process.start()
-        costs[with_cp] = results.get()
         process.join()
+        costs[with_cp] = results.get() if process.exitcode == 0 else None
+        if costs[with_cp] is None:
+            print(f'train step {batch}x3x{size}x{size} with_cp={with_cp}: '
+                  f'the process died (exit code {process.exitcode}; out of '
+                  'memory?)')
     return costs
 
 
@@ -166,6 +172,13 @@ def main() -> None:
     parser.add_argument('--cp-batch', type=int, default=6)
     parser.add_argument('--cp-size', type=int, default=512)
     args = parser.parse_args()
+    # First, while this process holds little memory. Where the batch does
+    # not fit without checkpointing, halve it until it does.
+    cp_batch = args.cp_batch
+    costs = checkpointing_cost(args.arch, cp_batch, args.cp_size)
+    while costs[False] is None and cp_batch > 1:
+        cp_batch //= 2
+        costs = checkpointing_cost(args.arch, cp_batch, args.cp_size)
     register_all_modules()
     torch.manual_seed(0)
     efficient, oracle = build_pair(args.arch)
@@ -253,18 +266,20 @@ def main() -> None:
         print(f'bfloat16 autocast train step: '
               f'{times["efficient", "amp"] * 1e3:.1f} ms')
         amp_train = f'{oracle_seconds / times["efficient", "amp"]:.2f}'
-    costs = checkpointing_cost(args.arch, args.cp_batch, args.cp_size)
-    for with_cp, (memory, seconds) in costs.items():
-        print(f'train step {args.cp_batch}x3x{args.cp_size}x{args.cp_size} '
-              f'with_cp={with_cp}: peak memory +{memory / 2**30:.2f} GiB, '
-              f'{seconds:.1f} s')
-    cp_memory = f'{costs[True][0] / costs[False][0]:.2f}' \
-        if costs[False][0] > 0 else 'n/a'  # below the start-up peak
-    cp_time = costs[True][1] / costs[False][1]
+    for with_cp, cost in costs.items():
+        if cost is not None:
+            print(f'train step {cp_batch}x3x{args.cp_size}x'
+                  f'{args.cp_size} with_cp={with_cp}: peak memory '
+                  f'+{cost[0] / 2**30:.2f} GiB, {cost[1]:.1f} s')
+    cp_memory = cp_time = 'n/a'
+    if None not in costs.values() and costs[False][0] > 0:
+        cp_memory = f'{costs[True][0] / costs[False][0]:.2f}'
+        cp_time = f'{costs[True][1] / costs[False][1]:.2f}'
+
     print(f'train_speedup={train_speedup:.2f} '
           f'infer_speedup={infer_speedup:.2f} '
           f'bf16_infer_speedup={bf16_infer} amp_train_speedup={amp_train} '
-          f'cp_memory_ratio={cp_memory} cp_time_ratio={cp_time:.2f}')
+          f'cp_memory_ratio={cp_memory} cp_time_ratio={cp_time}')
 
 
 if __name__ == '__main__':
