@@ -138,7 +138,7 @@ def _point_at_data(cfg, roots):
             if 'ann_file' in metric:
                 metric.ann_file = osp.join(
                     roots[kind], 'annotations', 'instances_test.json')
-    if cfg.train_cfg.get('type') == 'IterBasedTrainLoop':
+    if 'IterBased' in cfg.train_cfg.get('type', ''):
         cfg.train_cfg.update(max_iters=1, val_interval=1)
     else:
         cfg.train_cfg.update(max_epochs=1, val_interval=1)

@@ -103,6 +103,30 @@ def test_resume_from_an_epoch_checkpoint_is_bitwise_equal(demo_root,
                           _weights(tmp_path / 'full' / 'epoch_3.pth'))
 
 
+def test_iteration_based_resume_is_bitwise_equal(demo_root, tmp_path):
+    config = tmp_path / 'iter_based.py'
+    config.write_text(
+        f"_base_ = ['{TINY_CONFIG}']\n"
+        "train_cfg = dict(_delete_=True, "
+        "type='ExactResumeIterBasedTrainLoop', max_iters=8, val_interval=4)\n"
+        "param_scheduler = [dict(type='PolyLR', power=0.9, eta_min=0.0, "
+        "begin=0, end=8, by_epoch=False)]\n"
+        "default_hooks = dict(checkpoint=dict(by_epoch=False, interval=1, "
+        "max_keep_ckpts=20))\n"
+        "log_processor = dict(by_epoch=False)\n"
+        "randomness = dict(seed=0)\n")
+    train = functools.partial(_train, config=str(config))
+    full = train(tmp_path / 'full', *_data(demo_root))
+    assert full.returncode == 0, full.stderr[-3000:]
+    # Iteration 3 is inside the first pass over the 4-batch data; the
+    # resumed run crosses into the second pass and a validation.
+    resumed = train(tmp_path / 'resumed', *_data(demo_root),
+                    resume=tmp_path / 'full' / 'iter_3.pth')
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    _assert_bitwise_equal(_weights(tmp_path / 'resumed' / 'iter_8.pth'),
+                          _weights(tmp_path / 'full' / 'iter_8.pth'))
+
+
 def test_diverged_training_stops_before_saving(demo_root, tmp_path):
     result = _train(tmp_path, *_data(demo_root), *EVERY_ITER,
                     'optim_wrapper.optimizer.lr=1e12')

@@ -33,7 +33,7 @@ train_dataloader = dict(
                  pipeline=_base_.train_pipeline),
         ]))
 max_iters = 90000
-train_cfg = dict(_delete_=True, type='IterBasedTrainLoop',
+train_cfg = dict(_delete_=True, type='ExactResumeIterBasedTrainLoop',
                  max_iters=max_iters, val_interval=5000)
 param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,

@@ -1,4 +1,5 @@
 """Training loops."""
-from .loops import ExactResumeEpochBasedTrainLoop
+from .loops import (ExactResumeEpochBasedTrainLoop,
+                    ExactResumeIterBasedTrainLoop)
 
-__all__ = ['ExactResumeEpochBasedTrainLoop']
+__all__ = ['ExactResumeEpochBasedTrainLoop', 'ExactResumeIterBasedTrainLoop']

@@ -1,11 +1,11 @@
-"""An epoch-based training loop that resumes exactly where a run stopped."""
+"""Training loops that resume exactly where a run stopped."""
 import itertools
 import logging
 from typing import Iterator, List, Optional
 
 from mmengine.dist import get_rank, get_world_size
 from mmengine.logging import print_log
-from mmengine.runner import EpochBasedTrainLoop
+from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 from torch.utils.data import DataLoader, Sampler
 
 from mmsquad.engine.hooks.random_state_hook import RANDOM_STATES_KEY
@@ -72,7 +72,7 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
     def run(self):
         """Train, restoring the saved random states first on resume."""
         self.runner.call_hook('before_train')
-        self._resumed_state = self._saved_random_state()
+        self._resumed_state = saved_random_state(self.runner, self._iter)
         while self._epoch < self._max_epochs and not self.stop_training:
             self.run_epoch()
             self._decide_current_val_interval()
@@ -104,17 +104,55 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
         self.runner.call_hook('after_train_epoch')
         self._epoch += 1
 
-    def _saved_random_state(self) -> Optional[RandomState]:
-        """This rank's saved generator states, when the run was resumed
-        from a checkpoint that has them."""
-        if self._iter == 0:
-            return None
-        states = self.runner.message_hub.get_info(RANDOM_STATES_KEY)
-        if states is None or len(states) != get_world_size():
-            print_log(
-                'the checkpoint has no random generator states for '
-                f'{get_world_size()} processes: the resumed run draws other '
-                'random numbers than the run it continues',
-                logger="current", level=logging.WARNING)
-            return None
-        return states[get_rank()]
+
+
+@LOOPS.register_module()
+class ExactResumeIterBasedTrainLoop(IterBasedTrainLoop):
+    """mmengine's ``IterBasedTrainLoop`` whose resumed run draws the same
+    random numbers as the run it continues.
+
+    Like mmengine's, it skips the trained batches by loading them again;
+    then it restores each rank's generator states saved by
+    :class:`~mmsquad.engine.hooks.RandomStateHook`, and it validates without
+    touching them. With ``num_workers=0`` a resumed run is bitwise equal to
+    the uninterrupted one on CPU.
+    """
+
+    def run(self):
+        """Train, restoring the saved random states first on resume."""
+        self.runner.call_hook('before_train')
+        self.runner.call_hook('before_train_epoch')
+        state = saved_random_state(self.runner, self._iter)
+        for _ in range(self._iter):
+            next(self.dataloader_iterator)
+        if state is not None:
+            set_random_state(state)
+        while self._iter < self._max_iters and not self.stop_training:
+            self.runner.model.train()
+            self.run_iter(next(self.dataloader_iterator))
+            self._decide_current_val_interval()
+            if (self.runner.val_loop is not None
+                    and self._iter >= self.val_begin
+                    and (self._iter % self.val_interval == 0
+                         or self._iter == self._max_iters)):
+                with preserved_random_state():
+                    self.runner.val_loop.run()
+        self.runner.call_hook('after_train_epoch')
+        self.runner.call_hook('after_train')
+        return self.runner.model
+
+
+def saved_random_state(runner, trained_iters: int) -> Optional[RandomState]:
+    """This rank's generator states saved in the message hub, when the run
+    was resumed (``trained_iters > 0``) from a checkpoint that has them."""
+    if trained_iters == 0:
+        return None
+    states = runner.message_hub.get_info(RANDOM_STATES_KEY)
+    if states is None or len(states) != get_world_size():
+        print_log(
+            'the checkpoint has no random generator states for '
+            f'{get_world_size()} processes: the resumed run draws other '
+            'random numbers than the run it continues',
+            logger='current', level=logging.WARNING)
+        return None
+    return states[get_rank()]
