@@ -76,12 +76,7 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
         while self._epoch < self._max_epochs and not self.stop_training:
             self.run_epoch()
             self._decide_current_val_interval()
-            if (self.runner.val_loop is not None
-                    and self._epoch >= self.val_begin
-                    and (self._epoch % self.val_interval == 0
-                         or self._epoch == self._max_epochs)):
-                with preserved_random_state():
-                    self.runner.val_loop.run()
+            validate_if_due(self, self._epoch, self._max_epochs)
         self.runner.call_hook('after_train')
         return self.runner.model
 
@@ -131,15 +126,20 @@ class ExactResumeIterBasedTrainLoop(IterBasedTrainLoop):
             self.runner.model.train()
             self.run_iter(next(self.dataloader_iterator))
             self._decide_current_val_interval()
-            if (self.runner.val_loop is not None
-                    and self._iter >= self.val_begin
-                    and (self._iter % self.val_interval == 0
-                         or self._iter == self._max_iters)):
-                with preserved_random_state():
-                    self.runner.val_loop.run()
+            validate_if_due(self, self._iter, self._max_iters)
         self.runner.call_hook('after_train_epoch')
         self.runner.call_hook('after_train')
         return self.runner.model
+
+
+def validate_if_due(loop, progress: int, last: int) -> None:
+    """Validate where mmengine's training loops do (every ``val_interval``
+    epochs or iterations from ``val_begin``, and at the end), without
+    touching the random generators."""
+    if (loop.runner.val_loop is not None and progress >= loop.val_begin
+            and (progress % loop.val_interval == 0 or progress == last)):
+        with preserved_random_state():
+            loop.runner.val_loop.run()
 
 
 def saved_random_state(runner, trained_iters: int) -> Optional[RandomState]:
