@@ -148,7 +148,8 @@ def state_dict_mismatch(model: nn.Module,
 
 
 def check_fits(model: nn.Module, state_dict: Dict[str, torch.Tensor],
-               source: str, allow_partial: bool = False) -> None:
+               source: str, allow_partial: bool = False
+               ) -> Dict[str, List[str]]:
     """Raise unless ``state_dict`` has exactly the model's keys and shapes.
 
     Args:
@@ -158,17 +159,20 @@ def check_fits(model: nn.Module, state_dict: Dict[str, torch.Tensor],
         allow_partial: Accept missing, unexpected and wrongly shaped keys as
             long as at least one key fits (the loader then skips the rest).
 
+    Returns:
+        The :func:`state_dict_mismatch` found (all empty for a full fit).
+
     Raises:
         CheckpointError: With the count of each kind of mismatch and the
             first keys of each.
     """
     mismatch = state_dict_mismatch(model, state_dict)
     if not any(mismatch.values()):
-        return
+        return mismatch
     fitting = len(model.state_dict()) - len(mismatch['missing']) - len(
         mismatch['shape'])
     if allow_partial and fitting > 0:
-        return
+        return mismatch
     parts = [f'{len(keys)} {kind} (first: {", ".join(keys[:3])})'
              for kind, keys in (('missing', mismatch['missing']),
                                 ('unexpected', mismatch['unexpected']),
@@ -194,8 +198,7 @@ def load_weights(model: nn.Module, checkpoint: dict, source: str,
         allow_partial: See :func:`check_fits`.
     """
     state_dict = _strip_prefix(checkpoint.get('state_dict', checkpoint))
-    check_fits(model, state_dict, source, allow_partial)
-    mismatch = state_dict_mismatch(model, state_dict)
+    mismatch = check_fits(model, state_dict, source, allow_partial)
     for key in mismatch['shape']:
         state_dict.pop(key)
     model.load_state_dict(state_dict, strict=not allow_partial)
