@@ -97,6 +97,8 @@ LOG_PROCESSORS = Registry(
 INFERENCERS = Registry(
     'inferencer', parent=MMENGINE_INFERENCERS, scope=SCOPE,
     locations=['mmsquad.apis'])
+# Task kinds (label map, unit vectors, boxes, ...); mmsquad's own tree.
+TASKS = Registry('task', scope=SCOPE, locations=['mmsquad.tasks'])
 FUNCTIONS = Registry(
     'function', parent=MMENGINE_FUNCTIONS, scope=SCOPE,
     locations=['mmsquad.datasets'])

@@ -4,6 +4,4 @@
 _base_ = ['../squad/pascal_ctx.py']
 model = dict(
     backbone=dict(block_type='plain'),
-    neck=None,
-    heads=dict(semseg=dict(in_channels=768), human_parts=dict(in_channels=768),
-               sal=dict(in_channels=768), normals=dict(in_channels=768)))
+    neck=None)

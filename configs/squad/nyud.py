@@ -6,13 +6,12 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(
-    backbone=dict(num_tasks=2),
+    tasks={{_base_.tasks}},
     heads=dict(
         _delete_=True,
-        semseg=dict(type='ASPPTaskHead', in_channels=384, out_channels=40,
+        semseg=dict(type='ASPPTaskHead',
                     loss=dict(type='PixelCrossEntropyLoss')),
-        depth=dict(type='ASPPTaskHead', in_channels=384, out_channels=1,
-                   loss=dict(type='MaskedL1Loss'))),
+        depth=dict(type='ASPPTaskHead', loss=dict(type='MaskedL1Loss'))),
     task_weights=dict(_delete_=True, semseg=1.0, depth=1.0))
 default_hooks = dict(
     checkpoint=dict(type='SafeCheckpointHook', interval=10, max_keep_ckpts=3,

@@ -2,13 +2,11 @@
 _base_ = ['./pascal_ctx.py']
 tasks = ['semseg', 'human_parts', 'sal', 'normals', 'edge']
 model = dict(
-    backbone=dict(num_tasks=5),
-    heads=dict(edge=dict(type='ASPPTaskHead', in_channels=384,
-                         out_channels=1,
+    heads=dict(edge=dict(type='ASPPTaskHead',
                          loss=dict(type='BalancedBCELoss', pos_weight=0.95))),
     task_weights=dict(edge=50.0))
 train_dataloader = dict(dataset=dict(tasks=tasks))
 val_dataloader = dict(dataset=dict(tasks=tasks))
 test_dataloader = val_dataloader
-val_evaluator = dict(tasks=tasks, edge_max_dist=0.0075)
+val_evaluator = dict(tasks=tasks)
 test_evaluator = val_evaluator

@@ -5,15 +5,14 @@ _base_ = ['./underwater.py']
 
 data_root = 'data/underwater_demo/'
 img_scale = (128, 128)
-task_channels = [32 * 2, 64 * 2, 128 * 2]  # tiny: group + 1 shared group
 model = dict(
     backbone=dict(arch='tiny'),
     heads=dict(
         det=dict(
-            neck=dict(in_channels=task_channels, out_channels=64, num_outs=4),
+            neck=dict(out_channels=64, num_outs=4),
             head=dict(in_channels=64, feat_channels=64, stacked_convs=2,
                       anchor_generator=dict(strides=[4, 8, 16, 32]))),
-        enhance=dict(in_channels=task_channels, channels=32)))
+        enhance=dict(channels=32)))
 
 # mmengine cannot patch one step of an inherited list: the pipelines are
 # restated with the demo image size.
@@ -25,14 +24,14 @@ _train_pipeline = [
         dict(type='mmdet.Resize', scale=img_scale, keep_ratio=True),
         dict(type='mmdet.RandomFlip', prob=0.5),
     ]),
-    dict(type='PackUnderwaterInputs'),
+    dict(type='PackUnderwaterInputs', reference_task='enhance'),
 ]
 _test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='mmdet.Resize', scale=img_scale, keep_ratio=True),
     dict(type='mmdet.LoadAnnotations', with_bbox=True),
     dict(type='LoadEnhancementReference'),
-    dict(type='PackUnderwaterInputs'),
+    dict(type='PackUnderwaterInputs', reference_task='enhance'),
 ]
 train_dataloader = dict(
     batch_size=8, num_workers=1,
@@ -45,7 +44,7 @@ val_evaluator = [
     dict(type='CocoDetectionMetric',
          ann_file=data_root + 'annotations/instances_test.json',
          metric='bbox'),
-    dict(type='EnhancementMetric'),
+    dict(type='MultiTaskMetric', tasks=['enhance']),
 ]
 test_evaluator = val_evaluator
 

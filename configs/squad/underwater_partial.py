@@ -11,7 +11,7 @@ enhance_root = 'data/UIEB/'
 # reference whose colours it would contradict.
 det_pipeline = _base_.train_pipeline[:-1] + [
     dict(type='mmdet.PhotoMetricDistortion'),
-    dict(type='PackUnderwaterInputs'),
+    dict(type='PackUnderwaterInputs', reference_task='enhance'),
 ]
 train_dataloader = dict(
     _delete_=True,

@@ -5,7 +5,8 @@ import logging
 import math
 import os.path as osp
 from datetime import datetime
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import (Any, Dict, Iterable, Iterator, List, Optional, Sequence,
+                    Union)
 
 import cv2
 import mmcv
@@ -21,18 +22,18 @@ from rich.progress import track
 import mmsquad
 from mmsquad.models.deploy import fold_batchnorm
 from mmsquad.registry import INFERENCERS, VISUALIZERS
-from mmsquad.structures import (DENSE_TASKS, MultiTaskDataSample,
-                                get_dense_task)
+from mmsquad.structures import MultiTaskDataSample
+from mmsquad.tasks import BaseTask
 from mmsquad.utils import register_all_modules
 from mmsquad.utils.checkpoint import load_weights
 from mmsquad.utils.checkpoint import trust_checkpoint as mark_trusted
+from mmsquad.utils.image_files import IMAGE_SUFFIXES, is_image_file
 from mmsquad.utils.precision import autocast
-from mmsquad.visualization import MultiTaskVisualizer, colorize, draw_boxes
+from mmsquad.visualization import MultiTaskVisualizer
 
 InputType = Union[str, np.ndarray]
 InputsType = Union[InputType, Sequence[InputType]]
 
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 # What a file that cannot be read or decoded raises in the image loader
 # (cv2.error for a 0-byte file).
 UNREADABLE_ERRORS = (OSError, AssertionError, ValueError, cv2.error)
@@ -161,14 +162,15 @@ class MultiTaskInferencer(BaseInferencer):
             load_weights(model, checkpoint, self.weights_name,
                          self.allow_partial)
 
-    def _check_tasks(self, tasks: Optional[Sequence[str]]) -> List[str]:
+    def _check_tasks(self, tasks: Optional[Sequence[str]]
+                     ) -> Dict[str, BaseTask]:
         if tasks is None:
-            return list(self.model.tasks)
+            return dict(self.model.tasks)
         unknown = [t for t in tasks if t not in self.model.tasks]
         if unknown:
             raise ValueError(f'unknown tasks {unknown}: the model predicts '
                              f'{list(self.model.tasks)}')
-        return list(tasks)
+        return {name: self.model.tasks[name] for name in tasks}
 
     def _init_pipeline(self, cfg: mmengine.Config) -> mmcv.transforms.Compose:
         """The test pipeline without annotation loading, reading paths and
@@ -203,7 +205,7 @@ class MultiTaskInferencer(BaseInferencer):
             found = sorted(
                 osp.join(inputs, name) for name in mmengine.list_dir_or_file(
                     inputs, list_dir=False, recursive=True)
-                if name.lower().endswith(IMAGE_SUFFIXES))
+                if is_image_file(name))
             if not found:
                 raise ValueError(f'no images ({", ".join(IMAGE_SUFFIXES)}) '
                                  f'in the directory {inputs}')
@@ -317,16 +319,11 @@ class MultiTaskInferencer(BaseInferencer):
                 continue
             stem = osp.join(out_dir, 'vis', pred.output_stem)
             mmcv.imwrite(panel[..., ::-1], f'{stem}.png')
-            for task in self.tasks:
-                if task not in DENSE_TASKS:  # detection
-                    picture = draw_boxes(
-                        image, pred.pred_instances,
-                        (self.visualizer.dataset_meta or {}).get(
-                            'classes', ()))
-                else:
-                    picture = colorize(task, pred.get_prediction(task).data
-                                       .float().cpu().numpy())
-                mmcv.imwrite(picture[..., ::-1], f'{stem}_{task}.png')
+            classes = (self.visualizer.dataset_meta or {}).get('classes', ())
+            for name, task in self.tasks.items():
+                picture = task.draw(image, pred.get(task.prediction_key),
+                                    classes)
+                mmcv.imwrite(picture[..., ::-1], f'{stem}_{name}.png')
         return panels
 
     def postprocess(self,
@@ -347,34 +344,12 @@ class MultiTaskInferencer(BaseInferencer):
         return dict(predictions=predictions,
                     visualization=visualization or [])
 
-    def _as_arrays(self, pred: MultiTaskDataSample) -> Dict[str, np.ndarray]:
-        """``{task: array}``: (H, W) maps, (H, W, 3) for normals, an
-        (H, W, 3) uint8 RGB image for enhancement; for detection a dict of
+    def _as_arrays(self, pred: MultiTaskDataSample) -> Dict[str, Any]:
+        """``{task: output}`` as each task kind gives it: (H, W) maps,
+        (H, W, C) vectors, (H, W, 3) uint8 RGB images; for boxes a dict of
         ``bboxes`` (N, 4), ``scores`` (N,) and ``labels`` (N,)."""
-        arrays = {}
-        for task in self.tasks:
-            if task not in DENSE_TASKS:
-                instances = pred.pred_instances
-                arrays[task] = {k: _float(instances[k]).cpu().numpy()
-                                for k in ('bboxes', 'scores', 'labels')}
-                continue
-            data = _float(pred.get_prediction(task).data).cpu().numpy()
-            kind = get_dense_task(task).kind
-            if kind == 'label':
-                arrays[task] = data[0].astype(np.uint8)
-            elif kind == 'vector':
-                arrays[task] = data.transpose(1, 2, 0)
-            elif kind == 'image':
-                arrays[task] = colorize(task, data)
-            else:
-                arrays[task] = data[0]
-        return arrays
-
-
-def _float(tensor: torch.Tensor) -> torch.Tensor:
-    """A reduced-precision floating tensor as float32 (numpy has no
-    bfloat16); other tensors as they are."""
-    return tensor.float() if tensor.is_floating_point() else tensor
+        return {name: task.to_output(pred.get(task.prediction_key))
+                for name, task in self.tasks.items()}
 
 
 def _input_name(single: InputType, index: int) -> str:

@@ -1,38 +1,57 @@
 """Common reading of multi-task dense datasets laid out as archives."""
 import os.path as osp
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from mmengine.dataset import BaseDataset
 
-from mmsquad.structures import check_tasks
+from mmsquad.tasks import build_tasks
+from mmsquad.tasks.presets import TasksCfg
+
+#: Where a task's annotation of image ``{id}`` is, relative to the data
+#: root (one template, or candidates tried in order), and its format (a key
+#: of :data:`~mmsquad.datasets.transforms.loading.ANNOTATION_READERS`).
+AnnotationFile = Tuple[Union[str, Sequence[str]], str]
 
 
 class BaseDenseMTDataset(BaseDataset):
     """A split file of image ids, one image per id, per-task annotation files.
 
-    Subclasses set ``LAYOUT`` (shown in errors), ``TASK_FILES`` (task ->
-    ``(path template, format)``, the template relative to ``data_root``
-    with ``{id}``) and implement :meth:`split_file` and :meth:`image_path`.
+    Subclasses set ``LAYOUT`` (shown in errors), ``TASK_FILES`` (the
+    annotation file of each task the layout provides) and implement
+    :meth:`split_file` and :meth:`image_path`. ``annotations`` adds or
+    replaces annotation files from the config, so a task the layout does
+    not name (a 2-class map from the saliency files, the 59-class
+    PASCAL-Context labels next to the 21-class ones) needs no code.
+
+    Every data info carries the dataset's tasks under ``tasks`` (``{name:
+    task kind}``); transforms and packing read the kinds from there.
 
     Args:
         data_root: The dataset directory.
         split: Split name (``'train'``, ``'val'``).
-        tasks: Which targets to load.
+        tasks: The tasks to load: preset names or ``{name: kind config}``
+            (see :func:`~mmsquad.tasks.build_tasks`).
+        annotations: ``{task: (template, format)}`` added to, or replacing,
+            the layout's ``TASK_FILES``.
         **kwargs: Passed to :class:`~mmengine.dataset.BaseDataset`.
     """
 
     LAYOUT = ''
-    TASK_FILES: Dict[str, Tuple[str, str]] = {}
+    TASK_FILES: Dict[str, AnnotationFile] = {}
 
-    def __init__(self, data_root: str, split: str, tasks: Sequence[str],
+    def __init__(self, data_root: str, split: str, tasks: TasksCfg,
+                 annotations: Optional[Dict[str, AnnotationFile]] = None,
                  **kwargs) -> None:
         self.split = split
-        self.tasks = check_tasks(tasks)
-        unsupported = [t for t in self.tasks if t not in self.TASK_FILES]
+        self.tasks = build_tasks(tasks)
+        self.annotation_files = {**self.TASK_FILES, **(annotations or {})}
+        unsupported = [t for t in self.tasks
+                       if t not in self.annotation_files]
         if unsupported:
-            raise KeyError(f'{type(self).__name__} has no targets for '
-                           f'{unsupported}; it provides '
-                           f'{list(self.TASK_FILES)}')
+            raise KeyError(f'{type(self).__name__} has no annotations for '
+                           f'{unsupported}; its layout provides '
+                           f'{list(self.TASK_FILES)}; add others with '
+                           "annotations={task: ('<dir>/{id}.png', format)}")
         super().__init__(data_root=data_root, **kwargs)
 
     def split_file(self) -> str:
@@ -52,10 +71,15 @@ class BaseDenseMTDataset(BaseDataset):
         return path
 
     def annotation(self, task: str, img_id: str) -> dict:
-        """``dict(path=..., format=...)`` of one task's file."""
-        template, fmt = self.TASK_FILES[task]
-        path = osp.join(self.data_root, template.format(id=img_id))
-        return dict(path=self.require(path, f'{task} annotation'),
+        """``dict(path=..., format=...)`` of one task's file: the first
+        candidate template that exists."""
+        templates, fmt = self.annotation_files[task]
+        if isinstance(templates, str):
+            templates = [templates]
+        paths = [osp.join(self.data_root, t.format(id=img_id))
+                 for t in templates]
+        found = next((p for p in paths if osp.isfile(p)), paths[0])
+        return dict(path=self.require(found, f'{task} annotation'),
                     format=fmt)
 
     def load_data_list(self) -> List[dict]:
@@ -77,4 +101,10 @@ class BaseDenseMTDataset(BaseDataset):
 
     def extra_info(self, info: dict) -> dict:
         """Hook for dataset-specific additions to a data info."""
+        return info
+
+    def get_data_info(self, idx: int) -> dict:
+        """The data info of ``idx`` with the task kinds (``tasks``)."""
+        info = super().get_data_info(idx)
+        info['tasks'] = self.tasks
         return info

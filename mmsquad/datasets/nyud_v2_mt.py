@@ -1,9 +1,12 @@
 """NYUD-v2 multi-task (NYUD_MT) in its published layout."""
 import os.path as osp
-from typing import Sequence
-
 from mmsquad.registry import DATASETS
+from mmsquad.tasks.presets import TasksCfg
 from .base_dense_dataset import BaseDenseMTDataset
+
+#: The NYUD-v2 benchmark's semseg (40 classes) and depth.
+NYUD_TASKS = dict(semseg=dict(type='LabelMapTask', num_classes=40),
+                  depth=dict(type='ScalarMapTask', unit='m'))
 
 
 @DATASETS.register_module()
@@ -16,8 +19,10 @@ class NYUDv2MTDataset(BaseDenseMTDataset):
     Args:
         data_root: The ``NYUD_MT`` directory.
         split: ``'train'`` or ``'val'`` (``gt_sets/<split>.txt``).
-        tasks: Which targets to load.
-        **kwargs: Passed to :class:`~mmengine.dataset.BaseDataset`.
+        tasks: Which targets to load (preset names or ``{name: kind
+            config}``).
+        **kwargs: Passed to :class:`BaseDenseMTDataset` (``annotations``)
+            and to :class:`~mmengine.dataset.BaseDataset`.
     """
 
     LAYOUT = """NYUD_MT/
@@ -38,7 +43,7 @@ class NYUDv2MTDataset(BaseDenseMTDataset):
     def __init__(self,
                  data_root: str,
                  split: str = 'train',
-                 tasks: Sequence[str] = ('semseg', 'depth'),
+                 tasks: TasksCfg = NYUD_TASKS,
                  **kwargs) -> None:
         super().__init__(data_root, split, tasks, **kwargs)
 

@@ -1,9 +1,9 @@
 """PASCAL-Context multi-task (PASCAL_MT) in its published layout."""
 import os.path as osp
-from typing import Sequence
-
 from mmsquad.registry import DATASETS
+from mmsquad.tasks.presets import TasksCfg
 from .base_dense_dataset import BaseDenseMTDataset
+from .transforms.loading import LABEL_MAP_FORMATS
 
 LABEL_MAP = osp.join('pascal-context', 'trainval', '{id}.mat')
 
@@ -21,8 +21,10 @@ class PascalContextMTDataset(BaseDenseMTDataset):
     Args:
         data_root: The ``PASCAL_MT`` directory.
         split: ``'train'`` or ``'val'`` (``ImageSets/Context/<split>.txt``).
-        tasks: Which targets to load.
-        **kwargs: Passed to :class:`~mmengine.dataset.BaseDataset`.
+        tasks: Which targets to load (preset names or ``{name: kind
+            config}``).
+        **kwargs: Passed to :class:`BaseDenseMTDataset` (``annotations``)
+            and to :class:`~mmengine.dataset.BaseDataset`.
     """
 
     METAINFO = dict(
@@ -41,7 +43,9 @@ class PascalContextMTDataset(BaseDenseMTDataset):
   normals_distill/<id>.png
   pascal-context/trainval/<id>.mat"""
     TASK_FILES = {
-        'semseg': (osp.join('semseg', 'VOC12', '{id}.png'), 'label_png'),
+        'semseg': ((osp.join('semseg', 'VOC12', '{id}.png'),
+                    osp.join('semseg', 'pascal-context', '{id}.png')),
+                   'label_png'),
         'human_parts': (osp.join('human_parts', '{id}.mat'),
                         'pascal_parts_mat'),
         'sal': (osp.join('sal_distill', '{id}.png'), 'saliency_png'),
@@ -53,8 +57,8 @@ class PascalContextMTDataset(BaseDenseMTDataset):
     def __init__(self,
                  data_root: str,
                  split: str = 'train',
-                 tasks: Sequence[str] = ('semseg', 'human_parts', 'sal',
-                                         'normals'),
+                 tasks: TasksCfg = ('semseg', 'human_parts', 'sal',
+                                    'normals'),
                  **kwargs) -> None:
         super().__init__(data_root, split, tasks, **kwargs)
 
@@ -65,18 +69,9 @@ class PascalContextMTDataset(BaseDenseMTDataset):
     def image_path(self, img_id: str) -> str:
         return osp.join(self.data_root, 'JPEGImages', f'{img_id}.jpg')
 
-    def annotation(self, task: str, img_id: str) -> dict:
-        if task == 'semseg':
-            voc = osp.join(self.data_root, 'semseg', 'VOC12', f'{img_id}.png')
-            if not osp.isfile(voc):
-                path = osp.join(self.data_root, 'semseg', 'pascal-context',
-                                f'{img_id}.png')
-                return dict(path=self.require(path, 'semseg annotation'),
-                            format='label_png')
-        return super().annotation(task, img_id)
-
     def extra_info(self, info: dict) -> dict:
-        if {'normals', 'edge'} & set(self.tasks):
+        formats = {self.annotation_files[t][1] for t in self.tasks}
+        if formats & set(LABEL_MAP_FORMATS):
             info['label_map_path'] = self.require(
                 osp.join(self.data_root, LABEL_MAP.format(id=info['img_id'])),
                 'LabelMap')

@@ -8,8 +8,8 @@ from mmdet.datasets import CocoDataset
 from mmengine.dataset import BaseDataset
 
 from mmsquad.registry import DATASETS
+from mmsquad.utils.image_files import is_image_file
 
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
 DUO_CLASSES = ('holothurian', 'echinus', 'scallop', 'starfish')
 DUO_METAINFO = dict(
     classes=DUO_CLASSES,
@@ -133,8 +133,7 @@ class EnhancementPairDataset(BaseDataset):
                 f'enhancement pairs: raw image directory {raw_dir} does not '
                 'exist; expected <data_root>/raw/*.jpg and '
                 '<data_root>/reference/*.jpg with the same names')
-        names = sorted(n for n in os.listdir(raw_dir)
-                       if n.lower().endswith(IMAGE_SUFFIXES))
+        names = sorted(n for n in os.listdir(raw_dir) if is_image_file(n))
         if not names:
             raise FileNotFoundError(f'enhancement pairs: no image in '
                                     f'{raw_dir}')

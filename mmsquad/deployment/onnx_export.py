@@ -12,9 +12,11 @@ class ExportableMultiTaskModel(nn.Module):
     The input is what the data pipeline loads (``cv2.imread`` order, BGR,
     values 0-255, float32, shape (N, 3, H, W)); the graph applies the
     model's data preprocessor (channel conversion, normalisation) itself.
-    Every output is at the input size: class scores (softmax) for label
-    tasks, probabilities for binary tasks, unit vectors for normals and
-    values for scalar tasks, as :meth:`BaseDenseTaskHead.predict` gives.
+    The outputs are what every head's
+    :meth:`~mmsquad.models.BaseTaskHead.export` returns: for dense tasks
+    one map at the input size, as the task kind activates it (class
+    scores, probabilities, unit vectors, values); for detection the mmdet
+    head's raw per-level outputs.
 
     Args:
         model: A :class:`~mmsquad.models.MultiTaskModel` (folded or not).
@@ -30,8 +32,8 @@ class ExportableMultiTaskModel(nn.Module):
         self.normalize = bool(getattr(preprocessor, '_enable_normalize',
                                       False))
 
-    def forward(self, image: Tensor) -> Tuple[Tensor, ...]:
-        """``(output of task 0, output of task 1, ...)`` in task order."""
+    def outputs(self, image: Tensor) -> Dict[str, Tensor]:
+        """``{output name: tensor}`` of every head, in task order."""
         preprocessor = self.model.data_preprocessor
         if self.swap_channels:
             image = image[:, [2, 1, 0]]
@@ -39,16 +41,23 @@ class ExportableMultiTaskModel(nn.Module):
             image = (image - preprocessor.mean) / preprocessor.std
         feats = self.model.extract_feats(image)
         size = image.shape[-2:]
-        return tuple(self.model.heads[task].predict(feats[task], size)
-                     for task in self.tasks)
+        outputs: Dict[str, Tensor] = {}
+        for task in self.tasks:
+            outputs.update(self.model.heads[task].export(feats[task], size))
+        return outputs
+
+    def forward(self, image: Tensor) -> Tuple[Tensor, ...]:
+        """The tensors of :meth:`outputs`, in order."""
+        return tuple(self.outputs(image).values())
 
 
 def export_onnx(model: nn.Module, out_file: str, shape: Sequence[int],
                 dynamic: bool = False) -> ExportableMultiTaskModel:
     """Export ``model`` to ``out_file`` with torch's ONNX exporter.
 
-    The graph has one input, ``image``, and one output per task, named
-    after the task.
+    The graph has one input, ``image``, and the outputs of
+    :meth:`ExportableMultiTaskModel.outputs`, named as it names them (a
+    dense task's output is named after the task).
 
     Args:
         model: A multi-task model in eval mode (fold it first for speed).
@@ -62,6 +71,7 @@ def export_onnx(model: nn.Module, out_file: str, shape: Sequence[int],
     Raises:
         ValueError: When the model cannot take an input of ``shape``
             (checked by running it once before exporting).
+        NotImplementedError: When a head cannot be exported, naming it.
     """
     height, width = shape
     wrapper = ExportableMultiTaskModel(model).eval()
@@ -72,9 +82,9 @@ def export_onnx(model: nn.Module, out_file: str, shape: Sequence[int],
         axis = torch.export.Dim.DYNAMIC
         dynamic_shapes = {'image': {0: axis, 2: axis, 3: axis}}
     with torch.no_grad():
-        wrapper(example)
+        names = list(wrapper.outputs(example))
         torch.onnx.export(wrapper, (example, ), out_file,
-                          input_names=['image'], output_names=wrapper.tasks,
+                          input_names=['image'], output_names=names,
                           dynamo=True, dynamic_shapes=dynamic_shapes,
                           external_data=False)
     return wrapper
@@ -82,7 +92,7 @@ def export_onnx(model: nn.Module, out_file: str, shape: Sequence[int],
 
 def onnx_relative_errors(wrapper: ExportableMultiTaskModel, onnx_file: str,
                          image: Tensor) -> Dict[str, float]:
-    """``{task: ||onnx - torch|| / ||torch||}`` on one input batch.
+    """``{output: ||onnx - torch|| / ||torch||}`` on one input batch.
 
     Args:
         wrapper: The PyTorch graph to compare with.
@@ -95,10 +105,10 @@ def onnx_relative_errors(wrapper: ExportableMultiTaskModel, onnx_file: str,
         onnx_file, providers=['CPUExecutionProvider'])
     outputs = session.run(None, {'image': image.numpy()})
     with torch.no_grad():
-        expected = wrapper(image)
+        expected = wrapper.outputs(image)
     errors = {}
-    for task, ours, theirs in zip(wrapper.tasks, outputs, expected):
+    for (name, theirs), ours in zip(expected.items(), outputs):
         theirs = theirs.numpy()
-        errors[task] = float(np.linalg.norm(ours - theirs) /
+        errors[name] = float(np.linalg.norm(ours - theirs) /
                              max(np.linalg.norm(theirs), 1e-12))
     return errors

@@ -1,49 +1,41 @@
 """The best constant predictor of every task, as a floor for learning.
 
-A model has learned a task only if it beats predicting one constant map:
-the most frequent class (label tasks), "everything positive" (binary
-tasks; every other constant scores no better under maxF and odsF), the mean
-unit normal, or the mean depth, all measured on the training split.
+A model has learned a task only if it beats predicting one constant map,
+the best one its task kind knows (the most frequent class, "everything
+positive", the mean unit vector, the mean value), measured on the training
+split.
 """
-from typing import Dict, Sequence
+from typing import Dict, Mapping
 
 import numpy as np
 import torch
 from mmengine.dataset import BaseDataset
 
 from mmsquad.registry import DATASETS, METRICS
-from mmsquad.structures import get_dense_task
+from mmsquad.tasks import DenseMapTask
 
 
-def constant_predictors(dataset: BaseDataset,
-                        tasks: Sequence[str]) -> Dict[str, np.ndarray]:
-    """Per task, the (C,) constant that a trivial predictor outputs."""
-    stats: Dict[str, list] = {t: [] for t in tasks}
+def constant_predictors(dataset: BaseDataset, tasks: Mapping[str, DenseMapTask]
+                        ) -> Dict[str, np.ndarray]:
+    """Per task, the (C,) constant that a trivial predictor outputs (the
+    task kind's :meth:`~mmsquad.tasks.DenseMapTask.best_constant` of the
+    valid target values)."""
+    values: Dict[str, list] = {name: [] for name in tasks}
     for i in range(len(dataset)):
         sample = dataset[i]['data_samples']
-        for task in tasks:
-            if sample.has_target(task):
-                stats[task].append(sample.get_target(task).data.numpy())
+        for name, task in tasks.items():
+            target = sample.get(task.target_key)
+            if target is not None:
+                data = target.data.numpy()
+                values[name].append(
+                    data.reshape(data.shape[0], -1)[:, task.valid_mask(
+                        data).reshape(-1)])
     constants = {}
-    for task in tasks:
-        info = get_dense_task(task)
-        if info.kind == 'binary':
-            constants[task] = np.ones(1)
-            continue
-        if not stats[task]:
-            raise ValueError(f'no training sample carries {task!r}')
-        values = np.concatenate(
-            [v.reshape(v.shape[0], -1) for v in stats[task]], axis=1)
-        valid = np.all(values != info.ignore_value, axis=0)
-        values = values[:, valid]
-        if info.kind == 'label':
-            constants[task] = np.array(
-                [np.bincount(values[0].astype(np.int64)).argmax()])
-        elif info.kind == 'vector':
-            mean = values.mean(axis=1)
-            constants[task] = mean / np.linalg.norm(mean)
-        else:
-            constants[task] = values.mean(axis=1)
+    for name, task in tasks.items():
+        if not values[name]:
+            raise ValueError(f'no training sample carries {name!r}')
+        constants[name] = task.best_constant(
+            np.concatenate(values[name], axis=1))
     return constants
 
 
@@ -54,15 +46,14 @@ def evaluate_constants(dataset: BaseDataset, evaluator_cfg: dict,
     for i in range(len(dataset)):
         sample = dataset[i]['data_samples']
         record = {}
-        for task, constant in constants.items():
-            if not sample.has_target(task):
+        for name, constant in constants.items():
+            task = metric.tasks[name]
+            gt = sample.get(task.target_key)
+            if gt is None:
                 continue
-            gt = sample.get_target(task).data
-            dtype = (torch.int64 if get_dense_task(task).kind == 'label'
-                     else torch.float32)
-            pred = torch.as_tensor(constant, dtype=dtype)
-            record[f'gt_{task}'] = dict(data=gt)
-            record[f'pred_{task}'] = dict(
+            pred = torch.as_tensor(constant, dtype=gt.data.dtype)
+            record[task.target_key] = dict(data=gt.data)
+            record[task.prediction_key] = dict(
                 data=pred.reshape(-1, 1, 1).expand(-1, *gt.shape[-2:]))
         metric.process({}, [record])
     return metric.compute_metrics(metric.results)
@@ -76,7 +67,7 @@ def constant_baseline(cfg) -> Dict[str, float]:
     """
     train = dict(cfg.train_dataloader.dataset,
                  pipeline=cfg.val_dataloader.dataset.pipeline)
-    constants = constant_predictors(DATASETS.build(train),
-                                    cfg.val_evaluator.tasks)
+    metric = METRICS.build(cfg.val_evaluator)
+    constants = constant_predictors(DATASETS.build(train), metric.tasks)
     return evaluate_constants(DATASETS.build(cfg.val_dataloader.dataset),
                               cfg.val_evaluator, constants)

@@ -9,7 +9,8 @@ from .layers import ConvNormAct
 @torch.no_grad()
 def fold_batchnorm(model: nn.Module) -> nn.Module:
     """Fold every BatchNorm into the convolution before it, and every
-    folded channel shuffle into its convolution's weight, in place.
+    folded channel shuffle into its convolution's weight, in place (each
+    :class:`ConvNormAct` is replaced by its :class:`FoldedConvAct`).
 
     The result is for inference only: its outputs equal those of ``model``
     in eval mode.
@@ -22,7 +23,8 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
         The same ``model``, folded and in eval mode.
     """
     model.eval()
-    for module in model.modules():
-        if isinstance(module, ConvNormAct):
-            module.fold()
+    for parent in list(model.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, ConvNormAct):
+                setattr(parent, name, child.folded())
     return fuse_conv_bn(model)

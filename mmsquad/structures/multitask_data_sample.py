@@ -7,9 +7,10 @@ from mmengine.structures import BaseDataElement, PixelData
 class MultiTaskDataSample(BaseDataElement):
     """Targets and predictions of several tasks for one image.
 
-    A dense task ``t`` keeps its target in ``gt_<t>`` and its prediction in
-    ``pred_<t>``, both :class:`~mmengine.structures.PixelData` whose ``data``
-    is a (C, H, W) tensor. A sample without ``gt_<t>`` carries no label for
+    A dense task ``t`` (see :mod:`mmsquad.tasks`) keeps its target in
+    ``gt_<t>`` and its prediction in ``pred_<t>``, both
+    :class:`~mmengine.structures.PixelData` whose ``data`` is a (C, H, W)
+    tensor. A sample without ``gt_<t>`` carries no label for
     ``t``: the task's loss and metric skip it. Detection follows mmdet:
     ``gt_instances`` / ``pred_instances``.
     """

@@ -27,11 +27,11 @@ class RefConvBN(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups,
                               bias=False)
-        self.bn = nn.BatchNorm2d(cout)
+        self.norm = nn.BatchNorm2d(cout)
         self.act = nn.GELU() if act else None
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.bn(self.conv(x))
+        x = self.norm(self.conv(x))
         return self.act(x) if self.act is not None else x
 
 

@@ -11,15 +11,18 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     """Import every mmsquad module that registers components, and install
     the checkpoint compatibility fixes of :mod:`mmsquad.utils.compat`.
 
+    The inferencer (:mod:`mmsquad.apis`) is not imported: its registry
+    imports it when a config names it.
+
     Args:
         init_default_scope: Whether to make ``mmsquad`` the default scope, so
             that ``type='SquadNet'`` resolves in mmsquad's registries first.
     """
-    import mmsquad.apis  # noqa: F401
     import mmsquad.datasets  # noqa: F401
     import mmsquad.engine  # noqa: F401
     import mmsquad.evaluation  # noqa: F401
     import mmsquad.models  # noqa: F401
+    import mmsquad.tasks  # noqa: F401
     import mmsquad.visualization  # noqa: F401
 
     install_compat()

@@ -1,5 +1,4 @@
-"""Visualisation of multi-task predictions."""
-from .colorize import colorize, voc_palette
-from .multitask_visualizer import MultiTaskVisualizer, draw_boxes
+"""Visualization."""
+from .multitask_visualizer import MultiTaskVisualizer
 
-__all__ = ['MultiTaskVisualizer', 'colorize', 'draw_boxes', 'voc_palette']
+__all__ = ['MultiTaskVisualizer']

@@ -3,13 +3,12 @@
 _base_ = ['../../configs/squad/demo.py']
 
 crop_size = (32, 32)
-_in = 128 * 2  # tiny: task group + 1 shared group at level 2
+# The heads' input channels follow from the tiny backbone (task group + 1
+# shared group): the model fills them in.
 model = dict(
     backbone=dict(arch='tiny'),
-    heads=dict(semseg=dict(in_channels=_in, channels=16),
-               human_parts=dict(in_channels=_in, channels=16),
-               sal=dict(in_channels=_in, channels=16),
-               normals=dict(in_channels=_in, channels=16)))
+    heads=dict(semseg=dict(channels=16), human_parts=dict(channels=16),
+               sal=dict(channels=16), normals=dict(channels=16)))
 _train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadMultiTaskAnnotations'),

@@ -46,11 +46,11 @@ def main() -> None:
         model = fold_batchnorm(model)
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     wrapper = export_onnx(model, out, args.shape, dynamic=args.dynamic)
-    print(f'wrote {out} (input "image", outputs {wrapper.tasks})')
     image = torch.rand(1, 3, *args.shape) * 255
     errors = onnx_relative_errors(wrapper, out, image)
+    print(f'wrote {out} (input "image", outputs {list(errors)})')
     print('onnxruntime vs PyTorch, relative error: ' + ', '.join(
-        f'{task} {err:.2e}' for task, err in errors.items()))
+        f'{name} {err:.2e}' for name, err in errors.items()))
 
 
 if __name__ == '__main__':

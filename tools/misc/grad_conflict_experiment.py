@@ -27,6 +27,7 @@ from run_demo import ROOT, ensure_demo_data, run
 
 from mmsquad.evaluation import delta_m
 from mmsquad.evaluation.trivial_baseline import constant_baseline
+from mmsquad.registry import METRICS as METRIC_REGISTRY
 from mmsquad.utils import register_all_modules
 from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
                                                       plot_conflict_curves,
@@ -118,11 +119,13 @@ def write_report(results: dict, references: dict, constant: dict,
     header = ('| run | mean cosine | conflict rate | ' +
               ' | '.join(METRICS.values()) + ' | delta_m (%) |')
     rows = [header, '|' + '---|' * (4 + len(METRICS))]
+    lower_is_better = METRIC_REGISTRY.build(
+        Config.fromfile(RUNS['SquadNet-small']).val_evaluator).lower_is_better
 
     def row(label: str, metrics: dict, cos: str = '-',
             rate: str = '-') -> str:
         values = ' | '.join(f'{metrics[k]:.2f}' for k in METRICS)
-        change = delta_m(metrics, references['metrics'])
+        change = delta_m(metrics, references['metrics'], lower_is_better)
         return f'| {label} | {cos} | {rate} | {values} | {change:+.2f} |'
 
     for label, result in results.items():

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from run_demo import ROOT, run
 
-from mmsquad.evaluation.functional import psnr
+from mmsquad.functional import psnr
 
 CONFIG = osp.join('configs', 'squad', 'underwater_demo.py')
 DATA = osp.join('data', 'underwater_demo')

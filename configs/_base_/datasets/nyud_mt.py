@@ -1,7 +1,10 @@
 # NYUD-v2 multi-task (NYUD_MT archive layout), 480x640 images.
 dataset_type = 'NYUDv2MTDataset'
 data_root = 'data/NYUD_MT'
-tasks = ['semseg', 'depth']
+# NYUD-v2 has 40 classes; its edges (for configs that add them) are matched
+# within 0.011 of the image diagonal.
+tasks = [dict(name='semseg', type='LabelMapTask', num_classes=40), 'depth']
+nyud_edge = dict(name='edge', type='BoundaryMapTask', max_dist=0.011)
 crop_size = (448, 576)
 
 train_pipeline = [
@@ -35,6 +38,5 @@ val_dataloader = dict(
                  tasks=tasks, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(type='MultiTaskMetric', tasks=tasks,
-                     num_classes=dict(semseg=40), edge_max_dist=0.011)
+val_evaluator = dict(type='MultiTaskMetric', tasks=tasks)
 test_evaluator = val_evaluator

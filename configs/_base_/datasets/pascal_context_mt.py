@@ -38,7 +38,5 @@ val_dataloader = dict(
                  tasks=tasks, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(
-    type='MultiTaskMetric', tasks=tasks,
-    num_classes=dict(semseg=21, human_parts=7))
+val_evaluator = dict(type='MultiTaskMetric', tasks=tasks)
 test_evaluator = val_evaluator

@@ -1,17 +1,15 @@
-# SquadNet-small with DeepLab-ASPP heads (PASCAL-Context setting).
+# SquadNet-small with DeepLab-ASPP heads (PASCAL-Context setting). The
+# tasks are the presets of their names (mmsquad/tasks/presets.py); the model
+# fills in the backbone's num_tasks and every head's input and output
+# channels from the tasks, the neck and the backbone.
 norm_cfg = dict(type='BN')
-head_in_channels = 128 * (1 + 2)  # task group + 2 shared groups, level 2
-semseg_head = dict(type='ASPPTaskHead', in_channels=head_in_channels,
-                   out_channels=21, norm_cfg=norm_cfg,
+semseg_head = dict(type='ASPPTaskHead', norm_cfg=norm_cfg,
                    loss=dict(type='PixelCrossEntropyLoss'))
-human_parts_head = dict(type='ASPPTaskHead', in_channels=head_in_channels,
-                        out_channels=7, norm_cfg=norm_cfg,
+human_parts_head = dict(type='ASPPTaskHead', norm_cfg=norm_cfg,
                         loss=dict(type='PixelCrossEntropyLoss'))
-sal_head = dict(type='ASPPTaskHead', in_channels=head_in_channels,
-                out_channels=1, norm_cfg=norm_cfg,
+sal_head = dict(type='ASPPTaskHead', norm_cfg=norm_cfg,
                 loss=dict(type='BalancedBCELoss'))
-normals_head = dict(type='ASPPTaskHead', in_channels=head_in_channels,
-                    out_channels=3, norm_cfg=norm_cfg,
+normals_head = dict(type='ASPPTaskHead', norm_cfg=norm_cfg,
                     loss=dict(type='NormalsL1Loss'))
 model = dict(
     type='MultiTaskModel',
@@ -21,8 +19,7 @@ model = dict(
         std=[58.395, 57.12, 57.375],
         bgr_to_rgb=True,
         pad_size_divisor=8),
-    backbone=dict(type='SquadNet', arch='small', num_tasks=4,
-                  norm_cfg=norm_cfg),
+    backbone=dict(type='SquadNet', arch='small', norm_cfg=norm_cfg),
     neck=dict(type='ExpertSquadNeck', levels=[2]),
     heads=dict(semseg=semseg_head, human_parts=human_parts_head,
                sal=sal_head, normals=normals_head),

@@ -2,10 +2,10 @@
 # and `enhance` (a full-resolution enhancement head).
 norm_cfg = dict(type='BN')
 num_classes = 4  # DUO
-# Each task sees its group + 2 shared groups at strides 2, 4 and 8.
-task_channels = [32 * 3, 64 * 3, 128 * 3]
+# Each task sees its group + 2 shared groups at strides 2, 4 and 8; the
+# model fills in the FPN's and the enhancement head's in_channels.
 det_neck = dict(
-    _scope_='mmdet', type='FPN', in_channels=task_channels, out_channels=256,
+    _scope_='mmdet', type='FPN', out_channels=256,
     start_level=1, add_extra_convs='on_output', num_outs=5)
 # Any mmdet dense head that works from multi-level features drops in here
 # (see configs/squad/underwater_gfl.py); its strides follow the FPN's
@@ -37,14 +37,12 @@ model = dict(
         std=[58.395, 57.12, 57.375],
         bgr_to_rgb=True,
         pad_size_divisor=64),
-    backbone=dict(type='SquadNet', arch='small', num_tasks=2,
-                  norm_cfg=norm_cfg),
+    backbone=dict(type='SquadNet', arch='small', norm_cfg=norm_cfg),
     neck=dict(type='ExpertSquadNeck'),
     heads=dict(
         det=dict(type='DetectionTaskHead', neck=det_neck, head=det_head),
-        enhance=dict(type='EnhancementHead', in_channels=task_channels,
-                     channels=64, upsample_factor=2, norm_cfg=norm_cfg,
-                     loss=dict(type='L1SSIMLoss'))),
+        enhance=dict(type='EnhancementHead', channels=64, upsample_factor=2,
+                     norm_cfg=norm_cfg, loss=dict(type='L1SSIMLoss'))),
     task_weights=dict(det=1.0, enhance=1.0),
     # Faster convolutions on CPU (oneDNN) and GPU (tensor cores); see
     # docs/benchmarks.md.

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.io as sio
 from PIL import Image
 
-from mmsquad.visualization.colorize import voc_palette
+from mmsquad.functional import voc_palette
 from .scene_renderer import Primitive, Scene, render
 
 # (VOC class, PASCAL-Context LabelMap id) of every kind of surface.

@@ -4,16 +4,17 @@ from typing import Sequence
 import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
-from mmengine.structures import PixelData
 
 from mmsquad.registry import TRANSFORMS
-from mmsquad.structures import MultiTaskDataSample, get_dense_task
+from mmsquad.structures import MultiTaskDataSample
+from .targets import dense_targets
 
 
 @TRANSFORMS.register_module()
 class PackMultiTaskInputs(BaseTransform):
-    """Pack ``img`` as a (3, H, W) tensor and every ``gt_<task>`` as a
-    (C, H, W) target: int64 for label and binary tasks, float32 otherwise.
+    """Pack ``img`` as a (3, H, W) tensor and every dense target as its
+    task kind packs it (a (C, H, W) ``PixelData`` of the kind's dtype that
+    records its pad value).
 
     Args:
         meta_keys: Keys copied into the data sample's metainfo.
@@ -33,15 +34,8 @@ class PackMultiTaskInputs(BaseTransform):
         inputs = torch.from_numpy(
             np.ascontiguousarray(img.transpose(2, 0, 1)))
         sample = MultiTaskDataSample()
-        for task in results.get('dense_tasks', []):
-            target = results[f'gt_{task}']
-            if target.ndim == 2:
-                target = target[..., None]
-            tensor = torch.from_numpy(
-                np.ascontiguousarray(target.transpose(2, 0, 1)))
-            dtype = torch.int64 if get_dense_task(task).is_integer \
-                else torch.float32
-            sample.set_target(task, PixelData(data=tensor.to(dtype)))
+        for key, kind in dense_targets(results):
+            sample.set_field(kind.pack(results[key]), key)
         sample.set_metainfo(
             {k: results[k] for k in self.meta_keys if k in results})
         return dict(inputs=inputs, data_samples=sample)

@@ -1,10 +1,12 @@
 """Geometric transforms that keep every dense target aligned with the image.
 
-Each target is warped with the interpolation its kind needs: nearest for
-labels, binary maps and depth; bilinear and renormalisation for normals.
-New pixels get the image fill value or the task's ignore value.
+Each target is warped as its task kind says (:meth:`DenseMapTask.warp`:
+nearest for labels, binary maps and scalars; bilinear and renormalisation
+for unit vectors); new pixels get the image fill value or the kind's pad
+value; flips and rotations also change the values of kinds that need it
+(unit vectors).
 """
-from typing import Callable, Tuple
+from typing import Tuple
 
 import cv2
 import mmcv
@@ -12,36 +14,15 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmsquad.registry import TRANSFORMS
-from mmsquad.structures import get_dense_task
+from mmsquad.tasks.base_task import Warp
+from .targets import dense_targets
 
 
-def _normalise_normals(normals: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    norm = np.linalg.norm(normals, axis=-1, keepdims=True)
-    normals = normals / np.maximum(norm, 1e-6)
-    normals[~valid] = get_dense_task('normals').ignore_value
-    return normals.astype(np.float32)
-
-
-def warp_targets(results: dict,
-                 warp: Callable[[np.ndarray, str, float], np.ndarray]
-                 ) -> None:
-    """Apply ``warp(array, interpolation, fill)`` to every dense target.
-
-    Normals are warped bilinearly on their valid pixels and renormalised;
-    their validity mask is warped with nearest interpolation.
-    """
-    for task in results.get('dense_tasks', []):
-        info = get_dense_task(task)
-        key = f'gt_{task}'
-        target = results[key]
-        if info.kind == 'vector':
-            valid = np.all(target != info.ignore_value, axis=-1)
-            zeroed = np.where(valid[..., None], target, 0).astype(np.float32)
-            warped = warp(zeroed, 'bilinear', 0)
-            valid = warp(valid.astype(np.uint8), 'nearest', 0).astype(bool)
-            results[key] = _normalise_normals(warped, valid)
-        else:
-            results[key] = warp(target, 'nearest', info.ignore_value)
+def warp_targets(results: dict, warp: Warp) -> None:
+    """Apply ``warp(array, interpolation, fill)`` to every dense target as
+    its kind warps it."""
+    for key, kind in dense_targets(results):
+        results[key] = kind.warp(results[key], warp)
 
 
 @TRANSFORMS.register_module()
@@ -142,7 +123,8 @@ class MultiTaskRandomCrop(BaseTransform):
 
 @TRANSFORMS.register_module()
 class MultiTaskRandomFlip(BaseTransform):
-    """Horizontal flip with probability ``prob``; normals' x is negated.
+    """Horizontal flip with probability ``prob``; unit vectors' x is
+    negated.
 
     Args:
         prob: Flip probability.
@@ -160,11 +142,8 @@ class MultiTaskRandomFlip(BaseTransform):
         results['img'] = mmcv.imflip(results['img'], 'horizontal')
         warp_targets(results, lambda a, interp, fill:
                      np.ascontiguousarray(a[:, ::-1]))
-        if 'gt_normals' in results:
-            normals = results['gt_normals']
-            valid = np.all(normals != get_dense_task('normals').ignore_value,
-                           axis=-1)
-            normals[valid, 0] *= -1
+        for key, kind in dense_targets(results):
+            results[key] = kind.flip_values(results[key])
         return results
 
 
@@ -172,8 +151,8 @@ class MultiTaskRandomFlip(BaseTransform):
 class MultiTaskRandomRotate(BaseTransform):
     """Rotate about the centre by an angle in ``[-max_angle, max_angle]``.
 
-    Normals rotate with the image (their x, y components, taken in image
-    axes: x to the right, y down).
+    Unit vectors rotate with the image (their x, y components, taken in
+    image axes: x to the right, y down).
 
     Args:
         max_angle: Largest rotation in degrees.
@@ -205,15 +184,6 @@ class MultiTaskRandomRotate(BaseTransform):
 
         results['img'] = rotate(results['img'], 'bilinear', self.img_pad_val)
         warp_targets(results, rotate)
-        if 'gt_normals' in results:
-            # Image y points down: a counter-clockwise image rotation by
-            # `angle` turns (x, y) vectors by -angle in image coordinates.
-            normals = results['gt_normals']
-            valid = np.all(normals != get_dense_task('normals').ignore_value,
-                           axis=-1)
-            theta = np.deg2rad(angle)
-            c, s = np.cos(theta), np.sin(theta)
-            x, y = normals[valid, 0].copy(), normals[valid, 1].copy()
-            normals[valid, 0] = c * x + s * y
-            normals[valid, 1] = -s * x + c * y
+        for key, kind in dense_targets(results):
+            results[key] = kind.rotate_values(results[key], angle)
         return results

@@ -9,7 +9,7 @@ from mmcv.transforms import BaseTransform
 from skimage.morphology import thin
 
 from mmsquad.registry import TRANSFORMS
-from mmsquad.structures import IGNORE_INDEX
+from mmsquad.tasks import IGNORE_INDEX
 
 # PASCAL-Part part names -> the 6-part grouping (0 is background).
 HUMAN_PART_GROUPS: Dict[str, int] = {
@@ -137,6 +137,9 @@ ANNOTATION_READERS = {
     'depth_npy': lambda path, _: positive_depth(path),
     'binary_npy': lambda path, _: (load_npy(path) > 0).astype(np.uint8),
 }
+
+#: Formats read with the PASCAL-Context ``LabelMap`` of the image.
+LABEL_MAP_FORMATS = ('masked_normals_png', 'label_map_edges')
 
 
 @TRANSFORMS.register_module()

@@ -4,16 +4,14 @@ detection targets into one multi-task data sample."""
 from typing import List, Optional, Union
 
 import mmcv
-import numpy as np
-import torch
 from mmcv.transforms import BaseTransform, Compose
 from mmcv.transforms.utils import cache_random_params
 from mmdet.datasets.transforms import PackDetInputs
 from mmengine.fileio import get
-from mmengine.structures import PixelData
 
 from mmsquad.registry import TRANSFORMS
 from mmsquad.structures import MultiTaskDataSample
+from mmsquad.tasks import ImageTask
 
 @TRANSFORMS.register_module()
 class LoadEnhancementReference(BaseTransform):
@@ -95,15 +93,24 @@ class WithReference(BaseTransform):
 class PackUnderwaterInputs(PackDetInputs):
     """Pack the input, its boxes (mmdet's ``gt_instances`` and
     ``ignored_instances``, only for samples with detection labels) and its
-    reference (``gt_enhance``: RGB float in [0, 1], (3, H, W)) into a
-    :class:`~mmsquad.structures.MultiTaskDataSample`.
+    reference (``gt_<reference_task>``, packed as an
+    :class:`~mmsquad.tasks.ImageTask`: RGB float in [0, 1], (3, H, W)) into
+    a :class:`~mmsquad.structures.MultiTaskDataSample`.
 
     A sample whose ``det_labelled`` is False (an enhancement-only pair), or
     that has no loaded boxes at all (inference), carries no
     ``gt_instances``, so the detection loss skips it. Samples
-    without ``scale_factor`` (no resize) get ``(1.0, 1.0)``. Arguments as
-    mmdet's ``PackDetInputs`` (``meta_keys``).
+    without ``scale_factor`` (no resize) get ``(1.0, 1.0)``.
+
+    Args:
+        reference_task: Name of the image task the reference is the target
+            of (e.g. ``'enhance'``).
+        meta_keys: As mmdet's ``PackDetInputs``.
     """
+
+    def __init__(self, reference_task: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.reference = ImageTask(name=reference_task)
 
     def transform(self, results: dict) -> dict:
         results.setdefault('scale_factor', (1.0, 1.0))
@@ -115,8 +122,7 @@ class PackUnderwaterInputs(PackDetInputs):
             sample.ignored_instances = det_sample.ignored_instances
         ref = results.get('ref_img')
         if ref is not None:
-            rgb = np.ascontiguousarray(ref[..., ::-1].transpose(2, 0, 1))
-            sample.set_target('enhance', PixelData(
-                data=torch.from_numpy(rgb).float().div_(255)))
+            sample.set_field(self.reference.pack_image(ref[..., ::-1]),
+                             self.reference.target_key)
         packed['data_samples'] = sample
         return packed

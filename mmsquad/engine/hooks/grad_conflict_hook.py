@@ -9,8 +9,8 @@ from mmengine.model import is_model_wrapper
 from torch import nn
 
 from mmsquad.registry import HOOKS
-from ..task_gradients import (conflict_stats, gram_matrix,
-                              per_task_gradients, task_losses)
+from mmsquad.models.utils import task_losses
+from ..task_gradients import conflict_stats, gram_matrix, per_task_gradients
 
 DATA_BATCH = Optional[dict]
 

@@ -4,6 +4,7 @@ from typing import Optional, Sequence
 
 import mmcv
 from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
 from mmengine.visualization import Visualizer
 
 from mmsquad.registry import HOOKS
@@ -43,7 +44,7 @@ class MultiTaskVisualizationHook(Hook):
         if batch_idx % self.interval or self._drawn >= self.max_panels:
             return
         sample = outputs[0]
-        self._draw(f'val_{sample.img_id}', sample, runner.iter)
+        self._draw(runner, f'val_{sample.img_id}', sample, runner.iter)
         self._drawn += 1
 
     def after_test_iter(self, runner, batch_idx: int, data_batch: dict,
@@ -53,12 +54,14 @@ class MultiTaskVisualizationHook(Hook):
         out_dir = osp.join(runner.work_dir, runner.timestamp,
                            self.test_out_dir or 'panels')
         for sample in outputs:
-            self._draw(f'test_{sample.img_id}', sample, 0,
+            self._draw(runner, f'test_{sample.img_id}', sample, 0,
                        osp.join(out_dir, f'{sample.img_id}.png'))
 
     @staticmethod
-    def _draw(name: str, sample: MultiTaskDataSample, step: int,
+    def _draw(runner, name: str, sample: MultiTaskDataSample, step: int,
               out_file: Optional[str] = None) -> None:
+        model = runner.model.module if is_model_wrapper(runner.model) \
+            else runner.model
         image = mmcv.imread(sample.img_path, channel_order='rgb')
         Visualizer.get_current_instance().add_datasample(
-            name, image, sample, step=step, out_file=out_file)
+            name, image, sample, model.tasks, step=step, out_file=out_file)

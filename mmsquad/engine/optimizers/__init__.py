@@ -1,10 +1,20 @@
 """Optim wrappers: CPU mixed precision, gradient surgery."""
 from .cpu_amp_optimizer_wrapper import CPUAmpOptimWrapper
-from .grad_surgery import (CAGrad, GradSurgeryMixin, GradVac, NashMTL,
-                           PCGrad, RandomOrderSurgery, cagrad, gradvac,
-                           nash_mtl, pcgrad, register_surgery)
+from .grad_surgery import (CAGrad, GradSurgeryMixin, GradVac, NashMTL, PCGrad,
+                           RandomOrderSurgery, cagrad, gradvac, nash_mtl,
+                           pcgrad)
+from .surgery_wrappers import (
+    PCGradOptimWrapper, AmpPCGradOptimWrapper, CPUAmpPCGradOptimWrapper,
+    GradVacOptimWrapper, AmpGradVacOptimWrapper, CPUAmpGradVacOptimWrapper,
+    CAGradOptimWrapper, AmpCAGradOptimWrapper, CPUAmpCAGradOptimWrapper,
+    NashMTLOptimWrapper, AmpNashMTLOptimWrapper, CPUAmpNashMTLOptimWrapper)
 
-__all__ = ['CAGrad', 'CPUAmpOptimWrapper', 'GradSurgeryMixin', 'GradVac',
-           'NashMTL', 'PCGrad',
-           'RandomOrderSurgery', 'cagrad', 'gradvac', 'nash_mtl', 'pcgrad',
-           'register_surgery']
+__all__ = [
+    'CAGrad', 'CPUAmpOptimWrapper', 'GradSurgeryMixin', 'GradVac', 'NashMTL',
+    'PCGrad', 'RandomOrderSurgery', 'cagrad', 'gradvac', 'nash_mtl', 'pcgrad',
+    'PCGradOptimWrapper', 'AmpPCGradOptimWrapper', 'CPUAmpPCGradOptimWrapper',
+    'GradVacOptimWrapper', 'AmpGradVacOptimWrapper',
+    'CPUAmpGradVacOptimWrapper', 'CAGradOptimWrapper', 'AmpCAGradOptimWrapper',
+    'CPUAmpCAGradOptimWrapper', 'NashMTLOptimWrapper',
+    'AmpNashMTLOptimWrapper', 'CPUAmpNashMTLOptimWrapper'
+]

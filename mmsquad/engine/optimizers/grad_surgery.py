@@ -12,13 +12,11 @@ from typing import Dict, List, Optional
 
 import numpy as np
 import torch
-from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from scipy.optimize import minimize
 from torch import Tensor
 
-from mmsquad.registry import OPTIM_WRAPPERS
-from .cpu_amp_optimizer_wrapper import CPUAmpOptimWrapper
-from ..task_gradients import attached_task_losses, per_task_gradients
+from mmsquad.models.utils import attached_task_losses
+from ..task_gradients import per_task_gradients
 
 
 def pcgrad(grads: Tensor, order: List[List[int]]) -> Tensor:
@@ -123,8 +121,9 @@ def nash_mtl(grads: Tensor) -> Tensor:
 class GradSurgeryMixin:
     """Backward with surgery on the shared parameters' gradient.
 
-    Subclasses implement :meth:`combine`. Works on top of ``OptimWrapper``
-    and ``AmpOptimWrapper`` (see :func:`register_surgery`).
+    Subclasses implement :meth:`combine`. Works on top of ``OptimWrapper``,
+    ``AmpOptimWrapper`` and ``CPUAmpOptimWrapper`` (the registered
+    combinations are in :mod:`.surgery_wrappers`).
     """
 
     def update_params(self, loss: Tensor,
@@ -181,20 +180,6 @@ class RandomOrderSurgery(GradSurgeryMixin):
             perm = torch.randperm(len(others), generator=self._generator)
             order.append([others[k] for k in perm.tolist()])
         return order
-
-
-def register_surgery(name: str, surgery: type) -> None:
-    """Register ``<name>OptimWrapper``, ``Amp<name>OptimWrapper`` and
-    ``CPUAmp<name>OptimWrapper``: ``surgery`` on top of mmengine's plain and
-    mixed-precision wrappers and of the CPU bfloat16 one."""
-    for prefix, base in (('', OptimWrapper), ('Amp', AmpOptimWrapper),
-                         ('CPUAmp', CPUAmpOptimWrapper)):
-        cls_name = f'{prefix}{name}OptimWrapper'
-        cls = type(cls_name, (surgery, base), dict(
-            __doc__=f'{surgery.__doc__}\n\n    On mmengine\'s '
-            f'``{base.__name__}``.', __module__=__name__))
-        globals()[cls_name] = cls
-        OPTIM_WRAPPERS.register_module(name=cls_name, module=cls)
 
 
 class PCGrad(RandomOrderSurgery):
@@ -260,9 +245,3 @@ class NashMTL(GradSurgeryMixin):
 
     def combine(self, grads: Tensor) -> Tensor:
         return nash_mtl(grads)
-
-
-register_surgery('PCGrad', PCGrad)
-register_surgery('GradVac', GradVac)
-register_surgery('CAGrad', CAGrad)
-register_surgery('NashMTL', NashMTL)

@@ -1,4 +1,5 @@
 """SquadNet backbone (Chen & Er, Neurocomputing 2024)."""
+import copy
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from mmengine.model import BaseModule
@@ -13,6 +14,12 @@ from ..layers import (PlainBlock, SquadBlock, SquadDownsample, SquadStem,
 ARCH_KEYS = ('channels', 'depths', 'num_shared', 'channel_shuffle',
              'mlp_ratios')
 BLOCK_TYPES = {'squad': SquadBlock, 'plain': PlainBlock}
+#: The published initialisation: Kaiming (fan_out) convolutions, unit-scale
+#: norm layers.
+DEFAULT_INIT_CFG = [
+    dict(type='Kaiming', layer='Conv2d', mode='fan_out'),
+    dict(type='Constant', layer=['_BatchNorm', 'GroupNorm'], val=1, bias=0)
+]
 
 
 @MODELS.register_module()
@@ -44,7 +51,20 @@ class SquadNet(BaseModule):
             squad" ablation: one expert over all channels, no residual).
         norm_cfg: Norm layer config.
         act_cfg: Activation config.
-        init_cfg: Initialisation config.
+        init_cfg: Initialisation config; by default as published: Kaiming
+            (fan_out) convolutions, unit-scale norm layers.
+
+    Example:
+        >>> import torch
+        >>> from mmsquad.models import SquadNet
+        >>> net = SquadNet(arch='tiny', num_tasks=2).eval()
+        >>> [s.stride for s in net.feature_specs]
+        [2, 4, 8]
+        >>> net.out_channels  # (2 task + 1 shared groups) x group width
+        (96, 192, 384)
+        >>> feats = net(torch.rand(1, 3, 64, 64))
+        >>> [tuple(f.shape) for f in feats]
+        [(1, 96, 32, 32), (1, 192, 16, 16), (1, 384, 8, 8)]
     """
 
     arch_settings: Dict[str, dict] = {
@@ -70,8 +90,9 @@ class SquadNet(BaseModule):
                  block_type: str = 'squad',
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='GELU'),
-                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+                 init_cfg: Optional[Union[dict, List[dict]]] = DEFAULT_INIT_CFG
+                 ) -> None:
+        super().__init__(init_cfg=copy.deepcopy(init_cfg))
         self.arch = self._parse_arch(arch)
         if num_tasks < 1:
             raise ValueError(f'num_tasks must be >= 1, got {num_tasks}')

@@ -1,11 +1,12 @@
 """Task heads."""
 from .aspp_head import ASPPTaskHead
 from .base_dense_head import BaseDenseTaskHead
+from .base_task_head import BaseTaskHead
 from .detection_task_head import DetectionTaskHead
 from .enhancement_head import EnhancementHead
 from .task_head_adapter import TaskHeadAdapter
 
 __all__ = [
-    'ASPPTaskHead', 'BaseDenseTaskHead', 'DetectionTaskHead',
+    'ASPPTaskHead', 'BaseDenseTaskHead', 'BaseTaskHead', 'DetectionTaskHead',
     'EnhancementHead', 'TaskHeadAdapter'
 ]

@@ -7,6 +7,7 @@ from mmcv.cnn import ConvModule
 from torch import Tensor, nn
 
 from mmsquad.registry import MODELS
+from mmsquad.tasks import BaseTask
 from ..layers import grad_in_input_format, memory_format_of
 from .base_dense_head import BaseDenseTaskHead
 
@@ -21,10 +22,14 @@ class ASPPTaskHead(BaseDenseTaskHead):
     3x3 + norm + ReLU; a biased 1x1 to ``out_channels``.
 
     Args:
-        task: Task name.
-        in_channels: Channels of the selected input feature.
-        out_channels: Output channels (classes, 1, or 3 for normals).
-        loss: Loss config(s).
+        task: The task (a built dense task, or a preset name).
+        in_channels: Channels of the selected input feature; by default the
+            advertised ``feature_channels[in_index]``.
+        out_channels: Output channels; by default the task kind's (classes,
+            1, or 3 for unit vectors).
+        loss: Loss config(s); by default the task kind's.
+        feature_channels: Channels of every feature level (filled in by
+            :class:`~mmsquad.models.MultiTaskModel`).
         channels: Width of the ASPP.
         dilations: Dilations of the atrous branches.
         in_index: Which input feature to use.
@@ -36,10 +41,11 @@ class ASPPTaskHead(BaseDenseTaskHead):
     """
 
     def __init__(self,
-                 task: str,
-                 in_channels: int,
-                 out_channels: int,
-                 loss: Union[dict, List[dict]],
+                 task: Union[str, BaseTask],
+                 in_channels: Optional[int] = None,
+                 out_channels: Optional[int] = None,
+                 loss: Optional[Union[dict, List[dict]]] = None,
+                 feature_channels: Optional[Sequence[int]] = None,
                  channels: int = 256,
                  dilations: Sequence[int] = (12, 24, 36),
                  in_index: int = -1,
@@ -48,10 +54,14 @@ class ASPPTaskHead(BaseDenseTaskHead):
                  act_cfg: dict = dict(type='ReLU'),
                  align_corners: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        super().__init__(task, loss, align_corners, init_cfg)
-        self.in_channels = in_channels
-        self.out_channels = out_channels
+        super().__init__(task, loss, feature_channels, align_corners,
+                         init_cfg)
         self.in_index = in_index
+        self.in_channels = in_channels = self.contract_channels(
+            in_channels, None if self.feature_channels is None else
+            self.feature_channels[in_index])
+        self.out_channels = out_channels = self.contract_out_channels(
+            out_channels)
 
         def conv(cin: int, k: int = 1, dilation: int = 1) -> ConvModule:
             return ConvModule(cin, channels, k, padding=dilation * (k // 2),

@@ -1,41 +1,51 @@
 """Shared logic of the dense task heads: targets, loss, prediction."""
 from abc import abstractmethod
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModule
-from mmengine.structures import PixelData
 from torch import Tensor
 
 from mmsquad.registry import MODELS
-from mmsquad.structures import MultiTaskDataSample, get_dense_task
+from mmsquad.structures import MultiTaskDataSample
+from mmsquad.tasks import BaseTask, DenseMapTask
 from ..losses import zero_loss
+from .base_task_head import BaseTaskHead
 
 
-class BaseDenseTaskHead(BaseModule):
-    """A head that predicts one dense task from multi-level features.
+class BaseDenseTaskHead(BaseTaskHead):
+    """A head that predicts one dense task (a
+    :class:`~mmsquad.tasks.DenseMapTask`) from multi-level features.
 
     Subclasses implement :meth:`forward` (features -> logits at feature
     resolution). Losses see logits resized to the padded input size; only
-    the samples that carry a label for the task count, and a batch without
+    the samples that carry the task's target count, and a batch without
     any gives a zero loss that still touches every parameter (DDP-safe).
+    Losses of the same name are summed. Predictions and exported outputs
+    are the task kind's activation of the logits (e.g. softmax scores,
+    probabilities, unit vectors).
 
     Args:
-        task: Task name (see :data:`mmsquad.structures.DENSE_TASKS`).
-        loss: Loss config, or a list of them (summed under their names).
+        task: The task (a built dense task, or a preset name).
+        loss: Loss config, or a list of them (summed per loss name); by
+            default the task kind's loss.
+        feature_channels: Channels of every feature level (filled in by
+            :class:`~mmsquad.models.MultiTaskModel`).
         align_corners: ``align_corners`` of the bilinear upsampling.
         init_cfg: Initialisation config.
     """
 
     def __init__(self,
-                 task: str,
-                 loss: Union[dict, List[dict]],
+                 task: Union[str, BaseTask],
+                 loss: Optional[Union[dict, List[dict]]] = None,
+                 feature_channels: Optional[Sequence[int]] = None,
                  align_corners: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        self.task = task
-        self.task_info = get_dense_task(task)
+        super().__init__(task, feature_channels, init_cfg)
+        if not isinstance(self.task, DenseMapTask):
+            raise TypeError(f'{type(self).__name__} predicts dense maps; '
+                            f'task {self.task!r} is not one')
+        loss = self.task.default_loss if loss is None else loss
         losses = loss if isinstance(loss, (list, tuple)) else [loss]
         self.losses = torch.nn.ModuleList(MODELS.build(cfg) for cfg in losses)
         self.align_corners = align_corners
@@ -48,49 +58,38 @@ class BaseDenseTaskHead(BaseModule):
              data_samples: List[MultiTaskDataSample]) -> Dict[str, Tensor]:
         """Losses of the task on the labelled samples of the batch."""
         logits = self(feats)
+        name = self.task.name
         labelled = [i for i, s in enumerate(data_samples)
-                    if s.has_target(self.task)]
+                    if s.has_target(name)]
         if not labelled:
             return {loss.loss_name: zero_loss(logits) for loss in self.losses}
         target = torch.stack([
-            data_samples[i].get_target(self.task).data for i in labelled])
+            data_samples[i].get_target(name).data for i in labelled])
         logits = self._resize(logits[labelled], target.shape[-2:])
-        return {loss.loss_name: loss(logits, target) for loss in self.losses}
+        values: Dict[str, Tensor] = {}
+        for loss in self.losses:
+            value = loss(logits, target)
+            values[loss.loss_name] = values[loss.loss_name] + value \
+                if loss.loss_name in values else value
+        return values
+
+    def export(self, feats: Sequence[Tensor],
+               batch_shape: Sequence[int]) -> Dict[str, Tensor]:
+        """``{task name: activated outputs}`` at the padded input size."""
+        logits = self._resize(self(feats), batch_shape)
+        return {self.task.name: self.task.activate(logits)}
 
     def predict(self, feats: Sequence[Tensor],
-                batch_img_shape: Sequence[int]) -> Tensor:
-        """Task outputs at the padded input size.
-
-        Returns class scores (softmax) for label tasks, probabilities
-        (sigmoid) for binary tasks, unit vectors for normals and the head's
-        values for scalar and image tasks.
-        """
-        logits = self._resize(self(feats), batch_img_shape)
-        kind = self.task_info.kind
-        if kind == 'label':
-            return logits.softmax(dim=1)
-        if kind == 'binary':
-            return logits.sigmoid()
-        if kind == 'vector':
-            return F.normalize(logits, p=2, dim=1)
-        return logits
-
-    def predict_samples(self, feats: Sequence[Tensor],
-                        data_samples: List[MultiTaskDataSample],
-                        batch_img_shape: Sequence[int]) -> None:
-        """Set ``pred_<task>`` of every sample at its original size: class
-        indices for label tasks, probabilities for binary tasks, unit
-        vectors for normals and values for scalar and image tasks, each
-        (C, H, W), in float32 whatever precision the network ran in."""
-        outputs = self.predict(feats, batch_img_shape).float()
-        kind = self.task_info.kind
+                data_samples: List[MultiTaskDataSample],
+                batch_shape: Sequence[int]) -> None:
+        """Set ``pred_<task>`` of every sample at its original size, as the
+        task kind finalises it (class indices, probabilities, unit vectors,
+        values), in float32 whatever precision the network ran in."""
+        outputs = self.export(feats, batch_shape)[self.task.name].float()
         for output, sample in zip(outputs, data_samples):
-            output = self._to_original_size(output, sample)
-            if kind == 'label':
-                output = output.argmax(dim=0, keepdim=True)
-            elif kind == 'vector':
-                output = F.normalize(output, p=2, dim=0)
-            sample.set_prediction(self.task, PixelData(data=output))
+            prediction = self.task.finalize(
+                self._to_original_size(output, sample))
+            sample.set_field(prediction, self.task.prediction_key)
 
     @staticmethod
     def _to_original_size(output: Tensor,
@@ -98,8 +97,7 @@ class BaseDenseTaskHead(BaseModule):
         """Crop the padding, then resize to ``ori_shape``."""
         h, w = sample.metainfo.get('img_shape', output.shape[-2:])[:2]
         output = output[:, :h, :w]
-        ori: Tuple[int, int] = tuple(
-            sample.metainfo.get('ori_shape', (h, w))[:2])
+        ori = tuple(sample.metainfo.get('ori_shape', (h, w))[:2])
         if ori != (h, w):
             output = F.interpolate(output[None], size=ori, mode='bilinear',
                                    align_corners=False)[0]

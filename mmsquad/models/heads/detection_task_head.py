@@ -3,20 +3,22 @@ model."""
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
-from mmengine.model import BaseModule
 from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmsquad.registry import MODELS
 from mmsquad.structures import MultiTaskDataSample
+from mmsquad.tasks import BaseTask, BoxTask
+from .base_task_head import BaseTaskHead
 
 
 @MODELS.register_module()
-class DetectionTaskHead(BaseModule):
-    """Detect objects from the multi-level features of the ``det`` task
-    with an mmdet neck (optional) and an mmdet dense head, both built from
-    config (``_scope_='mmdet'``), so any one-stage head that works from
-    multi-level features drops in by config.
+class DetectionTaskHead(BaseTaskHead):
+    """Detect objects (a :class:`~mmsquad.tasks.BoxTask`) from multi-level
+    features with an mmdet neck (optional) and an mmdet dense head, both
+    built from config (``_scope_='mmdet'``), so any one-stage head that
+    works from multi-level features drops in by config. The neck's
+    ``in_channels`` default to the advertised ``feature_channels``.
 
     Only samples that carry ``gt_instances`` train the detector (samples of
     an enhancement-only set have none). A batch without any still runs the
@@ -24,20 +26,34 @@ class DetectionTaskHead(BaseModule):
     graph under DDP. Per-level loss lists are summed into one value per
     loss name.
 
+    Exported, the head returns the mmdet head's raw outputs (per level
+    ``<task>.<output>_<level>``, e.g. class scores and box deltas); box
+    decoding and NMS stay outside the graph, as in mmdeploy's partitions.
+
     Args:
-        task: Task name (``'det'``).
+        task: The task (a built :class:`~mmsquad.tasks.BoxTask`, or a
+            preset name).
         head: Config of the mmdet dense head (e.g. ``RetinaHead``).
         neck: Config of the mmdet neck (e.g. ``FPN``) or None.
+        feature_channels: Channels of every feature level (filled in by
+            :class:`~mmsquad.models.MultiTaskModel`).
         init_cfg: Initialisation config.
     """
 
     def __init__(self,
-                 task: str,
+                 task: Union[str, BaseTask],
                  head: dict,
                  neck: Optional[dict] = None,
+                 feature_channels: Optional[Sequence[int]] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        self.task = task
+        super().__init__(task, feature_channels, init_cfg)
+        if not isinstance(self.task, BoxTask):
+            raise TypeError(f'{type(self).__name__} predicts boxes; task '
+                            f'{self.task!r} is not a BoxTask')
+        if neck is not None:
+            neck = dict(neck, in_channels=list(self.contract_channels(
+                neck.get('in_channels'), self.feature_channels,
+                'neck.in_channels')))
         self.neck = None if neck is None else MODELS.build(neck)
         self.head = MODELS.build(head)
 
@@ -52,7 +68,7 @@ class DetectionTaskHead(BaseModule):
              data_samples: List[MultiTaskDataSample]) -> Dict[str, Tensor]:
         """mmdet's losses on the samples with detection labels."""
         labelled = [i for i, s in enumerate(data_samples)
-                    if 'gt_instances' in s]
+                    if self.task.has_target(s)]
         scale = 1.0
         if not labelled:  # zero losses of the same names, graph intact
             labelled, scale = [0], 0.0
@@ -73,9 +89,17 @@ class DetectionTaskHead(BaseModule):
                                else value)
                 for name, value in losses.items()}
 
-    def predict_samples(self, feats: Sequence[Tensor],
-                        data_samples: List[MultiTaskDataSample],
-                        batch_img_shape: Sequence[int]) -> None:
+    def export(self, feats: Sequence[Tensor],
+               batch_shape: Sequence[int]) -> Dict[str, Tensor]:
+        """The mmdet head's raw outputs, ``<task>.<output>_<level>``
+        (``output`` 0 is usually the class scores, 1 the box regression)."""
+        return {f'{self.task.name}.{i}_{level}': value
+                for i, outputs in enumerate(self(feats))
+                for level, value in enumerate(outputs)}
+
+    def predict(self, feats: Sequence[Tensor],
+                data_samples: List[MultiTaskDataSample],
+                batch_shape: Sequence[int]) -> None:
         """Set mmdet's ``pred_instances`` (boxes in original image
         coordinates, scores, labels) on every sample.
 

@@ -6,13 +6,14 @@ from mmcv.cnn import ConvModule
 from torch import Tensor, nn
 
 from mmsquad.registry import MODELS
+from mmsquad.tasks import BaseTask
 from .base_dense_head import BaseDenseTaskHead
 
 
 @MODELS.register_module()
 class EnhancementHead(BaseDenseTaskHead):
-    """Fuse the multi-level features of the ``enhance`` task top-down and
-    decode an RGB image in [0, 1] at the input resolution.
+    """Fuse the multi-level features of an image task top-down and decode
+    an RGB image in [0, 1] at the input resolution.
 
     Every level is projected to ``channels`` (1x1), upsampled to the finest
     level and summed; two 3x3 convs refine the sum; the result is upsampled
@@ -20,9 +21,13 @@ class EnhancementHead(BaseDenseTaskHead):
     with a sigmoid gives the image.
 
     Args:
-        task: Task name (``'enhance'``).
-        in_channels: Channels of every input level, finest first.
-        loss: Loss config(s), e.g. ``dict(type='L1SSIMLoss')``.
+        task: The task (a built :class:`~mmsquad.tasks.ImageTask`, or a
+            preset name).
+        in_channels: Channels of every input level, finest first; by
+            default the advertised ``feature_channels``.
+        loss: Loss config(s); by default the task kind's (``L1SSIMLoss``).
+        feature_channels: Channels of every feature level (filled in by
+            :class:`~mmsquad.models.MultiTaskModel`).
         channels: Width of the decoder.
         upsample_factor: Stride of the finest input level.
         norm_cfg: Norm layer config.
@@ -32,16 +37,20 @@ class EnhancementHead(BaseDenseTaskHead):
     """
 
     def __init__(self,
-                 task: str,
-                 in_channels: Sequence[int],
-                 loss: Union[dict, List[dict]] = dict(type='L1SSIMLoss'),
+                 task: Union[str, BaseTask],
+                 in_channels: Optional[Sequence[int]] = None,
+                 loss: Optional[Union[dict, List[dict]]] = None,
+                 feature_channels: Optional[Sequence[int]] = None,
                  channels: int = 64,
                  upsample_factor: int = 2,
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='ReLU'),
                  align_corners: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        super().__init__(task, loss, align_corners, init_cfg)
+        super().__init__(task, loss, feature_channels, align_corners,
+                         init_cfg)
+        in_channels = self.contract_channels(in_channels,
+                                             self.feature_channels)
         self.upsample_factor = upsample_factor
         self.laterals = nn.ModuleList(
             ConvModule(c, channels, 1, norm_cfg=norm_cfg, act_cfg=None)
@@ -51,7 +60,8 @@ class EnhancementHead(BaseDenseTaskHead):
                        act_cfg=act_cfg),
             ConvModule(channels, channels, 3, padding=1, norm_cfg=norm_cfg,
                        act_cfg=act_cfg))
-        self.to_image = nn.Conv2d(channels, 3, 3, padding=1)
+        self.to_image = nn.Conv2d(channels, self.task.out_channels, 3,
+                                  padding=1)
 
     def forward(self, feats: Sequence[Tensor]) -> Tensor:
         if len(feats) != len(self.laterals):

@@ -60,8 +60,8 @@ class ConvNormAct(nn.Module):
     The convolution may consume a channel-permuted input (a channel shuffle
     in front of it) without moving any activation: the permutation is folded
     into the weight at every call, so the stored weight keeps the layout of
-    the plain ``conv(shuffle(x))`` form. :meth:`fold` turns the module into a
-    single biased convolution for inference.
+    the plain ``conv(shuffle(x))`` form. :meth:`folded` gives the
+    inference form, a :class:`FoldedConvAct`.
 
     Args:
         in_channels: Input channels.
@@ -90,7 +90,7 @@ class ConvNormAct(nn.Module):
         padding = dilation * (kernel_size - 1) // 2
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride,
                               padding, dilation, groups, bias=False)
-        self.bn = build_norm_layer(norm_cfg, out_channels)[1]
+        self.norm = build_norm_layer(norm_cfg, out_channels)[1]
         self.act = build_activation_layer(act_cfg) if act_cfg else None
         if input_permutation is not None:
             if groups != 1 or kernel_size != 1:
@@ -101,7 +101,6 @@ class ConvNormAct(nn.Module):
             self.register_buffer('weight_index', inverse, persistent=False)
         else:
             self.weight_index = None
-        self.fused_act: Optional[Tuple[str, str]] = None
 
     def conv_weight(self) -> Tensor:
         """The weight applied to the unpermuted input."""
@@ -112,43 +111,63 @@ class ConvNormAct(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         conv = self.conv
-        if self.fused_act is not None and fused_conv_applies(x, conv.weight):
-            attr, algorithm = self.fused_act
-            return torch.ops.mkldnn._convolution_pointwise(
-                x, conv.weight, conv.bias, conv.padding, conv.stride,
-                conv.dilation, conv.groups, attr, [None], algorithm)
         x = F.conv2d(x, self.conv_weight(), conv.bias, conv.stride,
                      conv.padding, conv.dilation, conv.groups)
-        x = self.bn(x)
+        x = self.norm(x)
         return self.act(x) if self.act is not None else x
 
     @torch.no_grad()
-    def fold(self) -> None:
-        """Fold the permutation and a BatchNorm into the convolution.
+    def folded(self) -> 'FoldedConvAct':
+        """The inference form: the permutation and a BatchNorm folded into
+        one biased convolution, followed by the activation. Its outputs
+        equal this layer's eval-mode outputs.
 
-        After folding the module is an inference-only biased convolution
-        followed by the activation; its outputs equal the eval-mode outputs
-        before folding. On CPU the folded convolution and its activation
-        run as one oneDNN primitive (see :func:`fused_conv_applies`).
+        Raises:
+            TypeError: For a norm layer that is not a BatchNorm.
         """
         weight = self.conv_weight()
         bias = torch.zeros(weight.shape[0], device=weight.device,
                            dtype=weight.dtype)
-        if isinstance(self.bn, _BatchNorm):
-            scale = self.bn.weight / torch.sqrt(self.bn.running_var +
-                                                self.bn.eps)
-            bias = self.bn.bias - self.bn.running_mean * scale
+        norm = self.norm
+        if isinstance(norm, _BatchNorm):
+            scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+            bias = norm.bias - norm.running_mean * scale
             weight = weight * scale.reshape(-1, 1, 1, 1)
-            self.bn = nn.Identity()
-        elif not isinstance(self.bn, nn.Identity):
-            raise TypeError(f'cannot fold {type(self.bn).__name__} into a '
+        elif not isinstance(norm, nn.Identity):
+            raise TypeError(f'cannot fold {type(norm).__name__} into a '
                             'convolution')
         conv = self.conv
-        folded = nn.Conv2d(conv.in_channels, conv.out_channels,
-                           conv.kernel_size, conv.stride, conv.padding,
-                           conv.dilation, conv.groups, bias=True).to(weight)
-        folded.weight.copy_(weight)
-        folded.bias.copy_(bias if conv.bias is None else bias + conv.bias)
-        self.conv = folded
-        self.weight_index = None
-        self.fused_act = _onednn_post_op(self.act)
+        fused = nn.Conv2d(conv.in_channels, conv.out_channels,
+                          conv.kernel_size, conv.stride, conv.padding,
+                          conv.dilation, conv.groups, bias=True).to(weight)
+        fused.weight.copy_(weight)
+        fused.bias.copy_(bias if conv.bias is None else bias + conv.bias)
+        return FoldedConvAct(fused, self.act).train(self.training)
+
+
+class FoldedConvAct(nn.Module):
+    """A biased convolution and an optional activation: the inference form
+    of :class:`ConvNormAct`. On CPU, in plain inference, the two run as one
+    oneDNN primitive (see :func:`fused_conv_applies`).
+
+    Args:
+        conv: The convolution.
+        act: The activation, or None.
+    """
+
+    def __init__(self, conv: nn.Conv2d, act: Optional[nn.Module]) -> None:
+        super().__init__()
+        self.conv = conv
+        self.act = act
+        self.onednn_post_op = _onednn_post_op(act)
+
+    def forward(self, x: Tensor) -> Tensor:
+        conv = self.conv
+        if self.onednn_post_op is not None and fused_conv_applies(
+                x, conv.weight):
+            attr, algorithm = self.onednn_post_op
+            return torch.ops.mkldnn._convolution_pointwise(
+                x, conv.weight, conv.bias, conv.padding, conv.stride,
+                conv.dilation, conv.groups, attr, [None], algorithm)
+        x = conv(x)
+        return self.act(x) if self.act is not None else x

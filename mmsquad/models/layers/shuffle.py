@@ -1,28 +1,12 @@
-"""Channel shuffle, as a tensor op and as an index permutation."""
+"""Channel shuffle as an index permutation."""
 import torch
 from torch import Tensor
 
 
-def channel_shuffle(x: Tensor, groups: int) -> Tensor:
-    """ShuffleNet channel shuffle of an NCHW tensor.
-
-    Args:
-        x: Input of shape (N, C, H, W), C divisible by ``groups``.
-        groups: Number of channel groups.
-
-    Returns:
-        The shuffled tensor: output channel ``k * groups + g`` is input
-        channel ``g * (C // groups) + k``.
-    """
-    n, c, h, w = x.shape
-    if c % groups:
-        raise ValueError(f'{c} channels cannot be shuffled in {groups} groups')
-    x = x.reshape(n, groups, c // groups, h, w).transpose(1, 2)
-    return x.reshape(n, c, h, w)
-
-
 def shuffle_permutation(num_channels: int, groups: int) -> Tensor:
-    """Indices ``p`` with ``channel_shuffle(x, groups) == x[:, p]``."""
+    """Indices ``p`` such that ``x[:, p]`` is the ShuffleNet channel shuffle
+    of ``x`` in ``groups`` groups: output channel ``k * groups + g`` is
+    input channel ``g * (num_channels // groups) + k``."""
     if num_channels % groups:
         raise ValueError(
             f'{num_channels} channels cannot be shuffled in {groups} groups')

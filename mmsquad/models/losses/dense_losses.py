@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmsquad.registry import MODELS
-from mmsquad.structures import IGNORE_INDEX
+from mmsquad.tasks import IGNORE_INDEX
 
 
 class _DenseLoss(nn.Module):
@@ -103,12 +103,11 @@ class BalancedBCELoss(_DenseLoss):
 
 
 @MODELS.register_module()
-class NormalsL1Loss(_DenseLoss):
-    """L1 between the L2-normalised prediction and the target normals,
-    averaged over labelled elements.
+class MaskedL1Loss(_DenseLoss):
+    """L1 over labelled elements (depth, or any real-valued map).
 
-    ``pred``: (N, 3, H, W); ``target``: (N, 3, H, W), ignored pixels hold
-    ``ignore_value`` in every channel.
+    ``pred`` and ``target``: (N, C, H, W); ignored elements hold
+    ``ignore_value``.
     """
 
     def __init__(self, loss_weight: float = 1.0,
@@ -120,24 +119,18 @@ class NormalsL1Loss(_DenseLoss):
         valid = target != self.ignore_value
         if not valid.any():
             return zero_loss(pred)
-        pred = F.normalize(pred, p=2, dim=1)
-        return self.loss_weight * masked_l1(pred, target, valid)
+        return self.loss_weight * masked_l1(self.prepare(pred), target, valid)
+
+    def prepare(self, pred: Tensor) -> Tensor:
+        """The prediction as compared with the target."""
+        return pred
 
 
 @MODELS.register_module()
-class MaskedL1Loss(_DenseLoss):
-    """L1 over labelled pixels (depth).
-
-    ``pred`` and ``target``: (N, 1, H, W).
+class NormalsL1Loss(MaskedL1Loss):
+    """:class:`MaskedL1Loss` of the L2-normalised prediction (unit vectors,
+    (N, 3, H, W)); ignored pixels hold ``ignore_value`` in every channel.
     """
 
-    def __init__(self, loss_weight: float = 1.0,
-                 ignore_value: int = IGNORE_INDEX,
-                 loss_name: str = 'loss_l1') -> None:
-        super().__init__(loss_weight, ignore_value, loss_name)
-
-    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
-        valid = target != self.ignore_value
-        if not valid.any():
-            return zero_loss(pred)
-        return self.loss_weight * masked_l1(pred, target, valid)
+    def prepare(self, pred: Tensor) -> Tensor:
+        return F.normalize(pred, p=2, dim=1)

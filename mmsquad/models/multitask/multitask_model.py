@@ -1,4 +1,5 @@
 """The model that wires a backbone, a neck and one head per task."""
+import inspect
 import re
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -6,10 +7,14 @@ import torch
 from mmengine.model import BaseModel, ModuleDict
 from torch import Tensor, nn
 
-from mmsquad.engine.task_gradients import (SHARED_PATTERN,
-                                           attach_task_losses, task_losses)
 from mmsquad.registry import MODELS
 from mmsquad.structures import MultiTaskDataSample
+from mmsquad.tasks import build_tasks
+from mmsquad.tasks.presets import TasksCfg
+from ..utils import attach_task_losses, task_losses
+
+#: Names of the parameters every task's loss reaches.
+SHARED_PATTERN = r'^(backbone|neck)\.'
 
 ForwardResults = Union[Dict[str, Tensor], List[MultiTaskDataSample]]
 
@@ -21,14 +26,23 @@ class MultiTaskModel(BaseModel):
     With a neck (e.g. :class:`~mmsquad.models.ExpertSquadNeck`) every head
     sees its task's features; without one, every head sees the backbone
     outputs (the shared-encoder baseline; one head is a single-task model).
-    Heads are dense task heads or a
-    :class:`~mmsquad.models.DetectionTaskHead` wrapping an mmdet head.
+    Heads implement :class:`~mmsquad.models.BaseTaskHead`.
+
+    The model wires the contracts, so configs never compute channels: the
+    neck gets the task names (and the backbone's ``feature_specs`` when it
+    advertises them); with a neck, a backbone that takes ``num_tasks``
+    gets the number of heads; every head gets its task and the channels of
+    its features (``feature_channels``: the neck's ``out_channels`` of the
+    task, or the backbone's ``out_channels``). An explicit value that
+    contradicts them is an error naming both.
 
     Args:
         backbone: Backbone config.
-        heads: ``{task: head config}``; the head's ``task`` is filled in.
-        neck: Neck config; its ``tasks`` are filled in, and so are its
-            ``feature_specs`` when the backbone advertises them.
+        heads: ``{task: head config}``.
+        tasks: The tasks: ``{name: kind config}`` or preset names (see
+            :func:`~mmsquad.tasks.build_tasks`); by default the presets
+            named like the heads. Their names must be the heads'.
+        neck: Neck config.
         task_weights: ``{task: weight}`` applied to each task's losses
             (1 for tasks not named).
         loss_balancer: Config of a balancer (e.g.
@@ -45,6 +59,7 @@ class MultiTaskModel(BaseModel):
     def __init__(self,
                  backbone: dict,
                  heads: Dict[str, dict],
+                 tasks: Optional[TasksCfg] = None,
                  neck: Optional[dict] = None,
                  task_weights: Optional[Dict[str, float]] = None,
                  loss_balancer: Optional[dict] = None,
@@ -57,16 +72,22 @@ class MultiTaskModel(BaseModel):
                          init_cfg=init_cfg)
         if not heads:
             raise ValueError('MultiTaskModel needs at least one task head')
-        self.tasks = list(heads)
+        self.tasks = build_tasks(list(heads) if tasks is None else tasks)
+        if set(self.tasks) != set(heads):
+            raise KeyError(f'the tasks {list(self.tasks)} and the heads '
+                           f'{list(heads)} must name the same tasks')
         unknown = sorted(set(task_weights or {}) - set(self.tasks))
         if unknown:
             raise KeyError(f'task_weights names tasks without a head: '
-                           f'{unknown}; the heads are {self.tasks}')
+                           f'{unknown}; the heads are {list(self.tasks)}')
         self.task_weights = {t: float((task_weights or {}).get(t, 1.0))
                              for t in self.tasks}
+        names = list(self.tasks)
+        if neck is not None:
+            backbone = _with_num_tasks(backbone, len(names))
         self.backbone = MODELS.build(backbone)
         if neck is not None:
-            neck = dict(neck, tasks=self.tasks)
+            neck = dict(neck, tasks=names)
             specs = getattr(self.backbone, 'feature_specs', None)
             if specs is not None and 'in_channels' not in neck:
                 neck['feature_specs'] = specs
@@ -74,12 +95,14 @@ class MultiTaskModel(BaseModel):
         else:
             self.neck = None
         self.loss_balancer = None if loss_balancer is None else \
-            MODELS.build(dict(loss_balancer, tasks=self.tasks))
+            MODELS.build(dict(loss_balancer, tasks=names))
         # mmengine's ModuleDict, so that init_weights reaches the heads'
         # init_cfg (e.g. the prior-probability bias of mmdet's heads).
         self.heads = ModuleDict({
-            task: MODELS.build(dict(cfg, task=task))
-            for task, cfg in heads.items()
+            name: MODELS.build(dict(
+                heads[name], task=task,
+                feature_channels=self._feature_channels(name)))
+            for name, task in self.tasks.items()
         })
         self.channels_last = channels_last
         if channels_last:
@@ -94,6 +117,17 @@ class MultiTaskModel(BaseModel):
         if self.neck is not None:
             return self.neck(feats)
         return {task: feats for task in self.tasks}
+
+    def _feature_channels(self, task: str) -> Optional[Tuple[int, ...]]:
+        """Channels of every level of ``task``'s features, as the neck (or,
+        without one, the backbone) advertises them; None if it does not."""
+        source = self.backbone if self.neck is None else self.neck
+        channels = getattr(source, 'out_channels', None)
+        if isinstance(channels, dict):
+            channels = channels.get(task)
+        if isinstance(channels, int):
+            channels = (channels, )
+        return None if channels is None else tuple(channels)
 
     def forward(self,
                 inputs: Tensor,
@@ -138,10 +172,10 @@ class MultiTaskModel(BaseModel):
                 ) -> List[MultiTaskDataSample]:
         """Predict every task at the original image size.
 
-        Each head sets its predictions on the samples: ``pred_<task>``
-        (C, H, W) for dense tasks (class indices for label tasks,
-        probabilities for binary tasks, unit vectors for normals, values for
-        scalar and image tasks), mmdet's ``pred_instances`` for detection.
+        Each head sets its task's prediction on the samples, as the task
+        kind defines it: ``pred_<task>`` (C, H, W) for dense maps (class
+        indices, probabilities, unit vectors, values, images), mmdet's
+        ``pred_instances`` for boxes.
         """
         if data_samples is None:
             data_samples = [
@@ -151,8 +185,8 @@ class MultiTaskModel(BaseModel):
             ]
         feats = self.extract_feats(inputs)
         for task in self.tasks:
-            self.heads[task].predict_samples(feats[task], data_samples,
-                                             inputs.shape[-2:])
+            self.heads[task].predict(feats[task], data_samples,
+                                     inputs.shape[-2:])
         return data_samples
 
     def shared_parameters(self) -> List[nn.Parameter]:
@@ -165,7 +199,28 @@ class MultiTaskModel(BaseModel):
                      ) -> Tuple[Tensor, Dict[str, Tensor]]:
         """mmengine's total loss and log variables; the total also carries
         the loss dict and the shared parameters for gradient surgery (see
-        :func:`~mmsquad.engine.task_gradients.attach_task_losses`)."""
+        :func:`~mmsquad.models.utils.attach_task_losses`)."""
         loss, log_vars = super().parse_losses(losses)
         attach_task_losses(loss, losses, self.shared_parameters)
         return loss, log_vars
+
+
+def _with_num_tasks(backbone: dict, num_tasks: int) -> dict:
+    """``backbone`` with ``num_tasks`` filled in, when its class takes it.
+
+    Raises:
+        ValueError: When the config gives another number.
+    """
+    cls = backbone['type']
+    if isinstance(cls, str):
+        cls = None if '_scope_' in backbone else MODELS.get(cls)
+    if cls is None or 'num_tasks' not in inspect.signature(
+            cls.__init__).parameters:
+        return backbone
+    given = backbone.get('num_tasks')
+    if given is None:
+        return dict(backbone, num_tasks=num_tasks)
+    if given != num_tasks:
+        raise ValueError(f'backbone num_tasks={given} contradicts the '
+                         f'{num_tasks} task heads of the model')
+    return backbone

@@ -1,4 +1,4 @@
-"""Per-image statistics of the dense tasks and their dataset-level
+"""Per-image statistics of dense maps and their dataset-level
 reduction, as the multi-task literature computes them."""
 from typing import Dict, List
 

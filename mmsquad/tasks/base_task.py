@@ -1,0 +1,213 @@
+"""The interface every task kind implements, and the dense-map base."""
+from abc import ABCMeta, abstractmethod
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence
+
+import numpy as np
+import torch
+from mmengine.structures import BaseDataElement, PixelData
+from torch import Tensor
+
+#: Value of ignored target pixels of label, binary, vector and scalar maps.
+IGNORE_INDEX = 255
+
+#: ``warp(array, interpolation, fill)`` as geometric transforms apply it.
+Warp = Callable[[np.ndarray, str, float], np.ndarray]
+
+
+class BaseTask(metaclass=ABCMeta):
+    """A kind of task (a label map, unit vectors, boxes, ...).
+
+    A task is a name plus a kind with its parameters; everything that
+    depends on what a task *is* lives here, so that datasets, transforms,
+    heads, metrics, the visualizer, the inferencer and the export dispatch
+    on the kind and never test a task's name.
+
+    Args:
+        name: The task's name; the key of its target (``gt_<name>``) and
+            prediction (``pred_<name>``) unless the kind says otherwise.
+            :func:`~mmsquad.tasks.build_task` fills it in.
+    """
+
+    #: Metric keys (without the ``<name>/`` prefix) the kind reports.
+    metric_keys: Sequence[str] = ()
+    #: The metric keys where lower is better.
+    lower_is_better: FrozenSet[str] = frozenset()
+    #: Whether the metric also scores predictions without a target.
+    scores_unlabelled: bool = False
+
+    def __init__(self, name: Optional[str] = None) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        args = ', '.join(f'{k}={v!r}' for k, v in vars(self).items()
+                         if isinstance(v, (str, int, float)))
+        return f'{type(self).__name__}({args})'
+
+    # Where the task lives in a data sample.
+    @property
+    def target_key(self) -> str:
+        """The data-sample field of the target."""
+        return f'gt_{self.name}'
+
+    @property
+    def prediction_key(self) -> str:
+        """The data-sample field of the prediction."""
+        return f'pred_{self.name}'
+
+    def has_target(self, sample: BaseDataElement) -> bool:
+        """Whether ``sample`` carries a target of this task."""
+        return self.target_key in sample
+
+    # Network outputs.
+    @property
+    @abstractmethod
+    def out_channels(self) -> Optional[int]:
+        """Channels a head outputs for the task (None: the head decides)."""
+
+    @property
+    def default_loss(self) -> Optional[dict]:
+        """Loss config a head uses when its config names none."""
+        return None
+
+    # Evaluation.
+    def sample_stats(self, pred: Any, gt: Any) -> Any:
+        """Statistics of one sample (numpy (C, H, W) maps for dense kinds;
+        ``gt`` is None for unlabelled samples of kinds that score them)."""
+        raise NotImplementedError(
+            f'{type(self).__name__} ({self.name}) has no metric in '
+            'MultiTaskMetric')
+
+    def summarize(self, stats: List[Any]) -> Dict[str, float]:
+        """The metrics (keys of :attr:`metric_keys`) from per-sample
+        statistics."""
+        raise NotImplementedError(
+            f'{type(self).__name__} ({self.name}) has no metric in '
+            'MultiTaskMetric')
+
+    # Pictures and outputs.
+    @abstractmethod
+    def draw(self, image: np.ndarray, value: BaseDataElement,
+             classes: Sequence[str] = (),
+             reference: Optional[BaseDataElement] = None) -> np.ndarray:
+        """An (H, W, 3) uint8 RGB picture of a target or prediction.
+
+        Args:
+            image: The input image (RGB), for kinds drawn over it.
+            value: The sample field (target or prediction).
+            classes: Class names, for kinds that label what they draw.
+            reference: The target, when ``value`` is a prediction (e.g. to
+                share a colour scale).
+        """
+
+    @abstractmethod
+    def to_output(self, prediction: BaseDataElement) -> Any:
+        """The prediction as the inferencer returns it: a numpy array, or
+        a dict of arrays."""
+
+
+class DenseMapTask(BaseTask):
+    """A task whose target and prediction are (C, H, W) maps aligned with
+    the image, kept as :class:`~mmengine.structures.PixelData`.
+
+    Subclasses set the class attributes below and the metric.
+
+    Args:
+        name: The task's name.
+        pad_value: Value of ignored pixels; batching and geometric
+            transforms fill new pixels with it.
+    """
+
+    #: Channels of the target and of the prediction.
+    channels: int = 1
+    #: dtype of the packed target.
+    target_dtype: torch.dtype = torch.float32
+    #: Interpolation of the target under geometric transforms.
+    interpolation: str = 'nearest'
+
+    def __init__(self, name: Optional[str] = None,
+                 pad_value: float = IGNORE_INDEX) -> None:
+        super().__init__(name)
+        self.pad_value = pad_value
+
+    @property
+    def out_channels(self) -> int:
+        return self.channels
+
+    # Data pipeline (numpy (H, W) or (H, W, C) arrays).
+    def warp(self, target: np.ndarray, warp: Warp) -> np.ndarray:
+        """``target`` after a geometric transform ``warp``."""
+        return warp(target, self.interpolation, self.pad_value)
+
+    def warp_valid(self, target: np.ndarray, warp: Warp) -> np.ndarray:
+        """A (H, W, C) ``target`` warped with :attr:`interpolation` over
+        its valid pixels only (the validity mask warped with nearest
+        interpolation, so pad values never blend into valid ones); new and
+        invalid pixels hold the pad value."""
+        valid = np.all(target != self.pad_value, axis=-1)
+        zeroed = np.where(valid[..., None], target, 0).astype(np.float32)
+        warped = warp(zeroed, self.interpolation, 0)
+        valid = warp(valid.astype(np.uint8), 'nearest', 0).astype(bool)
+        warped[~valid] = self.pad_value
+        return warped
+
+    def flip_values(self, target: np.ndarray) -> np.ndarray:
+        """Values after a horizontal flip of the (already flipped) map."""
+        return target
+
+    def rotate_values(self, target: np.ndarray, angle: float) -> np.ndarray:
+        """Values after an image rotation by ``angle`` degrees (counter-
+        clockwise) of the (already rotated) map."""
+        return target
+
+    def pack(self, target: np.ndarray) -> PixelData:
+        """A (H, W[, C]) array as a (C, H, W) target that records its pad
+        value (the data preprocessor pads batches with it)."""
+        if target.ndim == 2:
+            target = target[..., None]
+        tensor = torch.from_numpy(
+            np.ascontiguousarray(target.transpose(2, 0, 1)))
+        return PixelData(data=tensor.to(self.target_dtype),
+                         metainfo=dict(pad_value=self.pad_value))
+
+    def valid_mask(self, data: np.ndarray) -> np.ndarray:
+        """(H, W) mask of the pixels of a (C, H, W) map that count."""
+        return np.all(data != self.pad_value, axis=0)
+
+    # Predictions (torch).
+    def activate(self, logits: Tensor) -> Tensor:
+        """Head outputs (N, C, H, W) -> the task's outputs, as an exported
+        graph returns them (scores, probabilities, vectors, values)."""
+        return logits
+
+    def finalize(self, output: Tensor) -> PixelData:
+        """One sample's activated output (C, H, W) at its original size ->
+        the prediction set on the sample."""
+        return PixelData(data=output)
+
+    def best_constant(self, values: np.ndarray) -> np.ndarray:
+        """The (C,) constant prediction that scores best on the valid
+        target values ``values`` (C, N) of a training set."""
+        return values.mean(axis=1)
+
+    def draw(self, image: np.ndarray, value: BaseDataElement,
+             classes: Sequence[str] = (),
+             reference: Optional[BaseDataElement] = None) -> np.ndarray:
+        ref = None if reference is None else _numpy(reference.data)
+        return self.render(_numpy(value.data), ref)
+
+    @abstractmethod
+    def render(self, data: np.ndarray,
+               reference: Optional[np.ndarray] = None) -> np.ndarray:
+        """An (H, W, 3) uint8 RGB picture of a (C, H, W) map."""
+
+    def to_output(self, prediction: BaseDataElement) -> np.ndarray:
+        """(H, W) for one-channel maps, (H, W, C) otherwise."""
+        data = _numpy(prediction.data)
+        return data[0] if data.shape[0] == 1 else data.transpose(1, 2, 0)
+
+
+def _numpy(tensor: Tensor) -> np.ndarray:
+    """A tensor as a numpy array (reduced-precision floats as float32)."""
+    if tensor.is_floating_point():
+        tensor = tensor.float()
+    return tensor.detach().cpu().numpy()

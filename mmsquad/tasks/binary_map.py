@@ -1,0 +1,107 @@
+"""Per-pixel binary maps: regions (saliency) and boundaries (edges)."""
+from typing import Dict, List, Optional
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+
+from mmsquad.functional import grey_levels, heat_map
+from mmsquad.functional.dense_stats import (edge_counts, edge_ods_f,
+                                            saliency_metrics, saliency_stats)
+from mmsquad.registry import TASKS
+from .base_task import IGNORE_INDEX, DenseMapTask
+
+
+@TASKS.register_module()
+class BinaryMapTask(DenseMapTask):
+    """A 0/1 region map (saliency); metrics ``maxF`` and ``mIoU`` over 15
+    thresholds of the predicted probability, as the multi-task literature
+    scores saliency.
+
+    Heads output one logit; predictions are its sigmoid. Targets are
+    int64 with ignored pixels at ``ignore_index``.
+
+    Args:
+        ignore_index: Value of pixels that do not count.
+        name: The task's name.
+    """
+
+    metric_keys = ('maxF', 'mIoU')
+    target_dtype = torch.int64
+
+    def __init__(self, ignore_index: int = IGNORE_INDEX,
+                 name: Optional[str] = None) -> None:
+        super().__init__(name, pad_value=ignore_index)
+
+    @property
+    def default_loss(self) -> dict:
+        return dict(type='BalancedBCELoss', ignore_value=self.pad_value)
+
+    def activate(self, logits: Tensor) -> Tensor:
+        return logits.sigmoid()
+
+    def sample_stats(self, pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+        return saliency_stats(pred[0], gt[0], self.pad_value)
+
+    def summarize(self, stats: List[np.ndarray]) -> Dict[str, float]:
+        return saliency_metrics(stats)
+
+    def best_constant(self, values: np.ndarray) -> np.ndarray:
+        """Everything positive: no other constant scores better under maxF
+        (or odsF)."""
+        return np.ones(1)
+
+    def render(self, data: np.ndarray,
+               reference: Optional[np.ndarray] = None) -> np.ndarray:
+        """A jet heat map of the probability (ignored pixels black)."""
+        values = data[0].astype(np.float32)
+        return heat_map(values, values != self.pad_value, cv2.COLORMAP_JET,
+                        0, 1)
+
+
+@TASKS.register_module()
+class BoundaryMapTask(BinaryMapTask):
+    """A thin 0/1 boundary map (edges); metric ``odsF``: BSDS boundary
+    matching (pyEdgeEval) within ``max_dist`` of the image diagonal, at
+    ``num_thresholds`` evenly spaced thresholds.
+
+    Args:
+        max_dist: Matching tolerance as a fraction of the image diagonal
+            (PASCAL-Context 0.0075, NYUD-v2 0.011).
+        num_thresholds: Number of thresholds.
+        pos_weight: Weight of the positive pixels in the default loss.
+        ignore_index: Value of pixels that do not count.
+        name: The task's name.
+    """
+
+    metric_keys = ('odsF', )
+
+    def __init__(self, max_dist: float = 0.0075, num_thresholds: int = 99,
+                 pos_weight: float = 0.95,
+                 ignore_index: int = IGNORE_INDEX,
+                 name: Optional[str] = None) -> None:
+        super().__init__(ignore_index, name)
+        self.max_dist = max_dist
+        self.pos_weight = pos_weight
+        self.thresholds = np.linspace(1 / (num_thresholds + 1),
+                                      1 - 1 / (num_thresholds + 1),
+                                      num_thresholds)
+
+    @property
+    def default_loss(self) -> dict:
+        return dict(type='BalancedBCELoss', pos_weight=self.pos_weight,
+                    ignore_value=self.pad_value)
+
+    def sample_stats(self, pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+        return edge_counts(pred[0], gt[0], self.thresholds, self.max_dist,
+                           self.pad_value)
+
+    def summarize(self, stats: List[np.ndarray]) -> Dict[str, float]:
+        return dict(odsF=edge_ods_f(np.sum(stats, axis=0), self.thresholds))
+
+    def render(self, data: np.ndarray,
+               reference: Optional[np.ndarray] = None) -> np.ndarray:
+        """Grey levels of the probability (ignored pixels black)."""
+        values = data[0].astype(np.float32)
+        return grey_levels(values, values != self.pad_value)

@@ -1,0 +1,55 @@
+"""Per-pixel positive scalars with a unit (depth in metres, ...)."""
+from typing import Dict, List, Optional
+
+import cv2
+import numpy as np
+
+from mmsquad.functional import heat_map
+from mmsquad.functional.dense_stats import depth_errors
+from mmsquad.registry import TASKS
+from .base_task import IGNORE_INDEX, DenseMapTask
+
+
+@TASKS.register_module()
+class ScalarMapTask(DenseMapTask):
+    """A map of positive real values; metrics ``rmse`` (in ``unit``) and
+    ``abs_rel`` over the valid pixels (not ``ignore_value``, above 0) of
+    the whole set.
+
+    Args:
+        unit: Unit of the values, for logs and pictures (e.g. ``'m'``).
+        ignore_value: Value of ignored pixels.
+        name: The task's name.
+    """
+
+    metric_keys = ('rmse', 'abs_rel')
+    lower_is_better = frozenset(metric_keys)
+
+    def __init__(self, unit: str = '', ignore_value: float = IGNORE_INDEX,
+                 name: Optional[str] = None) -> None:
+        super().__init__(name, pad_value=ignore_value)
+        self.unit = unit
+
+    @property
+    def default_loss(self) -> dict:
+        return dict(type='MaskedL1Loss', ignore_value=self.pad_value)
+
+    def sample_stats(self, pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+        return depth_errors(pred[0], gt[0], self.pad_value)
+
+    def summarize(self, stats: List[np.ndarray]) -> Dict[str, float]:
+        n, sq, rel = np.sum(stats, axis=0)
+        return dict(rmse=float(np.sqrt(sq / max(n, 1))),
+                    abs_rel=float(rel / max(n, 1)))
+
+    def render(self, data: np.ndarray,
+               reference: Optional[np.ndarray] = None) -> np.ndarray:
+        """A viridis map over the range of the valid values of
+        ``reference`` (the target), or of ``data`` itself."""
+        values = data[0].astype(np.float32)
+        valid = values != self.pad_value
+        scale = values if reference is None else reference[0]
+        in_range = scale[scale != self.pad_value]
+        lo, hi = (in_range.min(initial=0), in_range.max(initial=1)) \
+            if in_range.size else (0, 1)
+        return heat_map(values, valid, cv2.COLORMAP_VIRIDIS, lo, hi)

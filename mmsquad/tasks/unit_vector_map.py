@@ -1,0 +1,97 @@
+"""Per-pixel unit vectors (surface normals)."""
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch.nn.functional as F
+from mmengine.structures import PixelData
+from torch import Tensor
+
+from mmsquad.functional.dense_stats import AngleAccumulator, normal_angles
+from mmsquad.registry import TASKS
+from .base_task import IGNORE_INDEX, DenseMapTask, Warp
+
+
+@TASKS.register_module()
+class UnitVectorTask(DenseMapTask):
+    """A map of unit vectors in image axes (x right, y down); metrics: the
+    mean, median and RMS angle error and the % of pixels within 11.25,
+    22.5 and 30 degrees, pooled over every valid pixel of the set.
+
+    Geometric transforms warp the vectors bilinearly and renormalise them;
+    a flip negates x, a rotation turns (x, y). Ignored pixels hold
+    ``ignore_value`` in every channel.
+
+    Args:
+        channels: Vector dimension.
+        ignore_value: Value of ignored pixels.
+        name: The task's name.
+    """
+
+    metric_keys = ('mean', 'median', 'rmse', '11.25', '22.5', '30')
+    lower_is_better = frozenset(('mean', 'median', 'rmse'))
+    interpolation = 'bilinear'
+
+    def __init__(self, channels: int = 3,
+                 ignore_value: float = IGNORE_INDEX,
+                 name: Optional[str] = None) -> None:
+        super().__init__(name, pad_value=ignore_value)
+        self.channels = channels
+
+    @property
+    def default_loss(self) -> dict:
+        return dict(type='NormalsL1Loss', ignore_value=self.pad_value)
+
+    def warp(self, target: np.ndarray, warp: Warp) -> np.ndarray:
+        """Warp valid vectors bilinearly (the validity mask with nearest),
+        then renormalise."""
+        warped = self.warp_valid(target, warp)
+        valid = np.all(warped != self.pad_value, axis=-1)
+        norm = np.linalg.norm(warped[valid], axis=-1, keepdims=True)
+        warped[valid] = warped[valid] / np.maximum(norm, 1e-6)
+        return warped
+
+    def flip_values(self, target: np.ndarray) -> np.ndarray:
+        valid = np.all(target != self.pad_value, axis=-1)
+        target[valid, 0] *= -1
+        return target
+
+    def rotate_values(self, target: np.ndarray, angle: float) -> np.ndarray:
+        # Image y points down: a counter-clockwise image rotation by
+        # `angle` turns (x, y) vectors by -angle in image coordinates.
+        valid = np.all(target != self.pad_value, axis=-1)
+        theta = np.deg2rad(angle)
+        c, s = np.cos(theta), np.sin(theta)
+        x, y = target[valid, 0].copy(), target[valid, 1].copy()
+        target[valid, 0] = c * x + s * y
+        target[valid, 1] = -s * x + c * y
+        return target
+
+    def activate(self, logits: Tensor) -> Tensor:
+        return F.normalize(logits, p=2, dim=1)
+
+    def finalize(self, output: Tensor) -> PixelData:
+        return PixelData(data=F.normalize(output, p=2, dim=0))
+
+    def sample_stats(self, pred: np.ndarray,
+                     gt: np.ndarray) -> AngleAccumulator:
+        angles = AngleAccumulator()
+        angles.add(normal_angles(pred, gt, self.pad_value))
+        return angles
+
+    def summarize(self, stats: List[AngleAccumulator]) -> Dict[str, float]:
+        total = AngleAccumulator()
+        for angles in stats:
+            total.merge(angles)
+        return total.metrics()
+
+    def best_constant(self, values: np.ndarray) -> np.ndarray:
+        """The normalised mean vector."""
+        mean = values.mean(axis=1)
+        return mean / np.linalg.norm(mean)
+
+    def render(self, data: np.ndarray,
+               reference: Optional[np.ndarray] = None) -> np.ndarray:
+        """(x, y, z) in [-1, 1] as RGB (ignored pixels black)."""
+        valid = self.valid_mask(data)
+        rgb = ((data[:3].transpose(1, 2, 0) + 1) / 2 * 255).clip(0, 255)
+        return np.where(valid[..., None], rgb, 0).astype(np.uint8)
