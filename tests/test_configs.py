@@ -7,7 +7,10 @@ import pytest
 from mmengine.config import Config
 
 from conftest import REPO
+from mmsquad.apis.multitask_inferencer import list_configs, resolve_config
+from mmsquad.evaluation import MultiTaskMetric
 from mmsquad.registry import HOOKS, METRICS, MODELS, OPTIM_WRAPPERS
+from mmsquad.tasks import BoxTask, build_tasks
 
 CONFIGS = sorted(
     osp.relpath(p, REPO)
@@ -16,30 +19,42 @@ CONFIGS = sorted(
     if '_base_' not in p)
 
 
-def test_every_config_is_listed():
-    assert 'configs/squad/pascal_ctx.py' in CONFIGS
-    assert len(CONFIGS) >= 10
+def test_every_config_is_a_public_model_name():
+    """The inferencer's names (``squad/demo``) cover exactly the configs,
+    and each resolves to its file."""
+    names = {path[len('configs/'):-len('.py')] for path in CONFIGS}
+    assert set(list_configs()) == names
+    for name in names:
+        assert resolve_config(name) == osp.join(REPO, 'configs', name + '.py')
 
 
 @pytest.mark.parametrize('path', CONFIGS)
 def test_config_builds(path):
+    """The model, every metric and the dataset define the same tasks, and
+    every task is evaluated."""
     cfg = Config.fromfile(osp.join(REPO, path))
     assert cfg.default_scope == 'mmsquad'
     model = MODELS.build(cfg.model)
-    heads = set(model.heads)
+    kinds = {name: repr(task) for name, task in model.tasks.items()}
     evaluators = cfg.val_evaluator if isinstance(cfg.val_evaluator, list) \
         else [cfg.val_evaluator]
-    if 'tasks' in cfg.train_dataloader.dataset:  # dense multi-task data
-        assert set(cfg.train_dataloader.dataset.tasks) == heads
-        assert set(cfg.val_evaluator.tasks) == heads
-    else:  # underwater: detection + enhancement
-        assert heads == {'det', 'enhance'}
-        assert {m.type for m in evaluators} == {'CocoDetectionMetric',
-                                               'EnhancementMetric'}
+    evaluated = set()
     for metric in evaluators:
         if 'ann_file' in metric:  # CocoMetric reads it when built
             metric = dict(metric, ann_file=None)
-        METRICS.build(metric)
+        metric = METRICS.build(metric)
+        if isinstance(metric, MultiTaskMetric):
+            assert {n: repr(t) for n, t in metric.tasks.items()} == {
+                n: kinds[n] for n in metric.tasks}
+            evaluated |= set(metric.tasks)
+        else:  # mmdet's COCO metric scores the box task
+            evaluated |= {n for n, t in model.tasks.items()
+                          if isinstance(t, BoxTask)}
+    assert evaluated == set(kinds)
+    dataset_tasks = cfg.train_dataloader.dataset.get('tasks')
+    if dataset_tasks is not None:
+        assert {n: repr(t) for n, t in build_tasks(dataset_tasks).items()
+                } == kinds
     for hook in cfg.get('custom_hooks', []):
         HOOKS.build(hook)
     assert OPTIM_WRAPPERS.get(cfg.optim_wrapper.get('type',

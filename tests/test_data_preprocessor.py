@@ -1,9 +1,14 @@
 """Batching of odd and mixed image sizes with every task's targets."""
+import numpy as np
+import pytest
 import torch
 from mmengine.structures import PixelData
 
 from mmsquad.registry import MODELS
-from mmsquad.structures import DENSE_TASKS, MultiTaskDataSample
+from mmsquad.structures import MultiTaskDataSample
+from mmsquad.tasks import build_tasks
+
+TASKS = build_tasks(['semseg', 'normals'])
 
 SIZES = [(97, 131), (120, 80)]
 
@@ -13,10 +18,10 @@ def _batch():
     for i, (h, w) in enumerate(SIZES):
         inputs.append(torch.randint(0, 256, (3, h, w), dtype=torch.uint8))
         sample = MultiTaskDataSample()
-        sample.set_target('semseg', PixelData(
-            data=torch.full((1, h, w), i, dtype=torch.int64)))
-        sample.set_target('normals', PixelData(
-            data=torch.full((3, h, w), 0.5)))
+        sample.set_target('semseg', TASKS['semseg'].pack(
+            np.full((h, w), i, dtype=np.uint8)))
+        sample.set_target('normals', TASKS['normals'].pack(
+            np.full((h, w, 3), 0.5, dtype=np.float32)))
         samples.append(sample)
     return dict(inputs=inputs, data_samples=samples)
 
@@ -34,7 +39,7 @@ def test_training_pads_mixed_sizes_with_each_tasks_ignore_value():
             target = sample.get_target(task).data
             assert target.shape[-2:] == (128, 160)
             assert (target[:, :h, :w] == value).all()
-            ignore = DENSE_TASKS[task].ignore_value
+            ignore = TASKS[task].pad_value
             assert (target[:, h:, :] == ignore).all()
             assert (target[:, :, w:] == ignore).all()
 
@@ -45,3 +50,12 @@ def test_evaluation_keeps_targets_at_their_loaded_size():
     data = preprocessor(_batch(), training=False)
     for (h, w), sample in zip(SIZES, data['data_samples']):
         assert sample.get_target('semseg').shape == (h, w)
+
+
+def test_a_target_without_a_pad_value_is_named():
+    data = _batch()
+    data['data_samples'][1].set_target('road', PixelData(
+        data=torch.zeros(1, *SIZES[1], dtype=torch.int64)))
+    preprocessor = MODELS.build(dict(type='MultiTaskDataPreprocessor'))
+    with pytest.raises(KeyError, match="'road' records no pad_value"):
+        preprocessor(data, training=True)

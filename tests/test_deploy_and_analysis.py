@@ -24,12 +24,12 @@ from mmsquad.utils.roofline import count_conv_work
 def test_folded_conv_fuses_its_activation_only_for_plain_inference(act_cfg):
     torch.manual_seed(0)
     layer = ConvNormAct(8, 12, 3, groups=2, act_cfg=act_cfg).eval()
-    layer.bn.running_mean.uniform_(-0.5, 0.5)
-    layer.bn.running_var.uniform_(0.5, 2.0)
+    layer.norm.running_mean.uniform_(-0.5, 0.5)
+    layer.norm.running_var.uniform_(0.5, 2.0)
     x = torch.randn(2, 8, 11, 13)
     with torch.no_grad():
         ref = layer(x)
-    layer.fold()
+    layer = layer.folded()
     with torch.no_grad(), OpRecorder() as ops:
         fused = layer(x.contiguous(memory_format=torch.channels_last))
         # False on builds without oneDNN
@@ -45,8 +45,7 @@ def test_folded_conv_fuses_its_activation_only_for_plain_inference(act_cfg):
 
 def test_folded_conv_fuses_in_bfloat16_but_not_under_autocast():
     torch.manual_seed(0)
-    layer = ConvNormAct(8, 12, 3).eval()
-    layer.fold()
+    layer = ConvNormAct(8, 12, 3).eval().folded()
     x = torch.randn(2, 8, 11, 13)
     with torch.no_grad(), OpRecorder() as ops, \
             torch.autocast('cpu', dtype=torch.bfloat16):
@@ -72,14 +71,10 @@ def test_folded_model_matches_eval_model():
     torch.manual_seed(0)
     model = MODELS.build(dict(
         type='MultiTaskModel',
-        backbone=dict(type='SquadNet', arch='tiny', num_tasks=2),
+        backbone=dict(type='SquadNet', arch='tiny'),
         neck=dict(type='ExpertSquadNeck', levels=[2]),
-        heads=dict(semseg=dict(type='ASPPTaskHead', in_channels=256,
-                               channels=16, out_channels=5,
-                               loss=dict(type='PixelCrossEntropyLoss')),
-                   normals=dict(type='ASPPTaskHead', in_channels=256,
-                                channels=16, out_channels=3,
-                                loss=dict(type='NormalsL1Loss')))))
+        heads=dict(semseg=dict(type='ASPPTaskHead', channels=16),
+                   normals=dict(type='ASPPTaskHead', channels=16))))
     for m in model.modules():  # non-trivial BN statistics
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-0.2, 0.2)
@@ -118,8 +113,7 @@ def test_conv_work_counts_only_the_taps_inside_the_input(
 
 
 def test_conv_work_counts_the_fused_onednn_convolution():
-    layer = ConvNormAct(8, 16, 3, dilation=2).eval()
-    layer.fold()
+    layer = ConvNormAct(8, 16, 3, dilation=2).eval().folded()
     x = torch.randn(1, 8, 10, 10)
     if not torch.backends.mkldnn.is_available():
         pytest.skip('this torch build has no fused oneDNN convolution')

@@ -14,7 +14,7 @@ from mmengine.runner import Runner
 from conftest import REPO, TINY_CONFIG
 from mmsquad.engine import GradConflictHook
 from mmsquad.utils.precision import cpu_supports_bfloat16
-from mmsquad.engine.task_gradients import task_losses
+from mmsquad.models.utils import task_losses
 from mmsquad.registry import MODELS
 from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
                                                       read_scalars)
@@ -199,7 +199,7 @@ def test_experiment_derives_single_task_configs_and_checks_references(
     assert list(cfg.model.heads) == ['sal'] and cfg.custom_hooks == []
     assert cfg.train_dataloader.dataset.tasks == ['sal']
     assert cfg.val_evaluator.tasks == ['sal']
-    assert MODELS.build(cfg.model).tasks == ['sal']
+    assert list(MODELS.build(cfg.model).tasks) == ['sal']
     # The stored references cover every reported metric, for this schedule.
     stored = experiment.load_single_task_references()
     assert set(stored['metrics']) == set(experiment.METRICS)

@@ -8,9 +8,9 @@ import torch
 from torch import nn
 
 from mmsquad.engine import cagrad, gradvac, nash_mtl, pcgrad
-from mmsquad.engine.task_gradients import (attach_task_losses,
-                                           conflict_stats, gram_matrix,
+from mmsquad.engine.task_gradients import (conflict_stats, gram_matrix,
                                            per_task_gradients)
+from mmsquad.models.utils import attach_task_losses
 from mmsquad.utils.precision import cpu_supports_bfloat16
 from mmsquad.registry import OPTIM_WRAPPERS
 

@@ -11,7 +11,8 @@ def sample(**fields):
 
 
 def test_miou_from_a_hand_made_confusion():
-    metric = MultiTaskMetric(tasks=['semseg'], num_classes=dict(semseg=3))
+    metric = MultiTaskMetric(
+        tasks=dict(semseg=dict(type='LabelMapTask', num_classes=3)))
     gt = np.array([[[0, 0, 1, 1, 255]]])
     pred = np.array([[[0, 1, 1, 1, 2]]])
     metric.process({}, [sample(gt_semseg=gt, pred_semseg=pred)])
@@ -79,8 +80,8 @@ def test_depth_rmse_and_abs_rel():
 
 
 def test_human_parts_count_only_images_with_parts():
-    metric = MultiTaskMetric(tasks=['human_parts'],
-                             num_classes=dict(human_parts=2))
+    metric = MultiTaskMetric(
+        tasks=dict(human_parts=dict(type='LabelMapTask', num_classes=2)))
     labelled = sample(gt_human_parts=np.array([[[0, 1]]]),
                       pred_human_parts=np.array([[[0, 1]]]))
     unlabelled = sample(pred_human_parts=np.array([[[1, 1]]]))
@@ -92,20 +93,31 @@ def test_delta_m_by_hand():
     refs = {'semseg/mIoU': 50.0, 'normals/mean': 20.0}
     result = {'semseg/mIoU': 55.0, 'normals/mean': 22.0}
     # (+10% - 10%) / 2
-    assert delta_m(result, refs) == pytest.approx(0.0)
-    metric = MultiTaskMetric(tasks=['semseg'], num_classes=dict(semseg=2),
-                             single_task_references={'semseg/mIoU': 80.0})
+    assert delta_m(result, refs, ['normals/mean']) == pytest.approx(0.0)
+    assert delta_m(result, refs, []) == pytest.approx(10.0)
+    metric = MultiTaskMetric(
+        tasks=dict(semseg=dict(type='LabelMapTask', num_classes=2)),
+        single_task_references={'semseg/mIoU': 80.0})
     metric.process({}, [sample(gt_semseg=np.array([[[0, 1]]]),
                                pred_semseg=np.array([[[0, 1]]]))])
     assert metric.compute_metrics(metric.results)[
         'multitask/delta_m'] == pytest.approx(25.0)
 
 
+def test_lower_is_better_comes_from_the_task_kinds():
+    metric = MultiTaskMetric(tasks=['semseg', 'normals', 'depth'])
+    assert sorted(metric.lower_is_better) == [
+        'depth/abs_rel', 'depth/rmse', 'normals/mean', 'normals/median',
+        'normals/rmse']
+
+
 def test_bad_metric_configs_fail_clearly():
-    with pytest.raises(KeyError, match='num_classes'):
-        MultiTaskMetric(tasks=['semseg'])
-    with pytest.raises(KeyError, match='segm'):
+    with pytest.raises(TypeError, match='num_classes'):
+        MultiTaskMetric(tasks=dict(semseg=dict(type='LabelMapTask')))
+    with pytest.raises(KeyError, match='segm.*not a preset'):
         MultiTaskMetric(tasks=['segm'])
+    with pytest.raises(KeyError, match='det .BoxTask.*CocoDetectionMetric'):
+        MultiTaskMetric(tasks=['semseg', 'det'])
 
 
 def test_edge_odsf_with_bsds_correspondence():
@@ -118,7 +130,8 @@ def test_edge_odsf_with_bsds_correspondence():
     scores = {}
     for name, pred in (('exact', exact), ('shifted', shifted),
                        ('far', far)):
-        metric = MultiTaskMetric(tasks=['edge'], edge_thresholds=9)
+        metric = MultiTaskMetric(tasks=dict(
+            edge=dict(type='BoundaryMapTask', num_thresholds=9)))
         metric.process({}, [sample(gt_edge=gt, pred_edge=pred)])
         scores[name] = metric.compute_metrics(metric.results)['edge/odsF']
     assert scores['exact'] == pytest.approx(100)
@@ -127,7 +140,8 @@ def test_edge_odsf_with_bsds_correspondence():
     # Half the boundary predicted: recall 1/2, precision 1 -> F = 2/3.
     half = exact.copy()
     half[0, 100, 100:180] = 0
-    metric = MultiTaskMetric(tasks=['edge'], edge_thresholds=9)
+    metric = MultiTaskMetric(tasks=dict(
+            edge=dict(type='BoundaryMapTask', num_thresholds=9)))
     metric.process({}, [sample(gt_edge=gt, pred_edge=half)])
     assert metric.compute_metrics(metric.results)['edge/odsF'] == \
         pytest.approx(200 / 3, abs=0.5)

@@ -11,6 +11,10 @@ from mmsquad.registry import MODELS
 from mmsquad.structures import MultiTaskDataSample
 
 HEAD_OUT = dict(semseg=5, human_parts=3, sal=1, normals=3)
+TASKS = dict(semseg=dict(type='LabelMapTask', num_classes=5),
+             human_parts=dict(type='LabelMapTask', num_classes=3),
+             sal=dict(type='BinaryMapTask'),
+             normals=dict(type='UnitVectorTask'))
 LOSSES = dict(semseg=dict(type='PixelCrossEntropyLoss'),
               human_parts=dict(type='PixelCrossEntropyLoss'),
               sal=dict(type='BalancedBCELoss'),
@@ -20,10 +24,10 @@ LOSSES = dict(semseg=dict(type='PixelCrossEntropyLoss'),
 def tiny_model(tasks=tuple(HEAD_OUT), **overrides) -> torch.nn.Module:
     cfg = dict(
         type='MultiTaskModel',
-        backbone=dict(type='SquadNet', arch='tiny', num_tasks=len(tasks)),
+        tasks={t: TASKS[t] for t in tasks},
+        backbone=dict(type='SquadNet', arch='tiny'),
         neck=dict(type='ExpertSquadNeck', levels=[2]),
-        heads={t: dict(type='ASPPTaskHead', in_channels=256, channels=16,
-                       dilations=(1, 2), out_channels=HEAD_OUT[t],
+        heads={t: dict(type='ASPPTaskHead', channels=16, dilations=(1, 2),
                        loss=LOSSES[t]) for t in tasks})
     cfg.update(overrides)
     return MODELS.build(cfg)
@@ -164,12 +168,10 @@ def test_mmseg_decode_head_works_as_a_task_head():
     torch.manual_seed(0)
     model = tiny_model(tasks=('semseg', 'sal'), heads=dict(
         semseg=dict(type='TaskHeadAdapter',
-                    head=dict(_scope_='mmseg', type='ASPPHead',
-                              in_channels=256, channels=16,
+                    head=dict(_scope_='mmseg', type='ASPPHead', channels=16,
                               dilations=(1, 2), num_classes=5),
                     loss=dict(type='PixelCrossEntropyLoss')),
-        sal=dict(type='ASPPTaskHead', in_channels=256, channels=16,
-                 out_channels=1, loss=dict(type='BalancedBCELoss'))))
+        sal=dict(type='ASPPTaskHead', channels=16)))
     assert type(model.heads['semseg'].head).__module__.startswith('mmseg.')
     x = torch.randn(2, 3, 32, 32)
     samples = make_samples(tasks=('semseg', 'sal'))
@@ -191,12 +193,11 @@ def test_neck_gives_a_resnet_task_experts():
                       out_indices=(2, 3)),
         neck=dict(type='ExpertSquadNeck', in_channels=[256, 512],
                   channels_per_group=[16, 32], num_shared=1, num_blocks=2),
-        heads=dict(semseg=dict(type='ASPPTaskHead', in_channels=64,
-                               channels=16, out_channels=5,
-                               loss=dict(type='PixelCrossEntropyLoss')),
-                   sal=dict(type='ASPPTaskHead', in_channels=64,
-                            channels=16, out_channels=1,
-                            loss=dict(type='BalancedBCELoss')))))
+        tasks=dict(semseg=TASKS['semseg'], sal=TASKS['sal']),
+        heads=dict(semseg=dict(type='ASPPTaskHead', channels=16),
+                   sal=dict(type='ASPPTaskHead', channels=16))))
+    assert model.heads['semseg'].in_channels == 64
+    assert model.heads['semseg'].out_channels == 5
     feats = model.extract_feats(torch.randn(2, 3, 64, 64))
     assert set(feats) == {'semseg', 'sal'}
     assert [f.shape[1] for f in feats['sal']] == [32, 64]
@@ -217,7 +218,8 @@ def test_squad_routing_hands_each_task_its_group_and_the_shared_ones():
 
 
 def test_task_count_mismatch_fails_clearly():
-    with pytest.raises(ValueError, match='4 task groups.*2 tasks'):
+    with pytest.raises(ValueError,
+                       match='num_tasks=4 contradicts the 2 task heads'):
         tiny_model(tasks=('semseg', 'sal'),
                    backbone=dict(type='SquadNet', arch='tiny', num_tasks=4))
 
@@ -229,3 +231,33 @@ def test_unknown_task_names_fail_clearly():
                           loss=dict(type='PixelCrossEntropyLoss')))
     with pytest.raises(KeyError, match='sall'):
         tiny_model(task_weights=dict(sall=1.0))
+
+
+def test_losses_of_the_same_name_are_summed():
+    torch.manual_seed(0)
+    l1 = dict(type='MaskedL1Loss')
+    model = tiny_model(tasks=('normals', ), heads=dict(normals=dict(
+        type='ASPPTaskHead', channels=16,
+        loss=[l1, dict(l1, loss_weight=2.0)]))).eval()
+    single = tiny_model(tasks=('normals', ), heads=dict(normals=dict(
+        type='ASPPTaskHead', channels=16, loss=l1))).eval()
+    single.load_state_dict(model.state_dict())
+    x = torch.randn(2, 3, 32, 32)
+    samples = make_samples(tasks=('normals', ))
+    both = model(x, samples, mode='loss')['normals.loss_l1']
+    one = single(x, samples, mode='loss')['normals.loss_l1']
+    assert both.item() == pytest.approx(3 * one.item(), rel=1e-5)
+
+
+def test_explicit_channels_that_contradict_the_contract_are_named():
+    with pytest.raises(ValueError, match='in_channels=384 contradicts the '
+                       '256 channels'):
+        tiny_model(tasks=('sal', ), heads=dict(sal=dict(
+            type='ASPPTaskHead', in_channels=384)))
+    with pytest.raises(ValueError, match='out_channels=4 contradicts the 5 '
+                       'outputs'):
+        tiny_model(tasks=('semseg', ), heads=dict(semseg=dict(
+            type='ASPPTaskHead', out_channels=4)))
+    with pytest.raises(KeyError, match="must name the same tasks"):
+        tiny_model(tasks=('sal', ), heads=dict(
+            sal=dict(type='ASPPTaskHead'), depth=dict(type='ASPPTaskHead')))

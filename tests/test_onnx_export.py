@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import onnxruntime
 import pytest
+import torch
 
 from conftest import REPO, TINY_CONFIG, reference_outputs
 from mmsquad.apis import init_model
@@ -78,3 +79,25 @@ def test_export_rejects_an_input_smaller_than_the_stride(tiny_checkpoint,
     with pytest.raises(ValueError, match='at least 8x8 pixels'):
         export_onnx(model, str(tmp_path / 'small.onnx'), (4, 16))
     assert not osp.exists(tmp_path / 'small.onnx')
+
+
+def test_detection_and_enhancement_model_exports_raw_head_outputs(tmp_path):
+    """The underwater model exports: the enhanced image, and the mmdet
+    head's per-level class scores and box deltas (decoding and NMS stay
+    outside the graph)."""
+    model = fold_batchnorm(init_model(
+        osp.join(REPO, 'configs', 'squad', 'underwater_demo.py')))
+    out = str(tmp_path / 'underwater.onnx')
+    wrapper = export_onnx(model, out, (64, 64))
+    image = random_images(1, 64, 64)
+    onnx_out = run_onnx(out, image)
+    with torch.no_grad():
+        expected = wrapper.outputs(
+            torch.from_numpy(image.transpose(0, 3, 1, 2)).float())
+    levels = len(model.heads['det'].head.prior_generator.strides)
+    assert list(onnx_out) == ['det.0_' + str(i) for i in range(levels)] + [
+        'det.1_' + str(i) for i in range(levels)] + ['enhance']
+    for name, ref in expected.items():
+        ref = ref.numpy()
+        rel = np.linalg.norm(onnx_out[name] - ref) / np.linalg.norm(ref)
+        assert rel <= 1e-4, f'{name}: relative error {rel:.2e}'

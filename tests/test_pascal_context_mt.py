@@ -14,6 +14,7 @@ from mmsquad.datasets.transforms import (MultiTaskRandomCrop,
                                          MultiTaskResize)
 from mmsquad.datasets.transforms.loading import load_human_parts
 from mmsquad.registry import DATASETS
+from mmsquad.tasks import build_tasks
 
 ALL_TASKS = ['semseg', 'human_parts', 'sal', 'normals', 'edge']
 
@@ -79,7 +80,8 @@ def _results():
     normals[0, 0] = 255
     return dict(img=rng.integers(0, 255, (6, 8, 3), dtype=np.uint8),
                 gt_semseg=np.arange(48, dtype=np.uint8).reshape(6, 8),
-                gt_normals=normals, dense_tasks=['semseg', 'normals'])
+                gt_normals=normals, dense_tasks=['semseg', 'normals'],
+                tasks=build_tasks(['semseg', 'normals']))
 
 
 def test_flip_mirrors_targets_and_negates_normal_x():

@@ -7,6 +7,7 @@ import torch
 
 from conftest import OpRecorder
 from mmsquad.models import MultiTaskModel, SquadNet
+from mmsquad.models.deploy import fold_batchnorm
 from mmsquad.models.layers import ConvNormAct
 from mmsquad.registry import MODELS
 from mmsquad.testing import ReferenceSquadNet
@@ -143,10 +144,8 @@ def test_channels_last_and_folding_keep_outputs():
     fused.eval()
     oracle.eval()
     x = torch.randn(2, 3, 32, 32)
-    folded = copy.deepcopy(fused)
-    for m in folded.modules():
-        if isinstance(m, ConvNormAct):
-            m.fold()
+    folded = fold_batchnorm(copy.deepcopy(fused))
+    assert not any(isinstance(m, ConvNormAct) for m in folded.modules())
     folded = folded.to(memory_format=torch.channels_last)
     with torch.no_grad():
         ref = oracle(x)
@@ -158,12 +157,14 @@ def test_channels_last_and_folding_keep_outputs():
 def test_channels_last_backward_keeps_one_layout():
     """Element-wise backward kernels never mix layouts (their slow path),
     even when the gradient arrives in NCHW from a slice and a reduction."""
+    two_channels = dict(type='UnitVectorTask', channels=2)
     model = MultiTaskModel(
-        backbone=dict(type='SquadNet', arch='tiny', num_tasks=2),
+        tasks=dict(a=two_channels, b=two_channels),
+        backbone=dict(type='SquadNet', arch='tiny'),
         neck=dict(type='ExpertSquadNeck', levels=[1, 2]),
-        heads={t: dict(type='ASPPTaskHead', in_channels=256, channels=16,
-                       out_channels=2, loss=dict(type='MaskedL1Loss'))
-               for t in ('depth', 'sal')}).train()
+        heads={t: dict(type='ASPPTaskHead', channels=16,
+                       loss=dict(type='MaskedL1Loss'))
+               for t in ('a', 'b')}).train()
     model = model.to(memory_format=torch.channels_last)
     x = torch.randn(2, 3, 32, 32).contiguous(
         memory_format=torch.channels_last)
@@ -242,3 +243,11 @@ def test_bad_arguments_fail_clearly(kwargs, error, match):
 def test_unusable_input_fails_clearly(shape):
     with pytest.raises(ValueError, match='SquadNet'):
         SquadNet('tiny')(torch.randn(*shape))
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    import mmsquad.models.backbones.squadnet as module
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0

@@ -164,7 +164,8 @@ def test_reference_follows_resize_and_flip_but_not_photometric():
 
 def test_packed_reference_is_rgb_in_unit_range():
     bgr = np.random.default_rng(1).integers(0, 255, (8, 10, 3), np.uint8)
-    pack = TRANSFORMS.build(dict(type='PackUnderwaterInputs'))
+    pack = TRANSFORMS.build(dict(type='PackUnderwaterInputs',
+                                 reference_task='enhance'))
     packed = pack(dict(img=bgr, ref_img=bgr, img_path='x.jpg', img_id=1,
                        ori_shape=(8, 10), img_shape=(8, 10),
                        det_labelled=False))

@@ -10,8 +10,7 @@ import torch
 from skimage.metrics import structural_similarity
 
 from mmsquad.datasets.underwater_mt import DUO_CLASSES
-from mmsquad.evaluation.functional import (psnr, ssim, uciqe, uicm, uiconm,
-                                           uiqm, uism)
+from mmsquad.functional import psnr, ssim, uciqe, uicm, uiconm, uiqm, uism
 from mmsquad.registry import METRICS
 
 
@@ -172,12 +171,12 @@ def test_uciqe_matches_the_cie_formulas(seed):
     assert uciqe(rgb) == pytest.approx(ref_uciqe(rgb), rel=2e-4)
 
 
-def test_enhancement_metric_averages_over_the_right_samples():
+def test_image_task_metrics_average_over_the_right_samples():
     rng = np.random.default_rng(0)
     preds = [torch.from_numpy(rng.uniform(0, 1, (3, 16, 16))).float()
              for _ in range(2)]
     ref = (preds[0] + 0.05).clamp(0, 1)
-    metric = METRICS.build(dict(type='EnhancementMetric'))
+    metric = METRICS.build(dict(type='MultiTaskMetric', tasks=['enhance']))
     metric.dataset_meta = {}
     metric.process({}, [
         dict(pred_enhance=dict(data=preds[0]), gt_enhance=dict(data=ref)),

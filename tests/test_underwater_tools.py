@@ -13,6 +13,7 @@ from mmengine.structures import InstanceData, PixelData
 from conftest import REPO, UNDERWATER_DEMO_CONFIG
 from mmsquad.registry import VISUALIZERS
 from mmsquad.structures import MultiTaskDataSample
+from mmsquad.tasks import build_tasks
 
 
 def tool(name, *args):
@@ -71,7 +72,8 @@ def test_panel_draws_boxes_and_the_enhanced_image():
         labels=torch.tensor([3, 0]), scores=torch.tensor([0.9, 0.1]))
     sample.set_target('enhance', PixelData(data=torch.zeros(3, 64, 64)))
     sample.set_prediction('enhance', PixelData(data=torch.ones(3, 64, 64)))
-    panel = visualizer.make_panel(image, sample)
+    panel = visualizer.make_panel(image, sample,
+                                  build_tasks(['det', 'enhance']))
     assert panel.shape == (128, 192, 3)
     gt_tile, pred_tile = panel[:64, 64:128], panel[64:, 64:128]
     # Box outlines change pixels on the box's border only.
