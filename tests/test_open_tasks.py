@@ -1,8 +1,8 @@
 """Tasks mmsquad does not ship, defined in a config alone
 (tests/configs/open_tasks.py): a 2-class foreground map next to the
-21-class semseg, and the 59-class PASCAL-Context labels under another name,
-trained, evaluated, visualised, inferred and exported with no change to
-mmsquad."""
+21-class semseg, the 59-class PASCAL-Context labels under another name and
+a whole-image label, trained, evaluated, visualised, inferred and exported
+with no change to mmsquad."""
 import glob
 import os
 import os.path as osp
@@ -18,6 +18,7 @@ from PIL import Image
 
 from conftest import REPO
 from mmsquad.apis import MultiTaskInferencer, init_model
+from mmsquad.datasets.transforms.loading import PERSON_CLASS
 from mmsquad.deployment import export_onnx, onnx_relative_errors
 
 CONFIG = osp.join(REPO, 'tests', 'configs', 'open_tasks.py')
@@ -26,7 +27,8 @@ CONFIG = osp.join(REPO, 'tests', 'configs', 'open_tasks.py')
 @pytest.fixture(scope='module')
 def trained(demo_root, tmp_path_factory):
     """The open-tasks config trained for its two epochs on the demo data,
-    with 59-class labels written where the layout keeps them."""
+    with 59-class labels written where the layout keeps them and a
+    has-person label per image."""
     root = str(tmp_path_factory.mktemp('open') / 'PASCAL_MT')
     shutil.copytree(demo_root, root)
     context = osp.join(root, 'semseg', 'pascal-context')
@@ -37,6 +39,10 @@ def trained(demo_root, tmp_path_factory):
             np.uint8)
         os.makedirs(context, exist_ok=True)
         Image.fromarray(spread).save(osp.join(context, osp.basename(path)))
+        os.makedirs(osp.join(root, 'has_person'), exist_ok=True)
+        stem = osp.splitext(osp.basename(path))[0]
+        with open(osp.join(root, 'has_person', f'{stem}.txt'), 'w') as f:
+            f.write(str(int((labels == PERSON_CLASS).any())))
     cfg = Config.fromfile(CONFIG)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = root
@@ -55,9 +61,11 @@ def test_new_tasks_train_and_evaluate(trained):
     assert model.heads['context59'].out_channels == 59
     assert model.heads['foreground'].out_channels == 2
     assert model.heads['semseg'].out_channels == 21
-    assert model.backbone.num_tasks == 3  # filled in from the heads
+    assert model.heads['has_person'].out_channels == 2
+    assert model.backbone.num_tasks == 4  # filled in from the heads
     scalars = runner.message_hub.log_scalars
-    for key in ('semseg/mIoU', 'context59/mIoU', 'foreground/mIoU'):
+    for key in ('semseg/mIoU', 'context59/mIoU', 'foreground/mIoU',
+                'has_person/accuracy'):
         assert np.isfinite(scalars[f'val/{key}'].current()), key
 
 
@@ -68,16 +76,20 @@ def test_new_tasks_infer_draw_and_save(trained, demo_root, tmp_path):
     result = inferencer(images[:2], out_dir=str(tmp_path), return_vis=True)
     for prediction in result['predictions']:
         assert set(prediction) == {'img_path', 'semseg', 'context59',
-                                   'foreground'}
+                                   'foreground', 'has_person'}
         assert prediction['context59'].shape == (32, 32)
         assert prediction['context59'].max() < 59
         assert set(np.unique(prediction['foreground'])) <= {0, 1}
-    # The panel: input + 3 tasks in one row (no targets), 192 px tiles.
-    assert result['visualization'][0].shape == (192, 4 * 192, 3)
+        assert prediction['has_person']['label'][0] in (0, 1)
+        assert prediction['has_person']['scores'].sum() == pytest.approx(1)
+    # The panel: input + 4 tasks in one row (no targets), 192 px tiles.
+    assert result['visualization'][0].shape == (192, 5 * 192, 3)
     stem = osp.splitext(osp.basename(images[0]))[0]
-    for name in ('context59', 'foreground'):
+    for name in ('context59', 'foreground', 'has_person'):
         assert osp.isfile(tmp_path / 'vis' / f'{stem}_{name}.png')
+    for name in ('context59', 'foreground'):
         assert osp.isfile(tmp_path / 'preds' / f'{stem}_{name}.png')
+    assert osp.isfile(tmp_path / 'preds' / f'{stem}_has_person.json')
 
 
 def test_new_tasks_export(trained, tmp_path):
@@ -86,5 +98,6 @@ def test_new_tasks_export(trained, tmp_path):
     wrapper = export_onnx(model, out, (32, 48))
     errors = onnx_relative_errors(wrapper, out, torch.rand(1, 3, 32, 48) *
                                   255)
-    assert list(errors) == ['semseg', 'context59', 'foreground']
+    assert list(errors) == ['semseg', 'context59', 'foreground',
+                            'has_person']
     assert max(errors.values()) < 1e-4

@@ -80,7 +80,7 @@ def _results():
     normals[0, 0] = 255
     return dict(img=rng.integers(0, 255, (6, 8, 3), dtype=np.uint8),
                 gt_semseg=np.arange(48, dtype=np.uint8).reshape(6, 8),
-                gt_normals=normals, dense_tasks=['semseg', 'normals'],
+                gt_normals=normals, loaded_tasks=['semseg', 'normals'],
                 tasks=build_tasks(['semseg', 'normals']))
 
 

@@ -25,7 +25,8 @@ from mmsquad.datasets.underwater_mt import DUO_CLASSES
 from mmsquad.registry import (HOOKS, METRICS, MODELS, OPTIM_WRAPPERS,
                               TASKS)
 from mmsquad.structures import MultiTaskDataSample
-from mmsquad.tasks import TASK_PRESETS, BaseTask, DenseMapTask, build_task
+from mmsquad.tasks import (TASK_PRESETS, BaseTask, BoxTask, DenseMapTask,
+                           build_task)
 from mmsquad.utils.precision import cpu_supports_bfloat16
 
 MMDET_CONFIGS = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs')
@@ -72,13 +73,16 @@ REQUIRED_ARGS = dict(
     LabelMapTask=dict(num_classes=3),
 )
 
-#: One task of every kind (the label task with 3 classes, for speed).
+#: One task of every kind: the presets (the label task with 3 classes,
+#: for speed) and the kinds without a preset.
 TASK_EXAMPLES: Dict[str, BaseTask] = {
     name: build_task(name, dict(cfg, num_classes=3) if
                      cfg['type'] == 'LabelMapTask' else cfg)
     for name, cfg in TASK_PRESETS.items()
     if name not in ('human_parts', )
 }
+TASK_EXAMPLES['scene'] = build_task(
+    'scene', dict(type='ImageLabelTask', num_classes=3))
 
 
 def _required(name: str, signature: inspect.Signature, skip=()) -> None:
@@ -92,10 +96,10 @@ def _required(name: str, signature: inspect.Signature, skip=()) -> None:
 # Task kinds --------------------------------------------------------------
 
 @pytest.mark.parametrize('kind', registered(TASKS, 'mmsquad.'))
-def test_every_task_kind_has_a_preset_or_example(kind):
-    """Each kind is reachable from configs: a preset names it."""
-    assert kind in {cfg['type'] for cfg in TASK_PRESETS.values()}, (
-        f'{kind} is no preset: add one to TASK_PRESETS or an example')
+def test_every_task_kind_has_an_example(kind):
+    """Every kind is tested below through an example task."""
+    assert kind in {type(t).__name__ for t in TASK_EXAMPLES.values()}, (
+        f'{kind} has no example: add one to TASK_EXAMPLES')
 
 
 @pytest.mark.parametrize('name', sorted(TASK_EXAMPLES))
@@ -248,7 +252,11 @@ def _samples(task: BaseTask, n: int, size: int) -> List[MultiTaskDataSample]:
             img_shape=(size, size), ori_shape=(size, size),
             pad_shape=(size, size), batch_input_shape=(size, size),
             scale_factor=(1.0, 1.0)))
-        if isinstance(task, DenseMapTask):
+        if isinstance(task, BoxTask):
+            sample.gt_instances = InstanceData(
+                bboxes=torch.tensor([[2., 3., 12., 14.]]),
+                labels=torch.tensor([1]))
+        elif isinstance(task, DenseMapTask):
             c = task.channels
             if task.target_dtype == torch.int64:
                 array = rng.integers(0, max(task.out_channels, 2),
@@ -257,10 +265,9 @@ def _samples(task: BaseTask, n: int, size: int) -> List[MultiTaskDataSample]:
                 array = rng.uniform(0.1, 1, (size, size, c)).astype(
                     np.float32)
             sample.set_field(task.pack(array), task.target_key)
-        else:
-            sample.gt_instances = InstanceData(
-                bboxes=torch.tensor([[2., 3., 12., 14.]]),
-                labels=torch.tensor([1]))
+        else:  # an image-level label
+            sample.set_field(task.pack(rng.integers(task.out_channels)),
+                             task.target_key)
         samples.append(sample)
     return samples
 
@@ -365,18 +372,16 @@ def test_metric_reports_the_keys_it_advertises(name, underwater_root):
             for image in images])
         assert metric.compute_metrics(metric.results)['bbox_mAP'] == 0
         return
-    dense = {n: t for n, t in TASK_EXAMPLES.items()
-             if isinstance(t, DenseMapTask)}
-    metric = METRICS.build(dict(type=name, tasks=dense))
+    scored = {n: t for n, t in TASK_EXAMPLES.items() if t.metric_keys}
+    metric = METRICS.build(dict(type=name, tasks=scored))
     records = []
-    for task_name, task in dense.items():
-        sample = _samples(task, 1, 40)[0]
-        target = sample.get(task.target_key).data
-        records.append({task.target_key: dict(data=target),
-                        task.prediction_key: dict(data=target)})
+    for task in scored.values():
+        target = _samples(task, 1, 40)[0].get(task.target_key).to_dict()
+        records.append({task.target_key: target,
+                        task.prediction_key: target})
     metric.process({}, records)
     results = metric.compute_metrics(metric.results)
-    assert set(results) == {f'{n}/{k}' for n, t in dense.items()
+    assert set(results) == {f'{n}/{k}' for n, t in scored.items()
                             for k in t.metric_keys}
 
 

@@ -8,28 +8,24 @@ split.
 from typing import Dict, Mapping
 
 import numpy as np
-import torch
 from mmengine.dataset import BaseDataset
 
 from mmsquad.registry import DATASETS, METRICS
-from mmsquad.tasks import DenseMapTask
+from mmsquad.tasks import BaseTask
 
 
-def constant_predictors(dataset: BaseDataset, tasks: Mapping[str, DenseMapTask]
+def constant_predictors(dataset: BaseDataset, tasks: Mapping[str, BaseTask]
                         ) -> Dict[str, np.ndarray]:
     """Per task, the (C,) constant that a trivial predictor outputs (the
-    task kind's :meth:`~mmsquad.tasks.DenseMapTask.best_constant` of the
-    valid target values)."""
+    task kind's :meth:`~mmsquad.tasks.BaseTask.best_constant` of the valid
+    target values)."""
     values: Dict[str, list] = {name: [] for name in tasks}
     for i in range(len(dataset)):
         sample = dataset[i]['data_samples']
         for name, task in tasks.items():
             target = sample.get(task.target_key)
             if target is not None:
-                data = target.data.numpy()
-                values[name].append(
-                    data.reshape(data.shape[0], -1)[:, task.valid_mask(
-                        data).reshape(-1)])
+                values[name].append(task.target_values(target))
     constants = {}
     for name, task in tasks.items():
         if not values[name]:
@@ -51,10 +47,9 @@ def evaluate_constants(dataset: BaseDataset, evaluator_cfg: dict,
             gt = sample.get(task.target_key)
             if gt is None:
                 continue
-            pred = torch.as_tensor(constant, dtype=gt.data.dtype)
-            record[task.target_key] = dict(data=gt.data)
-            record[task.prediction_key] = dict(
-                data=pred.reshape(-1, 1, 1).expand(-1, *gt.shape[-2:]))
+            record[task.target_key] = gt.to_dict()
+            record[task.prediction_key] = task.constant_prediction(
+                constant, gt).to_dict()
         metric.process({}, [record])
     return metric.compute_metrics(metric.results)
 

@@ -69,7 +69,51 @@ class BaseTask(metaclass=ABCMeta):
         """Loss config a head uses when its config names none."""
         return None
 
+    # Data pipeline. Image-level targets do not move with the image.
+    def warp(self, target: Any, warp: Warp) -> Any:
+        """``target`` after a geometric transform ``warp``."""
+        return target
+
+    def flip_values(self, target: Any) -> Any:
+        """Values after a horizontal flip of the (already flipped)
+        target."""
+        return target
+
+    def rotate_values(self, target: Any, angle: float) -> Any:
+        """Values after an image rotation by ``angle`` degrees (counter-
+        clockwise) of the (already rotated) target."""
+        return target
+
+    def pack(self, target: Any) -> BaseDataElement:
+        """A loaded target as the data-sample field."""
+        raise NotImplementedError(
+            f'{type(self).__name__} targets are packed by their own '
+            'transforms (e.g. mmdet\'s PackDetInputs)')
+
     # Evaluation.
+    def field_array(self, field: dict) -> np.ndarray:
+        """The array a metric compares, from a target or prediction field
+        as the evaluator receives it (a dict)."""
+        return _numpy(field['data'])
+
+    def target_values(self, target: BaseDataElement) -> np.ndarray:
+        """The valid values (C, N) of one target, from which
+        :meth:`best_constant` picks the trivial predictor."""
+        raise NotImplementedError(
+            f'{type(self).__name__} has no constant predictor')
+
+    def best_constant(self, values: np.ndarray) -> np.ndarray:
+        """The (C,) constant prediction that scores best on the valid
+        target values ``values`` (C, N) of a training set."""
+        return values.mean(axis=1)
+
+    def constant_prediction(self, constant: np.ndarray,
+                            target: BaseDataElement) -> BaseDataElement:
+        """The prediction field of ``constant`` for a sample with
+        ``target``."""
+        raise NotImplementedError(
+            f'{type(self).__name__} has no constant predictor')
+
     def sample_stats(self, pred: Any, gt: Any) -> Any:
         """Statistics of one sample (numpy (C, H, W) maps for dense kinds;
         ``gt`` is None for unlabelled samples of kinds that score them)."""
@@ -135,7 +179,6 @@ class DenseMapTask(BaseTask):
 
     # Data pipeline (numpy (H, W) or (H, W, C) arrays).
     def warp(self, target: np.ndarray, warp: Warp) -> np.ndarray:
-        """``target`` after a geometric transform ``warp``."""
         return warp(target, self.interpolation, self.pad_value)
 
     def warp_valid(self, target: np.ndarray, warp: Warp) -> np.ndarray:
@@ -149,15 +192,6 @@ class DenseMapTask(BaseTask):
         valid = warp(valid.astype(np.uint8), 'nearest', 0).astype(bool)
         warped[~valid] = self.pad_value
         return warped
-
-    def flip_values(self, target: np.ndarray) -> np.ndarray:
-        """Values after a horizontal flip of the (already flipped) map."""
-        return target
-
-    def rotate_values(self, target: np.ndarray, angle: float) -> np.ndarray:
-        """Values after an image rotation by ``angle`` degrees (counter-
-        clockwise) of the (already rotated) map."""
-        return target
 
     def pack(self, target: np.ndarray) -> PixelData:
         """A (H, W[, C]) array as a (C, H, W) target that records its pad
@@ -184,10 +218,16 @@ class DenseMapTask(BaseTask):
         the prediction set on the sample."""
         return PixelData(data=output)
 
-    def best_constant(self, values: np.ndarray) -> np.ndarray:
-        """The (C,) constant prediction that scores best on the valid
-        target values ``values`` (C, N) of a training set."""
-        return values.mean(axis=1)
+    def target_values(self, target: PixelData) -> np.ndarray:
+        data = target.data.numpy()
+        return data.reshape(data.shape[0], -1)[
+            :, self.valid_mask(data).reshape(-1)]
+
+    def constant_prediction(self, constant: np.ndarray,
+                            target: PixelData) -> PixelData:
+        value = torch.as_tensor(constant, dtype=target.data.dtype)
+        return PixelData(data=value.reshape(-1, 1, 1).expand(
+            -1, *target.shape))
 
     def draw(self, image: np.ndarray, value: BaseDataElement,
              classes: Sequence[str] = (),

@@ -50,16 +50,14 @@ LOSS = dict(semseg=dict(type='PixelCrossEntropyLoss'),
 
 
 def build_efficient(arch: str, with_cp: bool = False):
-    """SquadNet ``arch`` with four ASPP heads."""
-    shared = 2 if arch != 'tiny' else 1
+    """SquadNet ``arch`` with four ASPP heads (the PASCAL-Context presets;
+    the model fills in the channels)."""
     return MODELS.build(dict(
         type='MultiTaskModel',
-        backbone=dict(type='SquadNet', arch=arch, num_tasks=4,
-                      with_cp=with_cp),
+        backbone=dict(type='SquadNet', arch=arch, with_cp=with_cp),
         neck=dict(type='ExpertSquadNeck', levels=[2]),
-        heads={t: dict(type='ASPPTaskHead', in_channels=128 * (1 + shared),
-                       out_channels=c, loss=LOSS[t])
-               for t, c in HEAD_OUT.items()}))
+        heads={t: dict(type='ASPPTaskHead', loss=LOSS[t])
+               for t in HEAD_OUT}))
 
 
 def build_pair(arch: str):

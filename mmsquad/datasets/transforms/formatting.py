@@ -7,14 +7,14 @@ from mmcv.transforms import BaseTransform
 
 from mmsquad.registry import TRANSFORMS
 from mmsquad.structures import MultiTaskDataSample
-from .targets import dense_targets
+from .targets import loaded_targets
 
 
 @TRANSFORMS.register_module()
 class PackMultiTaskInputs(BaseTransform):
-    """Pack ``img`` as a (3, H, W) tensor and every dense target as its
-    task kind packs it (a (C, H, W) ``PixelData`` of the kind's dtype that
-    records its pad value).
+    """Pack ``img`` as a (3, H, W) tensor and every loaded target as its
+    task kind packs it (dense maps: a (C, H, W) ``PixelData`` of the kind's
+    dtype that records its pad value; image labels: a ``LabelData``).
 
     Args:
         meta_keys: Keys copied into the data sample's metainfo.
@@ -34,7 +34,7 @@ class PackMultiTaskInputs(BaseTransform):
         inputs = torch.from_numpy(
             np.ascontiguousarray(img.transpose(2, 0, 1)))
         sample = MultiTaskDataSample()
-        for key, kind in dense_targets(results):
+        for key, kind in loaded_targets(results):
             sample.set_field(kind.pack(results[key]), key)
         sample.set_metainfo(
             {k: results[k] for k in self.meta_keys if k in results})

@@ -15,13 +15,13 @@ from mmcv.transforms import BaseTransform
 
 from mmsquad.registry import TRANSFORMS
 from mmsquad.tasks.base_task import Warp
-from .targets import dense_targets
+from .targets import loaded_targets
 
 
 def warp_targets(results: dict, warp: Warp) -> None:
     """Apply ``warp(array, interpolation, fill)`` to every dense target as
     its kind warps it."""
-    for key, kind in dense_targets(results):
+    for key, kind in loaded_targets(results):
         results[key] = kind.warp(results[key], warp)
 
 
@@ -142,7 +142,7 @@ class MultiTaskRandomFlip(BaseTransform):
         results['img'] = mmcv.imflip(results['img'], 'horizontal')
         warp_targets(results, lambda a, interp, fill:
                      np.ascontiguousarray(a[:, ::-1]))
-        for key, kind in dense_targets(results):
+        for key, kind in loaded_targets(results):
             results[key] = kind.flip_values(results[key])
         return results
 
@@ -184,6 +184,6 @@ class MultiTaskRandomRotate(BaseTransform):
 
         results['img'] = rotate(results['img'], 'bilinear', self.img_pad_val)
         warp_targets(results, rotate)
-        for key, kind in dense_targets(results):
+        for key, kind in loaded_targets(results):
             results[key] = kind.rotate_values(results[key], angle)
         return results

@@ -121,6 +121,15 @@ def positive_depth(path: str) -> np.ndarray:
     return depth
 
 
+def read_class_index(path: str) -> np.ndarray:
+    """An image's class index, the only content of a text file."""
+    try:
+        with open(path) as f:
+            return np.array(int(f.read().strip()))
+    except ValueError as exc:
+        raise ValueError(f'{path} must hold one class index: {exc}') from exc
+
+
 # Readers by annotation format: (path, LabelMap or None) -> array or None.
 ANNOTATION_READERS = {
     'label_png': lambda path, _: _read_png(path),
@@ -136,6 +145,7 @@ ANNOTATION_READERS = {
     'normals_npy': lambda path, _: unit_vectors(path),
     'depth_npy': lambda path, _: positive_depth(path),
     'binary_npy': lambda path, _: (load_npy(path) > 0).astype(np.uint8),
+    'class_index_txt': lambda path, _: read_class_index(path),
 }
 
 #: Formats read with the PASCAL-Context ``LabelMap`` of the image.
@@ -150,10 +160,10 @@ class LoadMultiTaskAnnotations(BaseTransform):
     format of :data:`ANNOTATION_READERS`; ``label_map_path`` (PASCAL-Context
     ``LabelMap``) is read once when a format needs it. Label and binary maps
     become (H, W) uint8, normals (H, W, 3) float32, depth (H, W) float32;
-    ignored pixels hold 255. A task without a label for this image (human
-    parts without a person) is left out. ``dense_tasks`` lists what was
-    loaded. Every target must match the size of the image file
-    (``ori_shape``); in test pipelines loading after a resize keeps the
+    ignored pixels hold 255; an image's class index is a 0-d array. A task
+    without a label for this image (human parts without a person) is left
+    out. ``loaded_tasks`` lists what was loaded. Every map must match the
+    size of the image file (``ori_shape``); in test pipelines loading after a resize keeps the
     targets at the original size, where predictions are evaluated.
     """
 
@@ -168,12 +178,12 @@ class LoadMultiTaskAnnotations(BaseTransform):
             if target is None:
                 continue
             expected = tuple(results['ori_shape'][:2])
-            if target.shape[:2] != expected:
+            if target.ndim >= 2 and target.shape[:2] != expected:
                 raise ValueError(
                     f'{info["path"]}: {task} target size {target.shape[:2]} '
                     f'does not match the image {results["img_path"]} of size '
                     f'{expected}')
             results[f'gt_{task}'] = target
             loaded.append(task)
-        results['dense_tasks'] = loaded
+        results['loaded_tasks'] = loaded
         return results

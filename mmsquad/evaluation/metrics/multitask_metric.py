@@ -71,13 +71,10 @@ class MultiTaskMetric(BaseMetric):
                 if gt is None and not (task.scores_unlabelled and
                                        task.prediction_key in sample):
                     continue
-                pred = sample[task.prediction_key]['data'].cpu()
-                if pred.is_floating_point():  # numpy has no bfloat16
-                    pred = pred.float()
+                pred = task.field_array(sample[task.prediction_key])
                 try:
                     batch[name].append(task.sample_stats(
-                        pred.numpy(),
-                        None if gt is None else gt['data'].cpu().numpy()))
+                        pred, None if gt is None else task.field_array(gt)))
                 except ValueError as error:
                     raise ValueError(
                         f'{sample.get("img_path")}: {error}') from error

@@ -4,9 +4,10 @@ from .base_dense_head import BaseDenseTaskHead
 from .base_task_head import BaseTaskHead
 from .detection_task_head import DetectionTaskHead
 from .enhancement_head import EnhancementHead
+from .linear_cls_head import LinearClsTaskHead
 from .task_head_adapter import TaskHeadAdapter
 
 __all__ = [
     'ASPPTaskHead', 'BaseDenseTaskHead', 'BaseTaskHead', 'DetectionTaskHead',
-    'EnhancementHead', 'TaskHeadAdapter'
+    'EnhancementHead', 'LinearClsTaskHead', 'TaskHeadAdapter'
 ]
