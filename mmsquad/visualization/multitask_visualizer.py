@@ -79,9 +79,9 @@ class MultiTaskVisualizer(Visualizer):
 
     @master_only
     def add_datasample(self, name: str, image: np.ndarray,
-                       data_sample: MultiTaskDataSample,
-                       tasks: Mapping[str, BaseTask], step: int = 0,
-                       out_file: Optional[str] = None) -> np.ndarray:
+                       data_sample: MultiTaskDataSample, step: int = 0,
+                       out_file: Optional[str] = None, *,
+                       tasks: Mapping[str, BaseTask]) -> np.ndarray:
         """Draw the panel of ``tasks``, send it to every backend and, with
         ``out_file``, write it there."""
         panel = self.make_panel(image, data_sample, tasks)

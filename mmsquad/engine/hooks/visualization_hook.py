@@ -64,4 +64,5 @@ class MultiTaskVisualizationHook(Hook):
             else runner.model
         image = mmcv.imread(sample.img_path, channel_order='rgb')
         Visualizer.get_current_instance().add_datasample(
-            name, image, sample, model.tasks, step=step, out_file=out_file)
+            name, image, sample, step=step, out_file=out_file,
+            tasks=model.tasks)
