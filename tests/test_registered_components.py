@@ -71,6 +71,8 @@ REQUIRED_ARGS = dict(
     DetectionTaskHead=lambda task: _retina_head(),
     TaskHeadAdapter=_fcn_head,
     LabelMapTask=dict(num_classes=3),
+    **{f'{prefix}AggregatorOptimWrapper': dict(aggregator=dict(type='UPGrad'))
+       for prefix in ('', 'Amp', 'CPUAmp')},
 )
 
 #: One task of every kind: the presets (the label task with 3 classes,
@@ -411,7 +413,8 @@ def test_optim_wrapper_updates_a_multitask_model(name):
         heads=dict(semseg=dict(type='ASPPTaskHead', channels=8),
                    sal=dict(type='ASPPTaskHead', channels=8))))
     wrapper = OPTIM_WRAPPERS.build(dict(
-        type=name, optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
+        type=name, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+        **REQUIRED_ARGS.get(name, {})))
     assert isinstance(wrapper, OptimWrapper)
     samples = _samples(TASK_EXAMPLES['semseg'], 2, 32)
     for sample, sal in zip(samples, _samples(second, 2, 32)):

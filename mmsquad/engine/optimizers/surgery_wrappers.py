@@ -8,6 +8,7 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper
 
 from mmsquad.registry import OPTIM_WRAPPERS
 from .cpu_amp_optimizer_wrapper import CPUAmpOptimWrapper
+from .aggregator_surgery import AggregatorSurgery
 from .grad_surgery import CAGrad, GradVac, NashMTL, PCGrad
 
 
@@ -81,3 +82,21 @@ class AmpNashMTLOptimWrapper(NashMTL, AmpOptimWrapper):
 class CPUAmpNashMTLOptimWrapper(NashMTL, CPUAmpOptimWrapper):
     """Nash-MTL surgery (:class:`~.grad_surgery.NashMTL`) on
     mmsquad's ``CPUAmpOptimWrapper`` (CPU bfloat16 autocast)."""
+
+
+@OPTIM_WRAPPERS.register_module()
+class AggregatorOptimWrapper(AggregatorSurgery, OptimWrapper):
+    """A torchjd aggregator (:class:`~.aggregator_surgery.AggregatorSurgery`)
+    on mmengine's ``OptimWrapper`` (float32)."""
+
+
+@OPTIM_WRAPPERS.register_module()
+class AmpAggregatorOptimWrapper(AggregatorSurgery, AmpOptimWrapper):
+    """A torchjd aggregator (:class:`~.aggregator_surgery.AggregatorSurgery`)
+    on mmengine's ``AmpOptimWrapper`` (CUDA mixed precision)."""
+
+
+@OPTIM_WRAPPERS.register_module()
+class CPUAmpAggregatorOptimWrapper(AggregatorSurgery, CPUAmpOptimWrapper):
+    """A torchjd aggregator (:class:`~.aggregator_surgery.AggregatorSurgery`)
+    on mmsquad's ``CPUAmpOptimWrapper`` (CPU bfloat16 autocast)."""

@@ -1,0 +1,8 @@
+# pascal_ctx.py with torchjd's UPGrad aggregating the per-task gradients of
+# the shared parameters (any aggregator of torchjd.aggregation by name:
+# MGDA, AlignedMTL, ConFIG, DualProj, IMTLG, ...), and the
+# gradient-conflict measurement every 50 iterations.
+_base_ = ['./pascal_ctx.py']
+optim_wrapper = dict(type='AggregatorOptimWrapper',
+                     aggregator=dict(type='UPGrad'))
+custom_hooks = [dict(type='GradConflictHook', interval=50)]

@@ -1,0 +1,105 @@
+"""torchjd's aggregators as gradient surgery: for every aggregator, the
+update of the shared parameters equals the aggregator applied to the
+per-task gradients computed by separate backward passes."""
+import pytest
+import torch
+from mmengine.optim import OptimWrapper
+
+from mmsquad.engine import aggregator_names, build_aggregator
+from mmsquad.registry import MODELS, OPTIM_WRAPPERS
+from mmsquad.structures import MultiTaskDataSample
+from mmsquad.tasks import build_tasks
+from mmsquad.utils.precision import cpu_supports_bfloat16
+
+#: Arguments of the aggregators that have required ones.
+ARGS = dict(CAGrad=dict(c=0.4), Constant=dict(weights=[0.2, 0.3, 0.5]),
+            FairGrad=dict(alpha=1.0), Krum=dict(n_byzantine=0),
+            NashMTL=dict(n_tasks=3), TrimmedMean=dict(trim_number=1))
+TASKS = ('sal', 'depth', 'normals')
+
+
+def _model_and_batch():
+    torch.manual_seed(0)
+    tasks = build_tasks(TASKS)
+    model = MODELS.build(dict(
+        type='MultiTaskModel', tasks=tasks,
+        backbone=dict(type='SquadNet', arch='tiny'),
+        neck=dict(type='ExpertSquadNeck', levels=[2]),
+        heads={name: dict(type='ASPPTaskHead', channels=8)
+               for name in tasks})).eval()  # no dropout, fixed norms
+    samples = []
+    for _ in range(2):
+        sample = MultiTaskDataSample(metainfo=dict(img_shape=(32, 32)))
+        sample.set_field(tasks['sal'].pack(
+            (torch.rand(32, 32) > 0.5).numpy().astype('uint8')), 'gt_sal')
+        sample.set_field(tasks['depth'].pack(
+            torch.rand(32, 32).add(0.5).numpy()), 'gt_depth')
+        sample.set_field(tasks['normals'].pack(torch.nn.functional.normalize(
+            torch.randn(32, 32, 3), dim=-1).numpy()), 'gt_normals')
+        samples.append(sample)
+    return model, torch.randn(2, 3, 32, 32), samples
+
+
+def _build(name: str):
+    try:
+        return build_aggregator(dict(type=name, **ARGS.get(name, {})))
+    except ImportError as error:  # optional solver packages
+        pytest.skip(str(error))
+
+
+@pytest.mark.parametrize('name', aggregator_names())
+def test_update_equals_the_aggregator_on_per_task_gradients(name):
+    _build(name)
+    model, x, samples = _model_and_batch()
+    shared = model.shared_parameters()
+    losses = model(x, samples, mode='loss')
+    per_task = []
+    for task in TASKS:
+        grads = torch.autograd.grad(
+            sum(v for k, v in losses.items() if k.startswith(task + '.')),
+            shared, allow_unused=True, retain_graph=True)
+        per_task.append(torch.cat([
+            (g if g is not None else torch.zeros_like(p)).reshape(-1)
+            for g, p in zip(grads, shared)]))
+    torch.manual_seed(1)  # Random and GradDrop draw from the global RNG
+    expected = _build(name)(torch.stack(per_task))
+
+    before = [p.detach().clone() for p in shared]
+    wrapper = OPTIM_WRAPPERS.build(dict(
+        type='AggregatorOptimWrapper',
+        aggregator=dict(type=name, **ARGS.get(name, {})),
+        optimizer=torch.optim.SGD(model.parameters(), lr=1.0)))
+    loss, _ = model.parse_losses(model(x, samples, mode='loss'))
+    torch.manual_seed(1)
+    wrapper.update_params(loss)
+    update = torch.cat([(b - p.detach()).reshape(-1)
+                        for b, p in zip(before, shared)])
+    torch.testing.assert_close(update, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_constant_weights_from_a_config_list():
+    aggregator = build_aggregator(dict(type='Constant', weights=[0.3, 0.7]))
+    grads = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    torch.testing.assert_close(aggregator(grads), torch.tensor([0.3, 1.4]))
+
+
+def test_unknown_aggregator_names_the_available_ones():
+    with pytest.raises(KeyError, match="'UPGradd'.*'UPGrad'"):
+        build_aggregator(dict(type='UPGradd'))
+
+
+@pytest.mark.skipif(not cpu_supports_bfloat16(),
+                    reason='CPU bfloat16 autocast needs avx512_bf16/AMX')
+def test_cpu_amp_variant_trains():
+    model, x, samples = _model_and_batch()
+    wrapper = OPTIM_WRAPPERS.build(dict(
+        type='CPUAmpAggregatorOptimWrapper', aggregator=dict(type='UPGrad'),
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
+    assert isinstance(wrapper, OptimWrapper)
+    before = [p.detach().clone() for p in model.shared_parameters()]
+    with wrapper.optim_context(model):
+        losses = model(x, samples, mode='loss')
+    wrapper.update_params(model.parse_losses(losses)[0])
+    after = model.shared_parameters()
+    assert all(torch.isfinite(p).all() for p in after)
+    assert any(not torch.equal(b, p) for b, p in zip(before, after))
