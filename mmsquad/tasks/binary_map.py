@@ -84,6 +84,7 @@ class BoundaryMapTask(BinaryMapTask):
         super().__init__(ignore_index, name)
         self.max_dist = max_dist
         self.pos_weight = pos_weight
+        self.num_thresholds = num_thresholds
         self.thresholds = np.linspace(1 / (num_thresholds + 1),
                                       1 - 1 / (num_thresholds + 1),
                                       num_thresholds)
