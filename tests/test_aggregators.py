@@ -1,11 +1,14 @@
 """torchjd's aggregators as gradient surgery: for every aggregator, the
 update of the shared parameters equals the aggregator applied to the
-per-task gradients computed by separate backward passes."""
+per-task gradients computed by separate backward passes; mmsquad's own
+PCGrad and GradVac agree with torchjd's."""
 import pytest
 import torch
+import torchjd.aggregation as aggregation
 from mmengine.optim import OptimWrapper
 
-from mmsquad.engine import aggregator_names, build_aggregator
+from mmsquad.engine import (aggregator_names, build_aggregator, gradvac,
+                            pcgrad)
 from mmsquad.registry import MODELS, OPTIM_WRAPPERS
 from mmsquad.structures import MultiTaskDataSample
 from mmsquad.tasks import build_tasks
@@ -103,3 +106,44 @@ def test_cpu_amp_variant_trains():
     after = model.shared_parameters()
     assert all(torch.isfinite(p).all() for p in after)
     assert any(not torch.equal(b, p) for b, p in zip(before, after))
+
+
+def _conflicting(num_tasks: int, seed: int) -> torch.Tensor:
+    """Per-task gradients where task 1 mostly opposes task 0."""
+    rng = torch.Generator().manual_seed(seed)
+    grads = torch.randn(num_tasks, 40, generator=rng, dtype=torch.float64)
+    grads[1] = -grads[0] + 0.3 * torch.randn(40, generator=rng,
+                                               dtype=torch.float64)
+    return grads
+
+
+@pytest.mark.parametrize('num_tasks', [2, 3, 4])
+def test_mmsquad_pcgrad_equals_torchjds_in_the_same_order(num_tasks):
+    """torchjd visits the others in ``randperm(num_tasks)`` order (skipping
+    the task itself); given that order, mmsquad's PCGrad is the same."""
+    grads = _conflicting(num_tasks, num_tasks)
+    torch.manual_seed(7)
+    order = [[int(j) for j in torch.randperm(num_tasks) if j != i]
+             for i in range(num_tasks)]
+    torch.manual_seed(7)
+    theirs = aggregation.PCGrad()(grads)
+    torch.testing.assert_close(pcgrad(grads, order), theirs)
+
+
+@pytest.mark.parametrize('num_tasks', [2, 3])
+def test_mmsquad_gradvac_equals_torchjds_over_steps(num_tasks):
+    """The same target cosines, EMA (every pair, every step) and, given
+    torchjd's order, the same update at every step."""
+    theirs_aggregator = aggregation.GradVac(beta=0.3)
+    targets = torch.zeros(num_tasks, num_tasks, dtype=torch.float64)
+    for step in range(3):
+        grads = _conflicting(num_tasks, 10 * num_tasks + step)
+        torch.manual_seed(step)
+        order = []
+        for i in range(num_tasks):
+            others = [j for j in range(num_tasks) if j != i]
+            order.append([others[k] for k in
+                          torch.randperm(len(others)).tolist()])
+        ours = gradvac(grads, order, targets, 0.3)
+        torch.manual_seed(step)
+        torch.testing.assert_close(ours, theirs_aggregator(grads))
