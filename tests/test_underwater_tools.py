@@ -71,7 +71,7 @@ def test_panel_draws_boxes_and_the_enhanced_image():
         bboxes=torch.tensor([[12., 12., 42., 42.], [0., 0., 5., 5.]]),
         labels=torch.tensor([3, 0]), scores=torch.tensor([0.9, 0.1]))
     sample.set_target('enhance', PixelData(data=torch.zeros(3, 64, 64)))
-    sample.set_prediction('enhance', PixelData(data=torch.ones(3, 64, 64)))
+    sample.pred_enhance = PixelData(data=torch.ones(3, 64, 64))
     panel = visualizer.make_panel(image, sample,
                                   build_tasks(['det', 'enhance']))
     assert panel.shape == (128, 192, 3)

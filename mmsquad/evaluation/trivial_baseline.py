@@ -12,6 +12,7 @@ from mmengine.dataset import BaseDataset
 
 from mmsquad.registry import DATASETS, METRICS
 from mmsquad.tasks import BaseTask
+from .metrics import MultiTaskMetric
 
 
 def constant_predictors(dataset: BaseDataset, tasks: Mapping[str, BaseTask]
@@ -35,10 +36,10 @@ def constant_predictors(dataset: BaseDataset, tasks: Mapping[str, BaseTask]
     return constants
 
 
-def evaluate_constants(dataset: BaseDataset, evaluator_cfg: dict,
+def evaluate_constants(dataset: BaseDataset, metric: MultiTaskMetric,
                        constants: Dict[str, np.ndarray]) -> Dict[str, float]:
-    """Metrics of the constant predictors on ``dataset``."""
-    metric = METRICS.build(evaluator_cfg)
+    """Metrics of the constant predictors on ``dataset``, by ``metric``
+    (fresh: its results so far count too)."""
     for i in range(len(dataset)):
         sample = dataset[i]['data_samples']
         record = {}
@@ -65,4 +66,4 @@ def constant_baseline(cfg) -> Dict[str, float]:
     metric = METRICS.build(cfg.val_evaluator)
     constants = constant_predictors(DATASETS.build(train), metric.tasks)
     return evaluate_constants(DATASETS.build(cfg.val_dataloader.dataset),
-                              cfg.val_evaluator, constants)
+                              metric, constants)

@@ -10,9 +10,11 @@ class MultiTaskDataSample(BaseDataElement):
     A dense task ``t`` (see :mod:`mmsquad.tasks`) keeps its target in
     ``gt_<t>`` and its prediction in ``pred_<t>``, both
     :class:`~mmengine.structures.PixelData` whose ``data`` is a (C, H, W)
-    tensor. A sample without ``gt_<t>`` carries no label for
-    ``t``: the task's loss and metric skip it. Detection follows mmdet:
-    ``gt_instances`` / ``pred_instances``.
+    tensor; the task kind names the fields
+    (:attr:`~mmsquad.tasks.BaseTask.target_key`, ``prediction_key``). A
+    sample without ``gt_<t>`` carries no label for ``t``: the task's loss
+    and metric skip it. Detection follows mmdet: ``gt_instances`` /
+    ``pred_instances``.
     """
 
     def has_target(self, task: str) -> bool:
@@ -26,14 +28,6 @@ class MultiTaskDataSample(BaseDataElement):
     def set_target(self, task: str, data: PixelData) -> None:
         """Set the target of ``task``."""
         self.set_field(data, f'gt_{task}', dtype=PixelData)
-
-    def get_prediction(self, task: str) -> PixelData:
-        """The prediction of ``task``."""
-        return self.get(f'pred_{task}')
-
-    def set_prediction(self, task: str, data: PixelData) -> None:
-        """Set the prediction of ``task``."""
-        self.set_field(data, f'pred_{task}', dtype=PixelData)
 
     @property
     def labelled_tasks(self) -> List[str]:
