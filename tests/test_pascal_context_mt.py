@@ -10,7 +10,7 @@ from PIL import Image
 
 from mmsquad.datasets.transforms import (MultiTaskRandomCrop,
                                          MultiTaskRandomFlip,
-                                         MultiTaskRandomRotate,
+                                         MultiTaskRandomScaleRotate,
                                          MultiTaskResize)
 from mmsquad.datasets.transforms.loading import load_human_parts
 from mmsquad.registry import DATASETS
@@ -112,8 +112,9 @@ def test_resize_keeps_labels_nearest_and_normals_unit():
         np.linalg.norm(out['gt_normals'][valid], axis=-1), 1, atol=1e-5)
 
 
-def test_rotation_by_zero_changes_nothing():
-    out = MultiTaskRandomRotate(max_angle=0, prob=1.0)(_results())
+def test_rotation_by_zero_without_zoom_changes_nothing():
+    out = MultiTaskRandomScaleRotate(angle_range=(0, 0),
+                                     scale_range=(1, 1))(_results())
     np.testing.assert_array_equal(out['gt_semseg'], _results()['gt_semseg'])
 
 

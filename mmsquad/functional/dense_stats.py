@@ -27,9 +27,11 @@ def miou(conf: np.ndarray) -> float:
     return float(np.mean(tp[present] / union[present]) * 100)
 
 
-def saliency_stats(prob: np.ndarray, gt: np.ndarray,
-                   ignore: int = 255) -> np.ndarray:
-    """Per-threshold (precision, recall, jaccard) of one image: (15, 3)."""
+def saliency_stats(prob: np.ndarray, gt: np.ndarray, ignore: int = 255,
+                   empty_iou: float = 1.0) -> np.ndarray:
+    """Per-threshold (precision, recall, jaccard) of one image: (15, 3);
+    the jaccard of an empty target and an empty prediction is
+    ``empty_iou``."""
     valid = gt != ignore
     gt = gt[valid] == 1
     prob = prob[valid]
@@ -39,8 +41,9 @@ def saliency_stats(prob: np.ndarray, gt: np.ndarray,
         tp = np.sum(pred & gt)
         fp = np.sum(pred & ~gt)
         fn = np.sum(~pred & gt)
+        union = tp + fp + fn
         stats[i] = (tp / max(tp + fp, 1e-8), tp / max(tp + fn, 1e-8),
-                    tp / max(tp + fp + fn, 1e-8))
+                    tp / union if union else empty_iou)
     return stats
 
 

@@ -4,6 +4,7 @@ from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from mmengine.structures import BaseDataElement, PixelData
 from torch import Tensor
 
@@ -70,8 +71,10 @@ class BaseTask(metaclass=ABCMeta):
         return None
 
     # Data pipeline. Image-level targets do not move with the image.
-    def warp(self, target: Any, warp: Warp) -> Any:
-        """``target`` after a geometric transform ``warp``."""
+    def warp(self, target: Any, warp: Warp, border: str = 'ignore') -> Any:
+        """``target`` after a geometric transform ``warp``; new pixels get
+        the kind's ignore value (``border='ignore'``) or its background
+        value where it has one (``border='background'``)."""
         return target
 
     def flip_values(self, target: Any) -> Any:
@@ -82,6 +85,11 @@ class BaseTask(metaclass=ABCMeta):
     def rotate_values(self, target: Any, angle: float) -> Any:
         """Values after an image rotation by ``angle`` degrees (counter-
         clockwise) of the (already rotated) target."""
+        return target
+
+    def zoom_values(self, target: Any, zoom: float) -> Any:
+        """Values after a zoom by ``zoom`` (objects appear ``zoom`` times
+        larger) of the (already zoomed) target."""
         return target
 
     def pack(self, target: Any) -> BaseDataElement:
@@ -167,6 +175,9 @@ class DenseMapTask(BaseTask):
     target_dtype: torch.dtype = torch.float32
     #: Interpolation of the target under geometric transforms.
     interpolation: str = 'nearest'
+    #: Value meaning "nothing here" that a transform's border may take
+    #: (``border='background'``); None: the border is ignored.
+    background: Optional[float] = None
 
     def __init__(self, name: Optional[str] = None,
                  pad_value: float = IGNORE_INDEX) -> None:
@@ -178,8 +189,11 @@ class DenseMapTask(BaseTask):
         return self.channels
 
     # Data pipeline (numpy (H, W) or (H, W, C) arrays).
-    def warp(self, target: np.ndarray, warp: Warp) -> np.ndarray:
-        return warp(target, self.interpolation, self.pad_value)
+    def warp(self, target: np.ndarray, warp: Warp,
+             border: str = 'ignore') -> np.ndarray:
+        fill = self.background if border == 'background' and \
+            self.background is not None else self.pad_value
+        return warp(target, self.interpolation, fill)
 
     def warp_valid(self, target: np.ndarray, warp: Warp) -> np.ndarray:
         """A (H, W, C) ``target`` warped with :attr:`interpolation` over
@@ -218,6 +232,13 @@ class DenseMapTask(BaseTask):
         the prediction set on the sample."""
         return PixelData(data=output)
 
+    def finalize_at(self, output: Tensor,
+                    size: Sequence[int]) -> PixelData:
+        """The prediction at ``size`` (the original image size) from one
+        sample's activated output (C, h, w): resized bilinearly, then
+        finalised."""
+        return self.finalize(resize_map(output, size, 'bilinear'))
+
     def target_values(self, target: PixelData) -> np.ndarray:
         data = target.data.numpy()
         return data.reshape(data.shape[0], -1)[
@@ -244,6 +265,18 @@ class DenseMapTask(BaseTask):
         """(H, W) for one-channel maps, (H, W, C) otherwise."""
         data = _numpy(prediction.data)
         return data[0] if data.shape[0] == 1 else data.transpose(1, 2, 0)
+
+
+def resize_map(output: Tensor, size: Sequence[int], mode: str) -> Tensor:
+    """A (C, h, w) tensor resized to ``size`` (h, w) with ``mode``."""
+    size = tuple(int(s) for s in size)
+    if tuple(output.shape[-2:]) == size:
+        return output
+    if mode == 'nearest':  # integer maps: interpolate as float
+        return F.interpolate(output[None].float(), size=size,
+                             mode='nearest')[0].to(output.dtype)
+    return F.interpolate(output[None], size=size, mode=mode,
+                         align_corners=False)[0]
 
 
 def _numpy(tensor: Tensor) -> np.ndarray:

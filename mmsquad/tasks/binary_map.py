@@ -20,19 +20,25 @@ class BinaryMapTask(DenseMapTask):
     scores saliency.
 
     Heads output one logit; predictions are its sigmoid. Targets are
-    int64 with ignored pixels at ``ignore_index``.
+    int64 with ignored pixels at ``ignore_index``; 0 is the background.
 
     Args:
         ignore_index: Value of pixels that do not count.
+        empty_iou: The IoU of an image whose target and thresholded
+            prediction are both empty: 1 as the published evaluation (Vandenhende
+            et al.) counts it, or 0 (an undefined IoU scores nothing).
         name: The task's name.
     """
 
     metric_keys = ('maxF', 'mIoU')
     target_dtype = torch.int64
+    background = 0
 
     def __init__(self, ignore_index: int = IGNORE_INDEX,
+                 empty_iou: float = 1.0,
                  name: Optional[str] = None) -> None:
         super().__init__(name, pad_value=ignore_index)
+        self.empty_iou = empty_iou
 
     @property
     def default_loss(self) -> dict:
@@ -42,7 +48,8 @@ class BinaryMapTask(DenseMapTask):
         return logits.sigmoid()
 
     def sample_stats(self, pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-        return saliency_stats(pred[0], gt[0], self.pad_value)
+        return saliency_stats(pred[0], gt[0], self.pad_value,
+                              self.empty_iou)
 
     def summarize(self, stats: List[np.ndarray]) -> Dict[str, float]:
         return saliency_metrics(stats)
@@ -81,7 +88,7 @@ class BoundaryMapTask(BinaryMapTask):
                  pos_weight: float = 0.95,
                  ignore_index: int = IGNORE_INDEX,
                  name: Optional[str] = None) -> None:
-        super().__init__(ignore_index, name)
+        super().__init__(ignore_index, name=name)
         self.max_dist = max_dist
         self.pos_weight = pos_weight
         self.num_thresholds = num_thresholds

@@ -6,6 +6,7 @@ import torch
 from mmengine.structures import PixelData
 
 from mmsquad.functional import psnr, ssim, uciqe, uiqm
+from mmsquad.functional.underwater_quality import QUALITY_MODES
 from mmsquad.registry import TASKS
 from .base_task import DenseMapTask, Warp
 
@@ -19,6 +20,10 @@ class ImageTask(DenseMapTask):
 
     Args:
         pad_value: Value of padded pixels (outside [0, 1]).
+        quality_mode: How ``uiqm`` and ``uciqe`` are computed: ``'paper'``
+            (the papers' definitions) or ``'reference'`` (the Python
+            implementations behind most published tables); see
+            :mod:`mmsquad.functional.underwater_quality`.
         name: The task's name.
     """
 
@@ -27,16 +32,22 @@ class ImageTask(DenseMapTask):
     metric_keys = ('psnr', 'ssim', 'uiqm', 'uciqe')
     scores_unlabelled = True
 
-    def __init__(self, pad_value: float = -1.0,
+    def __init__(self, pad_value: float = -1.0, quality_mode: str = 'paper',
                  name: Optional[str] = None) -> None:
+        if quality_mode not in QUALITY_MODES:
+            raise ValueError(f'ImageTask {name}: quality_mode must be one of '
+                             f'{QUALITY_MODES}, got {quality_mode!r}')
         super().__init__(name, pad_value=pad_value)
+        self.quality_mode = quality_mode
 
     @property
     def default_loss(self) -> dict:
         return dict(type='L1SSIMLoss')
 
-    def warp(self, target: np.ndarray, warp: Warp) -> np.ndarray:
-        """Bilinear over the valid pixels (see :meth:`warp_valid`)."""
+    def warp(self, target: np.ndarray, warp: Warp,
+             border: str = 'ignore') -> np.ndarray:
+        """Smooth over the valid pixels (see :meth:`warp_valid`); new pixels
+        are ignored whatever ``border``."""
         return self.warp_valid(target, warp)
 
     def pack_image(self, rgb: np.ndarray) -> PixelData:
@@ -47,7 +58,8 @@ class ImageTask(DenseMapTask):
                      gt: Optional[np.ndarray]) -> Dict[str, float]:
         pred = torch.from_numpy(pred).float()
         rgb = np.round(pred.clamp(0, 1).permute(1, 2, 0).numpy() * 255)
-        stats = dict(uiqm=uiqm(rgb), uciqe=uciqe(rgb))
+        stats = dict(uiqm=uiqm(rgb, mode=self.quality_mode),
+                     uciqe=uciqe(rgb, mode=self.quality_mode))
         if gt is not None:
             ref = torch.from_numpy(gt).float()
             if ref.shape != pred.shape:

@@ -1,5 +1,5 @@
 """Per-pixel class labels (semantic segmentation, human parts, ...)."""
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -9,7 +9,7 @@ from torch import Tensor
 from mmsquad.functional import PALETTE
 from mmsquad.functional.dense_stats import confusion, miou
 from mmsquad.registry import TASKS
-from .base_task import IGNORE_INDEX, DenseMapTask
+from .base_task import IGNORE_INDEX, DenseMapTask, resize_map
 
 
 @TASKS.register_module()
@@ -24,6 +24,14 @@ class LabelMapTask(DenseMapTask):
     Args:
         num_classes: Number of classes.
         ignore_index: Label of pixels that do not count.
+        background: The background class, if the labels have one: the
+            value of border pixels that rotations and zooms out create
+            under ``border='background'`` (otherwise they are ignored).
+        upsample: How a prediction is brought to the original image size
+            when the network ran at another: ``'labels'`` (the argmax at
+            the network's resolution, then nearest; the published
+            evaluation) or ``'scores'`` (scores bilinear, then the argmax;
+            mmseg's).
         name: The task's name.
     """
 
@@ -31,12 +39,22 @@ class LabelMapTask(DenseMapTask):
     target_dtype = torch.int64
 
     def __init__(self, num_classes: int, ignore_index: int = IGNORE_INDEX,
+                 background: Optional[int] = None,
+                 upsample: str = 'labels',
                  name: Optional[str] = None) -> None:
         if num_classes < 1:
             raise ValueError(f'LabelMapTask {name}: num_classes must be >= '
                              f'1, got {num_classes}')
+        if background is not None and not 0 <= background < num_classes:
+            raise ValueError(f'LabelMapTask {name}: background must be a '
+                             f'class in [0, {num_classes}), got {background}')
+        if upsample not in ('labels', 'scores'):
+            raise ValueError(f"LabelMapTask {name}: upsample must be "
+                             f"'labels' or 'scores', got {upsample!r}")
         super().__init__(name, pad_value=ignore_index)
         self.num_classes = num_classes
+        self.background = background
+        self.upsample = upsample
 
     @property
     def out_channels(self) -> int:
@@ -51,6 +69,13 @@ class LabelMapTask(DenseMapTask):
 
     def finalize(self, output: Tensor) -> PixelData:
         return PixelData(data=output.argmax(dim=0, keepdim=True))
+
+    def finalize_at(self, output: Tensor,
+                    size: Sequence[int]) -> PixelData:
+        if self.upsample == 'scores':
+            return super().finalize_at(output, size)
+        labels = self.finalize(output).data
+        return PixelData(data=resize_map(labels, size, 'nearest'))
 
     def sample_stats(self, pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
         return confusion(pred[0], gt[0], self.num_classes, self.pad_value)

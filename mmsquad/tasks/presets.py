@@ -9,12 +9,12 @@ from .base_task import BaseTask
 #: or defines its own task: ``dict(road=dict(type='LabelMapTask',
 #: num_classes=2))``.
 TASK_PRESETS: Dict[str, dict] = dict(
-    semseg=dict(type='LabelMapTask', num_classes=21),
-    human_parts=dict(type='LabelMapTask', num_classes=7),
+    semseg=dict(type='LabelMapTask', num_classes=21, background=0),
+    human_parts=dict(type='LabelMapTask', num_classes=7, background=0),
     sal=dict(type='BinaryMapTask'),
     edge=dict(type='BoundaryMapTask', max_dist=0.0075),
     normals=dict(type='UnitVectorTask'),
-    depth=dict(type='ScalarMapTask', unit='m'),
+    depth=dict(type='ScalarMapTask', unit='m', distance=True),
     enhance=dict(type='ImageTask'),
     det=dict(type='BoxTask'),
 )

@@ -18,6 +18,8 @@ class ScalarMapTask(DenseMapTask):
 
     Args:
         unit: Unit of the values, for logs and pictures (e.g. ``'m'``).
+        distance: The values are distances from the camera (depth): a zoom
+            by ``s`` (objects ``s`` times larger) divides them by ``s``.
         ignore_value: Value of ignored pixels.
         name: The task's name.
     """
@@ -25,10 +27,20 @@ class ScalarMapTask(DenseMapTask):
     metric_keys = ('rmse', 'abs_rel')
     lower_is_better = frozenset(metric_keys)
 
-    def __init__(self, unit: str = '', ignore_value: float = IGNORE_INDEX,
+    def __init__(self, unit: str = '', distance: bool = False,
+                 ignore_value: float = IGNORE_INDEX,
                  name: Optional[str] = None) -> None:
         super().__init__(name, pad_value=ignore_value)
         self.unit = unit
+        self.distance = distance
+
+    def zoom_values(self, target: np.ndarray, zoom: float) -> np.ndarray:
+        if not self.distance:
+            return target
+        target = target.astype(np.float32)
+        valid = target != self.pad_value
+        target[valid] = target[valid] / zoom
+        return target
 
     @property
     def default_loss(self) -> dict:

@@ -41,9 +41,10 @@ class UnitVectorTask(DenseMapTask):
     def default_loss(self) -> dict:
         return dict(type='NormalsL1Loss', ignore_value=self.pad_value)
 
-    def warp(self, target: np.ndarray, warp: Warp) -> np.ndarray:
-        """Warp valid vectors bilinearly (the validity mask with nearest),
-        then renormalise."""
+    def warp(self, target: np.ndarray, warp: Warp,
+             border: str = 'ignore') -> np.ndarray:
+        """Warp valid vectors smoothly (the validity mask with nearest),
+        then renormalise; new pixels are ignored whatever ``border``."""
         warped = self.warp_valid(target, warp)
         valid = np.all(warped != self.pad_value, axis=-1)
         norm = np.linalg.norm(warped[valid], axis=-1, keepdims=True)

@@ -1,7 +1,7 @@
 """Task-aware transforms."""
 from .formatting import PackMultiTaskInputs
 from .geometric import (MultiTaskRandomCrop, MultiTaskRandomFlip,
-                        MultiTaskRandomRotate, MultiTaskRandomScale,
+                        MultiTaskRandomScale, MultiTaskRandomScaleRotate,
                         MultiTaskResize)
 from .loading import LoadMultiTaskAnnotations
 from .underwater import (LoadEnhancementReference, PackUnderwaterInputs,
@@ -9,7 +9,7 @@ from .underwater import (LoadEnhancementReference, PackUnderwaterInputs,
 
 __all__ = [
     'LoadEnhancementReference', 'LoadMultiTaskAnnotations',
-    'MultiTaskRandomCrop', 'MultiTaskRandomFlip', 'MultiTaskRandomRotate',
+    'MultiTaskRandomCrop', 'MultiTaskRandomFlip', 'MultiTaskRandomScaleRotate',
     'MultiTaskRandomScale', 'MultiTaskResize', 'PackMultiTaskInputs',
     'PackUnderwaterInputs', 'WithReference'
 ]

@@ -1,12 +1,13 @@
 """Geometric transforms that keep every dense target aligned with the image.
 
 Each target is warped as its task kind says (:meth:`DenseMapTask.warp`:
-nearest for labels, binary maps and scalars; bilinear and renormalisation
-for unit vectors); new pixels get the image fill value or the kind's pad
-value; flips and rotations also change the values of kinds that need it
-(unit vectors).
+nearest for labels, binary maps and scalars; smooth interpolation and
+renormalisation for unit vectors); new pixels get the image fill value or
+the kind's pad (or background) value; flips and rotations also change the
+values of kinds that need it (unit vectors), and zooms those of distances
+(depth).
 """
-from typing import Tuple
+from typing import Optional, Sequence, Tuple
 
 import cv2
 import mmcv
@@ -17,28 +18,53 @@ from mmsquad.registry import TRANSFORMS
 from mmsquad.tasks.base_task import Warp
 from .targets import loaded_targets
 
+#: cv2 flags of mmcv's interpolation names.
+CV2_INTERPOLATION = {'nearest': cv2.INTER_NEAREST,
+                     'bilinear': cv2.INTER_LINEAR,
+                     'bicubic': cv2.INTER_CUBIC}
 
-def warp_targets(results: dict, warp: Warp) -> None:
+
+def warp_targets(results: dict, warp: Warp, border: str = 'ignore') -> None:
     """Apply ``warp(array, interpolation, fill)`` to every dense target as
-    its kind warps it."""
+    its kind warps it (``border``: see :meth:`DenseMapTask.warp`)."""
     for key, kind in loaded_targets(results):
-        results[key] = kind.warp(results[key], warp)
+        results[key] = kind.warp(results[key], warp, border)
+
+
+def zoom_targets(results: dict, zoom: float) -> None:
+    """Change the values of every target as a zoom by ``zoom`` changes them
+    (distances are divided by it)."""
+    for key, kind in loaded_targets(results):
+        results[key] = kind.zoom_values(results[key], zoom)
+
+
+def smooth(interpolation: str, smooth_interpolation: str) -> str:
+    """A kind's interpolation with its smooth one (``'bilinear'``) replaced
+    by the transform's ``smooth_interpolation``; nearest stays nearest."""
+    return 'nearest' if interpolation == 'nearest' else smooth_interpolation
 
 
 @TRANSFORMS.register_module()
 class MultiTaskResize(BaseTransform):
-    """Resize the image (bilinear) and every target to ``scale``.
+    """Resize the image and every target to ``scale``.
+
+    A resolution change, not a zoom: target values are not changed.
 
     Args:
         scale: Target ``(w, h)``; with ``keep_ratio`` the largest size that
             fits in it.
         keep_ratio: Keep the aspect ratio.
+        interpolation: Of the image and of the smoothly interpolated
+            targets (unit vectors): ``'bilinear'`` or ``'bicubic'`` (the
+            published multi-task benchmarks); label-like targets use
+            nearest.
     """
 
-    def __init__(self, scale: Tuple[int, int], keep_ratio: bool = False
-                 ) -> None:
+    def __init__(self, scale: Tuple[int, int], keep_ratio: bool = False,
+                 interpolation: str = 'bilinear') -> None:
         self.scale = tuple(scale)
         self.keep_ratio = keep_ratio
+        self.interpolation = _checked_interpolation(interpolation)
 
     def transform(self, results: dict) -> dict:
         img = results['img']
@@ -47,20 +73,22 @@ class MultiTaskResize(BaseTransform):
             new_w, new_h = mmcv.rescale_size((w, h), self.scale)
         else:
             new_w, new_h = self.scale
-        return resize_all(results, (new_w, new_h))
+        return resize_all(results, (new_w, new_h), self.interpolation)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(scale={self.scale}, '
-                f'keep_ratio={self.keep_ratio})')
+                f'keep_ratio={self.keep_ratio}, '
+                f'interpolation={self.interpolation!r})')
 
 
-def resize_all(results: dict, size: Tuple[int, int]) -> dict:
+def resize_all(results: dict, size: Tuple[int, int],
+               interpolation: str = 'bilinear') -> dict:
     """Resize image and targets to ``size`` = (w, h); record the scale."""
     h, w = results['img'].shape[:2]
     results['img'] = mmcv.imresize(results['img'], size,
-                                   interpolation='bilinear')
+                                   interpolation=interpolation)
     warp_targets(results, lambda a, interp, fill: mmcv.imresize(
-        a, size, interpolation=interp))
+        a, size, interpolation=smooth(interp, interpolation)))
     results['img_shape'] = results['img'].shape[:2]
     previous = np.array(results.get('scale_factor', (1.0, 1.0)))
     results['scale_factor'] = tuple(previous * np.array(
@@ -70,21 +98,34 @@ def resize_all(results: dict, size: Tuple[int, int]) -> dict:
 
 @TRANSFORMS.register_module()
 class MultiTaskRandomScale(BaseTransform):
-    """Rescale by a factor drawn uniformly from ``ratio_range``.
+    """Rescale by a factor drawn uniformly from ``ratio_range``, a zoom:
+    distance targets (depth) are divided by the factor.
 
     Args:
         ratio_range: ``(min, max)`` scale factors.
+        interpolation: Of the image and of smooth targets (see
+            :class:`MultiTaskResize`).
     """
 
-    def __init__(self, ratio_range: Tuple[float, float] = (0.75, 1.25)
-                 ) -> None:
+    def __init__(self, ratio_range: Tuple[float, float] = (0.75, 1.25),
+                 interpolation: str = 'bilinear') -> None:
         self.ratio_range = tuple(ratio_range)
+        self.interpolation = _checked_interpolation(interpolation)
 
     def transform(self, results: dict) -> dict:
         ratio = np.random.uniform(*self.ratio_range)
         h, w = results['img'].shape[:2]
-        return resize_all(results, (max(1, round(w * ratio)),
-                                    max(1, round(h * ratio))))
+        new_w, new_h = max(1, round(w * ratio)), max(1, round(h * ratio))
+        resize_all(results, (new_w, new_h), self.interpolation)
+        zoom_targets(results, np.sqrt(new_w * new_h / (w * h)))
+        return results
+
+
+def _checked_interpolation(name: str) -> str:
+    if name not in CV2_INTERPOLATION:
+        raise ValueError(f'interpolation must be one of '
+                         f'{sorted(CV2_INTERPOLATION)}, got {name!r}')
+    return name
 
 
 @TRANSFORMS.register_module()
@@ -148,42 +189,86 @@ class MultiTaskRandomFlip(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class MultiTaskRandomRotate(BaseTransform):
-    """Rotate about the centre by an angle in ``[-max_angle, max_angle]``.
+class MultiTaskRandomScaleRotate(BaseTransform):
+    """Rotate and zoom together about the image centre, on a canvas of the
+    original size: a zoom in crops, a zoom out leaves a border (the
+    published multi-task benchmarks' ``ScaleNRotate``).
 
-    Unit vectors rotate with the image (their x, y components, taken in
-    image axes: x to the right, y down).
+    Every image is transformed; the angle and the scale are drawn
+    uniformly from their ranges, or the scale from ``scale_choices``.
+    Unit vectors rotate with the image; distances (depth) are divided by
+    the scale. New border pixels get ``img_pad_val`` in the image and, in
+    the targets, the kind's background value (``border='background'``:
+    0 for the background class of PASCAL's label maps and saliency, as
+    published) or its ignore value (``border='ignore'``).
 
     Args:
-        max_angle: Largest rotation in degrees.
-        prob: Probability of rotating.
-        img_pad_val: Image fill value; targets use their ignore value.
+        angle_range: ``(min, max)`` rotation in degrees (counter-clockwise).
+        scale_range: ``(min, max)`` zoom factor.
+        scale_choices: Zoom factors to draw from instead of
+            ``scale_range`` (NYUD-v2: ``(1.0, 1.2, 1.5)``).
+        interpolation: Of the image and of smooth targets (unit vectors):
+            ``'bicubic'`` as published, or ``'bilinear'``.
+        border: Fill of new target pixels: ``'background'`` or
+            ``'ignore'``.
+        img_pad_val: Image fill value.
+
+    Example:
+        >>> t = MultiTaskRandomScaleRotate(angle_range=(-20, 20),
+        ...                                scale_range=(0.75, 1.25))
     """
 
-    def __init__(self, max_angle: float = 10, prob: float = 0.5,
+    def __init__(self,
+                 angle_range: Tuple[float, float] = (-20, 20),
+                 scale_range: Tuple[float, float] = (0.75, 1.25),
+                 scale_choices: Optional[Sequence[float]] = None,
+                 interpolation: str = 'bicubic',
+                 border: str = 'background',
                  img_pad_val: float = 0) -> None:
-        self.max_angle = max_angle
-        self.prob = prob
+        if border not in ('background', 'ignore'):
+            raise ValueError(f"border must be 'background' or 'ignore', got "
+                             f'{border!r}')
+        self.angle_range = tuple(angle_range)
+        self.scale_range = tuple(scale_range)
+        self.scale_choices = None if scale_choices is None else \
+            tuple(scale_choices)
+        self.interpolation = _checked_interpolation(interpolation)
+        self.border = border
         self.img_pad_val = img_pad_val
 
+    def draw(self) -> Tuple[float, float]:
+        """A random ``(angle, scale)``."""
+        angle = np.random.uniform(*self.angle_range)
+        scale = np.random.choice(self.scale_choices) \
+            if self.scale_choices else np.random.uniform(*self.scale_range)
+        return float(angle), float(scale)
+
     def transform(self, results: dict) -> dict:
-        if np.random.rand() >= self.prob:
-            return results
-        angle = np.random.uniform(-self.max_angle, self.max_angle)
+        angle, scale = self.draw()
         h, w = results['img'].shape[:2]
-        matrix = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle,
-                                         1.0)
-        flags = {'nearest': cv2.INTER_NEAREST, 'bilinear': cv2.INTER_LINEAR}
+        # The published centre (w / 2, h / 2), not the pixel grid's.
+        matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
 
-        def rotate(a: np.ndarray, interp: str, fill: float) -> np.ndarray:
+        def warp(a: np.ndarray, interp: str, fill: float) -> np.ndarray:
             channels = a.shape[2] if a.ndim == 3 else 1
-            return cv2.warpAffine(
-                a, matrix, (w, h), flags=flags[interp],
-                borderMode=cv2.BORDER_CONSTANT,
-                borderValue=(fill, ) * channels)
+            flags = CV2_INTERPOLATION[smooth(interp, self.interpolation)]
+            return cv2.warpAffine(a, matrix, (w, h), flags=flags,
+                                  borderMode=cv2.BORDER_CONSTANT,
+                                  borderValue=(fill, ) * channels)
 
-        results['img'] = rotate(results['img'], 'bilinear', self.img_pad_val)
-        warp_targets(results, rotate)
+        results['img'] = warp(results['img'], self.interpolation,
+                              self.img_pad_val)
+        warp_targets(results, warp, self.border)
         for key, kind in loaded_targets(results):
             results[key] = kind.rotate_values(results[key], angle)
+        zoom_targets(results, scale)
+        results['rotate_angle'] = angle
+        results['zoom'] = scale
         return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(angle_range={self.angle_range}, '
+                f'scale_range={self.scale_range}, '
+                f'scale_choices={self.scale_choices}, '
+                f'interpolation={self.interpolation!r}, '
+                f'border={self.border!r})')

@@ -3,13 +3,16 @@ from typing import List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
-from mmcv.cnn import ConvModule
 from torch import Tensor, nn
 
 from mmsquad.registry import MODELS
 from mmsquad.tasks import BaseTask
-from ..layers import grad_in_input_format, memory_format_of
+from ..layers import ConvNormAct, grad_in_input_format, memory_format_of
 from .base_dense_head import BaseDenseTaskHead
+
+
+#: The dropout layers the head offers.
+DROPOUT_TYPES = {'Dropout': nn.Dropout, 'Dropout2d': nn.Dropout2d}
 
 
 @MODELS.register_module()
@@ -19,7 +22,9 @@ class ASPPTaskHead(BaseDenseTaskHead):
     Five branches of ``channels`` each (1x1; 3x3 convolutions dilated by
     ``dilations``; global average pooling + 1x1, upsampled), every conv
     bias-free with norm and ReLU; concat -> 1x1 + norm + ReLU + dropout;
-    3x3 + norm + ReLU; a biased 1x1 to ``out_channels``.
+    3x3 + norm + ReLU; a biased 1x1 to ``out_channels``. By default as
+    the published SquadNet and multi-task benchmark code: element-wise
+    dropout and PyTorch's default initialisation of the convolutions.
 
     Args:
         task: The task (a built dense task, or a preset name).
@@ -34,10 +39,14 @@ class ASPPTaskHead(BaseDenseTaskHead):
         dilations: Dilations of the atrous branches.
         in_index: Which input feature to use.
         dropout_ratio: Dropout after the projection.
+        dropout_type: ``'Dropout'`` (element-wise, published) or
+            ``'Dropout2d'`` (whole channels, DeepLab's mmseg heads).
         norm_cfg: Norm layer config.
         act_cfg: Activation config.
         align_corners: Upsampling ``align_corners``.
-        init_cfg: Initialisation config.
+        init_cfg: Initialisation config; None keeps PyTorch's default (as
+            published); ``dict(type='Kaiming', layer='Conv2d',
+            mode='fan_out')`` is mmcv ConvModule's.
     """
 
     def __init__(self,
@@ -50,6 +59,7 @@ class ASPPTaskHead(BaseDenseTaskHead):
                  dilations: Sequence[int] = (12, 24, 36),
                  in_index: int = -1,
                  dropout_ratio: float = 0.5,
+                 dropout_type: str = 'Dropout',
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='ReLU'),
                  align_corners: bool = False,
@@ -63,16 +73,18 @@ class ASPPTaskHead(BaseDenseTaskHead):
         self.out_channels = out_channels = self.contract_out_channels(
             out_channels)
 
-        def conv(cin: int, k: int = 1, dilation: int = 1) -> ConvModule:
-            return ConvModule(cin, channels, k, padding=dilation * (k // 2),
-                              dilation=dilation, norm_cfg=norm_cfg,
-                              act_cfg=act_cfg)
+        def conv(cin: int, k: int = 1, dilation: int = 1) -> ConvNormAct:
+            return ConvNormAct(cin, channels, k, dilation=dilation,
+                               norm_cfg=norm_cfg, act_cfg=act_cfg)
 
         self.aspp = nn.ModuleList(
             [conv(in_channels)] + [conv(in_channels, 3, d) for d in dilations])
         self.image_pool = conv(in_channels)
         self.project = conv(channels * (len(dilations) + 2))
-        self.dropout = nn.Dropout2d(dropout_ratio)
+        if dropout_type not in DROPOUT_TYPES:
+            raise ValueError(f'dropout_type must be one of '
+                             f'{sorted(DROPOUT_TYPES)}, got {dropout_type!r}')
+        self.dropout = DROPOUT_TYPES[dropout_type](dropout_ratio)
         self.bottleneck = conv(channels, 3)
         self.conv_out = nn.Conv2d(channels, out_channels, 1)
 

@@ -82,26 +82,15 @@ class BaseDenseTaskHead(BaseTaskHead):
     def predict(self, feats: Sequence[Tensor],
                 data_samples: List[MultiTaskDataSample],
                 batch_shape: Sequence[int]) -> None:
-        """Set ``pred_<task>`` of every sample at its original size, as the
-        task kind finalises it (class indices, probabilities, unit vectors,
+        """Set ``pred_<task>`` of every sample at its original size (padding
+        cropped), as the task kind finalises it (class indices, probabilities, unit vectors,
         values), in float32 whatever precision the network ran in."""
         outputs = self.export(feats, batch_shape)[self.task.name].float()
         for output, sample in zip(outputs, data_samples):
-            prediction = self.task.finalize(
-                self._to_original_size(output, sample))
+            h, w = sample.metainfo.get('img_shape', output.shape[-2:])[:2]
+            ori = sample.metainfo.get('ori_shape', (h, w))[:2]
+            prediction = self.task.finalize_at(output[:, :h, :w], ori)
             sample.set_field(prediction, self.task.prediction_key)
-
-    @staticmethod
-    def _to_original_size(output: Tensor,
-                          sample: MultiTaskDataSample) -> Tensor:
-        """Crop the padding, then resize to ``ori_shape``."""
-        h, w = sample.metainfo.get('img_shape', output.shape[-2:])[:2]
-        output = output[:, :h, :w]
-        ori = tuple(sample.metainfo.get('ori_shape', (h, w))[:2])
-        if ori != (h, w):
-            output = F.interpolate(output[None], size=ori, mode='bilinear',
-                                   align_corners=False)[0]
-        return output
 
     def _resize(self, x: Tensor, size: Sequence[int]) -> Tensor:
         if tuple(x.shape[-2:]) == tuple(size):
