@@ -117,6 +117,58 @@ def ref_uciqe(rgb):
     return 0.4680 * sigma_c + 0.2745 * con_l + 0.2576 * sum(sat) / n
 
 
+# ---- plain loops of the reference implementations' procedure --------------
+
+def ref_reference_trimmed_mean(values, alpha=0.1):
+    """ceil(0.1 K) + 1 smallest and floor(0.1 K) largest dropped, the sum
+    divided by K - ceil(0.1 K) - floor(0.1 K)."""
+    values = sorted(values)
+    k = len(values)
+    lo, hi = math.ceil(alpha * k), math.floor(alpha * k)
+    return sum(values[lo + 1:k - hi]) / (k - lo - hi)
+
+
+def ref_reference_uiqm(rgb):
+    rg = [r - g for r, g, _ in rgb.reshape(-1, 3)]
+    yb = [(r + g) / 2 - b for r, g, b in rgb.reshape(-1, 3)]
+    mu_rg, mu_yb = ref_reference_trimmed_mean(rg), \
+        ref_reference_trimmed_mean(yb)
+    var = (sum((v - mu_rg)**2 for v in rg) / len(rg) +
+           sum((v - mu_yb)**2 for v in yb) / len(yb))
+    colour = -0.0268 * math.hypot(mu_rg, mu_yb) + 0.1586 * math.sqrt(var)
+    sharpness = 0.0
+    for c, weight in enumerate((0.299, 0.587, 0.144)):
+        edges = ref_sobel_magnitude(rgb[..., c])
+        edges = edges * 255.0 / edges.max()
+        blocks = list(ref_blocks(edges * rgb[..., c], 10))
+        total = sum(math.log(b.max() / b.min()) for b in blocks
+                    if b.max() > 0 and b.min() > 0)
+        sharpness += weight * 2 * total / len(blocks)
+    contrast, blocks = 0.0, list(ref_blocks(rgb, 10))
+    for blk in blocks:  # max and min over the block's three channels
+        top, bottom = blk.max() - blk.min(), blk.max() + blk.min()
+        if top > 0 and bottom > 0:
+            contrast += top / bottom * math.log(top / bottom)
+    contrast = -contrast / len(blocks)
+    return 0.0282 * colour + 0.2953 * sharpness + 3.5753 * contrast
+
+
+def ref_reference_uciqe(rgb):
+    """OpenCV's 8-bit Lab encoding of the CIE values (L * 255 / 100, a and
+    b + 128, rounded), each / 255."""
+    lum, a, b = ref_lab(rgb)
+    lum = list((np.round(lum * 255 / 100) / 255).ravel())
+    a, b = np.round(a + 128) / 255, np.round(b + 128) / 255
+    chroma = list(np.sqrt(a**2 + b**2).ravel())
+    n = len(lum)
+    mean_c = sum(chroma) / n
+    sigma_c = math.sqrt(sum((v - mean_c)**2 for v in chroma) / n)
+    ordered = sorted(lum)
+    con_l = ordered[int(n * 0.99)] - ordered[int(n * 0.01)]
+    sat = [c / v if v else 0.0 for c, v in zip(chroma, lum)]
+    return 0.4680 * sigma_c + 0.2745 * con_l + 0.2576 * sum(sat) / n
+
+
 # ---- tests ----------------------------------------------------------------
 
 def test_psnr_by_hand():
@@ -163,6 +215,19 @@ def test_uiqm_by_hand_on_flat_images():
     plus = 200 - 150 * 50 / 1026
     r = minus / plus
     assert uiconm(half) == pytest.approx(-r * math.log(r))
+
+
+@pytest.mark.parametrize('seed', [0, 1])
+def test_reference_mode_reproduces_the_published_implementations(seed):
+    rgb = np.round(random_rgb(seed, (32, 45, 3)))
+    rgb[:10, :10] = 0
+    assert uiqm(rgb, mode='reference') == pytest.approx(
+        ref_reference_uiqm(rgb), rel=1e-9)
+    assert uiqm(rgb, mode='reference') != pytest.approx(uiqm(rgb), rel=1e-3)
+    assert uciqe(rgb, mode='reference') == pytest.approx(
+        ref_reference_uciqe(rgb), abs=3e-3)
+    with pytest.raises(ValueError, match='mode must be one of'):
+        uiqm(rgb, mode='matlab')
 
 
 @pytest.mark.parametrize('seed', [0, 1])
