@@ -46,6 +46,8 @@ def test_short_demo_run_beats_constant_predictors(short_demo_root,
             if 'Epoch(val)' in ln and 'semseg/mIoU' in ln][-1]
     learned = {k: float(re.search(re.escape(k) + r': ([0-9.]+)', line)[1])
                for k, _, _ in CHECKS}
+    # Against the stored single-task references of the demo.
+    assert re.search(r'multitask/delta_m: -?[0-9.]+', line), line
     trivial = constant_baseline(read_config(DEMO_CONFIG, overrides))
     short = {key: (learned[key], trivial[key]) for key, higher, margin in
              CHECKS if (learned[key] - trivial[key]) * (1 if higher else -1)

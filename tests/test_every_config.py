@@ -16,6 +16,7 @@ from PIL import Image
 from conftest import REPO
 from mmsquad.datasets.synthetic import (make_pascal_mt_demo,
                                         make_underwater_demo)
+from mmsquad.utils.tool_setup import fall_back_from_cuda_amp
 
 SIZES = [(97, 131), (120, 80)]
 CONFIGS = sorted(
@@ -138,6 +139,7 @@ def _point_at_data(cfg, roots):
             if 'ann_file' in metric:
                 metric.ann_file = osp.join(
                     roots[kind], 'annotations', 'instances_test.json')
+    fall_back_from_cuda_amp(cfg)  # as tools/train.py does
     if 'IterBased' in cfg.train_cfg.get('type', ''):
         cfg.train_cfg.update(max_iters=1, val_interval=1)
     else:

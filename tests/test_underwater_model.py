@@ -23,7 +23,7 @@ def gfl_head_for_demo():
     demo's RetinaHead."""
     head = Config.fromfile(osp.join(REPO, 'configs', 'squad',
                                     'underwater_gfl.py')).model.heads.det.head
-    head.update(in_channels=64, feat_channels=64, stacked_convs=2)
+    head.update(feat_channels=64, stacked_convs=2)
     head.anchor_generator.strides = [4, 8, 16, 32]
     return head
 
@@ -106,6 +106,15 @@ def test_predict_returns_instances_and_the_enhanced_image(underwater_root):
         image = s.pred_enhance.data
         assert image.shape == (3, h, w)
         assert 0 <= float(image.min()) and float(image.max()) <= 1
+
+
+def test_detection_head_takes_its_channels_from_the_fpn():
+    model = build_model()
+    assert model.heads.det.head.in_channels == 64
+    assert model.heads.det.neck.out_channels == 64
+    with pytest.raises(ValueError, match=r'head.in_channels=32 contradicts '
+                       'the 64 channels'):
+        build_model(dict(demo_cfg().model.heads.det.head, in_channels=32))
 
 
 @pytest.mark.parametrize('det_head', [None, 'gfl', FCOS_HEAD],

@@ -7,6 +7,7 @@ from mmengine.config import DictAction
 from mmsquad.utils import (finish_distributed, register_all_modules,
                            trust_checkpoint)
 from mmsquad.utils.tool_setup import (build_runner, enable_amp,
+                                      fall_back_from_cuda_amp,
                                       load_tool_config)
 
 
@@ -49,6 +50,7 @@ def main() -> None:
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
                            args.launcher)
     amp_choice = enable_amp(cfg) if args.amp else None
+    amp_fallback = None if args.amp else fall_back_from_cuda_amp(cfg)
     if args.auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
             raise KeyError('--auto-scale-lr needs '
@@ -73,6 +75,8 @@ def main() -> None:
     runner = build_runner(cfg)
     if amp_choice:
         runner.logger.info(amp_choice)
+    if amp_fallback:
+        runner.logger.warning(amp_fallback)
     runner.train()
     del runner
     finish_distributed()

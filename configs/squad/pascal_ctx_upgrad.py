@@ -3,6 +3,6 @@
 # MGDA, AlignedMTL, ConFIG, DualProj, IMTLG, ...), and the
 # gradient-conflict measurement every 50 iterations.
 _base_ = ['./pascal_ctx.py']
-optim_wrapper = dict(type='AggregatorOptimWrapper',
+optim_wrapper = dict(type='AmpAggregatorOptimWrapper',
                      aggregator=dict(type='UPGrad'))
 custom_hooks = [dict(type='GradConflictHook', interval=50)]

@@ -7,6 +7,9 @@ _base_ = [
     '../_base_/schedules/adam_poly_300e.py',
     '../_base_/default_runtime.py',
 ]
+# float32 (tools/train.py --amp for mixed precision), not the paper
+# schedule's fp16.
+optim_wrapper = dict(type='OptimWrapper')
 train_cfg = dict(max_epochs=100, val_interval=5)
 param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=100,

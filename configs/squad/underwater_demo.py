@@ -10,7 +10,7 @@ model = dict(
     heads=dict(
         det=dict(
             neck=dict(out_channels=64, num_outs=4),
-            head=dict(in_channels=64, feat_channels=64, stacked_convs=2,
+            head=dict(feat_channels=64, stacked_convs=2,
                       anchor_generator=dict(strides=[4, 8, 16, 32]))),
         enhance=dict(channels=32)))
 

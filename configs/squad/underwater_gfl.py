@@ -3,8 +3,7 @@
 _base_ = ['./underwater.py']
 model = dict(heads=dict(det=dict(head=dict(
     _delete_=True, _scope_='mmdet', type='GFLHead',
-    num_classes={{_base_.num_classes}}, in_channels=256, stacked_convs=4,
-    feat_channels=256,
+    num_classes={{_base_.num_classes}}, stacked_convs=4, feat_channels=256,
     anchor_generator=dict(type='AnchorGenerator', ratios=[1.0],
                           octave_base_scale=8, scales_per_octave=1,
                           strides=[4, 8, 16, 32, 64]),

@@ -71,6 +71,32 @@ def amp_variant(optim_wrapper: str, prefix: str) -> str:
     return variant
 
 
+#: Settings that only mmengine's CUDA ``AmpOptimWrapper`` takes.
+CUDA_AMP_SETTINGS = ('loss_scale', 'dtype')
+
+
+def fall_back_from_cuda_amp(cfg: Config) -> Optional[str]:
+    """Without CUDA, switch a config's CUDA mixed precision
+    (``Amp<Name>OptimWrapper``, as the paper configs train) to float32
+    (``<Name>OptimWrapper``), so that the same config runs on any machine.
+
+    Returns:
+        A warning line for the log, or None when nothing changed.
+    """
+    wrapper = cfg.get('optim_wrapper')
+    if wrapper is None or torch.cuda.is_available():
+        return None
+    current = wrapper.get('type', 'OptimWrapper')
+    if not current.startswith('Amp'):
+        return None
+    wrapper.type = current[len('Amp'):]
+    for key in CUDA_AMP_SETTINGS:
+        wrapper.pop(key, None)
+    return (f'{current} needs CUDA, which this machine lacks: training in '
+            f'float32 with {wrapper.type} (--amp trains in bfloat16 on a CPU '
+            'that has it)')
+
+
 def enable_amp(cfg: Config) -> str:
     """Switch ``cfg.optim_wrapper`` to mixed precision for this machine.
 
@@ -96,6 +122,8 @@ def enable_amp(cfg: Config) -> str:
                            'has no bfloat16 support (avx512_bf16 or AMX); '
                            'train in float32 (without --amp)')
     wrapper.type = amp_variant(current, 'CPUAmp')
+    for key in CUDA_AMP_SETTINGS:
+        wrapper.pop(key, None)
     return f'--amp: CPU bfloat16 autocast, no loss scaler ({wrapper.type})'
 
 

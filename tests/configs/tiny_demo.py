@@ -30,6 +30,11 @@ param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=2,
          by_epoch=True, convert_to_iter_based=True)
 ]
+# float32 wherever the tests run (demo.py inherits the paper's CUDA AMP),
+# and no single-task references (the demo's are for SquadNet-small).
+optim_wrapper = dict(type='OptimWrapper')
+val_evaluator = dict(single_task_references=None)
+test_evaluator = val_evaluator
 train_cfg = dict(max_epochs=2, val_interval=2)
 default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(interval=1, save_best=None))

@@ -8,9 +8,9 @@ read from the latest ``<timestamp>/vis_data/scalars.json``.
 import argparse
 import os.path as osp
 
+from mmsquad.utils.run_logs import read_scalars
 from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
-                                                      plot_conflict_curves,
-                                                      read_scalars)
+                                                      plot_conflict_curves)
 
 
 def main() -> None:

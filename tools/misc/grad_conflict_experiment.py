@@ -29,9 +29,9 @@ from mmsquad.evaluation import delta_m
 from mmsquad.evaluation.trivial_baseline import constant_baseline
 from mmsquad.registry import METRICS as METRIC_REGISTRY
 from mmsquad.utils import register_all_modules
+from mmsquad.utils.run_logs import read_scalars
 from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
-                                                      plot_conflict_curves,
-                                                      read_scalars)
+                                                      plot_conflict_curves)
 
 RUNS = {'SquadNet-small': 'configs/grad_conflict/squad_demo.py',
         'shared encoder': 'configs/grad_conflict/shared_encoder_demo.py'}

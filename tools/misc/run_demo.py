@@ -1,6 +1,8 @@
 """`make demo`: render the demo data if absent, train configs/squad/demo.py
-on it, evaluate the final checkpoint with tools/test.py, and print the
-best constant predictor's metrics beside it, the floor to beat."""
+on it, evaluate the final checkpoint with tools/test.py (every metric, and
+multitask/delta_m against the single-task references stored in
+configs/squad/demo_single_task_references.json), and print the best
+constant predictor's metrics beside it, the floor to beat."""
 import os.path as osp
 import subprocess
 import sys

@@ -1,19 +1,24 @@
-# NYUD-v2 multi-task (NYUD_MT archive layout), 480x640 images.
+# NYUD-v2 multi-task (NYUD_MT archive layout), 480x640 images. Protocol:
+# the SquadNet paper's, as its published code runs it. Train: horizontal
+# flip; a zoom by a factor drawn from {1, 1.2, 1.5} about the centre on the
+# full 480x640 canvas, depth divided by it (an object enlarged s times
+# appears s times closer); no rotation, no colour augmentation. Test: the
+# original 480x640.
+# The crop protocol of later work is nyud_mt_crop.py.
 dataset_type = 'NYUDv2MTDataset'
 data_root = 'data/NYUD_MT'
 # NYUD-v2 has 40 classes; its edges (for configs that add them) are matched
 # within 0.011 of the image diagonal.
 tasks = [dict(name='semseg', type='LabelMapTask', num_classes=40), 'depth']
 nyud_edge = dict(name='edge', type='BoundaryMapTask', max_dist=0.011)
-crop_size = (448, 576)
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadMultiTaskAnnotations'),
-    dict(type='MultiTaskRandomScale', ratio_range=(1.0, 1.5)),
-    dict(type='MultiTaskRandomCrop', crop_size=crop_size),
     dict(type='MultiTaskRandomFlip', prob=0.5),
-    dict(type='mmseg.PhotoMetricDistortion'),
+    dict(type='MultiTaskRandomScaleRotate', angle_range=(0, 0),
+         scale_choices=(1.0, 1.2, 1.5), interpolation='bicubic',
+         border='ignore'),
     dict(type='PackMultiTaskInputs'),
 ]
 test_pipeline = [

@@ -1,22 +1,34 @@
-# PASCAL-Context multi-task (PASCAL_MT archive layout), 512x512 crops.
+# PASCAL-Context multi-task (PASCAL_MT archive layout). Protocol: the
+# SquadNet paper's, as its published code and the multi-task benchmark of
+# Vandenhende et al. run it. Train: horizontal flip; on every image a
+# rotation in [-20, 20] degrees and a zoom in [0.75, 1.25] about the centre
+# on the original canvas (new border pixels: background for the label maps
+# and saliency, ignored for normals); a resize to exactly 512x512 ignoring
+# the aspect ratio (bicubic image and normals, nearest labels); no colour
+# augmentation. Test: the image resized the same way; predictions brought
+# back to the original size (labels: argmax then nearest; saliency and
+# normals bilinear) and scored there.
+# The crop protocol of later work is pascal_context_mt_crop.py.
 dataset_type = 'PascalContextMTDataset'
 data_root = 'data/PASCAL_MT'
 tasks = ['semseg', 'human_parts', 'sal', 'normals']
-crop_size = (512, 512)
+img_scale = (512, 512)
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadMultiTaskAnnotations'),
-    dict(type='MultiTaskRandomScale', ratio_range=(0.75, 1.25)),
-    dict(type='MultiTaskRandomRotate', max_angle=10, prob=0.5),
-    dict(type='MultiTaskRandomCrop', crop_size=crop_size),
     dict(type='MultiTaskRandomFlip', prob=0.5),
-    dict(type='mmseg.PhotoMetricDistortion'),
+    dict(type='MultiTaskRandomScaleRotate', angle_range=(-20, 20),
+         scale_range=(0.75, 1.25), interpolation='bicubic',
+         border='background'),
+    dict(type='MultiTaskResize', scale=img_scale, keep_ratio=False,
+         interpolation='bicubic'),
     dict(type='PackMultiTaskInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='MultiTaskResize', scale=crop_size),
+    dict(type='MultiTaskResize', scale=img_scale, keep_ratio=False,
+         interpolation='bicubic'),
     # Targets stay at the original size: predictions are scored there.
     dict(type='LoadMultiTaskAnnotations'),
     dict(type='PackMultiTaskInputs'),
@@ -38,5 +50,8 @@ val_dataloader = dict(
                  tasks=tasks, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
+# `single_task_references='<file>.json'` (from
+# tools/analysis_tools/collect_single_task.py) adds multitask/delta_m, which
+# then picks the best checkpoint.
 val_evaluator = dict(type='MultiTaskMetric', tasks=tasks)
 test_evaluator = val_evaluator

@@ -3,7 +3,8 @@
 norm_cfg = dict(type='BN')
 num_classes = 4  # DUO
 # Each task sees its group + 2 shared groups at strides 2, 4 and 8; the
-# model fills in the FPN's and the enhancement head's in_channels.
+# model fills in the in_channels of the FPN, of the detection head (the
+# FPN's out_channels) and of the enhancement head.
 det_neck = dict(
     _scope_='mmdet', type='FPN', out_channels=256,
     start_level=1, add_extra_convs='on_output', num_outs=5)
@@ -12,7 +13,7 @@ det_neck = dict(
 # outputs, 4 to 64.
 det_head = dict(
     _scope_='mmdet', type='RetinaHead', num_classes=num_classes,
-    in_channels=256, stacked_convs=4, feat_channels=256,
+    stacked_convs=4, feat_channels=256,
     anchor_generator=dict(type='AnchorGenerator', octave_base_scale=4,
                           scales_per_octave=3, ratios=[0.5, 1.0, 2.0],
                           strides=[4, 8, 16, 32, 64]),

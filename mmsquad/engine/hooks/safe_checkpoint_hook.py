@@ -29,7 +29,12 @@ class SafeCheckpointHook(CheckpointHook):
       come from all of the data, not rank 0's share;
     * temporary files of saves killed in an earlier run are removed;
     * unknown settings are an error when the hook is built; mmengine passes
-      them on to the save, so a typo fails only at the first save.
+      them on to the save, so a typo fails only at the first save;
+    * ``save_best='auto'`` (the first metric key) takes the comparison rule
+      from the metric where it declares one (``key_rules``, as
+      :class:`~mmsquad.evaluation.MultiTaskMetric` does: ``normals/mean``
+      lower, ``multitask/delta_m`` higher is better); mmengine guesses it
+      from fragments of the key's name and fails on keys it does not know.
 
     It takes the same arguments as mmengine's hook. The replacement of the
     best checkpoint (``save_best``) is mmengine's: the previous best is
@@ -50,11 +55,24 @@ class SafeCheckpointHook(CheckpointHook):
     def before_train(self, runner) -> None:
         """Set up as mmengine does, then remove killed saves' leftovers."""
         super().before_train(runner)
+        self._learn_metric_rules(runner)
         if not is_main_process():
             return
         for folder in {self.out_dir, runner.work_dir}:
             for leftover in glob.glob(osp.join(folder, f'.*{TEMP_SUFFIX}')):
                 os.remove(leftover)
+
+    def _learn_metric_rules(self, runner) -> None:
+        """Add the keys whose rule the validation metrics declare to the
+        exact-match keys that mmengine's rule inference checks first."""
+        evaluator = getattr(runner.val_loop, 'evaluator', None)
+        rules: dict = {}
+        for metric in getattr(evaluator, 'metrics', []):
+            rules.update(getattr(metric, 'key_rules', {}))
+        self.greater_keys = [*self.greater_keys, *(
+            key for key, rule in rules.items() if rule == 'greater')]
+        self.less_keys = [*self.less_keys, *(
+            key for key, rule in rules.items() if rule == 'less')]
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Refuse to save non-finite weights.

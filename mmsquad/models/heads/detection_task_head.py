@@ -18,7 +18,8 @@ class DetectionTaskHead(BaseTaskHead):
     features with an mmdet neck (optional) and an mmdet dense head, both
     built from config (``_scope_='mmdet'``), so any one-stage head that
     works from multi-level features drops in by config. The neck's
-    ``in_channels`` default to the advertised ``feature_channels``.
+    ``in_channels`` default to the advertised ``feature_channels``, the
+    head's to the neck's ``out_channels``.
 
     Only samples that carry ``gt_instances`` train the detector (samples of
     an enhancement-only set have none). A batch without any still runs the
@@ -55,6 +56,10 @@ class DetectionTaskHead(BaseTaskHead):
                 neck.get('in_channels'), self.feature_channels,
                 'neck.in_channels')))
         self.neck = None if neck is None else MODELS.build(neck)
+        neck_channels = getattr(self.neck, 'out_channels', None)
+        if isinstance(neck_channels, int):  # one width for every level
+            head = dict(head, in_channels=self.contract_channels(
+                head.get('in_channels'), neck_channels, 'head.in_channels'))
         self.head = MODELS.build(head)
 
     def _neck(self, feats: Sequence[Tensor]) -> tuple:

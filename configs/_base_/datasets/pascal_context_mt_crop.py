@@ -1,0 +1,29 @@
+# PASCAL-Context multi-task (PASCAL_MT archive layout). Protocol: the crop
+# protocol of later multi-task work (e.g. InvPT). Train: a keep-ratio zoom
+# by a factor in [0.5, 2.0]; a random 512x512 crop, padded with the ignore
+# value where the image is smaller; horizontal flip; photometric distortion.
+# Test: the image at its original size (padded to the network's stride by
+# the data preprocessor), never stretched.
+# The SquadNet paper's protocol is pascal_context_mt.py.
+_base_ = ['./pascal_context_mt.py']
+
+crop_size = (512, 512)
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadMultiTaskAnnotations'),
+    dict(type='MultiTaskRandomScale', ratio_range=(0.5, 2.0)),
+    dict(type='MultiTaskRandomCrop', crop_size=crop_size),
+    dict(type='MultiTaskRandomFlip', prob=0.5),
+    dict(type='mmseg.PhotoMetricDistortion'),
+    dict(type='PackMultiTaskInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadMultiTaskAnnotations'),
+    dict(type='PackMultiTaskInputs'),
+]
+
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
