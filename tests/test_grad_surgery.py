@@ -5,6 +5,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
+from mmengine.logging import MessageHub
 from torch import nn
 
 from mmsquad.engine import cagrad, gradvac, nash_mtl, pcgrad
@@ -26,7 +27,7 @@ def numpy_pcgrad(grads, order):
     return result
 
 
-def numpy_gradvac(grads, order, targets, beta):
+def numpy_gradvac(grads, order, targets, beta, below_target_only=False):
     result = np.zeros_like(grads[0])
     for i, others in enumerate(order):
         g = grads[i].copy()
@@ -38,7 +39,8 @@ def numpy_gradvac(grads, order, targets, beta):
                                               cos * np.sqrt(1 - t ** 2)) /
                          (np.linalg.norm(grads[j]) * np.sqrt(1 - t ** 2))
                          ) * grads[j]
-            targets[i, j] = (1 - beta) * t + beta * cos
+            if cos < t or not below_target_only:
+                targets[i, j] = (1 - beta) * t + beta * cos
         result += g
     return result
 
@@ -80,6 +82,55 @@ def test_gradvac_matches_numpy_and_updates_targets():
     zero = torch.zeros(2, 2, dtype=torch.float64)
     np.testing.assert_allclose(gradvac(two, [[1], [0]], zero, 0.01).numpy(),
                                [0.5, 1.5], atol=1e-12)
+
+
+def test_gradvac_published_code_variant_updates_only_pairs_below_target():
+    rng = np.random.default_rng(2)
+    grads = rng.normal(size=(3, 20))
+    grads[2] = -grads[0] + 0.5 * rng.normal(size=20)
+    order = [[1, 2], [2, 0], [0, 1]]
+    targets_np = np.full((3, 3), -0.05)
+    targets = torch.full((3, 3), -0.05, dtype=torch.float64)
+    for _ in range(3):
+        expected = numpy_gradvac(grads, order, targets_np, beta=0.3,
+                                 below_target_only=True)
+        out = gradvac(torch.from_numpy(grads), order, targets, beta=0.3,
+                      update='below_target')
+        np.testing.assert_allclose(out.numpy(), expected, rtol=1e-10)
+        np.testing.assert_allclose(targets.numpy(), targets_np, rtol=1e-10)
+    # A pair above its target keeps it; the paper's rule would move it.
+    off_diagonal = targets.numpy()[~np.eye(3, dtype=bool)]
+    assert (off_diagonal == -0.05).any()
+
+
+def test_gradvac_targets_restart_at_every_epoch_when_asked(monkeypatch):
+    hub = MessageHub.get_instance('gradvac_epochs')
+    monkeypatch.setattr(MessageHub, 'get_current_instance', lambda: hub)
+    shared, (head_a, head_b), _ = two_task_problem()
+    params = list(shared.parameters())
+    x = torch.randn(8, 4)
+
+    def losses():  # the same gradients at every step (lr 0)
+        feats = shared(x)
+        return {'a': (head_a(feats) - 1).square().mean(),
+                'b': (head_b(feats) + 1).square().mean()}
+
+    grads = per_task_gradients(losses(), params).numpy()
+    expected = np.zeros((2, 2))
+    numpy_gradvac(grads, [[1], [0]], expected, 0.01)  # one step from zero
+    for reset, epochs in ((True, (0, 0, 1)), (False, (0, 1))):
+        wrapper = OPTIM_WRAPPERS.build(dict(
+            type='GradVacOptimWrapper', reset_every_epoch=reset,
+            optimizer=torch.optim.SGD(params, lr=0.0)))
+        for epoch in epochs:
+            hub.update_info('epoch', epoch)
+            values = losses()
+            total = attach_task_losses(
+                sum(values.values()),
+                {f'{t}.loss': v for t, v in values.items()}, lambda: params)
+            wrapper.update_params(total)
+        fresh = np.allclose(wrapper._targets.numpy(), expected)
+        assert fresh == reset
 
 
 def test_cagrad_matches_a_grid_search_on_two_tasks():

@@ -12,6 +12,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 import torch
+from mmengine.logging import MessageHub
 from scipy.optimize import minimize
 from torch import Tensor
 
@@ -39,13 +40,15 @@ def pcgrad(grads: Tensor, order: List[List[int]]) -> Tensor:
 
 
 def gradvac(grads: Tensor, order: List[List[int]], targets: Tensor,
-            beta: float) -> Tensor:
+            beta: float, update: str = 'always') -> Tensor:
     """Gradient Vaccine (Wang et al., 2021) on the whole shared vector.
 
     Where the cosine of tasks ``i`` and ``j`` is below its running target
     ``targets[i, j]``, move ``g_i`` towards ``g_j`` until it reaches the
-    target; then update the targets by an EMA with rate ``beta`` (in place).
-    Returns the sum of the adjusted gradients.
+    target; then update the targets by an EMA with rate ``beta`` (in place):
+    every visited pair (``update='always'``, the paper's rule) or only the
+    pairs whose cosine was below target (``'below_target'``, the code the
+    SquadNet paper's runs used). Returns the sum of the adjusted gradients.
     """
     result = torch.zeros_like(grads[0])
     for i, others in enumerate(order):
@@ -59,7 +62,8 @@ def gradvac(grads: Tensor, order: List[List[int]], targets: Tensor,
                                    cos * (1 - target ** 2).sqrt()) / (
                     g_j.norm() * (1 - target ** 2).sqrt()).clamp_min(1e-20)
                 g = g + coef * g_j
-            targets[i, j] = (1 - beta) * target + beta * cos
+            if update == 'always' or cos < target:
+                targets[i, j] = (1 - beta) * target + beta * cos
         result += g
     return result
 
@@ -193,31 +197,52 @@ class PCGrad(RandomOrderSurgery):
 class GradVac(RandomOrderSurgery):
     """Gradient Vaccine surgery (see :func:`gradvac`).
 
+    The defaults are the paper's; ``target_update='below_target',
+    reset_every_epoch=True`` is the variant of the code the SquadNet paper's
+    runs used.
+
     Args:
         beta: EMA rate of the target cosines.
+        target_update: ``'always'`` or ``'below_target'`` (see
+            :func:`gradvac`).
+        reset_every_epoch: Set the targets back to zero at the first update
+            of every epoch (the epoch as the runner's message hub has it).
         seed: Seed of the random task order (the same on every process).
         **kwargs: Arguments of the underlying optim wrapper.
     """
 
-    def __init__(self, *args, beta: float = 0.01, **kwargs) -> None:
+    def __init__(self, *args, beta: float = 0.01,
+                 target_update: str = 'always',
+                 reset_every_epoch: bool = False, **kwargs) -> None:
+        if target_update not in ('always', 'below_target'):
+            raise ValueError("target_update must be 'always' or "
+                             f"'below_target', got {target_update!r}")
         super().__init__(*args, **kwargs)
         self.beta = beta
+        self.target_update = target_update
+        self.reset_every_epoch = reset_every_epoch
         self._targets: Optional[Tensor] = None
+        self._targets_epoch: Optional[int] = None
 
     def combine(self, grads: Tensor) -> Tensor:
-        if self._targets is None:
+        epoch = int(MessageHub.get_current_instance().get_info('epoch', 0))
+        if self._targets is None or (self.reset_every_epoch and
+                                     epoch != self._targets_epoch):
             self._targets = grads.new_zeros(grads.shape[0], grads.shape[0])
+        self._targets_epoch = epoch
         return gradvac(grads, self._task_order(grads.shape[0]),
-                       self._targets, self.beta)
+                       self._targets, self.beta, self.target_update)
 
     def state_dict(self) -> dict:
         state = super().state_dict()
         state['gradvac_targets'] = self._targets
+        state['gradvac_targets_epoch'] = self._targets_epoch
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
         state_dict = dict(state_dict)
         self._targets = state_dict.pop('gradvac_targets', None)
+        self._targets_epoch = state_dict.pop('gradvac_targets_epoch', None)
         super().load_state_dict(state_dict)
 
 
