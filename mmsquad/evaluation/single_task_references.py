@@ -28,18 +28,21 @@ def run_config(work_dir: str) -> Config:
 
 
 def collect_single_task_references(work_dirs: Sequence[str],
-                                   select: str = 'best') -> dict:
+                                   select: str = 'best',
+                                   all_metrics: bool = False) -> dict:
     """The metrics of single-task runs, one task each, as
     :class:`~mmsquad.evaluation.MultiTaskMetric` takes them.
 
-    Each run's evaluation is its best by the task's first metric (the one
-    its checkpoint selection uses, e.g. ``normals/mean``, lower is better)
-    or its last (``select='last'``); all of the task's metrics come from
-    that evaluation.
+    Each run's evaluation is its best by the task's main metric (the one
+    the multi-task literature compares it by, e.g. ``sal/mIoU``,
+    ``normals/mean``, lower is better) or its last (``select='last'``).
+    That metric is the task's reference, and so its term of delta_m.
 
     Args:
         work_dirs: Work dirs of single-task training runs.
         select: ``'best'`` or ``'last'``.
+        all_metrics: Store all of the task's metrics from that evaluation
+            (delta_m then averages over all of them).
 
     Returns:
         ``{'metrics': {key: value}, 'runs': {work dir: {'task', 'step',
@@ -64,7 +67,9 @@ def collect_single_task_references(work_dirs: Sequence[str],
         (name, task), = tasks.items()
         if any(run['task'] == name for run in runs.values()):
             raise ValueError(f'{work_dir}: a second run of task {name!r}')
-        keys = [f'{name}/{key}' for key in task.metric_keys]
+        main = task.main_metric_key
+        keys = [f'{name}/{key}' for key in task.metric_keys] \
+            if all_metrics else [main]
         evaluations = [r for r in read_scalars(work_dir)
                        if all(key in r for key in keys)]
         if not evaluations:
@@ -72,9 +77,9 @@ def collect_single_task_references(work_dirs: Sequence[str],
                            f'{keys}')
         chosen = evaluations[-1]
         if select == 'best':
-            sign = 1 if metric.key_rules[keys[0]] == 'greater' else -1
-            chosen = max(evaluations, key=lambda r: sign * r[keys[0]])
+            sign = 1 if metric.key_rules[main] == 'greater' else -1
+            chosen = max(evaluations, key=lambda r: sign * r[main])
         metrics.update({key: chosen[key] for key in keys})
         runs[work_dir] = dict(task=name, step=chosen.get('step'),
-                              selected=f'{select} by {keys[0]}')
+                              selected=f'{select} by {main}')
     return dict(metrics=metrics, runs=runs)

@@ -31,6 +31,10 @@ class BaseTask(metaclass=ABCMeta):
 
     #: Metric keys (without the ``<name>/`` prefix) the kind reports.
     metric_keys: Sequence[str] = ()
+    #: The metric the multi-task literature compares the task by (its term
+    #: of delta_m, its single-task reference); the first metric key when
+    #: None.
+    main_metric: Optional[str] = None
     #: The metric keys where lower is better.
     lower_is_better: FrozenSet[str] = frozenset()
     #: Whether the metric also scores predictions without a target.
@@ -43,6 +47,11 @@ class BaseTask(metaclass=ABCMeta):
         args = ', '.join(f'{k}={v!r}' for k, v in vars(self).items()
                          if isinstance(v, (str, int, float)))
         return f'{type(self).__name__}({args})'
+
+    @property
+    def main_metric_key(self) -> str:
+        """:attr:`main_metric` with the task's prefix (``sal/mIoU``)."""
+        return f'{self.name}/{self.main_metric or self.metric_keys[0]}'
 
     # Where the task lives in a data sample.
     @property

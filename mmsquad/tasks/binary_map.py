@@ -31,6 +31,9 @@ class BinaryMapTask(DenseMapTask):
     """
 
     metric_keys = ('maxF', 'mIoU')
+    # delta_m compares saliency by mIoU (Vandenhende et al.; the SquadNet
+    # paper reports it).
+    main_metric = 'mIoU'
     target_dtype = torch.int64
     background = 0
 
@@ -83,6 +86,7 @@ class BoundaryMapTask(BinaryMapTask):
     """
 
     metric_keys = ('odsF', )
+    main_metric = 'odsF'
 
     def __init__(self, max_dist: float = 0.0075, num_thresholds: int = 99,
                  pos_weight: float = 0.95,

@@ -12,7 +12,7 @@ MULTI_TASK_HOOKS = ('GradConflictHook', )
 
 
 def single_task_config(cfg: Config, task: str,
-                       trunk: str = 'shared_encoder') -> Config:
+                       trunk: str = 'same') -> Config:
     """The config of ``task``'s single-task reference: ``cfg`` with only
     that task's head, dataset targets and metric; the same data, schedule
     and seed; no task weights, loss balancer, gradient-conflict hook or
@@ -21,10 +21,10 @@ def single_task_config(cfg: Config, task: str,
     Args:
         cfg: A multi-task config (left unchanged).
         task: The task to keep.
-        trunk: ``'shared_encoder'``: the SquadNet trunk without squads or
-            task routing (``backbone.block_type='plain'``, no neck), as the
-            ``configs/baselines/single_task_*`` configs; ``'same'``: the
-            multi-task config's own backbone and neck.
+        trunk: ``'same'``: the multi-task config's own backbone and neck
+            (one task group); ``'shared_encoder'``: the SquadNet trunk
+            without squads or task routing (``backbone.block_type='plain'``,
+            no neck), as the ``configs/baselines/single_task_*`` configs.
 
     Raises:
         KeyError: When ``cfg`` has no head for ``task``.

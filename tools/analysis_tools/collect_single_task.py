@@ -26,11 +26,16 @@ def main() -> None:
     parser.add_argument('--out', required=True, help='the JSON to write')
     parser.add_argument(
         '--select', choices=SELECTIONS, default='best',
-        help="each run's best evaluation by its task's first metric, or "
+        help="each run's best evaluation by its task's main metric, or "
         'its last')
+    parser.add_argument(
+        '--all-metrics', action='store_true',
+        help="store every metric of each task, not only its main one (the "
+        "literature's delta_m uses the main ones)")
     args = parser.parse_args()
     register_all_modules()
-    references = collect_single_task_references(args.work_dirs, args.select)
+    references = collect_single_task_references(args.work_dirs, args.select,
+                                                args.all_metrics)
     with open(args.out, 'w') as f:
         json.dump(references, f, indent=2)
         f.write('\n')

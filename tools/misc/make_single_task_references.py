@@ -2,12 +2,13 @@
 metrics for ``multitask/delta_m``.
 
 For every task of CONFIG, trains the single-task config derived from it
-(:func:`mmsquad.utils.single_task.single_task_config`: the shared-encoder
-trunk with that task's head only, the same data, schedule and seed) with
+(:func:`mmsquad.utils.single_task.single_task_config`: the same network,
+or with ``--trunk shared_encoder`` the trunk without squads, with that
+task's head only, the same data, schedule and seed) with
 ``tools/train.py``, then collects the runs with
 ``tools/analysis_tools/collect_single_task.py``'s logic into ``--out``.
 
-Example (the demo's references, about 25 minutes on 2 CPU cores)::
+Example (the demo's references, about 10 minutes on 2 CPU cores)::
 
     python tools/misc/make_single_task_references.py configs/squad/demo.py \
         --out configs/squad/demo_single_task_references.json
@@ -35,10 +36,12 @@ def main() -> None:
     parser.add_argument('--out', required=True, help='the JSON to write')
     parser.add_argument('--work-dir', help='where the runs go (default: '
                         'work_dirs/<config name>_single_task)')
-    parser.add_argument('--trunk', choices=('shared_encoder', 'same'),
-                        default='shared_encoder',
+    parser.add_argument('--trunk', choices=('same', 'shared_encoder'),
+                        default='same',
                         help='the single-task trunk (see single_task_config)')
     parser.add_argument('--select', choices=SELECTIONS, default='best')
+    parser.add_argument('--all-metrics', action='store_true',
+                        help='store every metric, not only the main ones')
     args = parser.parse_args()
     register_all_modules()
     cfg = Config.fromfile(args.config)
@@ -53,7 +56,8 @@ def main() -> None:
         subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'train.py'),
                         config, '--work-dir', work_dir], check=True)
         work_dirs.append(work_dir)
-    references = collect_single_task_references(work_dirs, args.select)
+    references = collect_single_task_references(work_dirs, args.select,
+                                                args.all_metrics)
     references.update(config=args.config, trunk=args.trunk)
     with open(args.out, 'w') as f:
         json.dump(references, f, indent=2)

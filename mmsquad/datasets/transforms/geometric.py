@@ -44,6 +44,13 @@ def smooth(interpolation: str, smooth_interpolation: str) -> str:
     return 'nearest' if interpolation == 'nearest' else smooth_interpolation
 
 
+def _checked_interpolation(name: str) -> str:
+    if name not in CV2_INTERPOLATION:
+        raise ValueError(f'interpolation must be one of '
+                         f'{sorted(CV2_INTERPOLATION)}, got {name!r}')
+    return name
+
+
 @TRANSFORMS.register_module()
 class MultiTaskResize(BaseTransform):
     """Resize the image and every target to ``scale``.
@@ -119,13 +126,6 @@ class MultiTaskRandomScale(BaseTransform):
         resize_all(results, (new_w, new_h), self.interpolation)
         zoom_targets(results, np.sqrt(new_w * new_h / (w * h)))
         return results
-
-
-def _checked_interpolation(name: str) -> str:
-    if name not in CV2_INTERPOLATION:
-        raise ValueError(f'interpolation must be one of '
-                         f'{sorted(CV2_INTERPOLATION)}, got {name!r}')
-    return name
 
 
 @TRANSFORMS.register_module()
