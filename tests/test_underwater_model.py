@@ -2,6 +2,7 @@
 enhancement head; partial labels; swapping the mmdet head by config."""
 import copy
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -9,6 +10,8 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.optim import OptimWrapper
 from pytorch_msssim import ssim
+
+import mmdet
 
 from conftest import REPO, UNDERWATER_DEMO_CONFIG
 from mmsquad.registry import DATASETS, MODELS
@@ -115,6 +118,32 @@ def test_detection_head_takes_its_channels_from_the_fpn():
     with pytest.raises(ValueError, match=r'head.in_channels=32 contradicts '
                        'the 64 channels'):
         build_model(dict(demo_cfg().model.heads.det.head, in_channels=32))
+
+
+MMDET_CONFIGS = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs')
+
+
+@pytest.mark.parametrize('config,key', [
+    ('retinanet/retinanet_r50_fpn_1x_coco.py', 'head.anchor_generator'),
+    ('fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py', 'head.strides')])
+def test_mmdet_head_strides_are_checked_against_the_features(config, key):
+    """mmdet's bundled heads assume a ResNet FPN (strides 8 to 128); on
+    SquadNet-small's FPN (4 to 64) that is an error naming both lists and
+    the key to change, or the strides come from the features."""
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'squad',
+                                   'underwater.py'))
+    bundled = Config.fromfile(osp.join(MMDET_CONFIGS, config)).model
+    cfg.model.heads.det.head = dict(
+        bundled.bbox_head, _scope_='mmdet', num_classes=4,
+        train_cfg=bundled.get('train_cfg'), test_cfg=bundled.test_cfg)
+    with pytest.raises(ValueError, match=re.escape(
+            "prior strides [8, 16, 32, 64, 128] differ from the strides of "
+            "the features it gets, [4, 8, 16, 32, 64]; set " + key)):
+        MODELS.build(cfg.model)
+    cfg.model.heads.det.strides_from_features = True
+    model = MODELS.build(cfg.model)
+    assert model.heads.det.head.prior_generator.strides == [
+        (4, 4), (8, 8), (16, 16), (32, 32), (64, 64)]
 
 
 @pytest.mark.parametrize('det_head', [None, 'gfl', FCOS_HEAD],

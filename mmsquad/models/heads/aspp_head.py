@@ -35,6 +35,8 @@ class ASPPTaskHead(BaseDenseTaskHead):
         loss: Loss config(s); by default the task kind's.
         feature_channels: Channels of every feature level (filled in by
             :class:`~mmsquad.models.MultiTaskModel`).
+        feature_strides: Strides of every feature level (filled in by
+            :class:`~mmsquad.models.MultiTaskModel`).
         channels: Width of the ASPP.
         dilations: Dilations of the atrous branches.
         in_index: Which input feature to use.
@@ -55,6 +57,7 @@ class ASPPTaskHead(BaseDenseTaskHead):
                  out_channels: Optional[int] = None,
                  loss: Optional[Union[dict, List[dict]]] = None,
                  feature_channels: Optional[Sequence[int]] = None,
+                 feature_strides: Optional[Sequence[int]] = None,
                  channels: int = 256,
                  dilations: Sequence[int] = (12, 24, 36),
                  in_index: int = -1,
@@ -64,8 +67,8 @@ class ASPPTaskHead(BaseDenseTaskHead):
                  act_cfg: dict = dict(type='ReLU'),
                  align_corners: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        super().__init__(task, loss, feature_channels, align_corners,
-                         init_cfg)
+        super().__init__(task, loss, feature_channels, feature_strides,
+                         align_corners, init_cfg)
         self.in_index = in_index
         self.in_channels = in_channels = self.contract_channels(
             in_channels, None if self.feature_channels is None else

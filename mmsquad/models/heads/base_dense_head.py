@@ -31,6 +31,8 @@ class BaseDenseTaskHead(BaseTaskHead):
             default the task kind's loss.
         feature_channels: Channels of every feature level (filled in by
             :class:`~mmsquad.models.MultiTaskModel`).
+        feature_strides: Strides of every feature level (filled in by
+            :class:`~mmsquad.models.MultiTaskModel`).
         align_corners: ``align_corners`` of the bilinear upsampling.
         init_cfg: Initialisation config.
     """
@@ -39,9 +41,10 @@ class BaseDenseTaskHead(BaseTaskHead):
                  task: Union[str, BaseTask],
                  loss: Optional[Union[dict, List[dict]]] = None,
                  feature_channels: Optional[Sequence[int]] = None,
+                 feature_strides: Optional[Sequence[int]] = None,
                  align_corners: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        super().__init__(task, feature_channels, init_cfg)
+        super().__init__(task, feature_channels, feature_strides, init_cfg)
         if not isinstance(self.task, DenseMapTask):
             raise TypeError(f'{type(self).__name__} predicts dense maps; '
                             f'task {self.task!r} is not one')

@@ -15,14 +15,17 @@ class BaseTaskHead(BaseModule, metaclass=ABCMeta):
     """A head that trains and predicts one task from its features.
 
     :class:`~mmsquad.models.MultiTaskModel` builds every head with its
-    task (a :class:`~mmsquad.tasks.BaseTask`) and the channels of the
-    features the head will see (``feature_channels``, one entry per level,
-    as the neck or backbone advertises them), so configs never compute
-    channel counts; a head checks any explicit value against them.
+    task (a :class:`~mmsquad.tasks.BaseTask`) and the channels and strides
+    of the features the head will see (``feature_channels``,
+    ``feature_strides``, one entry per level, as the neck or backbone
+    advertises them), so configs never compute channel counts or strides; a
+    head checks any explicit value against them.
 
     Args:
         task: The task: a built task, or a preset name.
         feature_channels: Channels of every level of the head's features,
+            when known.
+        feature_strides: Strides of every level of the head's features,
             when known.
         init_cfg: Initialisation config.
     """
@@ -30,11 +33,14 @@ class BaseTaskHead(BaseModule, metaclass=ABCMeta):
     def __init__(self,
                  task: Union[str, BaseTask],
                  feature_channels: Optional[Sequence[int]] = None,
+                 feature_strides: Optional[Sequence[int]] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.task = task if isinstance(task, BaseTask) else build_task(task)
         self.feature_channels = None if feature_channels is None else tuple(
             feature_channels)
+        self.feature_strides = None if feature_strides is None else tuple(
+            feature_strides)
 
     @abstractmethod
     def loss(self, feats: Sequence[Tensor],

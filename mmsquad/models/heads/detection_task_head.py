@@ -21,6 +21,14 @@ class DetectionTaskHead(BaseTaskHead):
     ``in_channels`` default to the advertised ``feature_channels``, the
     head's to the neck's ``out_channels``.
 
+    The strides of the head's priors (anchors, points) are checked against
+    the strides its features have: the advertised ``feature_strides``,
+    through an FPN-like neck (its ``start_level``, ``backbone_end_level`` and
+    ``num_outs``; extra levels double the stride). mmdet's configs assume a
+    ResNet FPN (8 to 128); a mismatch is an error naming both lists and the
+    config key to change, or, with ``strides_from_features=True``, the
+    head's strides are set from the features.
+
     Only samples that carry ``gt_instances`` train the detector (samples of
     an enhancement-only set have none). A batch without any still runs the
     head once and returns zero losses, so every parameter stays in the
@@ -38,6 +46,10 @@ class DetectionTaskHead(BaseTaskHead):
         neck: Config of the mmdet neck (e.g. ``FPN``) or None.
         feature_channels: Channels of every feature level (filled in by
             :class:`~mmsquad.models.MultiTaskModel`).
+        feature_strides: Strides of every feature level (filled in by
+            :class:`~mmsquad.models.MultiTaskModel`).
+        strides_from_features: Set the head's prior strides from the
+            features' strides instead of checking them.
         init_cfg: Initialisation config.
     """
 
@@ -46,8 +58,10 @@ class DetectionTaskHead(BaseTaskHead):
                  head: dict,
                  neck: Optional[dict] = None,
                  feature_channels: Optional[Sequence[int]] = None,
+                 feature_strides: Optional[Sequence[int]] = None,
+                 strides_from_features: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        super().__init__(task, feature_channels, init_cfg)
+        super().__init__(task, feature_channels, feature_strides, init_cfg)
         if not isinstance(self.task, BoxTask):
             raise TypeError(f'{type(self).__name__} predicts boxes; task '
                             f'{self.task!r} is not a BoxTask')
@@ -60,7 +74,60 @@ class DetectionTaskHead(BaseTaskHead):
         if isinstance(neck_channels, int):  # one width for every level
             head = dict(head, in_channels=self.contract_channels(
                 head.get('in_channels'), neck_channels, 'head.in_channels'))
+        delivered = self._head_input_strides()
+        if strides_from_features:
+            if delivered is None:
+                raise ValueError(
+                    f'{self._name}: strides_from_features needs the '
+                    'strides of the features: a backbone (or neck) that '
+                    'advertises out_strides, and no neck or an FPN-like one')
+            head = _with_prior_strides(head, delivered)
         self.head = MODELS.build(head)
+        self._check_prior_strides(delivered, head)
+
+    @property
+    def _name(self) -> str:
+        return f'{type(self).__name__} of task {self.task.name!r}'
+
+    def _head_input_strides(self) -> Optional[List[int]]:
+        """Strides of the levels the mmdet head gets, or None when they
+        cannot be known."""
+        if self.feature_strides is None:
+            return None
+        if self.neck is None:
+            return list(self.feature_strides)
+        try:
+            start = self.neck.start_level
+            end = self.neck.backbone_end_level
+            num_outs = self.neck.num_outs
+        except AttributeError:  # not an FPN-like neck
+            return None
+        strides = list(self.feature_strides[start:end])
+        while len(strides) < num_outs:  # extra levels halve the size
+            strides.append(strides[-1] * 2)
+        return strides
+
+    def _check_prior_strides(self, delivered: Optional[List[int]],
+                             head: dict) -> None:
+        """Raise when the head's prior strides differ from ``delivered``.
+
+        Raises:
+            ValueError: Naming both lists and the config key to change.
+        """
+        generator = getattr(self.head, 'prior_generator', None)
+        priors = getattr(generator, 'strides', None)
+        if priors is None or delivered is None:
+            return
+        priors = [tuple(s) if isinstance(s, (tuple, list)) else (s, s)
+                  for s in priors]
+        if priors == [(s, s) for s in delivered]:
+            return
+        raise ValueError(
+            f'{self._name}: the head\'s prior strides '
+            f'{[p[0] if p[0] == p[1] else p for p in priors]} differ from the '
+            f'strides of the features it gets, {delivered}; set '
+            f'{" and ".join(_stride_keys(head))} to {delivered}, or '
+            'strides_from_features=True')
 
     def _neck(self, feats: Sequence[Tensor]) -> tuple:
         return tuple(feats) if self.neck is None else self.neck(list(feats))
@@ -127,3 +194,24 @@ def _float(value):
     if isinstance(value, Tensor) and value.is_floating_point():
         return value.float()
     return value
+
+
+def _stride_keys(head: dict) -> List[str]:
+    """The config keys of an mmdet head that set its prior strides."""
+    keys = [f'head.{key}.strides' for key in ('anchor_generator',
+                                               'prior_generator')
+            if key in head]
+    return keys if keys and 'strides' not in head else keys + [
+        'head.strides']
+
+
+def _with_prior_strides(head: dict, strides: List[int]) -> dict:
+    """``head`` with every key of :func:`_stride_keys` set to ``strides``."""
+    head = dict(head)
+    for key in _stride_keys(head):
+        name = key.split('.')[1]
+        if name == 'strides':
+            head['strides'] = list(strides)
+        else:
+            head[name] = dict(head[name], strides=list(strides))
+    return head

@@ -28,6 +28,8 @@ class EnhancementHead(BaseDenseTaskHead):
         loss: Loss config(s); by default the task kind's (``L1SSIMLoss``).
         feature_channels: Channels of every feature level (filled in by
             :class:`~mmsquad.models.MultiTaskModel`).
+        feature_strides: Strides of every feature level (filled in by
+            :class:`~mmsquad.models.MultiTaskModel`).
         channels: Width of the decoder.
         upsample_factor: Stride of the finest input level.
         norm_cfg: Norm layer config.
@@ -41,14 +43,15 @@ class EnhancementHead(BaseDenseTaskHead):
                  in_channels: Optional[Sequence[int]] = None,
                  loss: Optional[Union[dict, List[dict]]] = None,
                  feature_channels: Optional[Sequence[int]] = None,
+                 feature_strides: Optional[Sequence[int]] = None,
                  channels: int = 64,
                  upsample_factor: int = 2,
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='ReLU'),
                  align_corners: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        super().__init__(task, loss, feature_channels, align_corners,
-                         init_cfg)
+        super().__init__(task, loss, feature_channels, feature_strides,
+                         align_corners, init_cfg)
         in_channels = self.contract_channels(in_channels,
                                              self.feature_channels)
         self.upsample_factor = upsample_factor

@@ -26,6 +26,8 @@ class LinearClsTaskHead(BaseTaskHead):
         loss: Loss config; by default the task kind's (cross-entropy).
         feature_channels: Channels of every feature level (filled in by
             :class:`~mmsquad.models.MultiTaskModel`).
+        feature_strides: Strides of every feature level (filled in by
+            :class:`~mmsquad.models.MultiTaskModel`).
         in_index: Which level to pool.
         dropout_ratio: Dropout before the linear layer.
         init_cfg: Initialisation config (mmpretrain's: normal, std 0.01).
@@ -36,11 +38,12 @@ class LinearClsTaskHead(BaseTaskHead):
                  in_channels: Optional[int] = None,
                  loss: Optional[dict] = None,
                  feature_channels: Optional[Sequence[int]] = None,
+                 feature_strides: Optional[Sequence[int]] = None,
                  in_index: int = -1,
                  dropout_ratio: float = 0.0,
                  init_cfg: Optional[Union[dict, List[dict]]] = dict(
                      type='Normal', layer='Linear', std=0.01)) -> None:
-        super().__init__(task, feature_channels, init_cfg)
+        super().__init__(task, feature_channels, feature_strides, init_cfg)
         if not isinstance(self.task, ImageLabelTask):
             raise TypeError(f'{type(self).__name__} classifies images; task '
                             f'{self.task!r} is not an ImageLabelTask')

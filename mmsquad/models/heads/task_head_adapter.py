@@ -26,6 +26,8 @@ class TaskHeadAdapter(BaseDenseTaskHead):
         loss: Loss config(s); by default the task kind's.
         feature_channels: Channels of every feature level (filled in by
             :class:`~mmsquad.models.MultiTaskModel`).
+        feature_strides: Strides of every feature level (filled in by
+            :class:`~mmsquad.models.MultiTaskModel`).
         align_corners: Upsampling ``align_corners``.
         init_cfg: Initialisation config.
     """
@@ -35,10 +37,11 @@ class TaskHeadAdapter(BaseDenseTaskHead):
                  head: dict,
                  loss: Optional[Union[dict, List[dict]]] = None,
                  feature_channels: Optional[Sequence[int]] = None,
+                 feature_strides: Optional[Sequence[int]] = None,
                  align_corners: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        super().__init__(task, loss, feature_channels, align_corners,
-                         init_cfg)
+        super().__init__(task, loss, feature_channels, feature_strides,
+                         align_corners, init_cfg)
         if 'num_classes' in head:
             self.contract_out_channels(head['num_classes'])
         self.head = MODELS.build(dict(head, in_channels=self.contract_channels(

@@ -31,9 +31,10 @@ class MultiTaskModel(BaseModel):
     The model wires the contracts, so configs never compute channels: the
     neck gets the task names (and the backbone's ``feature_specs`` when it
     advertises them); with a neck, a backbone that takes ``num_tasks``
-    gets the number of heads; every head gets its task and the channels of
-    its features (``feature_channels``: the neck's ``out_channels`` of the
-    task, or the backbone's ``out_channels``). An explicit value that
+    gets the number of heads; every head gets its task and the channels and
+    strides of its features (``feature_channels``: the neck's
+    ``out_channels`` of the task, or the backbone's; ``feature_strides``:
+    the neck's ``out_strides``, or the backbone's). An explicit value that
     contradicts them is an error naming both.
 
     Args:
@@ -101,7 +102,8 @@ class MultiTaskModel(BaseModel):
         self.heads = ModuleDict({
             name: MODELS.build(dict(
                 heads[name], task=task,
-                feature_channels=self._feature_channels(name)))
+                feature_channels=self._feature_channels(name),
+                feature_strides=self._feature_strides()))
             for name, task in self.tasks.items()
         })
         self.channels_last = channels_last
@@ -128,6 +130,13 @@ class MultiTaskModel(BaseModel):
         if isinstance(channels, int):
             channels = (channels, )
         return None if channels is None else tuple(channels)
+
+    def _feature_strides(self) -> Optional[Tuple[int, ...]]:
+        """Strides of every level of the heads' features, as the neck (or,
+        without one, the backbone) advertises them; None if it does not."""
+        source = self.backbone if self.neck is None else self.neck
+        strides = getattr(source, 'out_strides', None)
+        return None if strides is None else tuple(strides)
 
     def forward(self,
                 inputs: Tensor,

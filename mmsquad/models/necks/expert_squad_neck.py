@@ -100,6 +100,13 @@ class ExpertSquadNeck(BaseModule):
         self.specs: Tuple[SquadFeatureSpec, ...] = tuple(specs)
 
     @property
+    def out_strides(self) -> Optional[Tuple[int, ...]]:
+        """Strides of every output level (None where they are unknown: the
+        backbone gave no ``feature_specs``)."""
+        strides = tuple(s.stride for s in self.specs)
+        return None if None in strides else strides
+
+    @property
     def out_channels(self) -> Dict[str, Tuple[int, ...]]:
         """Channels of every task's features, per level."""
         return {t: tuple(s.task_feature_channels for s in self.specs)
