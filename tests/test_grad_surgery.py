@@ -1,6 +1,7 @@
 """Per-task gradients, conflict statistics and gradient surgery against
 numpy references on hand-made gradients."""
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -11,7 +12,8 @@ from torch import nn
 from mmsquad.engine import cagrad, gradvac, nash_mtl, pcgrad
 from mmsquad.engine.task_gradients import (conflict_stats, gram_matrix,
                                            per_task_gradients)
-from mmsquad.models.utils import attach_task_losses
+from mmsquad.models.utils import (attach_task_losses,
+                                  attached_unweighted_task_losses)
 from mmsquad.utils.precision import cpu_supports_bfloat16
 from mmsquad.registry import OPTIM_WRAPPERS
 
@@ -267,6 +269,54 @@ def test_wrapper_applies_the_surgery_to_shared_params_only(
     np.testing.assert_allclose(step.numpy(), expected, rtol=1e-5, atol=1e-6)
     for b, p, g in zip(before[len(params):], head_params, head_expected):
         torch.testing.assert_close(b - p.detach(), g)
+
+
+@pytest.mark.parametrize('name', ['PCGrad', 'GradVac'])
+def test_published_code_variant_operates_on_all_unweighted_gradients(name):
+    """``surgery_on='all', unweighted_losses=True``: the surgery of the
+    unweighted losses' gradients over shared and head parameters together
+    is the whole update; the task weights (2 and 3) play no part."""
+    shared, heads, losses = two_task_problem()
+    params = list(shared.parameters()) + [p for h in heads
+                                          for p in h.parameters()]
+    grads = per_task_gradients(losses, params).numpy()
+    if name == 'PCGrad':
+        expected = numpy_pcgrad(grads, [[1], [0]])
+    else:
+        expected = numpy_gradvac(grads, [[1], [0]], np.zeros((2, 2)), 0.01,
+                                 below_target_only=True)
+    before = [p.detach().clone() for p in params]
+    extra = dict(target_update='below_target') if name == 'GradVac' else {}
+    wrapper = OPTIM_WRAPPERS.build(dict(
+        type=f'{name}OptimWrapper', surgery_on='all', unweighted_losses=True,
+        optimizer=torch.optim.SGD(params, lr=1.0), **extra))
+    weights = dict(a=2.0, b=3.0)
+    weighted = {f'{t}.loss': weights[t] * v for t, v in losses.items()}
+    total = attach_task_losses(sum(weighted.values()), weighted,
+                               lambda: list(shared.parameters()), weights)
+    wrapper.update_params(total)
+    step = torch.cat([(b - p.detach()).reshape(-1)
+                      for b, p in zip(before, params)])
+    np.testing.assert_allclose(step.numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_model_attaches_each_tasks_fixed_times_balanced_weight():
+    from test_multitask_model import make_samples, tiny_model
+    torch.manual_seed(0)
+    model = tiny_model(tasks=('semseg', 'sal'),
+                       task_weights=dict(semseg=1.0, sal=5.0),
+                       loss_balancer=dict(type='UncertaintyWeighting'))
+    with torch.no_grad():
+        model.loss_balancer.log_vars.copy_(torch.tensor([0.5, -1.0]))
+    losses = model(torch.randn(2, 3, 32, 32),
+                   make_samples(tasks=('semseg', 'sal')), mode='loss')
+    total, _ = model.parse_losses(losses)
+    assert total.task_weights['semseg'] == pytest.approx(
+        1.0 * 0.5 * math.exp(-0.5))
+    assert total.task_weights['sal'] == pytest.approx(5.0 * 0.5 * math.exp(1))
+    unweighted = attached_unweighted_task_losses(total)
+    assert unweighted['sal'].item() == pytest.approx(
+        losses['sal.loss_bce'].item() / total.task_weights['sal'].item())
 
 
 def test_wrapper_gives_the_gradient_the_parameters_layout():

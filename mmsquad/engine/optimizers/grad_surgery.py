@@ -3,7 +3,8 @@
 Each wrapper replaces the gradient of the shared parameters (the backbone's
 and the neck's, as the model's ``shared_parameters`` says) by a combination
 of the per-task gradients; task-specific parameters keep their ordinary
-gradient. The per-task gradients are averaged over processes before the
+gradient (or, with ``surgery_on='all'``, the combination covers every
+parameter, see :class:`GradSurgeryMixin`). The per-task gradients are averaged over processes before the
 surgery, so every process applies the same update under DDP; under AMP
 they are taken from scaled losses and unscaled, and the result is scaled
 back for the loss scaler's own unscale-and-check step.
@@ -16,7 +17,8 @@ from mmengine.logging import MessageHub
 from scipy.optimize import minimize
 from torch import Tensor
 
-from mmsquad.models.utils import attached_task_losses
+from mmsquad.models.utils import (attached_task_losses,
+                                  attached_unweighted_task_losses)
 from ..task_gradients import per_task_gradients
 
 
@@ -125,29 +127,58 @@ def nash_mtl(grads: Tensor) -> Tensor:
 class GradSurgeryMixin:
     """Backward with surgery on the shared parameters' gradient.
 
+    By default the surgery combines the per-task gradients of the weighted
+    task losses over the shared parameters, and the other parameters keep
+    their ordinary gradient. ``surgery_on='all', unweighted_losses=True`` is
+    the form of the PCGrad/GradVac code the SquadNet paper's runs used: the
+    per-task gradients of the unweighted losses over every trained
+    parameter (heads included), combined into the whole gradient, so the
+    task weights play no part.
+
     Subclasses implement :meth:`combine`. Works on top of ``OptimWrapper``,
     ``AmpOptimWrapper`` and ``CPUAmpOptimWrapper`` (the registered
     combinations are in :mod:`.surgery_wrappers`).
+
+    Args:
+        surgery_on: ``'shared'`` (the model's shared parameters) or
+            ``'all'`` (every parameter the optimizer trains).
+        unweighted_losses: Differentiate the task losses before their
+            weights (fixed and balanced) are applied.
+        **kwargs: Arguments of the underlying optim wrapper.
     """
+
+    def __init__(self, *args, surgery_on: str = 'shared',
+                 unweighted_losses: bool = False, **kwargs) -> None:
+        if surgery_on not in ('shared', 'all'):
+            raise ValueError("surgery_on must be 'shared' or 'all', got "
+                             f'{surgery_on!r}')
+        super().__init__(*args, **kwargs)
+        self.surgery_on = surgery_on
+        self.unweighted_losses = unweighted_losses
 
     def update_params(self, loss: Tensor,
                       step_kwargs: Optional[Dict] = None,
                       zero_kwargs: Optional[Dict] = None) -> None:
         """Backward with surgery, then step as ``OptimWrapper`` does."""
         losses, shared = attached_task_losses(loss)
+        if self.unweighted_losses:
+            losses = attached_unweighted_task_losses(loss)
+        params = shared if self.surgery_on == 'shared' else [
+            p for group in self.optimizer.param_groups
+            for p in group['params'] if p.requires_grad]
         scaler = getattr(self, 'loss_scaler', None)
         scale = float(scaler.get_scale()) if scaler is not None else 1.0
         # scale_loss divides by the gradient-accumulation count, no more.
         grads = per_task_gradients(
             {task: self.scale_loss(value) for task, value in losses.items()},
-            shared, scale)
-        previous = [p.grad for p in shared]
-        for p in shared:
+            params, scale)
+        previous = [p.grad for p in params]
+        for p in params:
             p.grad = None
         self.backward(self.scale_loss(loss))
         combined = self.combine(grads) * scale
         offset = 0
-        for p, prev in zip(shared, previous):
+        for p, prev in zip(params, previous):
             # Written in the parameter's own layout (e.g. channels-last), as
             # autograd would leave it, so the optimizer step runs dense.
             part = torch.empty_like(p).copy_(

@@ -207,10 +207,13 @@ class MultiTaskModel(BaseModel):
     def parse_losses(self, losses: Dict[str, Tensor]
                      ) -> Tuple[Tensor, Dict[str, Tensor]]:
         """mmengine's total loss and log variables; the total also carries
-        the loss dict and the shared parameters for gradient surgery (see
+        the loss dict, the shared parameters and each task's weight (fixed
+        times balanced) for gradient surgery (see
         :func:`~mmsquad.models.utils.attach_task_losses`)."""
         loss, log_vars = super().parse_losses(losses)
-        attach_task_losses(loss, losses, self.shared_parameters)
+        weights = {task: self.task_weights[task] * losses.get(
+            f'{task}.weight', 1.0) for task in self.tasks}
+        attach_task_losses(loss, losses, self.shared_parameters, weights)
         return loss, log_vars
 
 

@@ -1,6 +1,6 @@
 """Per-task parts of a multi-task loss dict, and how the total loss carries
 them to the optim wrapper."""
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from torch import Tensor, nn
 
@@ -27,10 +27,12 @@ def task_losses(losses: Dict[str, Tensor]) -> Dict[str, Tensor]:
 
 
 def attach_task_losses(loss: Tensor, losses: Dict[str, Tensor],
-                       shared_params: Callable[[], List[nn.Parameter]]
+                       shared_params: Callable[[], List[nn.Parameter]],
+                       task_weights: Optional[Dict[str, float]] = None
                        ) -> Tensor:
-    """Let ``loss`` (the total) carry the loss dict it was parsed from and
-    a way to get the shared parameters, for the optim wrapper.
+    """Let ``loss`` (the total) carry the loss dict it was parsed from, a
+    way to get the shared parameters and the weight each task's losses were
+    multiplied by, for the optim wrapper.
 
     mmengine's model wrappers hand the optim wrapper only the parsed total
     loss; gradient surgery needs the per-task parts. The model's
@@ -39,6 +41,7 @@ def attach_task_losses(loss: Tensor, losses: Dict[str, Tensor],
     """
     loss.loss_dict = losses
     loss.shared_params = shared_params
+    loss.task_weights = dict(task_weights or {})
     return loss
 
 
@@ -56,3 +59,23 @@ def attached_task_losses(loss: Tensor
                         'loss carries none: use a model whose parse_losses '
                         'attaches them, such as MultiTaskModel')
     return task_losses(loss.loss_dict), loss.shared_params()
+
+
+def attached_unweighted_task_losses(loss: Tensor) -> Dict[str, Tensor]:
+    """The per-task losses attached to ``loss`` divided by the weights they
+    were multiplied by (tasks without an attached weight: 1).
+
+    Raises:
+        TypeError: When ``loss`` carries no per-task losses.
+        ZeroDivisionError: For a task of weight 0.
+    """
+    losses, _ = attached_task_losses(loss)
+    weights = getattr(loss, 'task_weights', {})
+    unweighted = {}
+    for task, value in losses.items():
+        weight = weights.get(task, 1.0)
+        if float(weight) == 0:
+            raise ZeroDivisionError(f'task {task!r} has weight 0: its '
+                                    'unweighted loss is unknown')
+        unweighted[task] = value / weight
+    return unweighted
