@@ -8,6 +8,7 @@ from torch import nn
 
 from conftest import TINY_CONFIG
 from mmsquad.apis import init_model
+from mmsquad.models.multitask import build_scalarizer, scalarizer_names
 from mmsquad.registry import MODELS
 
 TASKS = ['a', 'b']
@@ -70,11 +71,94 @@ def test_gradnorm_loss_moves_weights_towards_the_target():
     assert shared.weight.grad is None
 
 
-@pytest.mark.parametrize('balancer', ['UncertaintyWeighting',
-                                      'DynamicWeightAverage', 'GradNorm'])
+SCALARIZERS = {  # the arguments of those that need some
+    'Constant': dict(weights=[0.3, 0.7]), 'COSMOS': dict(
+        lambda_=0.5, weights=[0.3, 0.7]), 'PBI': dict(
+        theta=2.0, weights=[0.3, 0.7]), 'STCH': dict(mu=0.5)}
+
+
+@pytest.mark.parametrize('name', scalarizer_names())
+def test_torchjd_scalarization_gives_the_gradient_of_its_scalarization(name):
+    """The model's and the scalarization's own parameters get the gradient
+    of torchjd's ``s(L)`` computed directly, and the total equals it."""
+    args = SCALARIZERS.get(name, {})
+    torch.manual_seed(0)
+    shared = nn.Linear(3, 2)
+    x = torch.randn(6, 3)
+
+    def task_losses():
+        out = shared(x)
+        return dict(a=out[:, 0].square().mean() + 0.5,
+                    b=2 * out[:, 1].square().mean() + 0.5)
+
+    balancer = MODELS.build(dict(type='TorchJDScalarization', tasks=TASKS,
+                                 scalarizer=dict(type=name, **args))).train()
+    reference = build_scalarizer(dict(type=name, **args), 2)
+    reference.load_state_dict(balancer.scalarizer.state_dict())
+    own = list(balancer.scalarizer.parameters())
+    losses = task_losses()
+    torch.manual_seed(1)  # Random draws its weights
+    weights, extra = balancer(losses, [])
+    total = sum(weights[t] * losses[t] for t in TASKS) + sum(extra.values())
+    grads = torch.autograd.grad(total, [*shared.parameters(), *own])
+    losses = task_losses()
+    torch.manual_seed(1)
+    expected = reference(torch.stack([losses['a'], losses['b']]))
+    expected_grads = torch.autograd.grad(
+        expected, [*shared.parameters(), *reference.parameters()])
+    assert float(total) == pytest.approx(float(expected), rel=1e-6)
+    for got, want in zip(grads, expected_grads):
+        torch.testing.assert_close(got, want)
+
+
+def test_torchjd_uw_agrees_with_mmsquads_uncertainty_weighting():
+    ours = MODELS.build(dict(type='UncertaintyWeighting', tasks=TASKS))
+    theirs = MODELS.build(dict(type='TorchJDScalarization', tasks=TASKS,
+                               scalarizer=dict(type='UW')))
+    with torch.no_grad():
+        ours.log_vars.copy_(torch.tensor([0.5, -1.0]))
+        theirs.scalarizer.log_var.copy_(torch.tensor([0.5, -1.0]))
+    losses = dict(a=torch.tensor(2.0), b=torch.tensor(3.0))
+    ours_weights, _ = ours(losses, [])
+    theirs_weights, _ = theirs(losses, [])
+    for task in TASKS:
+        assert float(ours_weights[task]) == pytest.approx(
+            float(theirs_weights[task]))
+
+
+def test_torchjd_dwa_steps_at_every_new_epoch():
+    """torchjd's DWA, stepped by the balancer when the epoch changes, gives
+    the same weights as mmsquad's DynamicWeightAverage."""
+    hub = MessageHub.get_instance('test_torchjd_dwa')
+    ours = MODELS.build(dict(type='DynamicWeightAverage', tasks=TASKS))
+    theirs = MODELS.build(dict(type='TorchJDScalarization', tasks=TASKS,
+                               scalarizer=dict(type='DWA')))
+    ours.train(), theirs.train()
+    for epoch, (a, b) in enumerate([(3.0, 2.0), (1.5, 2.0), (1.0, 1.0)]):
+        hub.update_info('epoch', epoch)
+        losses = dict(a=torch.tensor(a), b=torch.tensor(b))
+        expected, _ = ours(losses, [])
+        got, _ = theirs(losses, [])
+        assert [float(got[t]) for t in TASKS] == pytest.approx(
+            [float(expected[t]) for t in TASKS])
+    assert float(got['a']) != pytest.approx(1.0)  # the third epoch moved
+
+
+def test_unsupported_and_unknown_scalarizations_are_named():
+    with pytest.raises(KeyError, match='FAMO cannot be a loss balancer'):
+        build_scalarizer(dict(type='FAMO'), 2)
+    with pytest.raises(KeyError, match="'UWW' is not a torchjd"):
+        build_scalarizer(dict(type='UWW'), 2)
+
+
+@pytest.mark.parametrize('balancer', [
+    dict(type='UncertaintyWeighting'), dict(type='DynamicWeightAverage'),
+    dict(type='GradNorm'),
+    dict(type='TorchJDScalarization', scalarizer=dict(type='UW'))],
+    ids=lambda b: b.get('scalarizer', b)['type'])
 def test_balancers_train_the_multitask_model_from_config(balancer):
     model = init_model(TINY_CONFIG, cfg_options={
-        'model.loss_balancer': dict(type=balancer)}).train()
+        'model.loss_balancer': balancer}).train()
     samples = _random_samples()
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
     losses = model(torch.randn(2, 3, 32, 32), samples, mode='loss')

@@ -2,6 +2,11 @@
 from .loss_balancers import (BaseLossBalancer, DynamicWeightAverage, GradNorm,
                              UncertaintyWeighting)
 from .multitask_model import MultiTaskModel
+from .scalarization_balancer import (TorchJDScalarization, build_scalarizer,
+                                     scalarizer_names)
 
-__all__ = ['BaseLossBalancer', 'DynamicWeightAverage', 'GradNorm',
-           'MultiTaskModel', 'UncertaintyWeighting']
+__all__ = [
+    'BaseLossBalancer', 'DynamicWeightAverage', 'GradNorm', 'MultiTaskModel',
+    'TorchJDScalarization', 'UncertaintyWeighting', 'build_scalarizer',
+    'scalarizer_names'
+]
