@@ -146,6 +146,42 @@ def test_mmdet_head_strides_are_checked_against_the_features(config, key):
         (4, 4), (8, 8), (16, 16), (32, 32), (64, 64)]
 
 
+@pytest.mark.parametrize('config,num_outs', [
+    ('vfnet/vfnet_r50_fpn_1x_coco.py', 5),  # one regress range per level
+    # mmcv refuses maps smaller than the kernel: no 2x2 level at 128 px
+    ('ddod/ddod_r50_fpn_1x_coco.py', 4)])
+def test_heads_with_deformable_convolutions_train_in_a_channels_last_model(
+        config, num_outs, underwater_root):
+    """mmcv's deformable convolutions take contiguous tensors only: their
+    head stays contiguous in a channels-last model and trains."""
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'squad',
+                                   'underwater.py'))
+    bundled = Config.fromfile(osp.join(MMDET_CONFIGS, config)).model
+    det = cfg.model.heads.det
+    det.neck.update(out_channels=32, num_outs=num_outs)
+    det.head = dict(bundled.bbox_head, _scope_='mmdet', num_classes=4,
+                    in_channels=None, feat_channels=32, stacked_convs=1,
+                    train_cfg=bundled.get('train_cfg'),
+                    test_cfg=bundled.test_cfg)
+    det.strides_from_features = True
+    cfg.model.backbone.arch = 'tiny'
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    assert model.channels_last and model.contiguous_tasks == ['det']
+    data = batch(underwater_root, model, training=False, n=2)
+    raw = dict(inputs=list(data['inputs']),
+               data_samples=data['data_samples'])
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-3))
+    log = model.train_step(raw, wrapper)
+    assert all(torch.isfinite(v) for v in log.values())
+    assert any(k.startswith('det.loss') for k in log)
+    model.eval()
+    with torch.no_grad():
+        samples = model.test_step(raw)
+    assert all('bboxes' in s.pred_instances for s in samples)
+
+
 @pytest.mark.parametrize('det_head', [None, 'gfl', FCOS_HEAD],
                          ids=['RetinaHead', 'GFLHead', 'FCOSHead'])
 def test_mmdet_heads_drop_in_by_config_and_train(underwater_root,

@@ -1,5 +1,6 @@
 """Any mmdet neck + dense head as the detection task of a multi-task
 model."""
+import inspect
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -196,22 +197,42 @@ def _float(value):
     return value
 
 
+def _prior_stride_args(head: dict) -> Dict[str, Optional[dict]]:
+    """The arguments of an mmdet head config that set its prior strides:
+    ``{'anchor_generator' / 'prior_generator': its config (given, or the
+    head class's default), 'strides': None}``, for those the config gives
+    or the class (through its bases) takes."""
+    scope = head.get('_scope_')
+    with MODELS.switch_scope_and_registry(scope) as registry:
+        cls = registry.get(head['type']) if isinstance(head['type'], str) \
+            else head['type']
+    defaults: Dict[str, object] = {}
+    for klass in getattr(cls, '__mro__', ()):
+        if '__init__' in vars(klass):
+            for name, param in inspect.signature(
+                    klass.__init__).parameters.items():
+                defaults.setdefault(name, param.default)
+    args: Dict[str, Optional[dict]] = {}
+    for key in ('anchor_generator', 'prior_generator'):
+        value = head.get(key, defaults.get(key))
+        if isinstance(value, dict):
+            args[key] = dict(value)
+    if 'strides' in head or 'strides' in defaults:
+        args['strides'] = None
+    return args
+
+
 def _stride_keys(head: dict) -> List[str]:
     """The config keys of an mmdet head that set its prior strides."""
-    keys = [f'head.{key}.strides' for key in ('anchor_generator',
-                                               'prior_generator')
-            if key in head]
-    return keys if keys and 'strides' not in head else keys + [
-        'head.strides']
+    return [f'head.{key}.strides' if key != 'strides' else 'head.strides'
+            for key in _prior_stride_args(head)]
 
 
 def _with_prior_strides(head: dict, strides: List[int]) -> dict:
-    """``head`` with every key of :func:`_stride_keys` set to ``strides``."""
+    """``head`` with every argument of :func:`_prior_stride_args` set to
+    ``strides``."""
     head = dict(head)
-    for key in _stride_keys(head):
-        name = key.split('.')[1]
-        if name == 'strides':
-            head['strides'] = list(strides)
-        else:
-            head[name] = dict(head[name], strides=list(strides))
+    for key, generator in _prior_stride_args(head).items():
+        head[key] = list(strides) if generator is None else dict(
+            generator, strides=list(strides))
     return head

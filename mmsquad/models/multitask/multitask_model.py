@@ -4,6 +4,8 @@ import re
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
+from mmcv.ops import DeformConv2d, ModulatedDeformConv2d
+from mmengine.logging import print_log
 from mmengine.model import BaseModel, ModuleDict
 from torch import Tensor, nn
 
@@ -12,6 +14,9 @@ from mmsquad.structures import MultiTaskDataSample
 from mmsquad.tasks import build_tasks
 from mmsquad.tasks.presets import TasksCfg
 from ..utils import attach_task_losses, task_losses
+
+#: Layers that need contiguous (not channels-last) inputs and weights.
+CONTIGUOUS_ONLY = (DeformConv2d, ModulatedDeformConv2d)
 
 #: Names of the parameters every task's loss reaches.
 SHARED_PATTERN = r'^(backbone|neck)\.'
@@ -52,7 +57,9 @@ class MultiTaskModel(BaseModel):
         channels_last: Keep the 4-D parameters and the inputs in the
             channels-last memory format (faster convolutions on CPU with
             oneDNN and on GPU tensor cores). The parameters are converted
-            once here, before a runner wraps the model for DDP.
+            once here, before a runner wraps the model for DDP. A head with
+            mmcv's deformable convolutions (VFNet, DDOD, ...) stays
+            contiguous and gets contiguous features (logged once).
         data_preprocessor: Data preprocessor config.
         init_cfg: Initialisation config.
     """
@@ -107,8 +114,19 @@ class MultiTaskModel(BaseModel):
             for name, task in self.tasks.items()
         })
         self.channels_last = channels_last
+        #: Tasks whose heads run contiguous (mmcv's deformable convolutions
+        #: take no channels-last tensors).
+        self.contiguous_tasks = [
+            task for task, head in self.heads.items()
+            if any(isinstance(m, CONTIGUOUS_ONLY) for m in head.modules())
+        ] if channels_last else []
         if channels_last:
             self.to(memory_format=torch.channels_last)
+        for task in self.contiguous_tasks:
+            self.heads[task].to(memory_format=torch.contiguous_format)
+            print_log(f'channels_last is off for the {task} head: mmcv\'s '
+                      'deformable convolutions take contiguous tensors only',
+                      logger='current')
 
     def extract_feats(self, inputs: Tensor
                       ) -> Dict[str, Sequence[Tensor]]:
@@ -116,9 +134,11 @@ class MultiTaskModel(BaseModel):
         if self.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         feats = self.backbone(inputs)
-        if self.neck is not None:
-            return self.neck(feats)
-        return {task: feats for task in self.tasks}
+        feats = self.neck(feats) if self.neck is not None else {
+            task: feats for task in self.tasks}
+        for task in self.contiguous_tasks:
+            feats[task] = tuple(f.contiguous() for f in feats[task])
+        return feats
 
     def _feature_channels(self, task: str) -> Optional[Tuple[int, ...]]:
         """Channels of every level of ``task``'s features, as the neck (or,
