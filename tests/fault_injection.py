@@ -16,16 +16,24 @@ from mmsquad.registry import HOOKS
 
 
 def _kill_job():
-    """SIGKILL the whole job: under torchrun the other ranks (each in a
-    session of its own), torchrun's session, then this rank, as when a node
-    dies; else this process's session."""
+    """SIGKILL the whole job: under torchrun, torchrun's session first, then
+    the other ranks (each in a session of its own), then this rank, as when
+    a node dies; else this process's session.
+
+    torchrun goes first: ranks that reach this point together kill each
+    other, and whichever dies first must not leave torchrun alive to
+    report the failure and exit normally."""
     if 'TORCHELASTIC_RUN_ID' in os.environ:
         launcher = os.getppid()
         with open(f'/proc/{launcher}/task/{launcher}/children') as f:
-            for pid in map(int, f.read().split()):
-                if pid != os.getpid():
-                    os.kill(pid, signal.SIGKILL)
+            ranks = [int(pid) for pid in f.read().split()]
         os.killpg(os.getpgid(launcher), signal.SIGKILL)
+        for pid in ranks:
+            if pid != os.getpid():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:  # killed by a rank already
+                    pass
     os.killpg(os.getpgid(0), signal.SIGKILL)
 
 
