@@ -30,6 +30,8 @@ from mmsquad.evaluation.trivial_baseline import constant_baseline
 from mmsquad.registry import METRICS as METRIC_REGISTRY
 from mmsquad.utils import register_all_modules
 from mmsquad.utils.run_logs import read_scalars
+from mmsquad.utils.single_task import \
+    single_task_config as derive_single_task_config
 from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
                                                       plot_conflict_curves)
 
@@ -59,14 +61,8 @@ def schedule_of(config: str) -> dict:
 def single_task_config(task: str, out_file: str) -> str:
     """Write the single-task reference config of ``task`` (the trunk of
     :data:`SINGLE_TASK_TRUNK` with ``task``'s head only) to ``out_file``."""
-    cfg = Config.fromfile(osp.join(ROOT, SINGLE_TASK_TRUNK))
-    cfg.model.heads = {task: cfg.model.heads[task]}
-    cfg.model.task_weights = None
-    cfg.custom_hooks = []  # conflicts need two tasks
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.tasks = [task]
-    for evaluator in ('val_evaluator', 'test_evaluator'):
-        cfg[evaluator].tasks = [task]
+    cfg = derive_single_task_config(
+        Config.fromfile(osp.join(ROOT, SINGLE_TASK_TRUNK)), task)
     os.makedirs(osp.dirname(out_file), exist_ok=True)
     cfg.dump(out_file)
     return out_file
