@@ -22,3 +22,4 @@ test: install
 bench: install
 	$(PY) tools/analysis_tools/benchmark_deploy.py
 	$(PY) tools/analysis_tools/benchmark.py
+	$(PY) tools/analysis_tools/benchmark_architectures.py

@@ -30,8 +30,9 @@ def test_every_config_is_a_public_model_name():
 
 @pytest.mark.parametrize('path', CONFIGS)
 def test_config_builds(path):
-    """The model, every metric and the dataset define the same tasks, and
-    every task is evaluated."""
+    """The model, every metric and the dataset define the same tasks (the
+    dataset also the model's auxiliary ones), and every task with a head is
+    evaluated."""
     cfg = Config.fromfile(osp.join(REPO, path))
     assert cfg.default_scope == 'mmsquad'
     model = MODELS.build(cfg.model)
@@ -53,8 +54,9 @@ def test_config_builds(path):
     assert evaluated == set(kinds)
     dataset_tasks = cfg.train_dataloader.dataset.get('tasks')
     if dataset_tasks is not None:
+        auxiliary = {n: repr(t) for n, t in model.auxiliary_tasks.items()}
         assert {n: repr(t) for n, t in build_tasks(dataset_tasks).items()
-                } == kinds
+                } == dict(kinds, **auxiliary)
     for hook in cfg.get('custom_hooks', []):
         HOOKS.build(hook)
     assert OPTIM_WRAPPERS.get(cfg.optim_wrapper.get('type',

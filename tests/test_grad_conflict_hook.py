@@ -124,14 +124,14 @@ def test_hook_rejects_a_group_without_parameters(demo_root, tmp_path):
         hook.measure(runner.model, batch, optim_wrapper)
 
 
-@pytest.mark.parametrize('amp', [False, pytest.param(True, marks=(
-    pytest.mark.skipif(torch.cuda.is_available() or
-                       not cpu_supports_bfloat16(),
-                       reason='CPU bfloat16 autocast needs avx512_bf16/AMX')))])
-def test_pcgrad_and_hook_under_two_process_cpu_ddp(demo_root, tmp_path, amp):
+def pcgrad_ddp_run(base_config: str, demo_root: str, tmp_path, port: int,
+                   *args: str):
+    """Train ``base_config`` for one epoch with PCGrad and the conflict
+    hook at every iteration, in 2 CPU processes (``tools/dist_train.sh``);
+    the finished process and the work directory."""
     config = tmp_path / 'pcgrad_ddp.py'
     config.write_text(
-        f"_base_ = ['{TINY_CONFIG}']\n"
+        f"_base_ = ['{base_config}']\n"
         "optim_wrapper = dict(type='PCGradOptimWrapper')\n"
         "custom_hooks = [dict(type='GradConflictHook', interval=1)]\n"
         f"train_dataloader = dict(dataset=dict(data_root='{demo_root}'))\n"
@@ -140,9 +140,19 @@ def test_pcgrad_and_hook_under_two_process_cpu_ddp(demo_root, tmp_path, amp):
         "train_cfg = dict(max_epochs=1, val_interval=1)\n")
     work_dir = str(tmp_path / 'work')
     result = run(['bash', 'tools/dist_train.sh', str(config), '2',
-                  '--work-dir', work_dir, *(['--amp'] if amp else [])],
-                 PYTHON=sys.executable, PORT=str(29617 + amp),
-                 OMP_NUM_THREADS='1')
+                  '--work-dir', work_dir, *args],
+                 PYTHON=sys.executable, PORT=str(port), OMP_NUM_THREADS='1')
+    return result, work_dir
+
+
+@pytest.mark.parametrize('amp', [False, pytest.param(True, marks=(
+    pytest.mark.skipif(torch.cuda.is_available() or
+                       not cpu_supports_bfloat16(),
+                       reason='CPU bfloat16 autocast needs avx512_bf16/AMX')))])
+def test_pcgrad_and_hook_under_two_process_cpu_ddp(demo_root, tmp_path, amp):
+    result, work_dir = pcgrad_ddp_run(TINY_CONFIG, demo_root, tmp_path,
+                                      29617 + amp,
+                                      *(['--amp'] if amp else []))
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-3000:]
     if amp:  # a real CPU bfloat16 run of PCGrad and the hook

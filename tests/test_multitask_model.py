@@ -224,7 +224,7 @@ def test_squad_routing_hands_each_task_its_group_and_the_shared_ones():
 
 def test_task_count_mismatch_fails_clearly():
     with pytest.raises(ValueError,
-                       match='num_tasks=4 contradicts the 2 task heads'):
+                       match='num_tasks=4 contradicts the model.s 2'):
         tiny_model(tasks=('semseg', 'sal'),
                    backbone=dict(type='SquadNet', arch='tiny', num_tasks=4))
 

@@ -221,14 +221,48 @@ def test_backbone_default_init_is_kaiming_fan_out(name):
 
 @pytest.mark.parametrize('name', registered(MODELS, 'mmsquad.models.necks'))
 def test_neck_outputs_match_its_advertised_channels(name):
+    """Per-task features as advertised; a neck with intermediate
+    predictions also returns them, per intermediate task, with the task's
+    channels."""
+    intermediate = dict(a=3, b=1, c=2)
+    extra = dict(intermediate_channels=intermediate) if \
+        'intermediate_channels' in inspect.signature(
+            MODELS.get(name)).parameters else {}
     neck = MODELS.build(dict(type=name, tasks=['a', 'b'],
-                             in_channels=[8, 16])).eval()
+                             in_channels=[8, 16], **extra)).eval()
     feats = [torch.randn(2, 8, 16, 16), torch.randn(2, 16, 8, 8)]
     with torch.no_grad():
         outs = neck(feats)
+    if extra:
+        outs, predictions = outs
+        assert set(predictions) == set(intermediate)
+        for task, levels in predictions.items():
+            assert levels and all(
+                x.shape[:2] == (2, intermediate[task])
+                for x in levels.values())
     assert set(outs) == set(neck.out_channels) == {'a', 'b'}
     for task, levels in outs.items():
         assert tuple(x.shape[1] for x in levels) == neck.out_channels[task]
+
+
+# Multi-task encoders -----------------------------------------------------
+
+@pytest.mark.parametrize('name',
+                         registered(MODELS, 'mmsquad.models.encoders'))
+def test_encoder_outputs_match_its_advertised_channels_and_strides(name):
+    encoder = MODELS.build(dict(
+        type=name, tasks=['a', 'b', 'c'],
+        backbone=dict(type='mmseg.ResNet', depth=18, base_channels=8))
+    ).eval()
+    with torch.no_grad():
+        outs = encoder(torch.randn(2, 3, 64, 96))
+    assert set(outs) == set(encoder.out_channels) == {'a', 'b', 'c'}
+    for task, levels in outs.items():
+        assert [tuple(x.shape) for x in levels] == [
+            (2, c, 64 // s, 96 // s) for c, s in zip(
+                encoder.out_channels[task], encoder.out_strides)]
+    shared = {id(p) for p in encoder.shared_parameters()}
+    assert shared and shared <= {id(p) for p in encoder.parameters()}
 
 
 # Heads -------------------------------------------------------------------

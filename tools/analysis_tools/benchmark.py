@@ -30,13 +30,10 @@ import resource
 import time
 
 import torch
-import torch.nn.functional as F
-from mmengine.structures import PixelData
 
 from mmsquad.models.deploy import fold_batchnorm
 from mmsquad.registry import MODELS
-from mmsquad.structures import MultiTaskDataSample
-from mmsquad.testing import ReferenceSquadNet
+from mmsquad.testing import ReferenceSquadNet, random_samples
 from mmsquad.utils import register_all_modules
 from mmsquad.utils.roofline import count_conv_work, matmul_step
 from mmsquad.utils.precision import cpu_supports_bfloat16
@@ -82,21 +79,6 @@ def inference_step(model: torch.nn.Module, inputs: torch.Tensor):
     return step
 
 
-def random_samples(batch: int, size: int) -> list:
-    """Data samples with random targets for every task."""
-    samples = []
-    for _ in range(batch):
-        sample = MultiTaskDataSample(metainfo=dict(img_shape=(size, size)))
-        for task, channels in HEAD_OUT.items():
-            if task == 'normals':
-                data = F.normalize(torch.randn(3, size, size), dim=0)
-            else:
-                data = torch.randint(0, max(channels, 2), (1, size, size))
-            sample.set_target(task, PixelData(data=data))
-        samples.append(sample)
-    return samples
-
-
 def training_step(model: torch.nn.Module, inputs: torch.Tensor,
                   samples: list, amp: bool = False, optim=None):
     """A call running one Adam training step of ``model`` (with its own
@@ -126,7 +108,8 @@ def _measure_memory(arch: str, with_cp: bool, batch: int, size: int,
     def step_at(batch_size: int, side: int):
         x = torch.randn(batch_size, 3, side, side).contiguous(
             memory_format=torch.channels_last)
-        return training_step(model, x, random_samples(batch_size, side),
+        return training_step(model, x,
+                             random_samples(model.tasks, batch_size, side),
                              optim=optim)
 
     step_at(2, 64)()
@@ -201,7 +184,7 @@ def main() -> None:
         return inference_step(
             copy.deepcopy(model).to(memory_format=formats[fmt]), inputs[fmt])
 
-    samples = random_samples(args.batch, args.size)
+    samples = random_samples(efficient.tasks, args.batch, args.size)
 
     def train(model, fmt, amp=False):
         model = copy.deepcopy(model).to(memory_format=formats[fmt]).train()

@@ -15,19 +15,22 @@ from ..task_gradients import conflict_stats, gram_matrix, per_task_gradients
 DATA_BATCH = Optional[dict]
 
 
-def default_groups(model: nn.Module) -> Dict[str, str]:
-    """``{group: parameter-name pattern}``: the whole backbone, and each of
-    its child modules (the items of a ``ModuleList`` separately, e.g. the
-    levels of SquadNet)."""
-    groups = {'backbone': r'^backbone\.'}
+def default_groups(model: nn.Module) -> Dict[str, List[str]]:
+    """``{group: parameter names}``: every parameter the model declares
+    shared (``shared``, the same definition for every architecture), those
+    of them in the backbone, and in each of the backbone's child modules
+    (the items of a ``ModuleList`` separately, e.g. the levels of
+    SquadNet)."""
+    shared = model.shared_parameter_names()
+    groups = {'shared': shared,
+              'backbone': [n for n in shared if n.startswith('backbone.')]}
     for name, child in model.backbone.named_children():
-        names = [f'{name}.{i}' for i in range(len(child))] \
+        subs = [f'{name}.{i}' for i in range(len(child))] \
             if isinstance(child, nn.ModuleList) else [name]
-        for sub in names:
-            if any(p.requires_grad for p in
-                   model.backbone.get_submodule(sub).parameters()):
-                groups[f'backbone.{sub}'] = rf'^backbone\.{re.escape(sub)}\.'
-    return groups
+        for sub in subs:
+            groups[f'backbone.{sub}'] = [
+                n for n in shared if n.startswith(f'backbone.{sub}.')]
+    return {group: names for group, names in groups.items() if names}
 
 
 @HOOKS.register_module()
@@ -50,7 +53,8 @@ class GradConflictHook(Hook):
         interval: Measure every ``interval`` training iterations. Make the
             logger's interval divide it to log every measurement once.
         groups: ``{name: regular expression on parameter names}``; default:
-            :func:`default_groups`.
+            :func:`default_groups` (the parameters the model declares
+            shared, see its ``shared_parameters``).
     """
 
     priority = 'BELOW_NORMAL'
@@ -112,12 +116,19 @@ class GradConflictHook(Hook):
                        ) -> Tuple[List[nn.Parameter], Dict[str, List[int]]]:
         """The parameters of any group, each once, and for every group the
         indices of its parameters in that list."""
-        groups = self.groups or default_groups(model)
         named = [(n, p) for n, p in model.named_parameters()
                  if p.requires_grad]
-        members = {group: [i for i, (n, _) in enumerate(named)
-                           if re.search(pattern, n)]
-                   for group, pattern in groups.items()}
+        if self.groups is None:
+            groups = default_groups(model)
+            members = {group: [i for i, (n, _) in enumerate(named)
+                               if n in names]
+                       for group, names in (
+                           (g, set(names)) for g, names in groups.items())}
+        else:
+            groups = self.groups
+            members = {group: [i for i, (n, _) in enumerate(named)
+                               if re.search(pattern, n)]
+                       for group, pattern in groups.items()}
         for group, indices in members.items():
             if not indices:
                 raise ValueError(f'GradConflictHook: group {group!r} '

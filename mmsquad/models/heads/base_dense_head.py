@@ -13,6 +13,33 @@ from ..losses import zero_loss
 from .base_task_head import BaseTaskHead
 
 
+def dense_task_losses(task: BaseTask, losses: Sequence[torch.nn.Module],
+                      logits: Tensor,
+                      data_samples: List[MultiTaskDataSample],
+                      align_corners: bool = False) -> Dict[str, Tensor]:
+    """``{loss name: value}`` of ``logits`` (a batch, at any resolution)
+    against ``task``'s targets: the samples that carry one, the logits
+    resized bilinearly to the target size; losses of the same name summed.
+    A batch without any target gives zeros that still reach every
+    parameter behind ``logits`` (DDP-safe)."""
+    labelled = [i for i, s in enumerate(data_samples)
+                if s.has_target(task.name)]
+    if not labelled:
+        return {loss.loss_name: zero_loss(logits) for loss in losses}
+    target = torch.stack([
+        data_samples[i].get_target(task.name).data for i in labelled])
+    logits = logits[labelled]
+    if tuple(logits.shape[-2:]) != tuple(target.shape[-2:]):
+        logits = F.interpolate(logits, size=tuple(target.shape[-2:]),
+                               mode='bilinear', align_corners=align_corners)
+    values: Dict[str, Tensor] = {}
+    for loss in losses:
+        value = loss(logits, target)
+        values[loss.loss_name] = values[loss.loss_name] + value \
+            if loss.loss_name in values else value
+    return values
+
+
 class BaseDenseTaskHead(BaseTaskHead):
     """A head that predicts one dense task (a
     :class:`~mmsquad.tasks.DenseMapTask`) from multi-level features.
@@ -60,21 +87,8 @@ class BaseDenseTaskHead(BaseTaskHead):
     def loss(self, feats: Sequence[Tensor],
              data_samples: List[MultiTaskDataSample]) -> Dict[str, Tensor]:
         """Losses of the task on the labelled samples of the batch."""
-        logits = self(feats)
-        name = self.task.name
-        labelled = [i for i, s in enumerate(data_samples)
-                    if s.has_target(name)]
-        if not labelled:
-            return {loss.loss_name: zero_loss(logits) for loss in self.losses}
-        target = torch.stack([
-            data_samples[i].get_target(name).data for i in labelled])
-        logits = self._resize(logits[labelled], target.shape[-2:])
-        values: Dict[str, Tensor] = {}
-        for loss in self.losses:
-            value = loss(logits, target)
-            values[loss.loss_name] = values[loss.loss_name] + value \
-                if loss.loss_name in values else value
-        return values
+        return dense_task_losses(self.task, self.losses, self(feats),
+                                 data_samples, self.align_corners)
 
     def export(self, feats: Sequence[Tensor],
                batch_shape: Sequence[int]) -> Dict[str, Tensor]:
@@ -86,8 +100,9 @@ class BaseDenseTaskHead(BaseTaskHead):
                 data_samples: List[MultiTaskDataSample],
                 batch_shape: Sequence[int]) -> None:
         """Set ``pred_<task>`` of every sample at its original size (padding
-        cropped), as the task kind finalises it (class indices, probabilities, unit vectors,
-        values), in float32 whatever precision the network ran in."""
+        cropped), as the task kind finalises it (class indices,
+        probabilities, unit vectors, values), in float32 whatever precision
+        the network ran in."""
         outputs = self.export(feats, batch_shape)[self.task.name].float()
         for output, sample in zip(outputs, data_samples):
             h, w = sample.metainfo.get('img_shape', output.shape[-2:])[:2]

@@ -17,8 +17,8 @@ class TaskHeadAdapter(BaseDenseTaskHead):
     wrapped head's ``forward`` is used; the task's loss, target handling and
     prediction are mmsquad's, so partially labelled batches work the same.
     The wrapped head's ``in_channels`` default to the advertised channels
-    of the levels its ``in_index`` selects; a ``num_classes`` must match
-    the task's outputs.
+    of the levels its ``in_index`` selects, and its ``num_classes`` to the
+    task's outputs (a given one must match them).
 
     Args:
         task: The task (a built dense task, or a preset name).
@@ -42,8 +42,8 @@ class TaskHeadAdapter(BaseDenseTaskHead):
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(task, loss, feature_channels, feature_strides,
                          align_corners, init_cfg)
-        if 'num_classes' in head:
-            self.contract_out_channels(head['num_classes'])
+        head = dict(head, num_classes=self.contract_out_channels(
+            head.get('num_classes')))
         self.head = MODELS.build(dict(head, in_channels=self.contract_channels(
             head.get('in_channels'), self._selected_channels(head))))
 

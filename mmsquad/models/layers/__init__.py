@@ -5,10 +5,16 @@ from .memory_format import grad_in_input_format, memory_format_of
 from .shuffle import shuffle_permutation
 from .squad_block import PlainBlock, SquadBlock, SquadDownsample, SquadStem
 from .squad_mlp import GroupedExperts, SquadMLP
+from .task_interaction import (AttentionMask, FeaturePropagation,
+                               ResidualDecoder, SpatialAttention,
+                               TaskDistillation, concat_levels,
+                               residual_blocks, upsample_like)
 
 __all__ = [
-    'ConvNormAct', 'FoldedConvAct', 'GroupedExperts', 'PlainBlock',
+    'AttentionMask', 'ConvNormAct', 'FeaturePropagation', 'FoldedConvAct',
+    'GroupedExperts', 'PlainBlock', 'ResidualDecoder', 'SpatialAttention',
     'SquadBlock', 'SquadDownsample', 'SquadMLP', 'SquadStem',
-    'grad_in_input_format', 'memory_format_of', 'run_layer',
-    'shuffle_permutation'
+    'TaskDistillation', 'concat_levels', 'grad_in_input_format',
+    'memory_format_of', 'residual_blocks', 'run_layer',
+    'shuffle_permutation', 'upsample_like'
 ]

@@ -1,25 +1,26 @@
 """The model that wires a backbone, a neck and one head per task."""
 import inspect
-import re
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmcv.ops import DeformConv2d, ModulatedDeformConv2d
 from mmengine.logging import print_log
-from mmengine.model import BaseModel, ModuleDict
+from mmengine.model import BaseModel, ModuleDict, ModuleList
 from torch import Tensor, nn
 
 from mmsquad.registry import MODELS
 from mmsquad.structures import MultiTaskDataSample
 from mmsquad.tasks import build_tasks
 from mmsquad.tasks.presets import TasksCfg
+from ..heads import dense_task_losses
 from ..utils import attach_task_losses, task_losses
+from ..utils.feature_probe import probe_features
 
 #: Layers that need contiguous (not channels-last) inputs and weights.
 CONTIGUOUS_ONLY = (DeformConv2d, ModulatedDeformConv2d)
 
-#: Names of the parameters every task's loss reaches.
-SHARED_PATTERN = r'^(backbone|neck)\.'
+#: ``{task: features}`` and ``{task: {level: logits}}``.
+Encoded = Tuple[Dict[str, Sequence[Tensor]], Dict[str, Dict[str, Tensor]]]
 
 ForwardResults = Union[Dict[str, Tensor], List[MultiTaskDataSample]]
 
@@ -32,6 +33,18 @@ class MultiTaskModel(BaseModel):
     sees its task's features; without one, every head sees the backbone
     outputs (the shared-encoder baseline; one head is a single-task model).
     Heads implement :class:`~mmsquad.models.BaseTaskHead`.
+
+    The comparison architectures are the same model with other parts: a
+    multi-task encoder as the backbone (a backbone that takes ``tasks``
+    and returns ``{task: features}``: Cross-Stitch, NDDR-CNN, MTAN), or a
+    task-interaction neck with intermediate predictions (PAD-Net, MTI-Net;
+    see :class:`~mmsquad.models.BaseTaskInteractionNeck`), which the model
+    supervises with each task's loss (keys ``<task>.<loss>_<level>``), also
+    for ``auxiliary_tasks`` that have no head. Every part declares which of
+    its parameters more than one task's loss reaches (its
+    ``shared_parameters()``; a part without the method is shared whole);
+    :meth:`shared_parameters` is their union, for gradient surgery and the
+    gradient-conflict hook.
 
     The model wires the contracts, so configs never compute channels: the
     neck gets the task names (and the backbone's ``feature_specs`` when it
@@ -48,9 +61,11 @@ class MultiTaskModel(BaseModel):
         tasks: The tasks: ``{name: kind config}`` or preset names (see
             :func:`~mmsquad.tasks.build_tasks`); by default the presets
             named like the heads. Their names must be the heads'.
+        auxiliary_tasks: Tasks without a head, trained only through a
+            neck's intermediate predictions (same forms as ``tasks``).
         neck: Neck config.
-        task_weights: ``{task: weight}`` applied to each task's losses
-            (1 for tasks not named).
+        task_weights: ``{task: weight}`` applied to each task's losses,
+            intermediate ones included (1 for tasks not named).
         loss_balancer: Config of a balancer (e.g.
             ``dict(type='UncertaintyWeighting')``) whose weights multiply
             ``task_weights`` during training; ``None`` keeps them fixed.
@@ -68,6 +83,7 @@ class MultiTaskModel(BaseModel):
                  backbone: dict,
                  heads: Dict[str, dict],
                  tasks: Optional[TasksCfg] = None,
+                 auxiliary_tasks: Optional[TasksCfg] = None,
                  neck: Optional[dict] = None,
                  task_weights: Optional[Dict[str, float]] = None,
                  loss_balancer: Optional[dict] = None,
@@ -84,26 +100,43 @@ class MultiTaskModel(BaseModel):
         if set(self.tasks) != set(heads):
             raise KeyError(f'the tasks {list(self.tasks)} and the heads '
                            f'{list(heads)} must name the same tasks')
-        unknown = sorted(set(task_weights or {}) - set(self.tasks))
+        self.auxiliary_tasks = build_tasks(auxiliary_tasks or {})
+        overlap = sorted(set(self.auxiliary_tasks) & set(self.tasks))
+        if overlap:
+            raise KeyError(f'auxiliary_tasks {overlap} have heads; an '
+                           'auxiliary task is one without a head')
+        names = list(self.tasks)
+        supervised = names + list(self.auxiliary_tasks)
+        unknown = sorted(set(task_weights or {}) - set(supervised))
         if unknown:
             raise KeyError(f'task_weights names tasks without a head: '
                            f'{unknown}; the heads are {list(self.tasks)}')
         self.task_weights = {t: float((task_weights or {}).get(t, 1.0))
-                             for t in self.tasks}
-        names = list(self.tasks)
-        if neck is not None:
-            backbone = _with_num_tasks(backbone, len(names))
-        self.backbone = MODELS.build(backbone)
-        if neck is not None:
-            neck = dict(neck, tasks=names)
-            specs = getattr(self.backbone, 'feature_specs', None)
-            if specs is not None and 'in_channels' not in neck:
-                neck['feature_specs'] = specs
-            self.neck = MODELS.build(neck)
-        else:
-            self.neck = None
+                             for t in supervised}
+        self.backbone = MODELS.build(_filled(backbone, dict(
+            tasks=names, num_tasks=len(names) if neck is not None else None)))
+        #: Whether the backbone is a multi-task encoder.
+        self.per_task_backbone = isinstance(
+            getattr(self.backbone, 'out_channels', None), dict)
+        if self.per_task_backbone and neck is not None:
+            raise ValueError(f'{type(self.backbone).__name__} gives every '
+                             'task its own features; a neck cannot follow it')
+        self.neck = None if neck is None else MODELS.build(
+            self._neck_config(neck, names))
+        self.intermediate_tasks = list(getattr(self.neck, 'intermediate_tasks',
+                                               None) or [])
+        missing = sorted(set(self.auxiliary_tasks) -
+                         set(self.intermediate_tasks))
+        if missing:
+            raise ValueError(f'auxiliary tasks {missing} have no head and no '
+                             'intermediate prediction: use a neck that '
+                             'predicts them (PADNetNeck, MTINetNeck)')
+        self.auxiliary_losses = ModuleDict({
+            t: ModuleList(MODELS.build(cfg) for cfg in _as_list(
+                task.default_loss))
+            for t, task in self.auxiliary_tasks.items()})
         self.loss_balancer = None if loss_balancer is None else \
-            MODELS.build(dict(loss_balancer, tasks=names))
+            MODELS.build(dict(loss_balancer, tasks=supervised))
         # mmengine's ModuleDict, so that init_weights reaches the heads'
         # init_cfg (e.g. the prior-probability bias of mmdet's heads).
         self.heads = ModuleDict({
@@ -128,21 +161,65 @@ class MultiTaskModel(BaseModel):
                       'deformable convolutions take contiguous tensors only',
                       logger='current')
 
-    def extract_feats(self, inputs: Tensor
-                      ) -> Dict[str, Sequence[Tensor]]:
-        """``{task: features}`` for every task."""
+    def _neck_config(self, neck: dict, names: List[str]) -> dict:
+        """``neck`` with what the model knows filled in: the task names,
+        the backbone's ``feature_specs`` (SquadNet) or channels, and the
+        output channels of the intermediate tasks."""
+        neck = dict(neck, tasks=names)
+        specs = getattr(self.backbone, 'feature_specs', None)
+        if specs is not None and 'in_channels' not in neck:
+            neck['feature_specs'] = specs
+        kinds = dict(self.tasks, **self.auxiliary_tasks)
+        values = dict(intermediate_channels={
+            t: task.out_channels for t, task in kinds.items()})
+        if 'feature_specs' not in neck:
+            values['in_channels'] = self._backbone_levels()[0]
+        return _filled(neck, values)
+
+    def _backbone_levels(self) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
+        """Channels and strides of the backbone's outputs: advertised
+        (``out_channels``, ``out_strides``) or measured once on a small
+        input (mmseg's, mmdet's and mmpretrain's backbones)."""
+        if not hasattr(self, '_levels'):
+            channels = getattr(self.backbone, 'out_channels', None)
+            strides = getattr(self.backbone, 'out_strides', None)
+            if channels is None or strides is None:
+                channels, strides = probe_features(
+                    self.backbone, getattr(self.backbone, 'in_channels', 3))
+            if isinstance(channels, int):
+                channels = (channels, )
+            self._levels = (channels, tuple(strides))
+        return self._levels
+
+    def _encode(self, inputs: Tensor) -> Encoded:
+        """``{task: features}`` of every head's task, and the
+        intermediate predictions ``{task: {level: logits}}`` (empty
+        without a neck that makes them)."""
         if self.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         feats = self.backbone(inputs)
-        feats = self.neck(feats) if self.neck is not None else {
-            task: feats for task in self.tasks}
+        intermediate = {}
+        if self.neck is not None:
+            feats = self.neck(feats)
+            if self.intermediate_tasks:
+                feats, intermediate = feats
+        elif not self.per_task_backbone:
+            feats = {task: feats for task in self.tasks}
         for task in self.contiguous_tasks:
             feats[task] = tuple(f.contiguous() for f in feats[task])
-        return feats
+        return feats, intermediate
+
+    def extract_feats(self, inputs: Tensor
+                      ) -> Dict[str, Sequence[Tensor]]:
+        """``{task: features}`` for every task."""
+        return self._encode(inputs)[0]
 
     def _feature_channels(self, task: str) -> Optional[Tuple[int, ...]]:
         """Channels of every level of ``task``'s features, as the neck (or,
-        without one, the backbone) advertises them; None if it does not."""
+        without one, the backbone) advertises them, or as the backbone's
+        outputs measure."""
+        if self.neck is None and not self.per_task_backbone:
+            return self._backbone_levels()[0]
         source = self.backbone if self.neck is None else self.neck
         channels = getattr(source, 'out_channels', None)
         if isinstance(channels, dict):
@@ -152,10 +229,17 @@ class MultiTaskModel(BaseModel):
         return None if channels is None else tuple(channels)
 
     def _feature_strides(self) -> Optional[Tuple[int, ...]]:
-        """Strides of every level of the heads' features, as the neck (or,
-        without one, the backbone) advertises them; None if it does not."""
-        source = self.backbone if self.neck is None else self.neck
-        strides = getattr(source, 'out_strides', None)
+        """Strides of every level of the heads' features: the neck's
+        advertised ``out_strides`` (a neck without them: the backbone's
+        when it keeps their number of levels), or the backbone's."""
+        backbone = self._backbone_levels()[1] \
+            if not self.per_task_backbone else self.backbone.out_strides
+        if self.neck is None:
+            return backbone
+        strides = getattr(self.neck, 'out_strides', None)
+        if strides is None and self.intermediate_tasks:
+            levels = len(next(iter(self.neck.out_channels.values())))
+            strides = backbone[:levels]
         return None if strides is None else tuple(strides)
 
     def forward(self,
@@ -178,13 +262,22 @@ class MultiTaskModel(BaseModel):
              data_samples: List[MultiTaskDataSample]) -> Dict[str, Tensor]:
         """Weighted losses, keyed ``<task>.loss_<name>``; with a loss
         balancer also ``<task>.weight`` (logged) and its own terms."""
-        feats = self.extract_feats(inputs)
+        feats, intermediate = self._encode(inputs)
         losses = {}
         for task in self.tasks:
             weight = self.task_weights[task]
             for name, value in self.heads[task].loss(
                     feats[task], data_samples).items():
                 losses[f'{task}.{name}'] = weight * value
+        for task, levels in intermediate.items():
+            kind = self.tasks.get(task) or self.auxiliary_tasks[task]
+            loss_modules = self.heads[task].losses if task in self.heads \
+                else self.auxiliary_losses[task]
+            for level, logits in levels.items():
+                for name, value in dense_task_losses(
+                        kind, loss_modules, logits, data_samples).items():
+                    losses[f'{task}.{name}_{level}'] = \
+                        self.task_weights[task] * value
         if self.loss_balancer is None:
             return losses
         weights, extra = self.loss_balancer(task_losses(losses),
@@ -192,7 +285,7 @@ class MultiTaskModel(BaseModel):
         balanced = {key: weights[key.partition('.')[0]] * value
                     for key, value in losses.items()}
         balanced.update({f'{task}.weight': weights[task].detach()
-                         for task in self.tasks})
+                         for task in self.task_weights})
         balanced.update(extra)
         return balanced
 
@@ -219,10 +312,26 @@ class MultiTaskModel(BaseModel):
         return data_samples
 
     def shared_parameters(self) -> List[nn.Parameter]:
-        """The trainable parameters every task's loss reaches: the
-        backbone's and the neck's."""
-        return [p for name, p in self.named_parameters()
-                if p.requires_grad and re.match(SHARED_PATTERN, name)]
+        """The trainable parameters more than one task's loss reaches, as
+        the backbone (or multi-task encoder) and the neck declare them
+        (``shared_parameters()``; a part without the method: all of it),
+        in the model's parameter order."""
+        return [p for _, p in self._shared_named_parameters()]
+
+    def shared_parameter_names(self) -> List[str]:
+        """The names of :meth:`shared_parameters`."""
+        return [name for name, _ in self._shared_named_parameters()]
+
+    def _shared_named_parameters(self) -> List[Tuple[str, nn.Parameter]]:
+        declared = set()
+        for part in (self.backbone, self.neck):
+            if part is None:
+                continue
+            declare = getattr(part, 'shared_parameters', None)
+            declared.update(map(id, declare() if declare is not None
+                                else part.parameters()))
+        return [(name, p) for name, p in self.named_parameters()
+                if p.requires_grad and id(p) in declared]
 
     def parse_losses(self, losses: Dict[str, Tensor]
                      ) -> Tuple[Tensor, Dict[str, Tensor]]:
@@ -231,28 +340,49 @@ class MultiTaskModel(BaseModel):
         times balanced) for gradient surgery (see
         :func:`~mmsquad.models.utils.attach_task_losses`)."""
         loss, log_vars = super().parse_losses(losses)
-        weights = {task: self.task_weights[task] * losses.get(
-            f'{task}.weight', 1.0) for task in self.tasks}
+        weights = {task: weight * losses.get(f'{task}.weight', 1.0)
+                   for task, weight in self.task_weights.items()}
         attach_task_losses(loss, losses, self.shared_parameters, weights)
         return loss, log_vars
 
 
-def _with_num_tasks(backbone: dict, num_tasks: int) -> dict:
-    """``backbone`` with ``num_tasks`` filled in, when its class takes it.
+def _filled(cfg: dict, values: Dict[str, Any]) -> dict:
+    """``cfg`` with each of ``values`` (None: skip) filled in where its
+    class takes that argument and the config does not give it.
 
     Raises:
-        ValueError: When the config gives another number.
+        ValueError: When the config gives a value that contradicts it.
     """
-    cls = backbone['type']
+    cls = cfg['type']
     if isinstance(cls, str):
-        cls = None if '_scope_' in backbone else MODELS.get(cls)
-    if cls is None or 'num_tasks' not in inspect.signature(
-            cls.__init__).parameters:
-        return backbone
-    given = backbone.get('num_tasks')
-    if given is None:
-        return dict(backbone, num_tasks=num_tasks)
-    if given != num_tasks:
-        raise ValueError(f'backbone num_tasks={given} contradicts the '
-                         f'{num_tasks} task heads of the model')
-    return backbone
+        cls = None if '_scope_' in cfg else MODELS.get(cls)
+    if cls is None:
+        return cfg
+    accepted = inspect.signature(cls.__init__).parameters
+    filled = dict(cfg)
+    for key, value in values.items():
+        if value is None or key not in accepted:
+            continue
+        given = filled.get(key)
+        if given is None:
+            filled[key] = value
+        elif _normal(given) != _normal(value):
+            raise ValueError(f'{cls.__name__} {key}={given} contradicts the '
+                             f'model\'s {value}')
+    return filled
+
+
+def _normal(value: Any) -> Any:
+    """``value`` with its sequences as tuples and mappings as dicts."""
+    if isinstance(value, dict):
+        return {k: _normal(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return tuple(_normal(v) for v in value)
+    return value
+
+
+def _as_list(cfg: Union[dict, List[dict], None]) -> List[dict]:
+    """A loss config (or list of them) as a list."""
+    if cfg is None:
+        return []
+    return list(cfg) if isinstance(cfg, (list, tuple)) else [cfg]

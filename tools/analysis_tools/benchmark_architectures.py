@@ -1,0 +1,122 @@
+"""Training-step time and peak memory of the comparison architectures
+against SquadNet-small, measured in the same run.
+
+Every model is built from its PASCAL-Context config (the four tasks,
+float32, the config's memory layout) and trained with Adam on the same
+random ``--batch`` x3x``--size``^2 batch. Times: the median of ``--runs``
+timed steps after ``--warmup``, the models' steps interleaved round by
+round. Memory: in a fresh process per model, the growth of the resident
+set's peak over one training step, after a small step has made the
+optimizer state. Each
+row gives both as a ratio to SquadNet-small's.
+
+``python tools/analysis_tools/benchmark_architectures.py [--batch 2]
+[--size 256]``
+"""
+import argparse
+import multiprocessing
+import os.path as osp
+import resource
+import time
+
+import torch
+from mmengine.config import Config
+
+from mmsquad.registry import MODELS
+from mmsquad.testing import random_samples
+from mmsquad.utils import register_all_modules
+from mmsquad.utils.timing import median_times
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+#: The models compared, SquadNet-small (the reference) first.
+CONFIGS = {
+    'SquadNet-small': 'configs/squad/pascal_ctx.py',
+    'shared ResNet-18': 'configs/baselines/shared_r18_pascal_ctx.py',
+    'Cross-Stitch': 'configs/baselines/cross_stitch_pascal_ctx.py',
+    'NDDR-CNN': 'configs/baselines/nddr_cnn_pascal_ctx.py',
+    'MTAN': 'configs/baselines/mtan_pascal_ctx.py',
+    'PAD-Net': 'configs/baselines/padnet_pascal_ctx.py',
+    'MTI-Net': 'configs/baselines/mtinet_pascal_ctx.py',
+}
+
+
+def build(name: str) -> torch.nn.Module:
+    """The model of ``CONFIGS[name]`` in training mode."""
+    register_all_modules()
+    cfg = Config.fromfile(osp.join(REPO, CONFIGS[name]))
+    return MODELS.build(cfg.model).train()
+
+
+def training_step(model: torch.nn.Module, batch: int, size: int,
+                  optim: torch.optim.Optimizer = None):
+    """A call running one Adam step of ``model`` on a random batch (with
+    its own optimizer unless ``optim`` is given)."""
+    torch.manual_seed(0)
+    inputs = torch.randn(batch, 3, size, size)
+    samples = random_samples(model.tasks, batch, size)
+    optim = optim or torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def step():
+        loss = sum(v for k, v in model(inputs, samples, mode='loss').items()
+                   if 'loss' in k)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    return step
+
+
+def _measure_memory(name: str, batch: int, size: int, results) -> None:
+    """In a fresh process: the peak resident-memory growth (bytes) of a
+    training step once the optimizer state exists (made by a small step
+    first)."""
+    model = build(name)
+    optim = torch.optim.Adam(model.parameters(), lr=1e-4)
+    training_step(model, 2, 64, optim)()
+    step = training_step(model, batch, size, optim)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    step()
+    results.put((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss -
+                 before) * 1024)
+
+
+def peak_memory(name: str, batch: int, size: int) -> int:
+    """:func:`_measure_memory` of ``name`` in a spawned process."""
+    context = multiprocessing.get_context('spawn')
+    results = context.Queue()
+    process = context.Process(target=_measure_memory,
+                              args=(name, batch, size, results))
+    process.start()
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f'measuring the memory of {name} failed (exit '
+                           f'code {process.exitcode}); see above')
+    return results.get()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--batch', type=int, default=2)
+    parser.add_argument('--size', type=int, default=256)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--runs', type=int, default=3)
+    args = parser.parse_args()
+    memory = {name: peak_memory(name, args.batch, args.size)
+              for name in CONFIGS}
+    start = time.perf_counter()
+    steps = {name: training_step(build(name), args.batch, args.size)
+             for name in CONFIGS}
+    times = median_times(steps, args.warmup, args.runs)
+    reference = next(iter(CONFIGS))
+    print(f'training step on {args.batch}x3x{args.size}x{args.size}, '
+          f'Adam, float32 (measured in {time.perf_counter() - start:.0f} s)')
+    print(f'{"model":18s} {"step ms":>9s} {"time ratio":>10s} '
+          f'{"peak MiB":>9s} {"memory ratio":>12s}')
+    for name in CONFIGS:
+        print(f'{name:18s} {times[name] * 1e3:9.0f} '
+              f'{times[name] / times[reference]:10.2f} '
+              f'{memory[name] / 2**20:9.0f} '
+              f'{memory[name] / memory[reference]:12.2f}')
+
+
+if __name__ == '__main__':
+    main()
