@@ -23,3 +23,4 @@ bench: install
 	$(PY) tools/analysis_tools/benchmark_deploy.py
 	$(PY) tools/analysis_tools/benchmark.py
 	$(PY) tools/analysis_tools/benchmark_architectures.py
+	$(PY) tools/analysis_tools/benchmark_optim_methods.py

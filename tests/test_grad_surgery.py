@@ -305,9 +305,11 @@ def test_model_attaches_each_tasks_fixed_times_balanced_weight():
     torch.manual_seed(0)
     model = tiny_model(tasks=('semseg', 'sal'),
                        task_weights=dict(semseg=1.0, sal=5.0),
-                       loss_balancer=dict(type='UncertaintyWeighting'))
+                       loss_balancer=dict(type='TorchJDScalarization',
+                                          scalarizer=dict(type='UW')))
     with torch.no_grad():
-        model.loss_balancer.log_vars.copy_(torch.tensor([0.5, -1.0]))
+        model.loss_balancer.scalarizer.log_var.copy_(
+            torch.tensor([0.5, -1.0]))
     losses = model(torch.randn(2, 3, 32, 32),
                    make_samples(tasks=('semseg', 'sal')), mode='loss')
     total, _ = model.parse_losses(losses)
@@ -380,3 +382,55 @@ def test_amp_on_a_cpu_without_bfloat16_fails_clearly(monkeypatch):
     monkeypatch.setattr(tool_setup, 'cpu_supports_bfloat16', lambda: False)
     with pytest.raises(RuntimeError, match='no bfloat16 support'):
         enable_amp(Config(dict(optim_wrapper=dict(type='OptimWrapper'))))
+
+
+@pytest.mark.parametrize('prefix', ['', 'Amp'])
+def test_dbmtl_matches_libmtls_update_over_steps(prefix, monkeypatch):
+    """Three updates against LibMTL's DB_MTL recomputed in numpy: moving
+    averages of the log-losses' gradients, each scaled to the largest
+    norm, on the shared layer; the log-losses' gradient on the heads."""
+    torch.manual_seed(0)
+    shared, head_a, head_b = nn.Linear(4, 3), nn.Linear(3, 1), nn.Linear(3, 1)
+    x = torch.randn(8, 4)
+    params = list(shared.parameters())
+    head_params = list(head_a.parameters()) + list(head_b.parameters())
+
+    def losses():
+        feats = shared(x)
+        return {'a': (head_a(feats) - 1).square().mean(),
+                'b': 3 * (head_b(feats) + 1).square().mean()}
+
+    reference = [p.detach().double().numpy().copy()
+                 for p in params + head_params]
+    average = np.zeros((2, sum(p.numel() for p in params)))
+    wrapper = build_wrapper(f'{prefix}DBMTLOptimWrapper',
+                            torch.optim.SGD(params + head_params, lr=1.0),
+                            monkeypatch)
+    for step in range(1, 4):
+        values = losses()
+        grads = []
+        for value in values.values():
+            g = torch.autograd.grad(value, params + head_params,
+                                    retain_graph=True, allow_unused=True)
+            grads.append([np.zeros(p.shape) if gi is None else
+                          (gi / (value.detach() + 1e-8)).double().numpy()
+                          for gi, p in zip(g, params + head_params)])
+        flat = np.stack([np.concatenate([gi.ravel()
+                                         for gi in g[:len(params)]])
+                         for g in grads])
+        average = flat + 0.9 / step ** 0.5 * (average - flat)
+        norms = np.linalg.norm(average, axis=1)
+        update = (norms.max() / (norms + 1e-8)) @ average
+        offset = 0
+        for k, p in enumerate(params):
+            reference[k] -= update[offset:offset + p.numel()].reshape(
+                p.shape)
+            offset += p.numel()
+        for k in range(len(params), len(reference)):
+            reference[k] -= grads[0][k] + grads[1][k]
+        loss_dict = {f'{t}.loss': v for t, v in values.items()}
+        wrapper.update_params(attach_task_losses(
+            sum(values.values()), loss_dict, lambda: params))
+    for p, want in zip(params + head_params, reference):
+        np.testing.assert_allclose(p.detach().numpy(), want, rtol=1e-5,
+                                   atol=1e-6)

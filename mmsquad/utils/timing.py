@@ -1,4 +1,6 @@
-"""Timing for the benchmark tools."""
+"""Timing and memory measurements for the benchmark tools."""
+import multiprocessing
+import resource
 import statistics
 import time
 from typing import Callable, Dict, Hashable, Mapping
@@ -21,3 +23,36 @@ def median_times(fns: Mapping[Hashable, Callable[[], None]], warmup: int,
             if round_index >= warmup:
                 times[key].append(time.perf_counter() - start)
     return {key: statistics.median(values) for key, values in times.items()}
+
+
+def _call_and_put(fn: Callable, args: tuple, results) -> None:
+    results.put(fn(*args))
+
+
+def in_fresh_process(fn: Callable, *args):
+    """``fn(*args)`` run in a spawned process (its own memory accounting,
+    e.g. for peak resident-set measurements); its result.
+
+    Raises:
+        RuntimeError: When the process fails.
+    """
+    context = multiprocessing.get_context('spawn')
+    results = context.Queue()
+    process = context.Process(target=_call_and_put,
+                              args=(fn, args, results))
+    process.start()
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f'{getattr(fn, "__name__", fn)}{args} failed in '
+                           f'its process (exit code {process.exitcode}); '
+                           'see above')
+    return results.get()
+
+
+def peak_memory_growth(step: Callable[[], None]) -> int:
+    """Bytes by which ``step()`` raises the resident set's peak (meaningful
+    in a fresh process, see :func:`in_fresh_process`)."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    step()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) \
+        * 1024

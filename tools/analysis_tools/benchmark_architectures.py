@@ -14,9 +14,7 @@ row gives both as a ratio to SquadNet-small's.
 [--size 256]``
 """
 import argparse
-import multiprocessing
 import os.path as osp
-import resource
 import time
 
 import torch
@@ -25,7 +23,8 @@ from mmengine.config import Config
 from mmsquad.registry import MODELS
 from mmsquad.testing import random_samples
 from mmsquad.utils import register_all_modules
-from mmsquad.utils.timing import median_times
+from mmsquad.utils.timing import (in_fresh_process, median_times,
+                                  peak_memory_growth)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: The models compared, SquadNet-small (the reference) first.
@@ -65,32 +64,14 @@ def training_step(model: torch.nn.Module, batch: int, size: int,
     return step
 
 
-def _measure_memory(name: str, batch: int, size: int, results) -> None:
-    """In a fresh process: the peak resident-memory growth (bytes) of a
-    training step once the optimizer state exists (made by a small step
-    first)."""
+def step_memory(name: str, batch: int, size: int) -> int:
+    """The peak resident-memory growth (bytes) of a training step of
+    ``name``, after a small step has made the optimizer state (run it in a
+    fresh process)."""
     model = build(name)
     optim = torch.optim.Adam(model.parameters(), lr=1e-4)
     training_step(model, 2, 64, optim)()
-    step = training_step(model, batch, size, optim)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    step()
-    results.put((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss -
-                 before) * 1024)
-
-
-def peak_memory(name: str, batch: int, size: int) -> int:
-    """:func:`_measure_memory` of ``name`` in a spawned process."""
-    context = multiprocessing.get_context('spawn')
-    results = context.Queue()
-    process = context.Process(target=_measure_memory,
-                              args=(name, batch, size, results))
-    process.start()
-    process.join()
-    if process.exitcode != 0:
-        raise RuntimeError(f'measuring the memory of {name} failed (exit '
-                           f'code {process.exitcode}); see above')
-    return results.get()
+    return peak_memory_growth(training_step(model, batch, size, optim))
 
 
 def main() -> None:
@@ -100,7 +81,8 @@ def main() -> None:
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--runs', type=int, default=3)
     args = parser.parse_args()
-    memory = {name: peak_memory(name, args.batch, args.size)
+    memory = {name: in_fresh_process(step_memory, name, args.batch,
+                                     args.size)
               for name in CONFIGS}
     start = time.perf_counter()
     steps = {name: training_step(build(name), args.batch, args.size)

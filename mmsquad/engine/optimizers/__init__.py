@@ -2,19 +2,22 @@
 from .aggregator_surgery import (AggregatorSurgery, aggregator_names,
                                  build_aggregator)
 from .cpu_amp_optimizer_wrapper import CPUAmpOptimWrapper
-from .grad_surgery import (CAGrad, GradSurgeryMixin, GradVac, NashMTL, PCGrad,
-                           RandomOrderSurgery, cagrad, gradvac, nash_mtl,
-                           pcgrad)
+from .method_catalogue import aggregator_config, surgery_methods
+from .grad_surgery import (DBMTL, CAGrad, GradSurgeryMixin, GradVac, NashMTL,
+                           PCGrad, RandomOrderSurgery, cagrad, gradvac,
+                           nash_mtl, pcgrad)
 from .surgery_wrappers import (
     AggregatorOptimWrapper, AmpAggregatorOptimWrapper,
     CPUAmpAggregatorOptimWrapper, PCGradOptimWrapper, AmpPCGradOptimWrapper,
     CPUAmpPCGradOptimWrapper, GradVacOptimWrapper, AmpGradVacOptimWrapper,
     CPUAmpGradVacOptimWrapper, CAGradOptimWrapper, AmpCAGradOptimWrapper,
     CPUAmpCAGradOptimWrapper, NashMTLOptimWrapper, AmpNashMTLOptimWrapper,
-    CPUAmpNashMTLOptimWrapper)
+    CPUAmpNashMTLOptimWrapper, DBMTLOptimWrapper, AmpDBMTLOptimWrapper,
+    CPUAmpDBMTLOptimWrapper)
 
 __all__ = [
-    'AggregatorSurgery', 'aggregator_names', 'build_aggregator',
+    'AggregatorSurgery', 'aggregator_config', 'aggregator_names',
+    'build_aggregator', 'surgery_methods',
     'AggregatorOptimWrapper', 'AmpAggregatorOptimWrapper',
     'CPUAmpAggregatorOptimWrapper', 'CAGrad', 'CPUAmpOptimWrapper',
     'GradSurgeryMixin', 'GradVac', 'NashMTL', 'PCGrad', 'RandomOrderSurgery',
@@ -23,5 +26,6 @@ __all__ = [
     'AmpGradVacOptimWrapper', 'CPUAmpGradVacOptimWrapper',
     'CAGradOptimWrapper', 'AmpCAGradOptimWrapper', 'CPUAmpCAGradOptimWrapper',
     'NashMTLOptimWrapper', 'AmpNashMTLOptimWrapper',
-    'CPUAmpNashMTLOptimWrapper'
+    'CPUAmpNashMTLOptimWrapper', 'DBMTL', 'DBMTLOptimWrapper',
+    'AmpDBMTLOptimWrapper', 'CPUAmpDBMTLOptimWrapper'
 ]

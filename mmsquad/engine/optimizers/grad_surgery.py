@@ -1,11 +1,13 @@
-"""Gradient surgery as optim wrappers: PCGrad, GradVac, CAGrad, Nash-MTL.
+"""Gradient surgery as optim wrappers: PCGrad, GradVac, CAGrad, Nash-MTL,
+DB-MTL.
 
-Each wrapper replaces the gradient of the shared parameters (the backbone's
-and the neck's, as the model's ``shared_parameters`` says) by a combination
-of the per-task gradients; task-specific parameters keep their ordinary
-gradient (or, with ``surgery_on='all'``, the combination covers every
-parameter, see :class:`GradSurgeryMixin`). The per-task gradients are averaged over processes before the
-surgery, so every process applies the same update under DDP; under AMP
+Each wrapper replaces the gradient of the shared parameters (those the
+model's ``shared_parameters`` declares) by a combination of the per-task
+gradients; task-specific parameters keep their ordinary gradient (or, with
+``surgery_on='all'``, the combination covers every parameter, see
+:class:`GradSurgeryMixin`). The per-task gradients are averaged over
+processes before the surgery, so every process applies the same update
+under DDP; under AMP
 they are taken from scaled losses and unscaled, and the result is scaled
 back for the loss scaler's own unscale-and-check step.
 """
@@ -13,6 +15,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 import torch
+from mmengine.dist import all_reduce, get_world_size
 from mmengine.logging import MessageHub
 from scipy.optimize import minimize
 from torch import Tensor
@@ -170,12 +173,13 @@ class GradSurgeryMixin:
         scale = float(scaler.get_scale()) if scaler is not None else 1.0
         # scale_loss divides by the gradient-accumulation count, no more.
         grads = per_task_gradients(
-            {task: self.scale_loss(value) for task, value in losses.items()},
+            {task: self.scale_loss(value)
+             for task, value in self.surgery_losses(losses).items()},
             params, scale)
         previous = [p.grad for p in params]
         for p in params:
             p.grad = None
-        self.backward(self.scale_loss(loss))
+        self.backward(self.scale_loss(self.ordinary_loss(loss, losses)))
         combined = self.combine(grads) * scale
         offset = 0
         for p, prev in zip(params, previous):
@@ -193,19 +197,45 @@ class GradSurgeryMixin:
         """The shared gradient from the (num_tasks, num_params) ones."""
         raise NotImplementedError
 
+    def surgery_losses(self, losses: Dict[str, Tensor]
+                       ) -> Dict[str, Tensor]:
+        """The per-task losses whose gradients :meth:`combine` gets (by
+        default the task losses)."""
+        return losses
+
+    def ordinary_loss(self, loss: Tensor,
+                      losses: Dict[str, Tensor]) -> Tensor:
+        """The loss whose ordinary gradient the parameters outside the
+        surgery get (by default the model's total loss)."""
+        return loss
+
 
 class RandomOrderSurgery(GradSurgeryMixin):
     """A surgery that visits the other tasks in a random order.
 
     Args:
         seed: Seed of the order (the same on every process, so every
-            process applies the same update).
+            process applies the same update); the generator's state is
+            part of the ``state_dict``, so a resumed run draws the orders
+            it would have.
         **kwargs: Arguments of the underlying optim wrapper.
     """
 
     def __init__(self, *args, seed: int = 0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._generator = torch.Generator().manual_seed(seed)
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state['task_order_generator'] = self._generator.get_state()
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        generator = state_dict.pop('task_order_generator', None)
+        if generator is not None:
+            self._generator.set_state(generator)
+        super().load_state_dict(state_dict)
 
     def _task_order(self, num_tasks: int) -> List[List[int]]:
         """For each task, the other tasks in a random order."""
@@ -301,3 +331,72 @@ class NashMTL(GradSurgeryMixin):
 
     def combine(self, grads: Tensor) -> Tensor:
         return nash_mtl(grads)
+
+
+class DBMTL(GradSurgeryMixin):
+    """Dual-balancing multi-task learning (Lin et al., 2023), as LibMTL's
+    ``DB_MTL``: the loss scales balanced by taking ``log(L_t + eps)``, the
+    gradient magnitudes by scaling every task's (moving-average) gradient
+    to the largest norm.
+
+    The per-task gradients of the log-losses enter a moving average
+    ``m_t <- g_t + beta / k ** beta_sigma * (m_t - g_t)`` at update ``k``;
+    the shared gradient is ``sum_t max_s ||m_s|| / ||m_t|| * m_t``, and
+    the other parameters get the gradient of ``sum_t log(L_t + eps)``
+    (the task weights cancel in the logarithm), ``L_t`` over the whole
+    batch of all processes. Not in torchjd: the moving
+    average and the log transform are outside its aggregator interface.
+    The averages and the update count are part of the ``state_dict``.
+
+    Args:
+        beta: Moving-average rate (LibMTL's default 0.9).
+        beta_sigma: Decay exponent of the rate over updates (0.5).
+        eps: Added to the losses before the logarithm.
+        **kwargs: Arguments of the underlying optim wrapper.
+    """
+
+    def __init__(self, *args, beta: float = 0.9, beta_sigma: float = 0.5,
+                 eps: float = 1e-8, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.beta, self.beta_sigma, self.eps = beta, beta_sigma, eps
+        self.updates = 0
+        self._average: Optional[Tensor] = None
+
+    def surgery_losses(self, losses: Dict[str, Tensor]
+                       ) -> Dict[str, Tensor]:
+        """Losses whose gradients are those of ``log(L_t + eps)`` with
+        ``L_t`` the loss of the whole batch over all processes:
+        ``L_t / (mean over processes of L_t + eps)``, the denominator
+        detached (a logarithm per process would average ``grad L / L``
+        of each process's part instead)."""
+        values = torch.stack([v.detach() for v in losses.values()])
+        if get_world_size() > 1:
+            all_reduce(values, op='mean')
+        return {task: value / (total + self.eps)
+                for (task, value), total in zip(losses.items(), values)}
+
+    def ordinary_loss(self, loss: Tensor,
+                      losses: Dict[str, Tensor]) -> Tensor:
+        return sum(self.surgery_losses(losses).values())
+
+    def combine(self, grads: Tensor) -> Tensor:
+        self.updates += 1
+        if self._average is None:
+            self._average = torch.zeros_like(grads)
+        rate = self.beta / self.updates ** self.beta_sigma
+        self._average = grads + rate * (self._average - grads)
+        norms = self._average.norm(dim=1)
+        return (norms.max() / (norms + 1e-8)) @ self._average
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state['dbmtl_updates'] = self.updates
+        state['dbmtl_average'] = self._average
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        self.updates = state_dict.pop('dbmtl_updates', 0)
+        self._average = state_dict.pop('dbmtl_average', None)
+        super().load_state_dict(state_dict)
+

@@ -9,7 +9,7 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmsquad.registry import OPTIM_WRAPPERS
 from .cpu_amp_optimizer_wrapper import CPUAmpOptimWrapper
 from .aggregator_surgery import AggregatorSurgery
-from .grad_surgery import CAGrad, GradVac, NashMTL, PCGrad
+from .grad_surgery import CAGrad, DBMTL, GradVac, NashMTL, PCGrad
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -82,6 +82,24 @@ class AmpNashMTLOptimWrapper(NashMTL, AmpOptimWrapper):
 class CPUAmpNashMTLOptimWrapper(NashMTL, CPUAmpOptimWrapper):
     """Nash-MTL surgery (:class:`~.grad_surgery.NashMTL`) on
     mmsquad's ``CPUAmpOptimWrapper`` (CPU bfloat16 autocast)."""
+
+
+@OPTIM_WRAPPERS.register_module()
+class DBMTLOptimWrapper(DBMTL, OptimWrapper):
+    """DB-MTL (:class:`~.grad_surgery.DBMTL`) on mmengine's
+    ``OptimWrapper`` (float32)."""
+
+
+@OPTIM_WRAPPERS.register_module()
+class AmpDBMTLOptimWrapper(DBMTL, AmpOptimWrapper):
+    """DB-MTL (:class:`~.grad_surgery.DBMTL`) on mmengine's
+    ``AmpOptimWrapper`` (CUDA mixed precision)."""
+
+
+@OPTIM_WRAPPERS.register_module()
+class CPUAmpDBMTLOptimWrapper(DBMTL, CPUAmpOptimWrapper):
+    """DB-MTL (:class:`~.grad_surgery.DBMTL`) on mmsquad's
+    ``CPUAmpOptimWrapper`` (CPU bfloat16 autocast)."""
 
 
 @OPTIM_WRAPPERS.register_module()

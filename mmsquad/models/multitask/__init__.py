@@ -1,12 +1,10 @@
 """The multi-task model and its loss balancers."""
-from .loss_balancers import (BaseLossBalancer, DynamicWeightAverage, GradNorm,
-                             UncertaintyWeighting)
+from .loss_balancers import BaseLossBalancer, DynamicWeightAverage, GradNorm
 from .multitask_model import MultiTaskModel
 from .scalarization_balancer import (TorchJDScalarization, build_scalarizer,
                                      scalarizer_names)
 
 __all__ = [
     'BaseLossBalancer', 'DynamicWeightAverage', 'GradNorm', 'MultiTaskModel',
-    'TorchJDScalarization', 'UncertaintyWeighting', 'build_scalarizer',
-    'scalarizer_names'
+    'TorchJDScalarization', 'build_scalarizer', 'scalarizer_names'
 ]

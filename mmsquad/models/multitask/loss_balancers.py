@@ -2,7 +2,10 @@
 
 A balancer takes the tasks' (fixed-weighted) losses and returns a weight per
 task and extra loss terms of its own; :class:`MultiTaskModel` multiplies
-and sums. Fixed weights are the default (no balancer).
+and sums. Fixed weights are the default (no balancer). Uncertainty
+weighting and the other scalarizations are torchjd's
+(:class:`~mmsquad.models.TorchJDScalarization`); mmsquad keeps DWA (for
+DDP) and GradNorm (not in torchjd).
 """
 from typing import Dict, List, Sequence, Tuple
 
@@ -36,32 +39,15 @@ class BaseLossBalancer(BaseModule):
 
 
 @MODELS.register_module()
-class UncertaintyWeighting(BaseLossBalancer):
-    """Homoscedastic uncertainty weighting (Kendall et al., CVPR 2018).
-
-    Learns ``s_t = log sigma_t^2`` per task; the loss is
-    ``sum_t exp(-s_t) / 2 * L_t + s_t / 2``.
-    """
-
-    def __init__(self, tasks: Sequence[str]) -> None:
-        super().__init__(tasks)
-        self.log_vars = nn.Parameter(torch.zeros(len(self.tasks)))
-
-    def forward(self, losses: Dict[str, Tensor],
-                shared_params: Sequence[nn.Parameter]) -> BalancerOutput:
-        weights = {t: 0.5 * torch.exp(-self.log_vars[i])
-                   for i, t in enumerate(self.tasks)}
-        return weights, dict(loss_uncertainty=0.5 * self.log_vars.sum())
-
-
-@MODELS.register_module()
 class DynamicWeightAverage(BaseLossBalancer):
     """Dynamic weight average (Liu et al., CVPR 2019).
 
     ``w_t = T * softmax_t(r_t / temperature)`` with ``r_t`` the ratio of the
     task's mean loss in the last two epochs (weights 1 in the first two).
     Epochs come from the runner's message hub; the epoch means are averaged
-    over processes.
+    over processes. Kept beside torchjd's ``DWA`` (the same weights in one
+    process, see the tests) because torchjd's keeps each process's own
+    epoch means, so under DDP its processes would weight differently.
 
     Args:
         tasks: The model's tasks.

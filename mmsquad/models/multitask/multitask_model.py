@@ -66,9 +66,10 @@ class MultiTaskModel(BaseModel):
         neck: Neck config.
         task_weights: ``{task: weight}`` applied to each task's losses,
             intermediate ones included (1 for tasks not named).
-        loss_balancer: Config of a balancer (e.g.
-            ``dict(type='UncertaintyWeighting')``) whose weights multiply
-            ``task_weights`` during training; ``None`` keeps them fixed.
+        loss_balancer: Config of a balancer (e.g. uncertainty weighting,
+            ``dict(type='TorchJDScalarization', scalarizer=dict(
+            type='UW'))``) whose weights multiply ``task_weights`` during
+            training; ``None`` keeps them fixed.
         channels_last: Keep the 4-D parameters and the inputs in the
             channels-last memory format (faster convolutions on CPU with
             oneDNN and on GPU tensor cores). The parameters are converted

@@ -1,0 +1,157 @@
+"""Training-step time and peak memory of SquadNet-small with every
+gradient-aggregation and loss-weighting method, against plain training in
+the same run.
+
+The model of ``configs/squad/pascal_ctx.py`` (float32, channels-last) on
+one random ``--batch`` x3x``--size``^2 batch: one mmengine ``train_step``
+(forward, the method's backward, SGD step) per call. Times: the median of
+``--runs`` timed steps after ``--warmup``, the methods interleaved round by
+round. Memory: in a fresh process per method, the growth of the resident
+set's peak over one step, after a small step has made the optimizer's and
+the method's state. Ratios are to plain training (``OptimWrapper``).
+
+torchjd's ``autogram`` engine computes the Gram matrix of the per-task
+gradients without materialising them, for the aggregators whose weights
+depend on it alone; before timing it, the script compares its Gram matrix
+with that of the per-task gradients on the model's shared parameters and
+reports the difference: where they differ (modules that use a child's
+weights directly, as SquadNet's channel-shuffle folding does, are outside
+what the engine tracks), autogram cannot serve and is not timed.
+
+``python tools/analysis_tools/benchmark_optim_methods.py [--size 256]
+[--methods PCGrad torchjd.UPGrad ...]``
+"""
+import argparse
+import os.path as osp
+
+import torch
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+
+from mmsquad.engine import surgery_methods
+from mmsquad.engine.task_gradients import gram_matrix, per_task_gradients
+from mmsquad.models.utils import task_losses
+from mmsquad.registry import MODELS
+from mmsquad.testing import random_samples
+from mmsquad.utils import register_all_modules
+from mmsquad.utils.timing import (in_fresh_process, median_times,
+                                  peak_memory_growth)
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(REPO, 'configs', 'squad', 'pascal_ctx.py')
+def methods() -> dict:
+    """``{name: optim wrapper config}``: plain training, mmsquad's
+    surgeries, every installed torchjd aggregator, and balancers (as
+    ``model`` changes under the ``balancer`` key)."""
+    register_all_modules()
+    found = {'plain': dict(type='OptimWrapper')}
+    found.update(surgery_methods(num_tasks=4))
+    for name, balancer in (
+            ('UW', dict(type='TorchJDScalarization',
+                        scalarizer=dict(type='UW'))),
+            ('DWA', dict(type='DynamicWeightAverage')),
+            ('GradNorm', dict(type='GradNorm'))):
+        found[f'balancer.{name}'] = dict(type='OptimWrapper',
+                                         balancer=balancer)
+    return found
+
+
+def build(method: dict, batch: int, size: int, **model_changes):
+    """The model (its config changed by ``model_changes``), its optim
+    wrapper and a step on a random batch."""
+    register_all_modules()
+    torch.manual_seed(0)
+    cfg = Config.fromfile(CONFIG).model
+    cfg.update(model_changes)
+    method = dict(method)
+    balancer = method.pop('balancer', None)
+    if balancer is not None:
+        cfg.loss_balancer = balancer
+    model = MODELS.build(cfg).train()
+    wrapper = build_optim_wrapper(model, dict(
+        method, optimizer=dict(type='SGD', lr=1e-3, momentum=0.9)))
+
+    def step_at(batch_size: int, side: int):
+        data = dict(inputs=[torch.randint(0, 256, (3, side, side),
+                                          dtype=torch.uint8)
+                            for _ in range(batch_size)],
+                    data_samples=random_samples(model.tasks, batch_size,
+                                                side))
+        return lambda: model.train_step(data, wrapper)
+    return model, step_at
+
+
+def step_memory(name: str, batch: int, size: int) -> int:
+    """The peak resident-memory growth (bytes) of a training step with
+    method ``name``, after a small step has made the optimizer's and the
+    method's state (run it in a fresh process)."""
+    _, step_at = build(methods()[name], batch, size)
+    step_at(2, 64)()
+    return peak_memory_growth(step_at(batch, size))
+
+
+def autogram_difference(batch: int, size: int) -> float:
+    """Max relative difference between the Gram matrix torchjd's autogram
+    engine computes over the shared modules and that of the per-task
+    gradients of the shared parameters (on the same batch), in NCHW (the
+    engine's vmap takes no channels-last tensors)."""
+    from torchjd.autogram import Engine
+    model, _ = build(methods()['plain'], batch, size, channels_last=False)
+    data = model.data_preprocessor(dict(
+        inputs=[torch.randint(0, 256, (3, size, size), dtype=torch.uint8)
+                for _ in range(batch)],
+        data_samples=random_samples(model.tasks, batch, size)), True)
+    parts = [m for m in (model.backbone, model.neck) if m is not None]
+    engine = Engine(*parts, batch_dim=None)
+    losses = task_losses(model(**data, mode='loss'))
+    vector = torch.stack(list(losses.values()))
+    theirs = engine.compute_gramian(vector).double()
+    ours = gram_matrix(per_task_gradients(losses,
+                                          model.shared_parameters()))
+    return float(((theirs - ours).abs().max() / ours.abs().max()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--batch', type=int, default=2)
+    parser.add_argument('--size', type=int, default=256)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--runs', type=int, default=3)
+    parser.add_argument('--methods', nargs='+', help='a subset of the '
+                        'method names (all by default; "plain" is added)')
+    args = parser.parse_args()
+    names = list(methods())
+    if args.methods:
+        unknown = sorted(set(args.methods) - set(names))
+        if unknown:
+            parser.error(f'unknown methods {unknown}; available: {names}')
+        names = ['plain'] + [n for n in args.methods if n != 'plain']
+    try:
+        difference = autogram_difference(args.batch, 64)
+        autogram = (f'autogram Gram matrix vs per-task gradients: max '
+                    f'relative difference {difference:.1e}')
+        if difference > 1e-4:
+            autogram += ('; not equal, so autogram cannot serve this model '
+                         'and is not timed')
+    except Exception as error:  # the engine refuses the model
+        autogram = f'autogram refuses the model: {error}'.splitlines()[0]
+    print(autogram)
+    memory = {name: in_fresh_process(step_memory, name, args.batch,
+                                     args.size)
+              for name in names}
+    steps = {name: build(methods()[name], args.batch, args.size)[1](
+        args.batch, args.size) for name in names}
+    times = median_times(steps, args.warmup, args.runs)
+    print(f'SquadNet-small training step on {args.batch}x3x{args.size}x'
+          f'{args.size}, float32')
+    print(f'{"method":24s} {"step ms":>9s} {"time ratio":>10s} '
+          f'{"peak MiB":>9s} {"memory ratio":>12s}')
+    for name in names:
+        print(f'{name:24s} {times[name] * 1e3:9.0f} '
+              f'{times[name] / times["plain"]:10.2f} '
+              f'{memory[name] / 2**20:9.0f} '
+              f'{memory[name] / memory["plain"]:12.2f}')
+
+
+if __name__ == '__main__':
+    main()
