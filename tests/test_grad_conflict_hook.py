@@ -1,5 +1,6 @@
 """GradConflictHook: what it measures, that it leaves training unchanged,
 and gradient surgery + the hook under 2-process CPU DDP."""
+import glob
 import importlib
 import json
 import os.path as osp
@@ -222,3 +223,21 @@ def test_experiment_derives_single_task_configs_and_checks_references(
     monkeypatch.setattr(experiment, 'REFERENCES', str(tmp_path / 'none'))
     with pytest.raises(FileNotFoundError, match='--single-task'):
         experiment.load_single_task_references()
+
+
+def test_tensorboard_backend_receives_the_conflict_scalars(demo_root,
+                                                           tmp_path):
+    """TensorBoard is a dependency: mmengine's backend writes the run's
+    scalars, the conflict statistics among them, as event files."""
+    from tensorboard.backend.event_processing.event_accumulator import \
+        EventAccumulator
+    cfg = tiny_cfg(demo_root, str(tmp_path), custom_hooks=[
+        dict(type='GradConflictHook', interval=1)])
+    cfg.visualizer.vis_backends = [dict(type='TensorboardVisBackend')]
+    Runner.from_cfg(cfg).train()
+    events, = glob.glob(str(tmp_path / '*' / 'vis_data' /
+                            'events.out.tfevents.*'))
+    accumulator = EventAccumulator(events)
+    accumulator.Reload()
+    assert 'grad_conflict/shared/cos_mean' in \
+        accumulator.Tags()['scalars']

@@ -146,14 +146,10 @@ def test_mmdet_head_strides_are_checked_against_the_features(config, key):
         (4, 4), (8, 8), (16, 16), (32, 32), (64, 64)]
 
 
-@pytest.mark.parametrize('config,num_outs', [
-    ('vfnet/vfnet_r50_fpn_1x_coco.py', 5),  # one regress range per level
-    # mmcv refuses maps smaller than the kernel: no 2x2 level at 128 px
-    ('ddod/ddod_r50_fpn_1x_coco.py', 4)])
-def test_heads_with_deformable_convolutions_train_in_a_channels_last_model(
-        config, num_outs, underwater_root):
-    """mmcv's deformable convolutions take contiguous tensors only: their
-    head stays contiguous in a channels-last model and trains."""
+def train_bundled_head(config: str, num_outs: int, underwater_root):
+    """mmdet's bundled dense head of ``config`` (narrowed, with its own
+    train/test settings, strides from the features) on tiny SquadNet:
+    one training step outside a Runner, then a prediction; the model."""
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'squad',
                                    'underwater.py'))
     bundled = Config.fromfile(osp.join(MMDET_CONFIGS, config)).model
@@ -168,7 +164,6 @@ def test_heads_with_deformable_convolutions_train_in_a_channels_last_model(
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     model.init_weights()
-    assert model.channels_last and model.contiguous_tasks == ['det']
     data = batch(underwater_root, model, training=False, n=2)
     raw = dict(inputs=list(data['inputs']),
                data_samples=data['data_samples'])
@@ -180,6 +175,28 @@ def test_heads_with_deformable_convolutions_train_in_a_channels_last_model(
     with torch.no_grad():
         samples = model.test_step(raw)
     assert all('bboxes' in s.pred_instances for s in samples)
+    return model
+
+
+@pytest.mark.parametrize('config,num_outs', [
+    ('vfnet/vfnet_r50_fpn_1x_coco.py', 5),  # one regress range per level
+    # mmcv refuses maps smaller than the kernel: no 2x2 level at 128 px
+    ('ddod/ddod_r50_fpn_1x_coco.py', 4)])
+def test_heads_with_deformable_convolutions_train_in_a_channels_last_model(
+        config, num_outs, underwater_root):
+    """mmcv's deformable convolutions take contiguous tensors only: their
+    head stays contiguous in a channels-last model and trains."""
+    model = train_bundled_head(config, num_outs, underwater_root)
+    assert model.channels_last and model.contiguous_tasks == ['det']
+
+
+@pytest.mark.parametrize('config', ['paa/paa_r50_fpn_1x_coco.py',
+                                    'tood/tood_r50_fpn_1x_coco.py'])
+def test_paa_and_tood_train_outside_a_runner(config, underwater_root):
+    """PAA fits Gaussian mixtures with scikit-learn (a dependency); TOOD
+    reads the epoch from the message hub, which mmsquad's detection head
+    starts at 0 where no runner has set one."""
+    train_bundled_head(config, 5, underwater_root)
 
 
 @pytest.mark.parametrize('det_head', [None, 'gfl', FCOS_HEAD],

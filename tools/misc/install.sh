@@ -48,7 +48,8 @@ except Exception as exc:  # noqa: BLE001
     problems.append(f'mmcv.ops does not import ({exc!r}): mmcv was built '
                     'without its compiled ops')
 for module in ("mmdet.models", "mmseg.models", "mmsquad", "pkg_resources",
-               "onnxruntime", "onnxscript"):
+               "onnxruntime", "onnxscript", "sklearn.mixture",
+               "torch.utils.tensorboard"):
     try:
         __import__(module)
     except Exception as exc:  # noqa: BLE001

@@ -4,6 +4,7 @@ import inspect
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
+from mmengine.logging import MessageHub
 from mmengine.structures import InstanceData
 from torch import Tensor
 
@@ -157,6 +158,7 @@ class DetectionTaskHead(BaseTaskHead):
             index = torch.tensor(labelled, device=feats[0].device)
             feats = [f.index_select(0, index) for f in feats]
         x = self._neck(feats)
+        _start_epoch_outside_a_runner()
         losses = self.head.loss(x, samples)
         return {name: scale * (sum(value) if isinstance(value, (list, tuple))
                                else value)
@@ -236,3 +238,13 @@ def _with_prior_strides(head: dict, strides: List[int]) -> dict:
         head[key] = list(strides) if generator is None else dict(
             generator, strides=list(strides))
     return head
+
+
+def _start_epoch_outside_a_runner() -> None:
+    """Record epoch 0 in the current message hub when nothing has recorded
+    an epoch (outside a runner): heads that switch their assigner by epoch
+    (TOOD) read it and would fail on None."""
+    hub = MessageHub.get_current_instance()
+    if hub.get_info('epoch') is None:
+        hub.update_info('epoch', 0)
+
