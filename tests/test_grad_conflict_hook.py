@@ -149,7 +149,8 @@ def pcgrad_ddp_run(base_config: str, demo_root: str, tmp_path, port: int,
 @pytest.mark.parametrize('amp', [False, pytest.param(True, marks=(
     pytest.mark.skipif(torch.cuda.is_available() or
                        not cpu_supports_bfloat16(),
-                       reason='CPU bfloat16 autocast needs avx512_bf16/AMX')))])
+                       reason='CPU bfloat16 autocast needs '
+                       'avx512_bf16/AMX')))])
 def test_pcgrad_and_hook_under_two_process_cpu_ddp(demo_root, tmp_path, amp):
     result, work_dir = pcgrad_ddp_run(TINY_CONFIG, demo_root, tmp_path,
                                       29617 + amp,
