@@ -55,6 +55,29 @@ def test_dist_train_on_two_cpu_processes_then_resume(demo_root, tmp_path):
     assert osp.isfile(osp.join(work_dir, 'epoch_2.pth'))
 
 
+def test_flexible_runner_with_ddp_strategy_on_two_cpu_processes(
+        demo_root, tmp_path):
+    """mmengine's FlexibleRunner wraps the model in its strategy, which
+    gets the CPU wrapper settings too (no device ids)."""
+    work_dir = str(tmp_path / 'work')
+    config = tmp_path / 'flexible.py'
+    config.write_text(
+        f"_base_ = ['{TINY_CONFIG}']\n"
+        "runner_type = 'FlexibleRunner'\n"
+        "strategy = dict(type='DDPStrategy')\n"
+        f"train_dataloader = dict(dataset=dict(data_root='{demo_root}'))\n"
+        f"val_dataloader = dict(dataset=dict(data_root='{demo_root}'))\n"
+        "test_dataloader = val_dataloader\n"
+        "train_cfg = dict(max_epochs=1, val_interval=1)\n")
+    result = run(['bash', 'tools/dist_train.sh', str(config), '2',
+                  '--work-dir', work_dir], PYTHON=sys.executable,
+                 PORT='29612', OMP_NUM_THREADS='1')
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    assert 'Epoch(train) [1][2/2]' in log
+    assert 'semseg/mIoU' in log
+
+
 def test_train_then_test_reproduces_the_metrics(demo_root, tmp_path):
     work_dir = str(tmp_path / 'work')
     data = [f'{k}.dataset.data_root={demo_root}'

@@ -31,7 +31,9 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     """Start gloo DDP for ``launcher`` when CUDA is not available.
 
     Args:
-        cfg: The config; its ``model_wrapper_cfg`` gets ``device_ids=None``.
+        cfg: The config; its ``model_wrapper_cfg`` (the Runner's) and its
+            ``strategy.model_wrapper`` (FlexibleRunner's) get
+            ``device_ids=None``.
         launcher: One of ``none``, ``pytorch``, ``slurm``, ``mpi``.
 
     Returns:
@@ -64,6 +66,12 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     wrapper.setdefault('find_unused_parameters',
                        cfg.get('find_unused_parameters', False))
     cfg.model_wrapper_cfg = wrapper
+    if cfg.get('strategy') is not None:  # FlexibleRunner: it wraps there
+        strategy = dict(cfg.strategy)
+        strategy['model_wrapper'] = dict(
+            strategy.get('model_wrapper') or {}, device_ids=None,
+            broadcast_buffers=wrapper['broadcast_buffers'])
+        cfg.strategy = strategy
     cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
     return True
 
