@@ -110,8 +110,10 @@ class MultiTaskModel(BaseModel):
         supervised = names + list(self.auxiliary_tasks)
         unknown = sorted(set(task_weights or {}) - set(supervised))
         if unknown:
-            raise KeyError(f'task_weights names tasks without a head: '
-                           f'{unknown}; the heads are {list(self.tasks)}')
+            raise KeyError(f'task_weights names tasks the model does not '
+                           f'supervise: {unknown}; the heads are '
+                           f'{list(self.tasks)}, the auxiliary tasks '
+                           f'{list(self.auxiliary_tasks)}')
         self.task_weights = {t: float((task_weights or {}).get(t, 1.0))
                              for t in supervised}
         self.backbone = MODELS.build(_filled(backbone, dict(
