@@ -4,6 +4,7 @@ import copy
 
 import pytest
 import torch
+from mmengine.hub import get_config
 from mmengine.optim import OptimWrapper
 from mmengine.structures import PixelData
 
@@ -266,3 +267,44 @@ def test_explicit_channels_that_contradict_the_contract_are_named():
     with pytest.raises(KeyError, match="must name the same tasks"):
         tiny_model(tasks=('sal', ), heads=dict(
             sal=dict(type='ASPPTaskHead'), depth=dict(type='ASPPTaskHead')))
+
+
+def test_mmseg_losses_as_its_configs_write_them_are_task_losses():
+    """mmseg's loss configs, as its bundled configs write them, work in a
+    task head's loss slot: cross-entropy is torch's with ignore index 255,
+    averaged over all pixels as mmseg does by default (avg_non_ignore
+    False); Dice and sigmoid cross-entropy (a binary task) run, and the
+    model trains."""
+    ce = get_config('mmseg::_base_/models/deeplabv3_r50-d8.py'
+                    ).model.decode_head.loss_decode
+    ce = dict(ce, _scope_='mmseg')
+    model = tiny_model(tasks=('semseg', 'sal'), heads=dict(
+        semseg=dict(type='ASPPTaskHead', channels=16, dilations=(1, 2),
+                    loss=[ce, dict(_scope_='mmseg', type='DiceLoss')]),
+        sal=dict(type='ASPPTaskHead', channels=16, dilations=(1, 2),
+                 loss=dict(ce, use_sigmoid=True)))).eval()
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 32, 32)
+    samples = make_samples(tasks=('semseg', 'sal'))
+    samples[0].gt_semseg.data[:, :4] = 255  # ignored pixels
+    losses = model(x, samples, mode='loss')
+    assert set(losses) == {'semseg.loss_ce', 'semseg.loss_dice',
+                           'sal.loss_ce'}
+    logits = model.heads['semseg'](model.extract_feats(x)['semseg'])
+    logits = torch.nn.functional.interpolate(logits, size=(32, 32),
+                                             mode='bilinear')
+    target = torch.stack([s.gt_semseg.data[0] for s in samples])
+    expected = torch.nn.functional.cross_entropy(
+        logits, target, ignore_index=255, reduction='none').mean()
+    assert losses['semseg.loss_ce'].item() == pytest.approx(
+        expected.item(), rel=1e-5)
+    model.train()
+    optim = torch.optim.Adam(model.parameters(), lr=1e-3)
+    history = []
+    for _ in range(10):
+        total = sum(model(x, samples, mode='loss').values())
+        optim.zero_grad()
+        total.backward()
+        optim.step()
+        history.append(total.item())
+    assert history[-1] < history[0]

@@ -9,7 +9,7 @@ from torch import Tensor
 from mmsquad.registry import MODELS
 from mmsquad.structures import MultiTaskDataSample
 from mmsquad.tasks import BaseTask, DenseMapTask
-from ..losses import zero_loss
+from ..losses import as_task_loss, zero_loss
 from .base_task_head import BaseTaskHead
 
 
@@ -55,7 +55,9 @@ class BaseDenseTaskHead(BaseTaskHead):
     Args:
         task: The task (a built dense task, or a preset name).
         loss: Loss config, or a list of them (summed per loss name); by
-            default the task kind's loss.
+            default the task kind's loss. mmseg's losses work as they are
+            (``dict(_scope_='mmseg', type='DiceLoss')``, see
+            :class:`~mmsquad.models.losses.SegLossAdapter`).
         feature_channels: Channels of every feature level (filled in by
             :class:`~mmsquad.models.MultiTaskModel`).
         feature_strides: Strides of every feature level (filled in by
@@ -77,7 +79,8 @@ class BaseDenseTaskHead(BaseTaskHead):
                             f'task {self.task!r} is not one')
         loss = self.task.default_loss if loss is None else loss
         losses = loss if isinstance(loss, (list, tuple)) else [loss]
-        self.losses = torch.nn.ModuleList(MODELS.build(cfg) for cfg in losses)
+        self.losses = torch.nn.ModuleList(
+            as_task_loss(MODELS.build(cfg), self.task) for cfg in losses)
         self.align_corners = align_corners
 
     @abstractmethod
