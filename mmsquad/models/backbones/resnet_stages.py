@@ -5,6 +5,8 @@ from typing import List, Tuple
 import torch
 from torch import Tensor, nn
 
+from ..utils.feature_probe import feature_shapes
+
 #: The stage the stem (first convolutions and max-pool) is named by.
 STEM = 'stem'
 
@@ -56,15 +58,14 @@ def probe_stages(backbone: nn.Module, in_channels: int = 3, size: int = 64
     restored)."""
     was_training = backbone.training
     backbone.eval()
-    channels, strides = [], []
+    outputs = []
     try:
         with torch.no_grad():
             x = torch.zeros(1, in_channels, size, size,
                             device=next(backbone.parameters()).device)
             for name in stage_names(backbone):
                 x = forward_stage(backbone, name, x)
-                channels.append(int(x.shape[1]))
-                strides.append(int(round(size / x.shape[-2])))
+                outputs.append(x)
     finally:
         backbone.train(was_training)
-    return tuple(channels), tuple(strides)
+    return feature_shapes(outputs, (size, size))
