@@ -28,7 +28,7 @@ import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
-from mmsquad.engine import surgery_methods
+from mmsquad.engine import training_methods
 from mmsquad.engine.task_gradients import gram_matrix, per_task_gradients
 from mmsquad.models.utils import task_losses
 from mmsquad.registry import MODELS
@@ -40,20 +40,9 @@ from mmsquad.utils.timing import (in_fresh_process, median_times,
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'squad', 'pascal_ctx.py')
 def methods() -> dict:
-    """``{name: optim wrapper config}``: plain training, mmsquad's
-    surgeries, every installed torchjd aggregator, and balancers (as
-    ``model`` changes under the ``balancer`` key)."""
+    """``{name: changes}``: :func:`~mmsquad.engine.training_methods`."""
     register_all_modules()
-    found = {'plain': dict(type='OptimWrapper')}
-    found.update(surgery_methods(num_tasks=4))
-    for name, balancer in (
-            ('UW', dict(type='TorchJDScalarization',
-                        scalarizer=dict(type='UW'))),
-            ('DWA', dict(type='DynamicWeightAverage')),
-            ('GradNorm', dict(type='GradNorm'))):
-        found[f'balancer.{name}'] = dict(type='OptimWrapper',
-                                         balancer=balancer)
-    return found
+    return training_methods(num_tasks=4)
 
 
 def build(method: dict, batch: int, size: int, **model_changes):
@@ -63,13 +52,12 @@ def build(method: dict, batch: int, size: int, **model_changes):
     torch.manual_seed(0)
     cfg = Config.fromfile(CONFIG).model
     cfg.update(model_changes)
-    method = dict(method)
-    balancer = method.pop('balancer', None)
-    if balancer is not None:
-        cfg.loss_balancer = balancer
+    if 'loss_balancer' in method:
+        cfg.loss_balancer = method['loss_balancer']
     model = MODELS.build(cfg).train()
     wrapper = build_optim_wrapper(model, dict(
-        method, optimizer=dict(type='SGD', lr=1e-3, momentum=0.9)))
+        method['optim_wrapper'],
+        optimizer=dict(type='SGD', lr=1e-3, momentum=0.9)))
 
     def step_at(batch_size: int, side: int):
         data = dict(inputs=[torch.randint(0, 256, (3, side, side),

@@ -17,7 +17,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('work_dirs', nargs='+', help='work dirs of runs')
     parser.add_argument('--labels', nargs='+',
-                        help='one label per run (default: the dir names)')
+                        help='one label per run (default: the dir names); '
+                        'runs with one label are drawn as one band')
     parser.add_argument('--group', default='backbone',
                         help='parameter group, e.g. backbone.stages.2')
     parser.add_argument('--out', default='grad_conflict.png')
@@ -26,8 +27,10 @@ def main() -> None:
                              for d in args.work_dirs]
     if len(labels) != len(args.work_dirs):
         parser.error(f'{len(labels)} labels for {len(args.work_dirs)} runs')
-    runs = {label: conflict_curves(read_scalars(work_dir), args.group)
-            for label, work_dir in zip(labels, args.work_dirs)}
+    runs = {}  # work dirs with one label (seeds) make one band
+    for label, work_dir in zip(labels, args.work_dirs):
+        runs.setdefault(label, []).append(
+            conflict_curves(read_scalars(work_dir), args.group))
     plot_conflict_curves(runs, args.out, args.group)
     print(f'wrote {args.out}')
 

@@ -1,204 +1,401 @@
-"""Gradient conflict with and without expert squads, on the demo data.
+"""Gradient conflict and multi-task performance of expert squads against
+the comparison architectures, with and without gradient surgery, over
+seeds, on the demo data.
 
-Trains SquadNet-small (``configs/grad_conflict/squad_demo.py``) and the
-shared-encoder baseline (``shared_encoder_demo.py``: same trunk without
-squads or routing) with the same data, schedule and seed, both with
-``GradConflictHook`` on the backbone, then writes ``docs/grad_conflict.md``
-(mean cosine, conflict rate, metrics and delta_m) and
-``docs/grad_conflict.png`` (the curves). About 10 minutes on 2 CPU cores.
+Every run is the schedule of ``configs/grad_conflict/squad_demo.py`` (the
+embedded demo data at 96x96, Adam 1.5e-3, batch 4, 8 epochs, float32,
+``GradConflictHook`` every 10 iterations on the parameters each model
+declares shared) with one model, training method and seed put into it
+(:func:`mmsquad.utils.experiment.derive_run_config`). Each model is the
+``model`` of its PASCAL-Context config, unchanged: the models are scaled to
+the demo the same way, by its image size, data and schedule alone.
+
+``make experiment`` runs the whole grid (6 models x 3 methods x 3 seeds
+and the single-task references): about 25 hours on 2 CPU cores (a plain
+run of SquadNet-small takes about 13 minutes, PCGrad and GradVac about
+twice that). Finished runs are kept in ``--work-dir`` and not trained
+again, so the grid can be run in parts (``--models``, ``--methods``,
+``--seeds``) and resumed; the report covers the runs selected.
 
 delta_m is measured against single-task references: the shared-encoder
-trunk with one head, trained on one task with the same schedule. Training
-the four of them takes longer than the experiment itself, so
-``--single-task`` trains them and stores their metrics in
-``docs/grad_conflict_single_task.json``, which later runs read.
+trunk with one head, trained on one task with the same schedule and seed 0
+(``--single-task`` trains them and stores their metrics and config
+fingerprints in ``docs/grad_conflict_single_task.json``; a file whose
+fingerprints no longer match the schedule is refused). Every run, the
+references included, is scored by its last validation.
 """
 import argparse
 import json
 import os
 import os.path as osp
 import subprocess
+import sys
 import time
-from statistics import mean
-from typing import Dict, List
+from typing import Dict, List, Optional, Sequence
 
 from mmengine.config import Config
-from run_demo import ROOT, ensure_demo_data, run
+from run_demo import ROOT, ensure_demo_data
 
+from mmsquad.engine import training_methods
 from mmsquad.evaluation import delta_m
 from mmsquad.evaluation.trivial_baseline import constant_baseline
 from mmsquad.registry import METRICS as METRIC_REGISTRY
 from mmsquad.utils import register_all_modules
-from mmsquad.utils.run_logs import read_scalars
-from mmsquad.utils.single_task import \
-    single_task_config as derive_single_task_config
+from mmsquad.utils.experiment import (derive_run_config, fingerprint,
+                                      last_validation, mean_std,
+                                      paired_comparison, train_once,
+                                      training_minutes)
+from mmsquad.utils.single_task import single_task_config
 from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
                                                       plot_conflict_curves)
 
-RUNS = {'SquadNet-small': 'configs/grad_conflict/squad_demo.py',
-        'shared encoder': 'configs/grad_conflict/shared_encoder_demo.py'}
-METRICS = {'semseg/mIoU': 'semseg mIoU', 'human_parts/mIoU': 'parts mIoU',
-           'sal/maxF': 'sal maxF', 'normals/mean': 'normals mean (deg)'}
-SINGLE_TASK_TRUNK = RUNS['shared encoder']
+SCHEDULE = 'configs/grad_conflict/squad_demo.py'
+#: The compared models: ``{label: the config whose model it is}``.
+MODELS = {
+    'SquadNet-small': 'configs/squad/pascal_ctx.py',
+    'no-squad ablation': 'configs/baselines/no_squad_pascal_ctx.py',
+    'shared encoder': 'configs/baselines/shared_encoder_pascal_ctx.py',
+    'shared ResNet-18': 'configs/baselines/shared_r18_pascal_ctx.py',
+    'MTAN': 'configs/baselines/mtan_pascal_ctx.py',
+    'Cross-Stitch': 'configs/baselines/cross_stitch_pascal_ctx.py',
+}
+METHODS = ('plain', 'PCGrad', 'GradVac')
+SEEDS = (0, 1, 2)
+#: The single-task references' trunk (with one head each), and their seed.
+SINGLE_TASK_MODEL = 'shared encoder'
+SINGLE_TASK_SEED = 0
 REFERENCES = 'docs/grad_conflict_single_task.json'
+METRICS = {'semseg/mIoU': 'semseg mIoU', 'human_parts/mIoU': 'parts mIoU',
+           'sal/mIoU': 'sal mIoU', 'sal/maxF': 'sal maxF',
+           'normals/mean': 'normals mean (deg)'}
+#: The parameter group compared across models (GradConflictHook's).
+GROUP = 'shared'
+#: A task is learned when its metric beats the constant predictor's by
+#: this fraction of the constant's value.
+LEARNED_MARGIN = 0.1
+#: The claims the report decides: (model, compared with).
+CLAIMS = (('SquadNet-small', 'no-squad ablation'),
+          ('SquadNet-small', 'shared encoder'))
 
 
-def final_metrics(records: List[dict], keys) -> Dict[str, float]:
-    """``keys`` from the last validation in a run's scalar records."""
-    evaluated = [r for r in records if all(k in r for k in keys)]
-    if not evaluated:
-        raise KeyError(f'the run logged no validation with {sorted(keys)}')
-    return {key: evaluated[-1][key] for key in keys}
+def run_config(model: str, method: str, seed: int) -> Config:
+    """The config of one run of the grid."""
+    return derive_run_config(
+        Config.fromfile(osp.join(ROOT, SCHEDULE)),
+        Config.fromfile(osp.join(ROOT, MODELS[model])).model,
+        training_methods(num_tasks=4)[method], seed)
 
 
-def schedule_of(config: str) -> dict:
-    """What single-task references must share with the compared runs."""
-    cfg = Config.fromfile(osp.join(ROOT, config))
-    return dict(max_epochs=cfg.train_cfg.max_epochs, seed=cfg.randomness.seed,
-                batch_size=cfg.train_dataloader.batch_size)
+def reference_configs() -> Dict[str, Config]:
+    """``{task: config}`` of the single-task references."""
+    cfg = run_config(SINGLE_TASK_MODEL, 'plain', SINGLE_TASK_SEED)
+    return {task: single_task_config(cfg, task) for task in cfg.model.heads}
 
 
-def single_task_config(task: str, out_file: str) -> str:
-    """Write the single-task reference config of ``task`` (the trunk of
-    :data:`SINGLE_TASK_TRUNK` with ``task``'s head only) to ``out_file``."""
-    cfg = derive_single_task_config(
-        Config.fromfile(osp.join(ROOT, SINGLE_TASK_TRUNK)), task)
-    os.makedirs(osp.dirname(out_file), exist_ok=True)
-    cfg.dump(out_file)
-    return out_file
+def train(config_file: str, work_dir: str) -> None:
+    """Train with ``tools/train.py`` in a fresh process."""
+    print('>> train', config_file, flush=True)
+    subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'train.py'),
+                    config_file, '--work-dir', work_dir], cwd=ROOT,
+                   check=True)
+
+
+def slug(label: str) -> str:
+    return label.lower().replace(' ', '_').replace('-', '_')
 
 
 def train_single_task_references(work_dir: str) -> dict:
-    """Train one single-task model per task; their metrics and schedule."""
+    """Train the single-task references; their metrics and fingerprints."""
     start = time.perf_counter()
-    metrics = {}
-    for task in sorted({key.split('/')[0] for key in METRICS}):
-        task_dir = osp.join(work_dir, f'single_task_{task}')
-        config = single_task_config(
-            task, osp.join(ROOT, task_dir, f'single_task_{task}_demo.py'))
-        run('tools/train.py', config, '--work-dir', task_dir)
+    metrics, fingerprints = {}, {}
+    lower_is_better = lower_is_better_keys()
+    for task, cfg in reference_configs().items():
+        records = train_once(cfg, osp.join(work_dir, f'single_task_{task}'),
+                             train)
         keys = [k for k in METRICS if k.startswith(f'{task}/')]
-        metrics.update(final_metrics(read_scalars(osp.join(ROOT, task_dir)),
-                                     keys))
+        metrics.update(last_validation(records, keys))
+        fingerprints[task] = fingerprint(cfg)
     commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
                             cwd=ROOT, capture_output=True, text=True)
-    return dict(metrics=metrics, trunk=SINGLE_TASK_TRUNK,
-                schedule=schedule_of(SINGLE_TASK_TRUNK),
+    return dict(metrics=metrics, fingerprints=fingerprints,
+                lower_is_better=sorted(set(metrics) & lower_is_better),
+                trunk=SINGLE_TASK_MODEL, seed=SINGLE_TASK_SEED,
                 commit=commit.stdout.strip() or 'unknown',
                 minutes=round((time.perf_counter() - start) / 60, 1))
 
 
-def load_single_task_references() -> dict:
-    """The stored references, checked against the current schedule.
+def load_single_task_references(path: str) -> dict:
+    """The stored references, checked against today's derivation.
 
     Raises:
         FileNotFoundError: When none are stored.
-        ValueError: When they were trained with another schedule.
+        ValueError: When they were trained with another config.
     """
-    path = osp.join(ROOT, REFERENCES)
     if not osp.isfile(path):
         raise FileNotFoundError(
-            f'{REFERENCES} is missing: run this script with --single-task '
-            'once to train the single-task references')
+            f'{path} is missing: run this script with --single-task once to '
+            'train the single-task references')
     with open(path) as f:
         references = json.load(f)
-    expected = schedule_of(SINGLE_TASK_TRUNK)
-    if references.get('schedule') != expected:
+    expected = {task: fingerprint(cfg)
+                for task, cfg in reference_configs().items()}
+    stale = sorted(task for task in expected
+                   if references.get('fingerprints', {}).get(task)
+                   != expected[task])
+    if stale:
         raise ValueError(
-            f'{REFERENCES} was trained with {references.get("schedule")}, '
-            f'the experiment now uses {expected}: run with --single-task')
+            f'{path} is stale: the references of {stale} were trained with '
+            f'another config than {SCHEDULE} now derives (fingerprints '
+            f'{references.get("fingerprints")}, expected {expected}); '
+            'run with --single-task to train them again')
     return references
 
 
+def lower_is_better_keys() -> set:
+    cfg = Config.fromfile(osp.join(ROOT, SCHEDULE))
+    return set(METRIC_REGISTRY.build(cfg.val_evaluator).lower_is_better)
+
+
+def summarise(records: List[dict], references: dict) -> dict:
+    """One run's final metrics, delta_m and conflict statistics (means over
+    its measurements), per parameter group."""
+    metrics = last_validation(records, METRICS)
+    groups = sorted({k.split('/')[1] for r in records for k in r
+                     if k.startswith('grad_conflict/')
+                     and k.endswith('/conflict_rate')})
+    conflict = {group: {stat: mean_std(values)[0] for stat, (_, values)
+                        in conflict_curves(records, group).items()}
+                for group in groups}
+    return dict(metrics=metrics, conflict=conflict,
+                curves=conflict_curves(records, GROUP),
+                delta_m=delta_m(metrics, references['metrics'],
+                                references['lower_is_better']))
+
+
+def cell(values: Sequence[float], digits: int = 2) -> str:
+    """``mean ± std`` (the mean alone for one value)."""
+    mean, std = mean_std(values)
+    if len(values) < 2:
+        return f'{mean:.{digits}f}'
+    return f'{mean:.{digits}f} ± {std:.{digits}f}'
+
+
+def conflict_cells(runs: Sequence[dict], group: str) -> str:
+    """The mean cosine and conflict rate columns of ``runs``."""
+    return ' | '.join(cell([r['conflict'][group][stat] for r in runs], 3)
+                      for stat in ('cos_mean', 'conflict_rate'))
+
+
+#: What the claims compare: (name, value of a run, the claimed direction).
+CLAIMED = (('conflict rate',
+            lambda r: r['conflict'][GROUP]['conflict_rate'], 'less'),
+           ('mean cosine', lambda r: r['conflict'][GROUP]['cos_mean'],
+            'more'),
+           ('delta_m (%)', lambda r: r['delta_m'], 'more'))
+
+
+def verdict(test: dict, claimed: str) -> str:
+    """Whether a paired test decides a claim of a lower (``'less'``) or
+    higher (``'more'``) value: p < 0.05 and every pair of one sign."""
+    if not test['p'] < 0.05 or 0 < test['negative'] < test['n']:
+        return 'undecided'
+    lower = test['negative'] == test['n']
+    return 'holds' if lower == (claimed == 'less') else 'the opposite holds'
+
+
+def comparison_rows(results: dict, methods: Sequence[str],
+                    seeds: Sequence[int]) -> List[str]:
+    """Paired (by seed) differences for :data:`CLAIMS`."""
+    rows = ['| claim | method | quantity | differences by seed | mean ± std '
+            '| negative | p (paired t) | verdict |', '|' + '---|' * 8]
+    for model, other in CLAIMS:
+        for method in methods:
+            pairs = [(results[(model, method, s)], results[(other, method, s)])
+                     for s in seeds if (model, method, s) in results
+                     and (other, method, s) in results]
+            for name, value, claimed in CLAIMED if pairs else ():
+                test = paired_comparison([value(a) for a, _ in pairs],
+                                         [value(b) for _, b in pairs])
+                differences = ', '.join(f'{d:+.3f}'
+                                        for d in test['differences'])
+                rows.append(
+                    f'| {name} of {model} {claimed} than {other} | {method} '
+                    f'| {name} | {differences} | {test["mean"]:+.3f} ± '
+                    f'{test["std"]:.3f} | {test["negative"]}/{test["n"]} | '
+                    f'{test["p"]:.3f} | {verdict(test, claimed)} |')
+    return rows
+
+
+def not_learned(runs: Dict[int, dict], label: str, constant: dict,
+                lower_is_better: set) -> List[str]:
+    """The tasks of ``runs`` (by seed) that do not beat the constant
+    predictor by :data:`LEARNED_MARGIN` of its value."""
+    failures = []
+    for seed, run in runs.items():
+        for key, floor in constant.items():
+            value = run['metrics'][key]
+            margin = floor - value if key in lower_is_better \
+                else value - floor
+            if margin < LEARNED_MARGIN * abs(floor):
+                failures.append(f'{label} / seed {seed}: {key} {value:.2f} '
+                                f'(constant {floor:.2f})')
+    return failures
+
+
 def write_report(results: dict, references: dict, constant: dict,
-                 out_md: str, png_name: str, minutes: float) -> None:
-    header = ('| run | mean cosine | conflict rate | ' +
-              ' | '.join(METRICS.values()) + ' | delta_m (%) |')
-    rows = [header, '|' + '---|' * (4 + len(METRICS))]
-    lower_is_better = METRIC_REGISTRY.build(
-        Config.fromfile(RUNS['SquadNet-small']).val_evaluator).lower_is_better
-
-    def row(label: str, metrics: dict, cos: str = '-',
-            rate: str = '-') -> str:
-        values = ' | '.join(f'{metrics[k]:.2f}' for k in METRICS)
-        change = delta_m(metrics, references['metrics'], lower_is_better)
-        return f'| {label} | {cos} | {rate} | {values} | {change:+.2f} |'
-
-    for label, result in results.items():
-        rows.append(row(label, result['metrics'], f'{result["cos_mean"]:.3f}',
-                        f'{result["conflict_rate"]:.3f}'))
-    rows.append(row('single-task references', references['metrics']))
-    rows.append(row('constant predictor', constant))
-    epochs = references['schedule']['max_epochs']
+                 grid: Dict[str, Sequence], out_md: str,
+                 png_name: str) -> None:
+    """``docs/grad_conflict.md`` from the runs of ``grid`` (``models``,
+    ``methods``, ``seeds``) found in ``results``."""
+    lower_is_better = lower_is_better_keys()
+    constant = {key: constant[key] for key in METRICS}
+    rows = ['| model | method | seeds | ' + ' | '.join(METRICS.values()) +
+            ' | delta_m (%) | mean cosine | conflict rate |',
+            '|' + '---|' * (6 + len(METRICS))]
+    level_rows = ['| model | method | group | mean cosine | conflict rate |',
+                  '|---|---|---|---|---|']
+    unlearned, missing = [], []
+    for model in grid['models']:
+        for method in grid['methods']:
+            runs = {s: results[(model, method, s)] for s in grid['seeds']
+                    if (model, method, s) in results}
+            missing += [f'{model} / {method} / seed {s}'
+                        for s in grid['seeds'] if s not in runs]
+            if not runs:
+                continue
+            values = ' | '.join(cell([r['metrics'][k] for r in runs.values()])
+                                for k in METRICS)
+            change = cell([r['delta_m'] for r in runs.values()])
+            rows.append(f'| {model} | {method} | {len(runs)} | {values} | '
+                        f'{change} | {conflict_cells(runs.values(), GROUP)} |')
+            level_rows += [
+                f'| {model} | {method} | {group} | '
+                f'{conflict_cells(runs.values(), group)} |'
+                for group in next(iter(runs.values()))['conflict']
+                if group not in (GROUP, 'backbone')]
+            unlearned += not_learned(runs, f'{model} / {method}', constant,
+                                     lower_is_better)
+    reference_values = ' | '.join(
+        f'{references["metrics"][k]:.2f}' if k in references['metrics']
+        else '-' for k in METRICS)
+    rows.append(f'| single-task references | plain | 1 | {reference_values}'
+                ' | +0.00 | - | - |')
+    floor_change = delta_m(constant, references['metrics'], lower_is_better)
+    rows.append('| constant predictor | - | - | ' +
+                ' | '.join(f'{v:.2f}' for v in constant.values()) +
+                f' | {floor_change:+.2f} | - | - |')
+    minutes = sum(training_minutes(run['work_dir'])
+                  for run in results.values())
+    cfg = Config.fromfile(osp.join(ROOT, SCHEDULE))
+    learned = ('Every task of every run beats the constant predictor by more '
+               f'than {LEARNED_MARGIN:.0%} of its value.' if not unlearned
+               else 'Tasks that did not beat the constant predictor by '
+               f'{LEARNED_MARGIN:.0%} of its value (not learned in this '
+               'schedule):\n\n' + '\n'.join(f'- {u}' for u in unlearned))
+    coverage = ('Every run of the grid is in.' if not missing else
+                f'**Partial: {len(missing)} runs of the grid are not in '
+                'yet** (' + '; '.join(missing) + '); `make experiment` '
+                'trains them and keeps the finished ones.')
     text = f"""# Gradient conflict with and without expert squads
 
 Measured by `tools/misc/grad_conflict_experiment.py` on the embedded demo
-data (`make demo`'s data, 96x96), both models trained for {epochs} epochs
-with the same data order, schedule and seed. `GradConflictHook` measured
-the four tasks' gradients of the whole backbone every 10 iterations; the
-table gives the mean over all measurements of the mean pairwise cosine and
-of the conflict rate (fraction of task pairs with a negative cosine), and
-the validation metrics after training. Training and evaluating both took
-{minutes:.1f} minutes.
+data (`make demo`'s data: 320 training and 100 validation images, 96x96).
+Every run has the schedule of `{SCHEDULE}`: Adam, learning rate 1.5e-3 with
+poly decay, batch {cfg.train_dataloader.batch_size},
+{cfg.train_cfg.max_epochs} epochs, float32, the same data order per seed.
+Each model is the `model` of its PASCAL-Context config, unchanged (the same
+scaling for all: the demo's image size, data and schedule). Methods:
+`plain` (equal weights, no surgery), `PCGrad` and `GradVac` (mmsquad's, on
+the shared parameters). Seeds: {', '.join(map(str, grid['seeds']))}. The
+runs below took {minutes:.0f} minutes of training on 2 CPU cores.
 
-delta_m is the mean relative change against single-task references
-(higher is better; the sign is flipped for the normals' mean angle): the
-shared-encoder trunk with one head, trained on one task with the same
-schedule and seed (`--single-task`: {references['minutes']} minutes for
-the four, stored in `{REFERENCES}`, commit {references['commit']}). The
-constant predictor (the best constant per task,
-`tools/analysis_tools/trivial_baseline.py`) is the floor: a metric at its
-level means the task was not learned in this short schedule.
+`GradConflictHook` measured the four tasks' gradients of the parameters
+each model declares shared (`shared_parameters()`, the same definition for
+all) every 10 iterations; mean cosine is the mean pairwise cosine and
+conflict rate the fraction of task pairs with a negative cosine, averaged
+over the run's measurements. Metrics are from the last validation.
+delta_m is the mean relative change of each task's main metric against
+single-task references (the shared-encoder trunk with one head, same
+schedule, seed {references['seed']}, {references['minutes']} minutes,
+commit {references['commit']}, `{REFERENCES}`): higher is better. The
+constant predictor (the best constant per task) is the floor. Values are
+mean ± sample standard deviation over seeds.
+
+{coverage}
 
 {chr(10).join(rows)}
 
+{learned}
+
 ![gradient conflict curves]({png_name})
 
-These are the numbers as measured on one short CPU run each; they say
-nothing about significance (one seed), and the backbones differ in more
-than the squads (the baseline's heads see all 768 channels).
+The curves are the `{GROUP}` group: the mean over seeds, in a band from the
+lowest to the highest seed.
+
+## Does the claim hold?
+
+Paired by seed (the same seed gives the same data order): the difference
+model minus compared model, how many seeds have it negative, and the
+two-sided paired t-test. A claim is decided only when p < 0.05 and every
+seed agrees in sign; with three seeds that needs a consistent, large
+effect, and anything else is reported as undecided.
+
+{chr(10).join(comparison_rows(results, grid['methods'], grid['seeds']))}
+
+## Per level
+
+The same statistics on each part of the shared parameters (the backbone's
+children: SquadNet's stem and stages, ResNet-18's layers, MTAN's trunk and
+shared refinement, Cross-Stitch's branches and stitch units).
+
+{chr(10).join(level_rows)}
 """
     with open(out_md, 'w') as f:
         f.write(text)
 
 
-def main() -> None:
+def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--models', nargs='+', choices=list(MODELS),
+                        default=list(MODELS))
+    parser.add_argument('--methods', nargs='+', choices=METHODS,
+                        default=list(METHODS))
+    parser.add_argument('--seeds', nargs='+', type=int, default=list(SEEDS))
     parser.add_argument('--work-dir', default='work_dirs/grad_conflict')
     parser.add_argument('--out', default='docs/grad_conflict.md')
     parser.add_argument(
         '--single-task', action='store_true',
-        help=f'first train the four single-task references and store their '
-        f'metrics in {REFERENCES} (about 14 minutes on 2 CPU cores)')
-    args = parser.parse_args()
+        help=f'first train the four single-task references and store them '
+        f'in {REFERENCES} (about 25 minutes on 2 CPU cores)')
+    args = parser.parse_args(argv)
     os.chdir(ROOT)  # the configs' data roots are relative to it
     register_all_modules()
     ensure_demo_data()
     if args.single_task:
         references = train_single_task_references(args.work_dir)
-        with open(osp.join(ROOT, REFERENCES), 'w') as f:
+        with open(REFERENCES, 'w') as f:
             json.dump(references, f, indent=2)
             f.write('\n')
-    references = load_single_task_references()
-    start = time.perf_counter()
+    references = load_single_task_references(REFERENCES)
     results, curves = {}, {}
-    for label, config in RUNS.items():
-        work_dir = osp.join(args.work_dir, osp.basename(config)[:-3])
-        run('tools/train.py', config, '--work-dir', work_dir)
-        records = read_scalars(osp.join(ROOT, work_dir))
-        curves[label] = conflict_curves(records)
-        metrics = final_metrics(records, METRICS)
-        results[label] = dict(
-            cos_mean=mean(curves[label]['cos_mean'][1]),
-            conflict_rate=mean(curves[label]['conflict_rate'][1]),
-            metrics=metrics)
-    constant = constant_baseline(Config.fromfile(RUNS['SquadNet-small']))
-    out_md = osp.join(ROOT, args.out)
-    png = osp.splitext(out_md)[0] + '.png'
-    plot_conflict_curves(curves, png)
-    write_report(results, references, constant, out_md, osp.basename(png),
-                 (time.perf_counter() - start) / 60)
-    print(open(out_md).read())
+    for seed in args.seeds:
+        for model in args.models:
+            for method in args.methods:
+                work_dir = osp.join(args.work_dir, slug(model), slug(method),
+                                    f'seed{seed}')
+                records = train_once(run_config(model, method, seed),
+                                     work_dir, train)
+                results[(model, method, seed)] = dict(
+                    summarise(records, references), work_dir=work_dir)
+                curves.setdefault(f'{model}, {method}', []).append(
+                    results[(model, method, seed)]['curves'])
+    constant = constant_baseline(Config.fromfile(SCHEDULE))
+    png = osp.splitext(args.out)[0] + '.png'
+    plot_conflict_curves(curves, png, GROUP)
+    write_report(results, references, constant,
+                 dict(models=args.models, methods=args.methods,
+                      seeds=args.seeds), args.out, osp.basename(png))
+    print(f'wrote {args.out} and {png}')
 
 
 if __name__ == '__main__':

@@ -2,7 +2,8 @@
 from .aggregator_surgery import (AggregatorSurgery, aggregator_names,
                                  build_aggregator)
 from .cpu_amp_optimizer_wrapper import CPUAmpOptimWrapper
-from .method_catalogue import aggregator_config, surgery_methods
+from .method_catalogue import (aggregator_config, surgery_methods,
+                               training_methods)
 from .grad_surgery import (DBMTL, CAGrad, GradSurgeryMixin, GradVac, NashMTL,
                            PCGrad, RandomOrderSurgery, cagrad, gradvac,
                            nash_mtl, pcgrad)
@@ -17,7 +18,7 @@ from .surgery_wrappers import (
 
 __all__ = [
     'AggregatorSurgery', 'aggregator_config', 'aggregator_names',
-    'build_aggregator', 'surgery_methods',
+    'build_aggregator', 'surgery_methods', 'training_methods',
     'AggregatorOptimWrapper', 'AmpAggregatorOptimWrapper',
     'CPUAmpAggregatorOptimWrapper', 'CAGrad', 'CPUAmpOptimWrapper',
     'GradSurgeryMixin', 'GradVac', 'NashMTL', 'PCGrad', 'RandomOrderSurgery',

@@ -1,5 +1,6 @@
-"""Every gradient-surgery method a config can name, as optim wrapper
-configs: for tests and benchmarks that compare them all."""
+"""Every gradient-surgery and loss-weighting method a config can name, as
+config changes: for tests, benchmarks and experiments that compare them
+all."""
 from typing import Dict
 
 from mmsquad.registry import OPTIM_WRAPPERS
@@ -35,4 +36,26 @@ def surgery_methods(num_tasks: int) -> Dict[str, dict]:
             continue
         methods[f'torchjd.{name}'] = dict(type='AggregatorOptimWrapper',
                                           aggregator=aggregator)
+    return methods
+
+
+#: The loss balancers :func:`training_methods` offers, by short name.
+BALANCERS = dict(
+    UW=dict(type='TorchJDScalarization', scalarizer=dict(type='UW')),
+    DWA=dict(type='DynamicWeightAverage'),
+    GradNorm=dict(type='GradNorm'))
+
+
+def training_methods(num_tasks: int) -> Dict[str, dict]:
+    """``{name: changes}``: plain training (``plain``, equal weights, no
+    surgery), every method of :func:`surgery_methods` and every balancer
+    of :data:`BALANCERS` (``balancer.<name>``). ``changes`` has the
+    ``optim_wrapper`` to merge into a config's and, for a balancer, the
+    model's ``loss_balancer``."""
+    methods = {'plain': dict(optim_wrapper=dict(type='OptimWrapper'))}
+    for name, wrapper in surgery_methods(num_tasks).items():
+        methods[name] = dict(optim_wrapper=wrapper)
+    for name, balancer in BALANCERS.items():
+        methods[f'balancer.{name}'] = dict(
+            optim_wrapper=dict(type='OptimWrapper'), loss_balancer=balancer)
     return methods

@@ -1,0 +1,131 @@
+"""Grids of training runs for experiments that compare models and training
+methods: their configs derived from one schedule, each run trained once
+and cached, and the statistics over seeds that compare them.
+
+The machinery of ``tools/misc/grad_conflict_experiment.py`` and
+``tools/misc/optim_methods_experiment.py``.
+"""
+import copy
+import hashlib
+import json
+import os
+import os.path as osp
+import time
+from typing import Callable, Dict, List, Sequence, Tuple
+
+import numpy as np
+from mmengine.config import Config, ConfigDict
+
+from .run_logs import read_scalars
+
+#: The optim wrapper keys only mixed precision takes.
+AMP_ONLY_KEYS = ('loss_scale', 'dtype')
+#: What :func:`train_once` writes beside a finished run.
+RUN_RECORD = 'experiment_run.json'
+
+
+def derive_run_config(schedule: Config, model: ConfigDict, method: dict,
+                      seed: int) -> Config:
+    """``schedule`` (data, optimizer, schedule, hooks, evaluator) with
+    another ``model``, training ``method`` and ``seed``: everything else is
+    the schedule's, for every run of a grid.
+
+    Args:
+        schedule: The config every run shares (left unchanged).
+        model: The ``model`` config of the run.
+        method: ``{'optim_wrapper': {...}, 'loss_balancer': {...}}`` as
+            :func:`~mmsquad.engine.training_methods` gives: the optim
+            wrapper keys replace the schedule's (its optimizer stays), and
+            the balancer, when given, becomes the model's.
+        seed: ``randomness.seed``.
+    """
+    cfg = Config(copy.deepcopy(schedule.to_dict()),
+                 filename=schedule.filename)
+    cfg.model = copy.deepcopy(model)
+    wrapper = dict(cfg.optim_wrapper, **method['optim_wrapper'])
+    if 'Amp' not in wrapper['type']:
+        for key in AMP_ONLY_KEYS:
+            wrapper.pop(key, None)
+    cfg.optim_wrapper = wrapper
+    if 'loss_balancer' in method:
+        cfg.model.loss_balancer = copy.deepcopy(method['loss_balancer'])
+    cfg.randomness = dict(cfg.get('randomness', {}), seed=seed)
+    return cfg
+
+
+def fingerprint(cfg: Config) -> str:
+    """A digest of everything in ``cfg`` that decides a run's result (all
+    but ``work_dir``): equal fingerprints, equal runs."""
+    content = {k: v for k, v in cfg.to_dict().items() if k != 'work_dir'}
+    text = json.dumps(content, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def train_once(cfg: Config, work_dir: str,
+               train: Callable[[str, str], None]) -> List[dict]:
+    """The logged scalar records of ``cfg`` trained in ``work_dir``;
+    trains it (``train(config_file, work_dir)``) only when ``work_dir`` has
+    no finished run of the same config, so an interrupted grid resumes
+    where it stopped."""
+    record = osp.join(work_dir, RUN_RECORD)
+    digest = fingerprint(cfg)
+    if osp.isfile(record):
+        with open(record) as f:
+            if json.load(f).get('fingerprint') == digest:
+                return read_scalars(work_dir)
+    os.makedirs(work_dir, exist_ok=True)
+    config_file = osp.join(work_dir, 'experiment_config.py')
+    cfg.dump(config_file)
+    start = time.perf_counter()
+    train(config_file, work_dir)
+    with open(record, 'w') as f:
+        json.dump(dict(fingerprint=digest,
+                       minutes=(time.perf_counter() - start) / 60), f)
+    return read_scalars(work_dir)
+
+
+def training_minutes(work_dir: str) -> float:
+    """How long :func:`train_once` took to train the run in ``work_dir``."""
+    with open(osp.join(work_dir, RUN_RECORD)) as f:
+        return json.load(f)['minutes']
+
+
+def last_validation(records: Sequence[dict],
+                    keys: Sequence[str]) -> Dict[str, float]:
+    """``keys`` from the last validation in a run's scalar records.
+
+    Raises:
+        KeyError: When no record has all ``keys``.
+    """
+    evaluated = [r for r in records if all(k in r for k in keys)]
+    if not evaluated:
+        raise KeyError(f'the run logged no validation with {sorted(keys)}')
+    return {key: evaluated[-1][key] for key in keys}
+
+
+def mean_std(values: Sequence[float]) -> Tuple[float, float]:
+    """Mean and sample standard deviation (``nan`` for one value)."""
+    values = np.asarray(values, dtype=float)
+    std = float(values.std(ddof=1)) if len(values) > 1 else float('nan')
+    return float(values.mean()), std
+
+
+def paired_comparison(first: Sequence[float],
+                      second: Sequence[float]) -> dict:
+    """``first - second`` paired by position (by seed): the differences,
+    their mean and sample std, how many are negative, and the two-sided
+    paired t-test's ``t`` and ``p`` (``nan`` with fewer than two pairs or
+    no spread)."""
+    from scipy.stats import ttest_rel
+    if len(first) != len(second):
+        raise ValueError(f'paired values need equal lengths, got '
+                         f'{len(first)} and {len(second)}')
+    differences = np.asarray(first, float) - np.asarray(second, float)
+    mean, std = mean_std(differences)
+    t, p = (float('nan'), float('nan'))
+    if len(differences) > 1 and np.ptp(differences) > 0:
+        result = ttest_rel(first, second)
+        t, p = float(result.statistic), float(result.pvalue)
+    return dict(differences=differences.tolist(), mean=mean, std=std,
+                negative=int((differences < 0).sum()), n=len(differences),
+                t=t, p=p)
