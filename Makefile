@@ -5,7 +5,7 @@ WHEELHOUSE ?=
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install demo demo-underwater test bench
+.PHONY: install demo demo-underwater test bench experiment
 
 install:
 	bash tools/misc/install.sh --venv $(VENV) $(if $(WHEELHOUSE),--wheelhouse $(WHEELHOUSE))
@@ -24,3 +24,9 @@ bench: install
 	$(PY) tools/analysis_tools/benchmark.py
 	$(PY) tools/analysis_tools/benchmark_architectures.py
 	$(PY) tools/analysis_tools/benchmark_optim_methods.py
+
+# Hours of CPU (see each script's docstring); finished runs are kept in
+# work_dirs/ and not trained again.
+experiment: install
+	$(PY) tools/misc/grad_conflict_experiment.py --single-task
+	$(PY) tools/misc/optim_methods_experiment.py

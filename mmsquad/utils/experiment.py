@@ -103,6 +103,29 @@ def last_validation(records: Sequence[dict],
     return {key: evaluated[-1][key] for key in keys}
 
 
+def mean_conflict(records: Sequence[dict]) -> Dict[str, Dict[str, float]]:
+    """``{group: {statistic: mean over the run}}`` of the
+    ``grad_conflict/<group>/<statistic>`` scalars
+    :class:`~mmsquad.engine.hooks.GradConflictHook` logged.
+
+    Raises:
+        KeyError: When the run logged none.
+    """
+    values: Dict[Tuple[str, str], List[float]] = {}
+    for record in records:
+        for key, value in record.items():
+            if key.startswith('grad_conflict/'):
+                _, group, stat = key.split('/')
+                values.setdefault((group, stat), []).append(value)
+    if not values:
+        raise KeyError('the run logged no grad_conflict/... scalars: was '
+                       'GradConflictHook on?')
+    means: Dict[str, Dict[str, float]] = {}
+    for (group, stat), logged in values.items():
+        means.setdefault(group, {})[stat] = float(np.mean(logged))
+    return means
+
+
 def mean_std(values: Sequence[float]) -> Tuple[float, float]:
     """Mean and sample standard deviation (``nan`` for one value)."""
     values = np.asarray(values, dtype=float)

@@ -31,6 +31,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
+from functools import lru_cache
 from typing import Dict, List, Optional, Sequence
 
 from mmengine.config import Config
@@ -42,7 +43,8 @@ from mmsquad.evaluation.trivial_baseline import constant_baseline
 from mmsquad.registry import METRICS as METRIC_REGISTRY
 from mmsquad.utils import register_all_modules
 from mmsquad.utils.experiment import (derive_run_config, fingerprint,
-                                      last_validation, mean_std,
+                                      last_validation, mean_conflict,
+                                      mean_std,
                                       paired_comparison, train_once,
                                       training_minutes)
 from mmsquad.utils.single_task import single_task_config
@@ -78,12 +80,18 @@ CLAIMS = (('SquadNet-small', 'no-squad ablation'),
           ('SquadNet-small', 'shared encoder'))
 
 
+@lru_cache(maxsize=None)
+def load_config(path: str) -> Config:
+    """``Config.fromfile`` of a path relative to the repository, once
+    (:func:`derive_run_config` copies what it takes)."""
+    return Config.fromfile(osp.join(ROOT, path))
+
+
 def run_config(model: str, method: str, seed: int) -> Config:
     """The config of one run of the grid."""
-    return derive_run_config(
-        Config.fromfile(osp.join(ROOT, SCHEDULE)),
-        Config.fromfile(osp.join(ROOT, MODELS[model])).model,
-        training_methods(num_tasks=4)[method], seed)
+    return derive_run_config(load_config(SCHEDULE),
+                             load_config(MODELS[model]).model,
+                             training_methods(num_tasks=4)[method], seed)
 
 
 def reference_configs() -> Dict[str, Config]:
@@ -101,6 +109,7 @@ def train(config_file: str, work_dir: str) -> None:
 
 
 def slug(label: str) -> str:
+    """``label`` as a directory name."""
     return label.lower().replace(' ', '_').replace('-', '_')
 
 
@@ -152,21 +161,16 @@ def load_single_task_references(path: str) -> dict:
 
 
 def lower_is_better_keys() -> set:
-    cfg = Config.fromfile(osp.join(ROOT, SCHEDULE))
-    return set(METRIC_REGISTRY.build(cfg.val_evaluator).lower_is_better)
+    """The metric keys of the schedule's evaluator where lower is better."""
+    return set(METRIC_REGISTRY.build(
+        load_config(SCHEDULE).val_evaluator).lower_is_better)
 
 
 def summarise(records: List[dict], references: dict) -> dict:
     """One run's final metrics, delta_m and conflict statistics (means over
     its measurements), per parameter group."""
     metrics = last_validation(records, METRICS)
-    groups = sorted({k.split('/')[1] for r in records for k in r
-                     if k.startswith('grad_conflict/')
-                     and k.endswith('/conflict_rate')})
-    conflict = {group: {stat: mean_std(values)[0] for stat, (_, values)
-                        in conflict_curves(records, group).items()}
-                for group in groups}
-    return dict(metrics=metrics, conflict=conflict,
+    return dict(metrics=metrics, conflict=mean_conflict(records),
                 curves=conflict_curves(records, GROUP),
                 delta_m=delta_m(metrics, references['metrics'],
                                 references['lower_is_better']))
@@ -286,7 +290,7 @@ def write_report(results: dict, references: dict, constant: dict,
                 f' | {floor_change:+.2f} | - | - |')
     minutes = sum(training_minutes(run['work_dir'])
                   for run in results.values())
-    cfg = Config.fromfile(osp.join(ROOT, SCHEDULE))
+    cfg = load_config(SCHEDULE)
     learned = ('Every task of every run beats the constant predictor by more '
                f'than {LEARNED_MARGIN:.0%} of its value.' if not unlearned
                else 'Tasks that did not beat the constant predictor by '
@@ -389,7 +393,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                     summarise(records, references), work_dir=work_dir)
                 curves.setdefault(f'{model}, {method}', []).append(
                     results[(model, method, seed)]['curves'])
-    constant = constant_baseline(Config.fromfile(SCHEDULE))
+    constant = constant_baseline(load_config(SCHEDULE))
     png = osp.splitext(args.out)[0] + '.png'
     plot_conflict_curves(curves, png, GROUP)
     write_report(results, references, constant,

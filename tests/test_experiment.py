@@ -1,0 +1,182 @@
+"""Experiment grids: run configs derived from one schedule, cached runs,
+stale references refused, and the statistics that compare the runs."""
+import importlib
+import itertools
+import json
+import math
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+from mmengine.config import Config, ConfigDict
+
+from conftest import REPO
+from mmsquad.engine import training_methods
+from mmsquad.utils.experiment import (derive_run_config, fingerprint,
+                                      paired_comparison, train_once)
+from mmsquad.visualization.grad_conflict_plot import plot_conflict_curves
+
+#: What a run of a grid may change: its model, method and seed.
+PER_RUN_KEYS = ('model', 'optim_wrapper', 'randomness')
+
+
+def tool(name: str):
+    """``tools/misc/<name>.py`` as a module."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(osp.join(REPO, 'tools', 'misc'))
+        return importlib.import_module(name)
+
+
+@pytest.fixture(scope='module')
+def experiment():
+    return tool('grad_conflict_experiment')
+
+
+def test_derived_config_takes_model_method_and_seed_only():
+    schedule = Config(dict(
+        model=dict(type='A'), train_cfg=dict(max_epochs=3),
+        optim_wrapper=dict(type='AmpOptimWrapper', loss_scale='dynamic',
+                           optimizer=dict(type='Adam', lr=0.1)),
+        randomness=dict(seed=0, deterministic=True)))
+    method = dict(optim_wrapper=dict(type='OptimWrapper'),
+                  loss_balancer=dict(type='DynamicWeightAverage'))
+    cfg = derive_run_config(schedule, ConfigDict(type='B'), method, 7)
+    assert cfg.model == dict(type='B', loss_balancer=dict(
+        type='DynamicWeightAverage'))
+    # The optimizer stays; fp16's loss scale goes with the Amp wrapper.
+    assert cfg.optim_wrapper == dict(type='OptimWrapper', optimizer=dict(
+        type='Adam', lr=0.1))
+    assert cfg.randomness == dict(seed=7, deterministic=True)
+    assert cfg.train_cfg == schedule.train_cfg
+    assert schedule.model == dict(type='A')  # left unchanged
+    assert schedule.optim_wrapper.loss_scale == 'dynamic'
+
+
+def test_grid_runs_share_everything_but_model_method_and_seed(experiment):
+    schedule = experiment.load_config(experiment.SCHEDULE).to_dict()
+    shared = {k: v for k, v in schedule.items() if k not in PER_RUN_KEYS}
+    digests = set()
+    for model, method, seed in itertools.product(
+            experiment.MODELS, experiment.METHODS, experiment.SEEDS):
+        cfg = experiment.run_config(model, method, seed).to_dict()
+        assert {k: v for k, v in cfg.items()
+                if k not in PER_RUN_KEYS} == shared, (model, method, seed)
+        published = Config.fromfile(
+            osp.join(REPO, experiment.MODELS[model])).model
+        assert cfg['model'] == published.to_dict()
+        assert cfg['optim_wrapper']['optimizer'] == \
+            schedule['optim_wrapper']['optimizer']
+        assert cfg['optim_wrapper']['type'] == \
+            training_methods(4)[method]['optim_wrapper']['type']
+        assert cfg['randomness']['seed'] == seed
+        digests.add(fingerprint(Config(cfg)))
+    # Every run of the grid is a different config; the same run, the same.
+    grid = (len(experiment.MODELS) * len(experiment.METHODS) *
+            len(experiment.SEEDS))
+    assert len(digests) == grid
+    assert fingerprint(experiment.run_config('MTAN', 'PCGrad', 1)) in digests
+    # The single-task references have the schedule and one task each.
+    for task, cfg in experiment.reference_configs().items():
+        assert list(cfg.model.heads) == [task]
+        assert cfg.train_cfg == schedule['train_cfg']
+        assert cfg.param_scheduler == schedule['param_scheduler']
+        assert cfg.train_dataloader.dataset.data_root == \
+            schedule['train_dataloader']['dataset']['data_root']
+        assert cfg.randomness.seed == experiment.SINGLE_TASK_SEED
+
+
+def test_every_method_run_differs_from_the_demo_in_its_method_only():
+    optim_methods = tool('optim_methods_experiment')
+    demo = Config.fromfile(osp.join(REPO, optim_methods.SCHEDULE)).to_dict()
+    for method, changes in training_methods(4).items():
+        cfg = optim_methods.method_config(method).to_dict()
+        assert cfg['custom_hooks'] == [optim_methods.HOOK]
+        assert cfg['optim_wrapper'] == dict(
+            demo['optim_wrapper'], **changes['optim_wrapper'])
+        model = dict(demo['model'])
+        if 'loss_balancer' in changes:
+            model['loss_balancer'] = changes['loss_balancer']
+        assert cfg['model'] == model, method
+        for key in ('train_dataloader', 'val_dataloader', 'val_evaluator',
+                    'param_scheduler', 'train_cfg', 'randomness'):
+            assert cfg[key] == demo[key], (method, key)
+
+
+def test_stale_reference_file_is_refused(experiment, tmp_path, monkeypatch):
+    path = str(tmp_path / 'references.json')
+    fingerprints = {task: fingerprint(cfg)
+                    for task, cfg in experiment.reference_configs().items()}
+    with open(path, 'w') as f:
+        json.dump(dict(metrics={}, fingerprints=fingerprints), f)
+    assert experiment.load_single_task_references(path)['fingerprints'] \
+        == fingerprints
+    # The schedule changes (a longer run): the stored references are stale.
+    longer = tmp_path / 'longer.py'
+    longer.write_text(f"_base_ = ['{osp.join(REPO, experiment.SCHEDULE)}']\n"
+                      'train_cfg = dict(max_epochs=9)\n')
+    monkeypatch.setattr(experiment, 'SCHEDULE', str(longer))
+    with pytest.raises(ValueError, match='stale.*--single-task'):
+        experiment.load_single_task_references(path)
+    with pytest.raises(FileNotFoundError, match='--single-task'):
+        experiment.load_single_task_references(str(tmp_path / 'none.json'))
+
+
+def test_train_once_trains_a_config_once(tmp_path):
+    calls = []
+
+    def train(config_file, work_dir):
+        calls.append(Config.fromfile(config_file).train_cfg.max_epochs)
+        run = osp.join(work_dir, f'run{len(calls)}', 'vis_data')
+        os.makedirs(run)
+        with open(osp.join(run, 'scalars.json'), 'w') as f:
+            f.write(json.dumps(dict(step=1, value=len(calls))) + '\n')
+
+    cfg = Config(dict(train_cfg=dict(max_epochs=2)))
+    work_dir = str(tmp_path / 'run')
+    assert train_once(cfg, work_dir, train) == [dict(step=1, value=1)]
+    assert train_once(cfg, work_dir, train) == [dict(step=1, value=1)]
+    assert calls == [2]
+    # Another config in the same place is trained, not taken from before.
+    cfg.train_cfg.max_epochs = 3
+    assert train_once(cfg, work_dir, train) == [dict(step=1, value=2)]
+    assert calls == [2, 3]
+
+
+def test_paired_comparison_against_hand_computed_t():
+    first, second = [0.10, 0.12, 0.20], [0.15, 0.14, 0.26]
+    test = paired_comparison(first, second)
+    d = np.array(first) - np.array(second)  # -0.05, -0.02, -0.06
+    t = d.mean() / (d.std(ddof=1) / math.sqrt(3))
+    assert test['t'] == pytest.approx(t)
+    assert test['mean'] == pytest.approx(-13 / 300)
+    assert test['negative'] == 3 and test['n'] == 3
+    # Two-sided p of Student's t with 2 degrees of freedom, closed form.
+    assert test['p'] == pytest.approx(1 - abs(t) / math.sqrt(2 + t * t))
+    single = paired_comparison([1.0], [2.0])
+    assert math.isnan(single['p']) and single['negative'] == 1
+    with pytest.raises(ValueError, match='equal lengths'):
+        paired_comparison([1.0], [1.0, 2.0])
+
+
+def test_verdict_needs_significance_and_one_sign(experiment):
+    lower = dict(p=0.01, negative=3, n=3)
+    assert experiment.verdict(lower, 'less') == 'holds'
+    assert experiment.verdict(lower, 'more') == 'the opposite holds'
+    assert experiment.verdict(dict(p=0.2, negative=3, n=3),
+                              'less') == 'undecided'
+    assert experiment.verdict(dict(p=0.01, negative=2, n=3),
+                              'less') == 'undecided'
+    assert experiment.verdict(dict(p=float('nan'), negative=1, n=1),
+                              'less') == 'undecided'
+
+
+def test_conflict_curves_of_seeds_plot_as_bands(tmp_path):
+    def curves(offset):
+        return dict(cos_mean=([10, 20, 30], [0.1 + offset, 0.2, 0.3]),
+                    conflict_rate=([10, 20], [0.5, 0.25 + offset]))
+    out = str(tmp_path / 'curves.png')
+    plot_conflict_curves({'a': [curves(0.0), curves(0.1)],
+                          'b': [curves(0.0)]}, out, 'shared')
+    from PIL import Image
+    assert Image.open(out).size[0] > 0
