@@ -1,12 +1,12 @@
 """Any mmdet neck + dense head as the detection task of a multi-task
 model."""
 import inspect
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.logging import MessageHub
 from mmengine.structures import InstanceData
-from torch import Tensor
+from torch import Tensor, nn
 
 from mmsquad.registry import MODELS
 from mmsquad.structures import MultiTaskDataSample
@@ -83,7 +83,7 @@ class DetectionTaskHead(BaseTaskHead):
                     f'{self._name}: strides_from_features needs the '
                     'strides of the features: a backbone (or neck) that '
                     'advertises out_strides, and no neck or an FPN-like one')
-            head = _with_prior_strides(head, delivered)
+            head = with_prior_strides(head, delivered)
         self.head = MODELS.build(head)
         self._check_prior_strides(delivered, head)
 
@@ -94,20 +94,7 @@ class DetectionTaskHead(BaseTaskHead):
     def _head_input_strides(self) -> Optional[List[int]]:
         """Strides of the levels the mmdet head gets, or None when they
         cannot be known."""
-        if self.feature_strides is None:
-            return None
-        if self.neck is None:
-            return list(self.feature_strides)
-        try:
-            start = self.neck.start_level
-            end = self.neck.backbone_end_level
-            num_outs = self.neck.num_outs
-        except AttributeError:  # not an FPN-like neck
-            return None
-        strides = list(self.feature_strides[start:end])
-        while len(strides) < num_outs:  # extra levels halve the size
-            strides.append(strides[-1] * 2)
-        return strides
+        return neck_output_strides(self.neck, self.feature_strides)
 
     def _check_prior_strides(self, delivered: Optional[List[int]],
                              head: dict) -> None:
@@ -141,28 +128,11 @@ class DetectionTaskHead(BaseTaskHead):
     def loss(self, feats: Sequence[Tensor],
              data_samples: List[MultiTaskDataSample]) -> Dict[str, Tensor]:
         """mmdet's losses on the samples with detection labels."""
-        labelled = [i for i, s in enumerate(data_samples)
-                    if self.task.has_target(s)]
-        scale = 1.0
-        if not labelled:  # zero losses of the same names, graph intact
-            labelled, scale = [0], 0.0
-            empty = MultiTaskDataSample(metainfo=data_samples[0].metainfo)
-            empty.gt_instances = InstanceData(
-                bboxes=feats[0].new_zeros((0, 4)),
-                labels=torch.zeros(0, dtype=torch.long,
-                                   device=feats[0].device))
-            samples = [empty]
-        else:
-            samples = [data_samples[i] for i in labelled]
-        if len(labelled) < len(data_samples):
-            index = torch.tensor(labelled, device=feats[0].device)
-            feats = [f.index_select(0, index) for f in feats]
-        x = self._neck(feats)
-        _start_epoch_outside_a_runner()
-        losses = self.head.loss(x, samples)
-        return {name: scale * (sum(value) if isinstance(value, (list, tuple))
-                               else value)
-                for name, value in losses.items()}
+        feats, samples, scale = labelled_for_detection(self.task, feats,
+                                                       data_samples)
+        start_epoch_outside_a_runner()
+        return summed_losses(self.head.loss(self._neck(feats), samples),
+                             scale)
 
     def export(self, feats: Sequence[Tensor],
                batch_shape: Sequence[int]) -> Dict[str, Tensor]:
@@ -199,7 +169,64 @@ def _float(value):
     return value
 
 
-def _prior_stride_args(head: dict) -> Dict[str, Optional[dict]]:
+def labelled_for_detection(task: BoxTask, feats: Sequence[Tensor],
+                           data_samples: List[MultiTaskDataSample]
+                           ) -> Tuple[List[Tensor], list, float]:
+    """The features and samples of the images labelled for ``task``, and
+    the scale of their losses: 1, or 0 when no image is labelled, where the
+    first image stands in with no boxes, so the detector runs (and every
+    parameter stays in the graph under DDP) and its losses are zero."""
+    labelled = [i for i, s in enumerate(data_samples) if task.has_target(s)]
+    if labelled:
+        samples, scale = [data_samples[i] for i in labelled], 1.0
+    else:
+        empty = MultiTaskDataSample(metainfo=data_samples[0].metainfo)
+        empty.gt_instances = InstanceData(
+            bboxes=feats[0].new_zeros((0, 4)),
+            labels=torch.zeros(0, dtype=torch.long, device=feats[0].device))
+        labelled, samples, scale = [0], [empty], 0.0
+    if len(labelled) < len(data_samples):
+        index = torch.tensor(labelled, device=feats[0].device)
+        feats = [f.index_select(0, index) for f in feats]
+    return list(feats), samples, scale
+
+
+def summed_losses(losses: Dict[str, object],
+                  scale: float) -> Dict[str, Tensor]:
+    """mmdet's losses times ``scale``, each per-level list summed into one
+    value."""
+    return {name: scale * (sum(value) if isinstance(value, (list, tuple))
+                           else value)
+            for name, value in losses.items()}
+
+
+def neck_output_strides(neck: Optional[nn.Module],
+                        strides: Optional[Sequence[int]]
+                        ) -> Optional[List[int]]:
+    """The strides of what an mmdet neck returns for features of
+    ``strides``: the same without a neck; through an FPN-like neck (its
+    ``start_level``, ``backbone_end_level`` and ``num_outs``) or a
+    ``ChannelMapper`` (its ``extra_convs``), every extra level doubles the
+    stride. None when unknown (no strides, another neck)."""
+    if strides is None:
+        return None
+    if neck is None:
+        return list(strides)
+    if all(hasattr(neck, key) for key in
+           ('start_level', 'backbone_end_level', 'num_outs')):
+        delivered = list(strides[neck.start_level:neck.backbone_end_level])
+        num_outs = neck.num_outs
+    elif hasattr(neck, 'extra_convs') and hasattr(neck, 'convs'):
+        delivered = list(strides[:len(neck.convs)])
+        num_outs = len(delivered) + len(neck.extra_convs or ())
+    else:
+        return None
+    while len(delivered) < num_outs:
+        delivered.append(delivered[-1] * 2)
+    return delivered
+
+
+def prior_stride_args(head: dict) -> Dict[str, Optional[dict]]:
     """The arguments of an mmdet head config that set its prior strides:
     ``{'anchor_generator' / 'prior_generator': its config (given, or the
     head class's default), 'strides': None}``, for those the config gives
@@ -227,20 +254,20 @@ def _prior_stride_args(head: dict) -> Dict[str, Optional[dict]]:
 def _stride_keys(head: dict) -> List[str]:
     """The config keys of an mmdet head that set its prior strides."""
     return [f'head.{key}.strides' if key != 'strides' else 'head.strides'
-            for key in _prior_stride_args(head)]
+            for key in prior_stride_args(head)]
 
 
-def _with_prior_strides(head: dict, strides: List[int]) -> dict:
-    """``head`` with every argument of :func:`_prior_stride_args` set to
+def with_prior_strides(head: dict, strides: List[int]) -> dict:
+    """``head`` with every argument of :func:`prior_stride_args` set to
     ``strides``."""
     head = dict(head)
-    for key, generator in _prior_stride_args(head).items():
+    for key, generator in prior_stride_args(head).items():
         head[key] = list(strides) if generator is None else dict(
             generator, strides=list(strides))
     return head
 
 
-def _start_epoch_outside_a_runner() -> None:
+def start_epoch_outside_a_runner() -> None:
     """Record epoch 0 in the current message hub when nothing has recorded
     an epoch (outside a runner): heads that switch their assigner by epoch
     (TOOD) read it and would fail on None."""

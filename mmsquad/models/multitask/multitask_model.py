@@ -3,7 +3,7 @@ import inspect
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
-from mmcv.ops import DeformConv2d, ModulatedDeformConv2d
+from mmcv.ops import DeformConv2d, ModulatedDeformConv2d, RoIAlign
 from mmengine.logging import print_log
 from mmengine.model import BaseModel, ModuleDict, ModuleList
 from torch import Tensor, nn
@@ -16,8 +16,10 @@ from ..heads import dense_task_losses
 from ..utils import attach_task_losses, task_losses
 from ..utils.feature_probe import probe_features
 
-#: Layers that need contiguous (not channels-last) inputs and weights.
-CONTIGUOUS_ONLY = (DeformConv2d, ModulatedDeformConv2d)
+#: Layers that need contiguous (not channels-last) inputs and weights:
+#: mmcv's deformable convolutions refuse channels-last tensors, and its
+#: RoIAlign reads them as if contiguous (wrong values, no error).
+CONTIGUOUS_ONLY = (DeformConv2d, ModulatedDeformConv2d, RoIAlign)
 
 #: ``{task: features}`` and ``{task: {level: logits}}``.
 Encoded = Tuple[Dict[str, Sequence[Tensor]], Dict[str, Dict[str, Tensor]]]
@@ -74,8 +76,9 @@ class MultiTaskModel(BaseModel):
             channels-last memory format (faster convolutions on CPU with
             oneDNN and on GPU tensor cores). The parameters are converted
             once here, before a runner wraps the model for DDP. A head with
-            mmcv's deformable convolutions (VFNet, DDOD, ...) stays
-            contiguous and gets contiguous features (logged once).
+            mmcv's deformable convolutions (VFNet, DDOD, ...) or RoIAlign
+            (two-stage detectors) stays contiguous and gets contiguous
+            features (logged once).
         data_preprocessor: Data preprocessor config.
         init_cfg: Initialisation config.
     """
@@ -150,8 +153,7 @@ class MultiTaskModel(BaseModel):
             for name, task in self.tasks.items()
         })
         self.channels_last = channels_last
-        #: Tasks whose heads run contiguous (mmcv's deformable convolutions
-        #: take no channels-last tensors).
+        #: Tasks whose heads run contiguous (see CONTIGUOUS_ONLY).
         self.contiguous_tasks = [
             task for task, head in self.heads.items()
             if any(isinstance(m, CONTIGUOUS_ONLY) for m in head.modules())
@@ -161,8 +163,8 @@ class MultiTaskModel(BaseModel):
         for task in self.contiguous_tasks:
             self.heads[task].to(memory_format=torch.contiguous_format)
             print_log(f'channels_last is off for the {task} head: mmcv\'s '
-                      'deformable convolutions take contiguous tensors only',
-                      logger='current')
+                      'deformable convolutions and RoIAlign take contiguous '
+                      'tensors only', logger='current')
 
     def _neck_config(self, neck: dict, names: List[str]) -> dict:
         """``neck`` with what the model knows filled in: the task names,
@@ -264,14 +266,17 @@ class MultiTaskModel(BaseModel):
     def loss(self, inputs: Tensor,
              data_samples: List[MultiTaskDataSample]) -> Dict[str, Tensor]:
         """Weighted losses, keyed ``<task>.loss_<name>``; with a loss
-        balancer also ``<task>.weight`` (logged) and its own terms."""
+        balancer also ``<task>.weight`` (logged) and its own terms. Values
+        a head reports beside its losses (mmdet's ``acc``) are logged as
+        they are: only keys with ``loss`` are weighted and summed."""
         feats, intermediate = self._encode(inputs)
         losses = {}
         for task in self.tasks:
             weight = self.task_weights[task]
             for name, value in self.heads[task].loss(
                     feats[task], data_samples).items():
-                losses[f'{task}.{name}'] = weight * value
+                losses[f'{task}.{name}'] = weight * value \
+                    if 'loss' in name else value
         for task, levels in intermediate.items():
             kind = self.tasks.get(task) or self.auxiliary_tasks[task]
             loss_modules = self.heads[task].losses if task in self.heads \
@@ -286,6 +291,7 @@ class MultiTaskModel(BaseModel):
         weights, extra = self.loss_balancer(task_losses(losses),
                                             self.shared_parameters())
         balanced = {key: weights[key.partition('.')[0]] * value
+                    if 'loss' in key.partition('.')[2] else value
                     for key, value in losses.items()}
         balanced.update({f'{task}.weight': weights[task].detach()
                          for task in self.task_weights})

@@ -1,0 +1,196 @@
+"""Whole mmdet detectors as the detection task: mmdet's own bundled configs
+(one-stage, two-stage, query-based) hosted on SquadNet's features."""
+import os.path as osp
+
+import pytest
+import torch
+from mmcv.ops import RoIAlign
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.optim import OptimWrapper
+
+import mmdet
+
+from conftest import UNDERWATER_DEMO_CONFIG
+from mmsquad.registry import DATASETS, MODELS
+
+MMDET_CONFIGS = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs')
+DETECTORS = {
+    'RetinaNet': 'retinanet/retinanet_r50_fpn_1x_coco.py',
+    'FCOS': 'fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py',
+    'ATSS': 'atss/atss_r50_fpn_1x_coco.py',
+    'GFL': 'gfl/gfl_r50_fpn_1x_coco.py',
+    'TOOD': 'tood/tood_r50_fpn_1x_coco.py',
+    'VFNet': 'vfnet/vfnet_r50_fpn_1x_coco.py',
+    'PAA': 'paa/paa_r50_fpn_1x_coco.py',
+    'AutoAssign': 'autoassign/autoassign_r50-caffe_fpn_1x_coco.py',
+    'CenterNet': 'centernet/centernet-update_r50-caffe_fpn_ms-1x_coco.py',
+    'DDOD': 'ddod/ddod_r50_fpn_1x_coco.py',
+    'Faster R-CNN': 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
+    'Cascade R-CNN': 'cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py',
+    'DINO': 'dino/dino-4scale_r50_8xb2-12e_coco.py',
+}
+
+
+def bundled_detector(name: str) -> Config:
+    """The ``model`` of mmdet's bundled config, read from the installed
+    mmdet."""
+    return Config.fromfile(osp.join(MMDET_CONFIGS, DETECTORS[name])).model
+
+
+def keep_every_box(cfg) -> None:
+    """Set every ``score_thr`` in ``cfg`` to 0: an untrained detector's
+    scores are below mmdet's thresholds, and the test needs boxes."""
+    items = cfg.values() if isinstance(cfg, dict) else cfg
+    if isinstance(cfg, dict) and 'score_thr' in cfg:
+        cfg['score_thr'] = 0.0
+    for item in items:
+        if isinstance(item, (dict, list)):
+            keep_every_box(item)
+
+
+def build_model(detector, channels_last: bool = True, **det_args):
+    """The underwater demo model (SquadNet-tiny) with ``detector`` hosted
+    as its det task."""
+    cfg = Config.fromfile(UNDERWATER_DEMO_CONFIG)
+    cfg.model.backbone.arch = 'tiny'
+    cfg.model.channels_last = channels_last
+    cfg.model.heads.det = dict(type='DetectorTaskHead', detector=detector,
+                               num_classes=4, **det_args)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return model
+
+
+def raw_batch(underwater_root: str, n: int = 2) -> dict:
+    """``n`` samples of the underwater demo (64x64 images, resized to
+    128x128 by the pipeline), as a data loader gives them."""
+    cfg = Config.fromfile(UNDERWATER_DEMO_CONFIG)
+    dataset = DATASETS.build(dict(cfg.train_dataloader.dataset.to_dict(),
+                                  data_root=underwater_root))
+    return pseudo_collate([dataset[i] for i in range(n)])
+
+
+@pytest.mark.parametrize('name', list(DETECTORS))
+def test_bundled_detector_trains_and_predicts_in_image_coordinates(
+        name, underwater_root):
+    detector = bundled_detector(name)
+    if name == 'DDOD':
+        # mmcv's deformable convolution refuses maps smaller than its
+        # kernel: no 2x2 level (stride 64) at 128 px.
+        detector.neck.num_outs = 4
+    keep_every_box(detector)
+    model = build_model(detector, strides_from_features=True)
+    raw = raw_batch(underwater_root)
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-3))
+    for _ in range(2):
+        log = model.train_step(raw, wrapper)
+        assert all(torch.isfinite(v) for v in log.values()), log
+    assert any(k.startswith('det.') and 'loss' in k for k in log)
+    model.eval()
+    with torch.no_grad():
+        samples = model.test_step(raw)
+        # The detector's own boxes in the network's input coordinates.
+        data = model.data_preprocessor(raw, False)
+        feats = model.extract_feats(data['inputs'])['det']
+        unscaled = model.heads.det.detector.predict(
+            tuple(f.float() for f in feats), data['data_samples'],
+            rescale=False)
+    for sample, before in zip(samples, unscaled):
+        boxes = sample.pred_instances.bboxes
+        # 64x64 images, resized to 128x128 for the network.
+        assert sample.ori_shape == (64, 64) and len(boxes)
+        assert sample.scale_factor == (2.0, 2.0)
+        scale = boxes.new_tensor(sample.scale_factor).repeat(2)
+        torch.testing.assert_close(boxes, before.pred_instances.bboxes /
+                                   scale)
+
+
+@pytest.mark.parametrize('name', ['Faster R-CNN', 'DINO'])
+def test_a_batch_without_boxes_gives_zero_losses_and_full_graph(
+        name, underwater_root):
+    detector = bundled_detector(name)
+    if name == 'DINO':  # shallower and fewer queries, to be quick
+        detector.update(num_queries=30)
+        detector.encoder.num_layers = detector.decoder.num_layers = 1
+    model = build_model(detector, strides_from_features=True)
+    data = model.data_preprocessor(raw_batch(underwater_root), True)
+    for sample in data['data_samples']:
+        del sample.gt_instances  # enhancement-only samples
+    losses = model.loss(data['inputs'], data['data_samples'])
+    det = {k: v for k, v in losses.items() if k.startswith('det.')}
+    assert det and all(float(v) == 0 for v in det.values())
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    missing = [n for n, p in model.heads.det.named_parameters()
+               if p.requires_grad and p.grad is None]
+    assert missing == []  # DDP sees every parameter used
+
+
+def test_only_samples_with_boxes_train_the_detector(underwater_root):
+    model = build_model(bundled_detector('Faster R-CNN'),
+                        strides_from_features=True).eval()
+    data = model.data_preprocessor(raw_batch(underwater_root, 3), True)
+    inputs, samples = data['inputs'], data['data_samples']
+    del samples[1].gt_instances
+    head = model.heads.det
+    with torch.no_grad():
+        feats = model.extract_feats(inputs)['det']
+        torch.manual_seed(0)  # the RPN and RoI samplers draw
+        mixed = head.loss(feats, samples)
+        torch.manual_seed(0)
+        labelled = head.loss([f[[0, 2]] for f in feats],
+                             [samples[0], samples[2]])
+    assert mixed.keys() == labelled.keys()
+    for key in mixed:
+        torch.testing.assert_close(mixed[key], labelled[key])
+
+
+def test_strides_are_checked_against_the_features():
+    """mmdet's Faster R-CNN assumes ResNet strides 4 to 32 (the RPN's
+    anchors 4 to 64); SquadNet's features are at 2, 4 and 8."""
+    with pytest.raises(ValueError, match=r'detector.rpn_head.anchor_generator'
+                       r'.strides \[4, 8, 16, 32, 64\] differ from the '
+                       r'strides of the features it gets, \[2, 4, 8, 16, 32'
+                       r'\].*strides_from_features=True'):
+        build_model(bundled_detector('Faster R-CNN'))
+    model = build_model(bundled_detector('Faster R-CNN'),
+                        strides_from_features=True)
+    detector = model.heads.det.detector
+    assert detector.rpn_head.prior_generator.strides == [
+        (2, 2), (4, 4), (8, 8), (16, 16), (32, 32)]
+    assert detector.roi_head.bbox_roi_extractor.featmap_strides == [
+        2, 4, 8, 16]
+    assert detector.neck.in_channels == list(model.heads.det.feature_channels)
+    assert detector.roi_head.bbox_head.num_classes == 4
+
+
+def test_two_stage_detector_runs_contiguous_in_a_channels_last_model(
+        underwater_root):
+    """mmcv's RoIAlign reads channels-last maps as if they were contiguous
+    (wrong values, no error): in a channels-last model its inputs must be
+    contiguous."""
+    model = build_model(bundled_detector('Faster R-CNN'),
+                        strides_from_features=True).eval()
+    assert model.channels_last and model.contiguous_tasks == ['det']
+    layouts = []
+    for module in model.heads.det.modules():
+        if isinstance(module, RoIAlign):
+            module.register_forward_pre_hook(
+                lambda _, args: layouts.append(args[0].is_contiguous()))
+    with torch.no_grad():
+        model.test_step(raw_batch(underwater_root))
+    assert layouts and all(layouts)
+    # What would go wrong: the same RoIAlign on a channels-last map.
+    x = torch.randn(1, 8, 20, 24)
+    rois = torch.tensor([[0, 1., 2., 15., 10.]])
+    align = RoIAlign((7, 7), 0.5, 0)
+    assert not torch.allclose(
+        align(x, rois),
+        align(x.contiguous(memory_format=torch.channels_last), rois))
+
+
+def test_detector_config_without_box_task_is_refused():
+    with pytest.raises(TypeError, match='not a BoxTask'):
+        MODELS.build(dict(type='DetectorTaskHead', task='semseg',
+                          detector=bundled_detector('Faster R-CNN')))
