@@ -14,7 +14,8 @@ from mmengine.runner import Runner
 from PIL import Image
 
 from conftest import REPO
-from mmsquad.datasets.synthetic import (make_pascal_mt_demo,
+from mmsquad.datasets.synthetic import (make_pascal_context_59,
+                                        make_pascal_mt_demo,
                                         make_underwater_demo)
 from mmsquad.utils.tool_setup import fall_back_from_cuda_amp
 
@@ -34,6 +35,8 @@ def roots(tmp_path_factory):
     pascal = str(base / 'PASCAL_MT')
     make_pascal_mt_demo(pascal, num_train=2, num_val=2, size=SIZES, seed=3)
     return dict(pascal=pascal, nyud=_nyud(base / 'NYUD_MT'),
+                pascal_context_59=make_pascal_context_59(
+                    str(base / 'VOC2010'), SIZES, seed=3),
                 underwater=_underwater(base / 'underwater'),
                 uieb=_uieb(base / 'underwater', base / 'UIEB'))
 
@@ -121,13 +124,16 @@ def _point_at_data(cfg, roots):
     """Data roots, batch 2 without workers, one epoch (or iteration),
     sizes shrunk, no periodic checkpoint."""
     kind = ('nyud' if 'nyud' in cfg.filename else 'underwater'
-            if 'underwater' in cfg.filename else 'pascal')
+            if 'underwater' in cfg.filename else 'pascal_context_59'
+            if 'pascal_context_59' in cfg.filename else 'pascal')
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].update(batch_size=2, num_workers=0,
                            persistent_workers=False)
         dataset = cfg[loader].dataset
         _shrink_sizes(dataset)
         for part in dataset.get('datasets', [dataset]):
+            if part.type == 'TaskDataset':  # another package's dataset
+                part = part.dataset
             part.data_root = roots['uieb'] if part.type == \
                 'EnhancementPairDataset' else roots[kind]
     if 'sampler' in cfg.train_dataloader and 'batch_size' in \

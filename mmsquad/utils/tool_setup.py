@@ -49,8 +49,30 @@ def load_tool_config(config: str,
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(config))[0])
+    refuse_endless_epochs(cfg)
     setup_cpu_distributed(cfg, launcher)
     return cfg
+
+
+def refuse_endless_epochs(cfg: Config) -> None:
+    """Stop before training when an epoch-based loop would draw from an
+    infinite sampler: its first epoch would never end. mmseg's dataset
+    configs use ``InfiniteSampler`` (for their iteration-based schedules).
+
+    Raises:
+        ValueError: Naming both settings and the fixes.
+    """
+    sampler = (cfg.get('train_dataloader') or {}).get('sampler') or {}
+    loop = cfg.get('train_cfg') or {}
+    sampler_type = str(sampler.get('type', ''))
+    epoch_based = 'max_epochs' in loop or 'EpochBased' in str(
+        loop.get('type', ''))
+    if 'Infinite' in sampler_type and epoch_based:
+        raise ValueError(
+            f'train_dataloader.sampler is {sampler_type}, which never ends '
+            f'an epoch, but train_cfg trains by epoch ({dict(loop)}): set '
+            "train_dataloader.sampler=dict(type='DefaultSampler', "
+            'shuffle=True), or an iteration-based train_cfg (max_iters)')
 
 
 def amp_variant(optim_wrapper: str, prefix: str) -> str:

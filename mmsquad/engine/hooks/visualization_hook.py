@@ -44,7 +44,7 @@ class MultiTaskVisualizationHook(Hook):
         if batch_idx % self.interval or self._drawn >= self.max_panels:
             return
         sample = outputs[0]
-        self._draw(runner, f'val_{sample.img_id}', sample, runner.iter)
+        self._draw(runner, f'val_{_name(sample)}', sample, runner.iter)
         self._drawn += 1
 
     def after_test_iter(self, runner, batch_idx: int, data_batch: dict,
@@ -54,8 +54,8 @@ class MultiTaskVisualizationHook(Hook):
         out_dir = osp.join(runner.work_dir, runner.timestamp,
                            self.test_out_dir or 'panels')
         for sample in outputs:
-            self._draw(runner, f'test_{sample.img_id}', sample, 0,
-                       osp.join(out_dir, f'{sample.img_id}.png'))
+            self._draw(runner, f'test_{_name(sample)}', sample, 0,
+                       osp.join(out_dir, f'{_name(sample)}.png'))
 
     @staticmethod
     def _draw(runner, name: str, sample: MultiTaskDataSample, step: int,
@@ -66,3 +66,11 @@ class MultiTaskVisualizationHook(Hook):
         Visualizer.get_current_instance().add_datasample(
             name, image, sample, step=step, out_file=out_file,
             tasks=model.tasks)
+
+
+def _name(sample: MultiTaskDataSample) -> str:
+    """The sample's image id, or its file name without extension (mmseg's
+    and some mmdet datasets give no id)."""
+    if 'img_id' in sample:
+        return str(sample.img_id)
+    return osp.splitext(osp.basename(sample.img_path))[0]

@@ -1,0 +1,126 @@
+"""Any mmseg or mmdet dataset as the data of one task."""
+import copy
+from typing import Optional, Union
+
+import numpy as np
+from mmengine.registry import DefaultScope
+from mmengine.structures import BaseDataElement, InstanceData, PixelData
+from mmengine.dataset import BaseDataset
+
+from mmsquad.registry import DATASETS
+from mmsquad.structures import MultiTaskDataSample
+from mmsquad.tasks import BaseTask, BoxTask, DenseMapTask, build_task
+
+#: Where mmseg's and mmdet's packing transforms put a sample's target, by
+#: the task kinds that read it.
+SOURCE_KEYS = {BoxTask: 'gt_instances', DenseMapTask: 'gt_sem_seg'}
+#: mmseg's label of ignored pixels.
+MMSEG_IGNORE_INDEX = 255
+
+
+@DATASETS.register_module()
+class TaskDataset(BaseDataset):
+    """Another package's dataset (an mmseg segmentation set, an mmdet
+    COCO-format set, ...) as the data of one task of a multi-task model.
+
+    The wrapped dataset runs its own pipeline, packing transform included
+    (``PackSegInputs``, ``PackDetInputs``); each packed sample becomes a
+    :class:`~mmsquad.structures.MultiTaskDataSample` labelled for ``task``
+    only: mmseg's ``gt_sem_seg`` (or ``source_key``) becomes the task's
+    target, its ignored pixels (``ignore_value``) the task's pad value;
+    mmdet's ``gt_instances`` (and ``ignored_instances``) stay as they are,
+    for a :class:`~mmsquad.tasks.BoxTask`. The metadata (``img_path``,
+    ``ori_shape``, ``scale_factor``, ...) is kept, so the sample is
+    evaluated at its original size. Other tasks of the model see the
+    sample as unlabelled: their losses skip it.
+
+    Args:
+        dataset: The dataset, or its config (as the other package's configs
+            write it, e.g. ``{{_base_.train_dataloader.dataset}}``).
+        task: The task it labels: a preset name, a task config or a built
+            task; its name must be one of the model's tasks.
+        scope: The registry scope to build ``dataset`` in (``'mmseg'``,
+            ``'mmdet'``), when its config does not name one (``_scope_``).
+        source_key: The packed sample's field holding the target; default:
+            ``gt_instances`` for box tasks, ``gt_sem_seg`` for dense ones.
+        ignore_value: The wrapped dataset's value of ignored pixels (dense
+            tasks).
+
+    It is an mmengine ``BaseDataset`` (for ``ConcatDataset``), but holds
+    no data list of its own: it does not call ``BaseDataset.__init__``.
+
+    Example:
+        >>> train_dataloader = dict(dataset=dict(
+        ...     type='TaskDataset', task='semseg', scope='mmseg',
+        ...     dataset={{_base_.train_dataloader.dataset}}))
+    """
+
+    def __init__(self,
+                 dataset: Union[dict, BaseDataset],
+                 task: Union[str, dict, BaseTask],
+                 scope: Optional[str] = None,
+                 source_key: Optional[str] = None,
+                 ignore_value: int = MMSEG_IGNORE_INDEX) -> None:
+        if isinstance(dataset, dict):
+            dataset = copy.deepcopy(dict(dataset))
+            if scope is not None:
+                dataset.setdefault('_scope_', scope)
+            dataset = DATASETS.build(dataset)
+        self.dataset = dataset
+        self.scope = scope
+        if isinstance(task, dict):
+            task = dict(task)
+            task = build_task(task.pop('name'), task)
+        self.task = task if isinstance(task, BaseTask) else build_task(task)
+        if source_key is None:
+            source_key = next((key for kind, key in SOURCE_KEYS.items()
+                               if isinstance(self.task, kind)), None)
+        if source_key is None:
+            raise TypeError(
+                f'TaskDataset: task {self.task!r} is neither a box nor a '
+                'dense map task: give the packed field that holds its '
+                'target as source_key')
+        self.source_key = source_key
+        self.ignore_value = ignore_value
+        self._metainfo = copy.deepcopy(getattr(dataset, 'metainfo', {}))
+        self._fully_initialized = True
+
+    def full_init(self) -> None:
+        """Initialise the wrapped dataset (when it was built lazily)."""
+        if hasattr(self.dataset, 'full_init'):
+            self.dataset.full_init()
+
+    def get_data_info(self, index: int) -> dict:
+        """The wrapped dataset's annotation of ``index``."""
+        return self.dataset.get_data_info(index)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict:
+        # The wrapped pipeline builds lazily in some packages: in its scope.
+        with DefaultScope.overwrite_default_scope(self.scope):
+            packed = self.dataset[index]
+        return dict(packed, data_samples=self.convert(packed['data_samples']))
+
+    def convert(self, sample: BaseDataElement) -> MultiTaskDataSample:
+        """A packed sample of the wrapped dataset, labelled for the task."""
+        converted = MultiTaskDataSample(metainfo=sample.metainfo)
+        if self.source_key not in sample:
+            return converted
+        value = sample.get(self.source_key)
+        if isinstance(value, InstanceData):
+            converted.gt_instances = value
+            if 'ignored_instances' in sample:
+                converted.ignored_instances = sample.ignored_instances
+            return converted
+        if not isinstance(value, PixelData):
+            raise TypeError(
+                f'TaskDataset: {self.source_key} of a sample of '
+                f'{type(self.dataset).__name__} is a {type(value).__name__}, '
+                f'not the PixelData or InstanceData of task {self.task!r}')
+        target = value.data.numpy().transpose(1, 2, 0)
+        target = np.where(target == self.ignore_value, self.task.pad_value,
+                          target)
+        converted.set_field(self.task.pack(target), self.task.target_key)
+        return converted
