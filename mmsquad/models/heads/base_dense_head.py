@@ -77,11 +77,17 @@ class BaseDenseTaskHead(BaseTaskHead):
         if not isinstance(self.task, DenseMapTask):
             raise TypeError(f'{type(self).__name__} predicts dense maps; '
                             f'task {self.task!r} is not one')
+        self.losses = self.build_losses(loss)
+        self.align_corners = align_corners
+
+    def build_losses(self, loss: Optional[Union[dict, List[dict]]]
+                     ) -> torch.nn.ModuleList:
+        """The loss modules of ``loss`` (one config or a list; None: the
+        task kind's loss), each adapted to the task's targets."""
         loss = self.task.default_loss if loss is None else loss
         losses = loss if isinstance(loss, (list, tuple)) else [loss]
-        self.losses = torch.nn.ModuleList(
+        return torch.nn.ModuleList(
             as_task_loss(MODELS.build(cfg), self.task) for cfg in losses)
-        self.align_corners = align_corners
 
     @abstractmethod
     def forward(self, feats: Sequence[Tensor]) -> Tensor:
