@@ -87,3 +87,21 @@ def test_bundled_decode_head_trains_with_its_own_losses(name):
         predicted = model(x, random_samples(model.tasks, 2, SIZE),
                           mode='predict')
     assert predicted[0].pred_semseg.data.shape[-2:] == (SIZE, SIZE)
+
+
+def test_loss_decode_is_not_used_for_a_task_that_is_not_a_class_map():
+    """mmseg's decode-head losses score class maps: a saliency task (one
+    output channel) keeps its own loss, and the log says why."""
+    bundled = Config.fromfile(osp.join(MMSEG_MODELS, HEADS['FCN'])).model
+    head = dict(bundled.decode_head, _scope_='mmseg', channels=8,
+                norm_cfg=dict(type='BN'))
+    head.pop('in_channels')
+    head.pop('num_classes')
+    model = MODELS.build(dict(
+        type='MultiTaskModel', tasks=['sal'],
+        backbone=dict(type='mmseg.ResNet', depth=18, base_channels=16,
+                      stem_channels=16),
+        heads=dict(sal=dict(type='TaskHeadAdapter', head=head))))
+    losses = model(torch.randn(2, 3, SIZE, SIZE),
+                   random_samples(model.tasks, 2, SIZE), mode='loss')
+    assert set(losses) == {'sal.loss_bce'}

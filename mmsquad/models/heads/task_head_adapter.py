@@ -1,11 +1,12 @@
 """Use any decode head of mmseg (or another package) as a task head."""
 from typing import Dict, List, Optional, Sequence, Union
 
+from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from mmsquad.registry import MODELS
 from mmsquad.structures import MultiTaskDataSample
-from mmsquad.tasks import BaseTask
+from mmsquad.tasks import BaseTask, LabelMapTask, build_task
 from .base_dense_head import BaseDenseTaskHead, dense_task_losses
 
 
@@ -20,8 +21,9 @@ class TaskHeadAdapter(BaseDenseTaskHead):
     advertised channels of the levels its ``in_index`` selects, and its
     ``num_classes`` to the task's outputs (a given one must match them).
     Its losses are its own ``loss_decode`` (as mmseg's configs write it,
-    built in the head's scope), unless ``loss`` is given; without either,
-    the task kind's.
+    built in the head's scope) for a class-map task (``LabelMapTask``),
+    unless ``loss`` is given; otherwise the task kind's (for other kinds a
+    ``loss_decode`` is logged as not used).
 
     An mmseg ``auxiliary_head`` (or a list of them) trains beside it, as in
     mmseg's ``EncoderDecoder``: on the same features, with its own
@@ -51,16 +53,42 @@ class TaskHeadAdapter(BaseDenseTaskHead):
                  feature_strides: Optional[Sequence[int]] = None,
                  align_corners: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        super().__init__(task, _own_losses(head) if loss is None else loss,
-                         feature_channels, feature_strides, align_corners,
-                         init_cfg)
+        task = task if isinstance(task, BaseTask) else build_task(task)
+        super().__init__(task, self._own_losses(head, task)
+                         if loss is None else loss, feature_channels,
+                         feature_strides, align_corners, init_cfg)
         self.head = self._build(head)
         auxiliary = [] if auxiliary_head is None else auxiliary_head \
             if isinstance(auxiliary_head, (list, tuple)) else [auxiliary_head]
         self.auxiliary_heads = nn.ModuleList(self._build(h)
                                              for h in auxiliary)
         self.auxiliary_losses = nn.ModuleList(
-            self.build_losses(_own_losses(h)) for h in auxiliary)
+            self.build_losses(self._own_losses(h, task)) for h in auxiliary)
+
+    @staticmethod
+    def _own_losses(head: dict, task: BaseTask
+                    ) -> Optional[Union[dict, List[dict]]]:
+        """A wrapped head's ``loss_decode`` config(s) in the head's scope,
+        for a :class:`~mmsquad.tasks.LabelMapTask` (the class maps mmseg's
+        decode-head losses score); None (the task kind's loss) when it
+        gives none, or for other kinds, where it is logged as not used (a
+        binary map has one output channel: mmseg's default softmax
+        cross-entropy would be zero)."""
+        losses = head.get('loss_decode')
+        if losses is None:
+            return None
+        if not isinstance(task, LabelMapTask):
+            print_log(f'TaskHeadAdapter of task {task.name!r}: the head\'s '
+                      'loss_decode is for class labels and is not used; '
+                      f'{type(task).__name__} trains with its own loss '
+                      '(give loss= to choose another)', logger='current')
+            return None
+        scope = head.get('_scope_')
+        scoped = [dict(loss, _scope_=loss.get('_scope_', scope))
+                  if scope else dict(loss)
+                  for loss in (losses if isinstance(losses, (list, tuple))
+                               else [losses])]
+        return scoped if isinstance(losses, (list, tuple)) else scoped[0]
 
     def _build(self, head: dict) -> nn.Module:
         """``head`` with the task's classes and the contract's channels."""
@@ -95,16 +123,3 @@ class TaskHeadAdapter(BaseDenseTaskHead):
                 losses[f'{prefix}.{name}'] = value
         return losses
 
-
-def _own_losses(head: dict) -> Optional[Union[dict, List[dict]]]:
-    """A wrapped head's ``loss_decode`` config(s) in the head's scope, or
-    None when it gives none."""
-    losses = head.get('loss_decode')
-    if losses is None:
-        return None
-    scope = head.get('_scope_')
-    scoped = [dict(loss, _scope_=loss.get('_scope_', scope))
-              if scope else dict(loss)
-              for loss in (losses if isinstance(losses, (list, tuple))
-                           else [losses])]
-    return scoped if isinstance(losses, (list, tuple)) else scoped[0]
