@@ -1,7 +1,6 @@
 """GradConflictHook: what it measures, that it leaves training unchanged,
 and gradient surgery + the hook under 2-process CPU DDP."""
 import glob
-import importlib
 import json
 import os.path as osp
 import sys
@@ -12,11 +11,10 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from conftest import REPO, TINY_CONFIG
+from conftest import TINY_CONFIG
 from mmsquad.engine import GradConflictHook
 from mmsquad.utils.precision import cpu_supports_bfloat16
 from mmsquad.models.utils import task_losses
-from mmsquad.registry import MODELS
 from mmsquad.utils.run_logs import read_scalars
 from mmsquad.visualization.grad_conflict_plot import conflict_curves
 from test_tools import run
@@ -200,30 +198,6 @@ def test_plot_tool_names_what_is_missing(tmp_path):
     assert 'grad_conflict/backbone/cos_mean' in result.stderr
     with pytest.raises(FileNotFoundError, match='empty'):
         read_scalars(str(tmp_path / 'empty'))
-
-
-def test_experiment_derives_single_task_configs_and_checks_references(
-        tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(osp.join(REPO, 'tools', 'misc'))
-    experiment = importlib.import_module('grad_conflict_experiment')
-    cfg = Config.fromfile(
-        experiment.single_task_config('sal', str(tmp_path / 'sal.py')))
-    assert list(cfg.model.heads) == ['sal'] and cfg.custom_hooks == []
-    assert cfg.train_dataloader.dataset.tasks == ['sal']
-    assert cfg.val_evaluator.tasks == ['sal']
-    assert list(MODELS.build(cfg.model).tasks) == ['sal']
-    # The stored references cover every reported metric, for this schedule.
-    stored = experiment.load_single_task_references()
-    assert set(stored['metrics']) == set(experiment.METRICS)
-    stale = tmp_path / 'references.json'
-    stale.write_text(json.dumps(dict(stored, schedule=dict(
-        stored['schedule'], max_epochs=1))))
-    monkeypatch.setattr(experiment, 'REFERENCES', str(stale))
-    with pytest.raises(ValueError, match='--single-task'):
-        experiment.load_single_task_references()
-    monkeypatch.setattr(experiment, 'REFERENCES', str(tmp_path / 'none'))
-    with pytest.raises(FileNotFoundError, match='--single-task'):
-        experiment.load_single_task_references()
 
 
 def test_tensorboard_backend_receives_the_conflict_scalars(demo_root,
