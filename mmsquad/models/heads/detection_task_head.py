@@ -64,9 +64,7 @@ class DetectionTaskHead(BaseTaskHead):
                  strides_from_features: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(task, feature_channels, feature_strides, init_cfg)
-        if not isinstance(self.task, BoxTask):
-            raise TypeError(f'{type(self).__name__} predicts boxes; task '
-                            f'{self.task!r} is not a BoxTask')
+        require_box_task(self)
         if neck is not None:
             neck = dict(neck, in_channels=list(self.contract_channels(
                 neck.get('in_channels'), self.feature_channels,
@@ -167,6 +165,13 @@ def _float(value):
     if isinstance(value, Tensor) and value.is_floating_point():
         return value.float()
     return value
+
+
+def require_box_task(head: BaseTaskHead) -> None:
+    """Raise ``TypeError`` when ``head``'s task is not a ``BoxTask``."""
+    if not isinstance(head.task, BoxTask):
+        raise TypeError(f'{type(head).__name__} predicts boxes; task '
+                        f'{head.task!r} is not a BoxTask')
 
 
 def labelled_for_detection(task: BoxTask, feats: Sequence[Tensor],

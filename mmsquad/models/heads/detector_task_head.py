@@ -11,12 +11,13 @@ from torch import Tensor
 
 from mmsquad.registry import MODELS
 from mmsquad.structures import MultiTaskDataSample
-from mmsquad.tasks import BaseTask, BoxTask
+from mmsquad.tasks import BaseTask
 from .base_task_head import BaseTaskHead
-from .detection_task_head import (prior_stride_args, with_prior_strides,
-                                  labelled_for_detection, neck_output_strides,
+from .detection_task_head import (labelled_for_detection,
+                                  neck_output_strides, prior_stride_args,
+                                  require_box_task,
                                   start_epoch_outside_a_runner,
-                                  summed_losses)
+                                  summed_losses, with_prior_strides)
 
 #: The parts of an mmdet detector config that are dense heads (with prior
 #: strides), and the RoI extractors of its ``roi_head``.
@@ -94,9 +95,7 @@ class DetectorTaskHead(BaseTaskHead):
                  strides_from_features: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(task, feature_channels, feature_strides, init_cfg)
-        if not isinstance(self.task, BoxTask):
-            raise TypeError(f'{type(self).__name__} predicts boxes; task '
-                            f'{self.task!r} is not a BoxTask')
+        require_box_task(self)
         detector = _plain(detector)
         scope = detector.setdefault('_scope_', 'mmdet')
         detector.pop('data_preprocessor', None)
