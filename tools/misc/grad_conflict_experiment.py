@@ -17,8 +17,9 @@ twice that). Finished runs are kept in ``--work-dir`` and not trained
 again, so the grid can be run in parts (``--models``, ``--methods``,
 ``--seeds``) and resumed; the report covers the runs selected.
 
-delta_m is measured against single-task references: the shared-encoder
-trunk with one head, trained on one task with the same schedule and seed 0
+delta_m is measured against single-task references (each task's main
+metric): the shared-encoder trunk with one head, trained on one task with
+the same schedule and seed 0
 (``--single-task`` trains them and stores their metrics and config
 fingerprints in ``docs/grad_conflict_single_task.json``; a file whose
 fingerprints no longer match the schedule is refused). Every run, the
@@ -41,6 +42,7 @@ from mmsquad.engine import training_methods
 from mmsquad.evaluation import delta_m
 from mmsquad.evaluation.trivial_baseline import constant_baseline
 from mmsquad.registry import METRICS as METRIC_REGISTRY
+from mmsquad.tasks import build_task
 from mmsquad.utils import register_all_modules
 from mmsquad.utils.experiment import (derive_run_config, fingerprint,
                                       last_validation, mean_conflict,
@@ -121,8 +123,9 @@ def train_single_task_references(work_dir: str) -> dict:
     for task, cfg in reference_configs().items():
         records = train_once(cfg, osp.join(work_dir, f'single_task_{task}'),
                              train)
-        keys = [k for k in METRICS if k.startswith(f'{task}/')]
-        metrics.update(last_validation(records, keys))
+        # One term per task in delta_m: its main metric.
+        metrics.update(last_validation(
+            records, [build_task(task).main_metric_key]))
         fingerprints[task] = fingerprint(cfg)
     commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
                             cwd=ROOT, capture_output=True, text=True)
