@@ -97,10 +97,12 @@ def test_nyud_paper_configs_hold_the_published_values(name):
         'PackMultiTaskInputs']
 
 
+#: mmsquad's dense-task configs; configs/mmseg_data/ train on mmseg's own
+#: datasets with mmseg's own pipelines (its protocol, not one of these).
 DENSE_CONFIGS = sorted(
     p for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
                          recursive=True)
-    if '_base_' not in p and 'underwater' not in p)
+    if '_base_' not in p and 'underwater' not in p and 'mmseg_data' not in p)
 
 
 @pytest.mark.parametrize('path', DENSE_CONFIGS,
