@@ -1,6 +1,9 @@
 """mmseg's own dataset configs feeding an mmsquad task (TaskDataset), mmseg's
 IoUMetric against MultiTaskMetric, and mixing datasets of different tasks."""
 import os.path as osp
+import re
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -157,13 +160,25 @@ def test_task_dataset_refuses_a_kind_it_cannot_fill(voc2010):
             dataset=mmseg_dataset('val', voc2010)))
 
 
-def test_an_infinite_sampler_under_an_epoch_loop_is_refused():
+def test_an_infinite_sampler_under_an_epoch_loop_is_refused(tmp_path):
     """mmseg's dataset configs use InfiniteSampler: under mmsquad's
-    epoch-based schedules the first epoch would never end."""
+    epoch-based schedules the first epoch would never end, so
+    tools/train.py stops before building anything."""
+    shipped = osp.join(REPO, 'configs', 'mmseg_data',
+                       'squad_pascal_context_59.py')
+    config = tmp_path / 'endless.py'
+    config.write_text(
+        f"_base_ = ['{shipped}']\n"
+        "train_dataloader = dict(sampler=dict(type='InfiniteSampler', "
+        "shuffle=True))\n")
+    result = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools', 'train.py'), str(config),
+         '--work-dir', str(tmp_path / 'work')],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert re.search('InfiniteSampler.*DefaultSampler', result.stderr)
+    assert not (tmp_path / 'work').exists()
     cfg = Config(dict(train_dataloader=dict(sampler=dict(
-        type='InfiniteSampler', shuffle=True)), train_cfg=dict(
-            type='ExactResumeEpochBasedTrainLoop', max_epochs=2)))
-    with pytest.raises(ValueError, match='InfiniteSampler.*DefaultSampler'):
-        refuse_endless_epochs(cfg)
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=10)
+        type='InfiniteSampler')), train_cfg=dict(
+            type='IterBasedTrainLoop', max_iters=10)))
     refuse_endless_epochs(cfg)  # mmseg's own way: fine
