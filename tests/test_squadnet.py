@@ -188,6 +188,19 @@ def test_frozen_stages_stop_gradients_and_norm_updates():
     assert not model.stages[0].training and model.stages[1].training
 
 
+@pytest.mark.parametrize('block_type', ['squad', 'plain'])
+def test_blocks_are_residual(block_type):
+    """With the aggregation's last norm silenced, every block (squads or
+    the no-squad ablation alike) passes its input through unchanged: the
+    ablation removes the squads, not the residual."""
+    block = SquadNet('tiny', num_tasks=2,
+                     block_type=block_type).stages[0][0].eval()
+    torch.nn.init.zeros_(block.aggregation.pw2.norm.weight)
+    torch.nn.init.zeros_(block.aggregation.pw2.norm.bias)
+    x = torch.randn(2, block.aggregation.pw1.conv.in_channels, 9, 11)
+    torch.testing.assert_close(block(x), x)
+
+
 def _grads_of(module, x, with_cp):
     """Outputs and parameter gradients of a train-mode copy of ``module``
     with ``with_cp`` set, and the ops saved for the backward."""

@@ -1,4 +1,4 @@
 # "No squad" ablation: squad blocks replaced by one expert over all channels
-# without residual; heads still see a task chunk plus the shared chunks.
+# (residual kept); heads still see a task chunk plus the shared chunks.
 _base_ = ['../squad/pascal_ctx.py']
 model = dict(backbone=dict(block_type='plain'))

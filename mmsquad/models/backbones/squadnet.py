@@ -48,7 +48,7 @@ class SquadNet(BaseModule):
             (less memory, one more forward of them in the backward).
             BatchNorm running statistics are updated in both forwards.
         block_type: ``'squad'`` (expert squads) or ``'plain'`` (the "no
-            squad" ablation: one expert over all channels, no residual).
+            squad" ablation: one expert over all channels, residual kept).
         norm_cfg: Norm layer config.
         act_cfg: Activation config.
         init_cfg: Initialisation config; by default as published: Kaiming

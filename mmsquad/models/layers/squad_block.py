@@ -58,7 +58,14 @@ class SquadBlock(nn.Module):
 
 class PlainBlock(nn.Module):
     """The "no squad" ablation: one expert over all channels, then the
-    point-wise aggregation, without a residual connection.
+    point-wise aggregation, residual add.
+
+    It differs from :class:`SquadBlock` only in the experts (one over all
+    channels instead of one per task group, no shared groups passed
+    through, no shuffle); the residual is kept, so that the ablation
+    removes the squads and nothing else. Without it a trunk of these
+    blocks is a plain deep stack that does not train from scratch at the
+    demo's schedule (human parts stayed at the constant predictor).
 
     Args:
         channels_per_group: Channels of one group.
@@ -88,7 +95,7 @@ class PlainBlock(nn.Module):
                                     act_cfg=act_cfg)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.aggregation(self.expert(x))
+        return grad_in_input_format(x + self.aggregation(self.expert(x)))
 
 
 class SquadDownsample(nn.Module):
