@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
-from PIL import Image
 
 from conftest import REPO
-from mmsquad.datasets.synthetic import (make_pascal_context_59,
+from mmsquad.datasets.synthetic import (make_coco_detection, make_nyud_mt,
+                                        make_pascal_context_59,
                                         make_pascal_mt_demo,
                                         make_underwater_demo)
 from mmsquad.utils.tool_setup import fall_back_from_cuda_amp
@@ -29,39 +29,18 @@ CONFIGS = sorted(
 
 @pytest.fixture(scope='module')
 def roots(tmp_path_factory):
-    """PASCAL_MT, NYUD_MT, underwater (DUO + references) and UIEB layouts,
-    two train and two val/test images each, of the mixed sizes."""
+    """PASCAL_MT, NYUD_MT, mmseg's PASCAL-Context-59, COCO, underwater
+    (DUO + references) and UIEB layouts, two train and two val/test images
+    each, of the mixed sizes."""
     base = tmp_path_factory.mktemp('odd_sizes')
     pascal = str(base / 'PASCAL_MT')
     make_pascal_mt_demo(pascal, num_train=2, num_val=2, size=SIZES, seed=3)
-    return dict(pascal=pascal, nyud=_nyud(base / 'NYUD_MT'),
+    return dict(pascal=pascal, nyud=make_nyud_mt(str(base / 'NYUD_MT'), SIZES),
+                coco=make_coco_detection(str(base / 'coco'), SIZES, seed=3),
                 pascal_context_59=make_pascal_context_59(
                     str(base / 'VOC2010'), SIZES, seed=3),
                 underwater=_underwater(base / 'underwater'),
                 uieb=_uieb(base / 'underwater', base / 'UIEB'))
-
-
-def _nyud(root):
-    rng = np.random.default_rng(0)
-    for sub in ('images', 'gt_sets', 'segmentation', 'depth', 'normals',
-                'edge'):
-        (root / sub).mkdir(parents=True)
-    for split in ('train', 'val'):
-        ids = [f'{split}{i}' for i in range(len(SIZES))]
-        (root / 'gt_sets' / f'{split}.txt').write_text('\n'.join(ids))
-        for img_id, (h, w) in zip(ids, SIZES):
-            cv2.imwrite(str(root / 'images' / f'{img_id}.jpg'),
-                        rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
-            Image.fromarray(rng.integers(0, 41, (h, w), dtype=np.uint8)
-                            ).save(root / 'segmentation' / f'{img_id}.png')
-            np.save(root / 'depth' / f'{img_id}.npy',
-                    rng.uniform(0.5, 10, (h, w)).astype(np.float32))
-            normals = rng.normal(size=(h, w, 3)).astype(np.float32)
-            np.save(root / 'normals' / f'{img_id}.npy',
-                    normals / np.linalg.norm(normals, axis=2, keepdims=True))
-            np.save(root / 'edge' / f'{img_id}.npy',
-                    (rng.random((h, w)) > 0.9).astype(np.float32))
-    return str(root)
 
 
 def _underwater(root):
@@ -120,31 +99,40 @@ def _shrink_sizes(node, max_side=160):
             _shrink_sizes(value, max_side)
 
 
+#: The generated root of each dataset type the configs read.
+ROOT_OF = {'PascalContextMTDataset': 'pascal', 'NYUDv2MTDataset': 'nyud',
+           'PascalContextDataset59': 'pascal_context_59',
+           'CocoDataset': 'coco', 'UnderwaterMTDataset': 'underwater',
+           'EnhancementPairDataset': 'uieb'}
+#: The dataset types whose ``ann_file`` has the boxes a COCO metric scores.
+BOX_DATASETS = ('CocoDataset', 'UnderwaterMTDataset')
+
+
 def _point_at_data(cfg, roots):
-    """Data roots, batch 2 without workers, one epoch (or iteration),
-    sizes shrunk, no periodic checkpoint."""
-    kind = ('nyud' if 'nyud' in cfg.filename else 'underwater'
-            if 'underwater' in cfg.filename else 'pascal_context_59'
-            if 'pascal_context_59' in cfg.filename else 'pascal')
+    """Data roots (by dataset type), batch 2 (or one sample of each source)
+    without workers, one epoch (or iteration), sizes shrunk, no periodic
+    checkpoint."""
+    sampler = cfg.train_dataloader.get('sampler', {})
+    # One sample of each source in a multi-source batch.
+    batch_size = max(2, len(sampler.get('source_ratio', [])))
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].update(batch_size=2, num_workers=0,
+        cfg[loader].update(batch_size=batch_size, num_workers=0,
                            persistent_workers=False)
         dataset = cfg[loader].dataset
         _shrink_sizes(dataset)
         for part in dataset.get('datasets', [dataset]):
             if part.type == 'TaskDataset':  # another package's dataset
                 part = part.dataset
-            part.data_root = roots['uieb'] if part.type == \
-                'EnhancementPairDataset' else roots[kind]
-    if 'sampler' in cfg.train_dataloader and 'batch_size' in \
-            cfg.train_dataloader.sampler:
-        cfg.train_dataloader.sampler.batch_size = 2
+            part.data_root = roots[ROOT_OF[part.type]]
+            if part.type in BOX_DATASETS and loader == 'val_dataloader':
+                boxes = osp.join(part.data_root, part.ann_file)
+    if 'batch_size' in sampler:
+        sampler.batch_size = batch_size
     for evaluator in ('val_evaluator', 'test_evaluator'):
         metrics = cfg[evaluator]
         for metric in metrics if isinstance(metrics, list) else [metrics]:
-            if 'ann_file' in metric:
-                metric.ann_file = osp.join(
-                    roots[kind], 'annotations', 'instances_test.json')
+            if 'ann_file' in metric:  # the val set's boxes
+                metric.ann_file = boxes
     fall_back_from_cuda_amp(cfg)  # as tools/train.py does
     if 'IterBased' in cfg.train_cfg.get('type', ''):
         cfg.train_cfg.update(max_iters=1, val_interval=1)

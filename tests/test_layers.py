@@ -30,7 +30,8 @@ LAYER_OF = {part: i for i, parts in enumerate(LAYERS) for part in parts}
 #: dataset layouts (which files hold which task) with their demo renderers.
 NAMES_ALLOWED_IN = {
     'tasks/presets.py', 'datasets/pascal_context_mt.py',
-    'datasets/nyud_v2_mt.py', 'datasets/synthetic/pascal_mt_demo.py'
+    'datasets/nyud_v2_mt.py', 'datasets/synthetic/pascal_mt_demo.py',
+    'datasets/synthetic/dataset_layouts.py',
 }
 
 

@@ -66,6 +66,7 @@ def load_tool_config(config: str,
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(config))[0])
     refuse_endless_epochs(cfg)
+    refuse_empty_sources(cfg)
     setup_cpu_distributed(cfg, launcher)
     return cfg
 
@@ -89,6 +90,32 @@ def refuse_endless_epochs(cfg: Config) -> None:
             f'an epoch, but train_cfg trains by epoch ({dict(loop)}): set '
             "train_dataloader.sampler=dict(type='DefaultSampler', "
             'shuffle=True), or an iteration-based train_cfg (max_iters)')
+
+
+def refuse_empty_sources(cfg: Config) -> None:
+    """Stop before training when mmdet's ``MultiSourceSampler`` would give a
+    source no sample in a batch: it then searches that source forever for
+    none, and the first batch never comes.
+
+    Raises:
+        ValueError: Naming the batch size, the ratios and each source's
+            share of a batch.
+    """
+    sampler = (cfg.get('train_dataloader') or {}).get('sampler') or {}
+    if 'MultiSourceSampler' not in str(sampler.get('type', '')):
+        return
+    batch_size = sampler.get('batch_size', 0)
+    ratio = list(sampler.get('source_ratio') or [1])
+    # Each source's share of a batch, as mmdet's sampler computes it.
+    shares = [int(batch_size * r / sum(ratio)) for r in ratio]
+    shares[0] = batch_size - sum(shares[1:])
+    if min(shares) < 1:
+        raise ValueError(
+            f'train_dataloader.sampler: a batch of {batch_size} split by '
+            f'source_ratio={ratio} gives the sources {shares} samples; '
+            'every source needs at least one (MultiSourceSampler waits for '
+            'it forever): raise batch_size (in the sampler and the '
+            'dataloader) or change source_ratio')
 
 
 def amp_variant(optim_wrapper: str, prefix: str) -> str:

@@ -1,7 +1,9 @@
-"""COCO detection metrics that still report when nothing was detected."""
-from typing import Dict
+"""COCO detection metrics that still report when nothing was detected, and
+that score a val set of several tasks' sources."""
+from typing import Dict, Optional, Sequence
 
 from mmdet.evaluation import CocoMetric
+from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from mmsquad.registry import METRICS
@@ -20,7 +22,52 @@ class CocoDetectionMetric(CocoMetric):
     in mmengine's CheckpointHook, as an untrained detector whose scores are
     all below ``score_thr`` does at its first validation. With no detection
     every average precision and recall is 0.
+
+    Args:
+        only_labelled: Score only the samples that carry boxes
+            (``gt_instances``), for a val set concatenated from several
+            tasks' sources (``configs/multi_source/``): the other sources'
+            samples are not images of the annotation file. The boxes'
+            pipeline must then load them (mmdet's ``LoadAnnotations``).
+        *args, **kwargs: mmdet's ``CocoMetric`` arguments.
+
+    Raises:
+        ValueError: When given the metainfo of a dataset whose class names
+            (``dataset_meta['classes']``) are not categories of
+            ``ann_file``: the predicted labels would be scored as other
+            categories, or not at all.
     """
+
+    def __init__(self, *args, only_labelled: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.only_labelled = only_labelled
+
+    @BaseMetric.dataset_meta.setter
+    def dataset_meta(self, dataset_meta: Optional[dict]) -> None:
+        """The evaluated dataset's metainfo, its classes checked against
+        the annotation file's categories."""
+        BaseMetric.dataset_meta.fset(self, dataset_meta)
+        classes: Sequence[str] = (dataset_meta or {}).get('classes', ())
+        if self._coco_api is None or not classes:
+            return
+        categories = {c['name'] for c in self._coco_api.cats.values()}
+        unknown = [name for name in classes if name not in categories]
+        if unknown:
+            raise ValueError(
+                f'CocoDetectionMetric: the dataset\'s classes {unknown} are '
+                f'not categories of its ann_file, which has '
+                f'{sorted(categories)}. Name the annotation file\'s classes '
+                "in the dataset's metainfo=dict(classes=...); for a "
+                'ConcatDataset, whose metainfo is its first dataset\'s, '
+                'put the COCO-format set first.')
+
+    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
+        """mmdet's processing, of the samples with boxes when
+        ``only_labelled``."""
+        if self.only_labelled:
+            data_samples = [sample for sample in data_samples
+                            if 'gt_instances' in sample]
+        super().process(data_batch, data_samples)
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """mmdet's metrics, with zeros for the box or mask metrics it could

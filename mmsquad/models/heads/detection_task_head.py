@@ -152,6 +152,7 @@ class DetectionTaskHead(BaseTaskHead):
         """
         outs = [[_float(o) for o in level] if isinstance(level, (list, tuple))
                 else _float(level) for level in self(feats)]
+        with_scale_factors(data_samples)
         with torch.autocast(feats[0].device.type, enabled=False):
             results = self.head.predict_by_feat(
                 *outs, batch_img_metas=[s.metainfo for s in data_samples],
@@ -165,6 +166,16 @@ def _float(value):
     if isinstance(value, Tensor) and value.is_floating_point():
         return value.float()
     return value
+
+
+def with_scale_factors(data_samples: List[MultiTaskDataSample]) -> None:
+    """Give ``scale_factor`` 1 to the samples whose pipeline recorded none
+    (mmsquad's dense-task pipelines, which do not resize at test time):
+    mmdet rescales predicted boxes by it and requires it on every sample.
+    """
+    for sample in data_samples:
+        if sample.metainfo.get('scale_factor') is None:
+            sample.set_metainfo(dict(scale_factor=(1.0, 1.0)))
 
 
 def require_box_task(head: BaseTaskHead) -> None:

@@ -17,7 +17,8 @@ from .detection_task_head import (labelled_for_detection,
                                   neck_output_strides, prior_stride_args,
                                   require_box_task,
                                   start_epoch_outside_a_runner,
-                                  summed_losses, with_prior_strides)
+                                  summed_losses, with_prior_strides,
+                                  with_scale_factors)
 
 #: The parts of an mmdet detector config that are dense heads (with prior
 #: strides), and the RoI extractors of its ``roi_head``.
@@ -164,6 +165,7 @@ class DetectorTaskHead(BaseTaskHead):
         coordinates, scores, labels) on every sample, in float32 (mmcv's
         NMS refuses reduced-precision boxes)."""
         feats = tuple(f.float() for f in feats)
+        with_scale_factors(data_samples)
         with torch.autocast(feats[0].device.type, enabled=False):
             self.detector.predict(feats, data_samples, rescale=True)
 
