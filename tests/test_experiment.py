@@ -6,6 +6,7 @@ import json
 import math
 import os
 import os.path as osp
+import subprocess
 
 import numpy as np
 import pytest
@@ -13,8 +14,9 @@ from mmengine.config import Config, ConfigDict
 
 from conftest import REPO
 from mmsquad.engine import training_methods
-from mmsquad.utils.experiment import (derive_run_config, fingerprint,
-                                      paired_comparison, train_once)
+from mmsquad.utils.experiment import (RUN_RECORD, derive_run_config,
+                                      fingerprint, paired_comparison,
+                                      run_record, train_once, trained_at)
 from mmsquad.visualization.grad_conflict_plot import plot_conflict_curves
 
 #: What a run of a grid may change: its model, method and seed.
@@ -122,15 +124,19 @@ def test_stale_reference_file_is_refused(experiment, tmp_path, monkeypatch):
         experiment.load_single_task_references(str(tmp_path / 'none.json'))
 
 
+def log_scalars(work_dir: str, run: str, value: int) -> None:
+    """What a training run in ``work_dir`` logs: one scalar record."""
+    os.makedirs(osp.join(work_dir, run, 'vis_data'))
+    with open(osp.join(work_dir, run, 'vis_data', 'scalars.json'), 'w') as f:
+        f.write(json.dumps(dict(step=1, value=value)) + '\n')
+
+
 def test_train_once_trains_a_config_once(tmp_path):
     calls = []
 
     def train(config_file, work_dir):
         calls.append(Config.fromfile(config_file).train_cfg.max_epochs)
-        run = osp.join(work_dir, f'run{len(calls)}', 'vis_data')
-        os.makedirs(run)
-        with open(osp.join(run, 'scalars.json'), 'w') as f:
-            f.write(json.dumps(dict(step=1, value=len(calls))) + '\n')
+        log_scalars(work_dir, f'run{len(calls)}', len(calls))
 
     cfg = Config(dict(train_cfg=dict(max_epochs=2)))
     work_dir = str(tmp_path / 'run')
@@ -141,6 +147,24 @@ def test_train_once_trains_a_config_once(tmp_path):
     cfg.train_cfg.max_epochs = 3
     assert train_once(cfg, work_dir, train) == [dict(step=1, value=2)]
     assert calls == [2, 3]
+
+
+def test_runs_record_the_commit_they_were_trained_at(tmp_path):
+    """The cache reuses runs across code changes: each keeps its commit,
+    and reports count the runs per commit."""
+    head = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=REPO,
+                          capture_output=True, text=True).stdout.strip()
+    new, old = str(tmp_path / 'new'), str(tmp_path / 'old')
+    train_once(Config(dict(a=1)), new,
+               lambda config, work_dir: log_scalars(work_dir, 'run', 1))
+    assert run_record(new)['commit'].rstrip('+') == head
+    os.makedirs(old)
+    with open(osp.join(old, RUN_RECORD), 'w') as f:  # from before commits
+        json.dump(dict(fingerprint='0', minutes=1.0), f)
+    assert run_record(old)['commit'] == 'unrecorded'
+    commit = run_record(new)['commit']
+    assert trained_at([new, old, new]) == \
+        f'{commit} (2 runs), unrecorded (1 run)'
 
 
 def test_paired_comparison_against_hand_computed_t():

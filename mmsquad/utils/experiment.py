@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import os.path as osp
+import subprocess
 import time
 from typing import Callable, Dict, List, Sequence, Tuple
 
@@ -22,6 +23,8 @@ from .run_logs import read_scalars
 AMP_ONLY_KEYS = ('loss_scale', 'dtype')
 #: What :func:`train_once` writes beside a finished run.
 RUN_RECORD = 'experiment_run.json'
+#: The checkout mmsquad is imported from.
+PACKAGE_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def derive_run_config(schedule: Config, model: ConfigDict, method: dict,
@@ -61,12 +64,32 @@ def fingerprint(cfg: Config) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def code_commit(root: str = PACKAGE_ROOT) -> str:
+    """The commit checked out in ``root`` (short hash, with ``+`` when
+    tracked files differ from it), or ``'unknown'`` outside a git checkout.
+    """
+    def git(*args: str) -> str:
+        return subprocess.run(['git', *args], cwd=root, capture_output=True,
+                              text=True).stdout.strip()
+
+    head = git('rev-parse', '--short', 'HEAD')
+    if not head:
+        return 'unknown'
+    return head + ('+' if git('status', '--porcelain',
+                              '--untracked-files=no') else '')
+
+
 def train_once(cfg: Config, work_dir: str,
                train: Callable[[str, str], None]) -> List[dict]:
     """The logged scalar records of ``cfg`` trained in ``work_dir``;
     trains it (``train(config_file, work_dir)``) only when ``work_dir`` has
     no finished run of the same config, so an interrupted grid resumes
-    where it stopped."""
+    where it stopped.
+
+    The cache knows configs, not code: a finished run is reused after the
+    code changes. Its record keeps the commit it was trained at
+    (:func:`run_record`), for the reports to show.
+    """
     record = osp.join(work_dir, RUN_RECORD)
     digest = fingerprint(cfg)
     if osp.isfile(record):
@@ -77,17 +100,31 @@ def train_once(cfg: Config, work_dir: str,
     config_file = osp.join(work_dir, 'experiment_config.py')
     cfg.dump(config_file)
     start = time.perf_counter()
+    commit = code_commit()
     train(config_file, work_dir)
     with open(record, 'w') as f:
-        json.dump(dict(fingerprint=digest,
+        json.dump(dict(fingerprint=digest, commit=commit,
                        minutes=(time.perf_counter() - start) / 60), f)
     return read_scalars(work_dir)
 
 
-def training_minutes(work_dir: str) -> float:
-    """How long :func:`train_once` took to train the run in ``work_dir``."""
+def run_record(work_dir: str) -> dict:
+    """What :func:`train_once` recorded of the run in ``work_dir``:
+    ``minutes`` of training and the ``commit`` it was trained at
+    (``'unrecorded'`` for runs from before commits were kept)."""
     with open(osp.join(work_dir, RUN_RECORD)) as f:
-        return json.load(f)['minutes']
+        return dict(dict(commit='unrecorded'), **json.load(f))
+
+
+def trained_at(work_dirs: Sequence[str]) -> str:
+    """The commits the runs in ``work_dirs`` were trained at, with their
+    counts, most runs first: ``'4daaefb (5 runs), 9379507 (1 run)'``."""
+    counts: Dict[str, int] = {}
+    for work_dir in work_dirs:
+        commit = run_record(work_dir)['commit']
+        counts[commit] = counts.get(commit, 0) + 1
+    return ', '.join(f'{commit} ({n} run{"s" * (n > 1)})' for commit, n in
+                     sorted(counts.items(), key=lambda item: -item[1]))
 
 
 def last_validation(records: Sequence[dict],

@@ -44,11 +44,11 @@ from mmsquad.evaluation.trivial_baseline import constant_baseline
 from mmsquad.registry import METRICS as METRIC_REGISTRY
 from mmsquad.tasks import build_task
 from mmsquad.utils import register_all_modules
-from mmsquad.utils.experiment import (derive_run_config, fingerprint,
-                                      last_validation, mean_conflict,
-                                      mean_std,
-                                      paired_comparison, train_once,
-                                      training_minutes)
+from mmsquad.utils.experiment import (code_commit, derive_run_config,
+                                      fingerprint, last_validation,
+                                      mean_conflict, mean_std,
+                                      paired_comparison, run_record,
+                                      train_once, trained_at)
 from mmsquad.utils.single_task import single_task_config
 from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
                                                       plot_conflict_curves)
@@ -127,12 +127,10 @@ def train_single_task_references(work_dir: str) -> dict:
         metrics.update(last_validation(
             records, [build_task(task).main_metric_key]))
         fingerprints[task] = fingerprint(cfg)
-    commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
-                            cwd=ROOT, capture_output=True, text=True)
     return dict(metrics=metrics, fingerprints=fingerprints,
                 lower_is_better=sorted(set(metrics) & lower_is_better),
                 trunk=SINGLE_TASK_MODEL, seed=SINGLE_TASK_SEED,
-                commit=commit.stdout.strip() or 'unknown',
+                commit=code_commit(),
                 minutes=round((time.perf_counter() - start) / 60, 1))
 
 
@@ -291,8 +289,8 @@ def write_report(results: dict, references: dict, constant: dict,
     rows.append('| constant predictor | - | - | ' +
                 ' | '.join(f'{v:.2f}' for v in constant.values()) +
                 f' | {floor_change:+.2f} | - | - |')
-    minutes = sum(training_minutes(run['work_dir'])
-                  for run in results.values())
+    work_dirs = [run['work_dir'] for run in results.values()]
+    minutes = sum(run_record(w)['minutes'] for w in work_dirs)
     cfg = load_config(SCHEDULE)
     learned = ('Every task of every run beats the constant predictor by more '
                f'than {LEARNED_MARGIN:.0%} of its value.' if not unlearned
@@ -314,7 +312,8 @@ Each model is the `model` of its PASCAL-Context config, unchanged (the same
 scaling for all: the demo's image size, data and schedule). Methods:
 `plain` (equal weights, no surgery), `PCGrad` and `GradVac` (mmsquad's, on
 the shared parameters). Seeds: {', '.join(map(str, grid['seeds']))}. The
-runs below took {minutes:.0f} minutes of training on 2 CPU cores.
+runs below took {minutes:.0f} minutes of training on 2 CPU cores, at
+commits {trained_at(work_dirs)}.
 
 `GradConflictHook` measured the four tasks' gradients of the parameters
 each model declares shared (`shared_parameters()`, the same definition for

@@ -27,8 +27,8 @@ from run_demo import ROOT, ensure_demo_data
 from mmsquad.engine import training_methods
 from mmsquad.utils import register_all_modules
 from mmsquad.utils.experiment import (derive_run_config, last_validation,
-                                      mean_conflict, train_once,
-                                      training_minutes)
+                                      mean_conflict, run_record, train_once,
+                                      trained_at)
 
 SCHEDULE = 'configs/squad/demo.py'
 SEED = 0
@@ -77,7 +77,8 @@ def write_report(results: Dict[str, dict], methods: Sequence[str],
                 f'**Partial: {len(missing)} methods are not in yet** '
                 f'({", ".join(missing)}); `make experiment` trains them and '
                 'keeps the finished runs.')
-    minutes = sum(training_minutes(r['work_dir']) for r in results.values())
+    work_dirs = [r['work_dir'] for r in results.values()]
+    minutes = sum(run_record(w)['minutes'] for w in work_dirs)
     text = f"""# Gradient surgery and loss weighting on the demo data
 
 Measured by `tools/misc/optim_methods_experiment.py`: SquadNet-small with
@@ -92,7 +93,8 @@ cosine and conflict rate are `GradConflictHook`'s, on the shared
 parameters every 10 iterations, averaged over the run. s/iter is the
 logged time per training iteration (with the hook's measurement every
 10th), and its ratio to plain training. The runs took {minutes:.0f}
-minutes on 2 CPU cores. One seed each: differences of a point or two
+minutes on 2 CPU cores, at commits {trained_at(work_dirs)}. One seed
+each: differences of a point or two
 are within what another seed gives (see `docs/grad_conflict.md` for the
 spread over seeds).
 
