@@ -11,8 +11,8 @@ declares shared) with one model, training method and seed put into it
 the demo the same way, by its image size, data and schedule alone.
 
 ``make experiment`` runs the whole grid (6 models x 3 methods x 3 seeds
-and the single-task references): about 25 hours on 2 CPU cores (a plain
-run of SquadNet-small takes about 13 minutes, PCGrad and GradVac about
+and the single-task references): about 60 hours on 2 CPU cores (a plain
+run of SquadNet-small takes about 40 minutes, PCGrad and GradVac about
 twice that). Finished runs are kept in ``--work-dir`` and not trained
 again, so the grid can be run in parts (``--models``, ``--methods``,
 ``--seeds``) and resumed; the report covers the runs selected.
@@ -372,7 +372,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument(
         '--single-task', action='store_true',
         help=f'first train the four single-task references and store them '
-        f'in {REFERENCES} (about 25 minutes on 2 CPU cores)')
+        f'in {REFERENCES} (about 2 hours on 2 CPU cores)')
     args = parser.parse_args(argv)
     os.chdir(ROOT)  # the configs' data roots are relative to it
     register_all_modules()
