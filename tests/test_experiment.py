@@ -167,6 +167,69 @@ def test_runs_record_the_commit_they_were_trained_at(tmp_path):
         f'{commit} (2 runs), unrecorded (1 run)'
 
 
+def log_run(work_dir: str, metrics: dict) -> None:
+    """What a finished training run of a grid logs: a training record with
+    a conflict measurement, and a validation at epochs 2 and 8."""
+    conflict = {f'grad_conflict/shared/{stat}': 0.25
+                for stat in ('cos_mean', 'conflict_rate')}
+    records = [dict(step=10, loss=1.0, time=0.5, **conflict),
+               dict(step=2, **{k: v / 2 for k, v in metrics.items()}),
+               dict(step=8, **metrics)]
+    os.makedirs(osp.join(work_dir, 'run', 'vis_data'))
+    with open(osp.join(work_dir, 'run', 'vis_data', 'scalars.json'),
+              'w') as f:
+        f.writelines(json.dumps(r) + '\n' for r in records)
+
+
+def leave_unusable_runs(killed: str, other_config: str) -> None:
+    """A run killed before it finished (logs, no record) in ``killed``,
+    and a finished run of another config in ``other_config``."""
+    os.makedirs(killed)
+    log_run(killed, {})
+    train_once(Config(dict(other_schedule=1)), other_config,
+               lambda config, run_dir: log_run(run_dir, {}))
+
+
+def test_report_covers_every_finished_grid_run(experiment, tmp_path):
+    """The grid runs in parts, in several commands: the report takes every
+    finished run of the grid from the work dir, and only those."""
+    metrics = {key: 40.0 for key in experiment.METRICS}
+    parts = [('MTAN', 'plain', 0), ('SquadNet-small', 'PCGrad', 2)]
+    for model, method, seed in parts:
+        train_once(experiment.run_config(model, method, seed),
+                   experiment.run_dir(str(tmp_path), model, method, seed),
+                   lambda config, run_dir: log_run(run_dir, metrics))
+    leave_unusable_runs(
+        experiment.run_dir(str(tmp_path), 'Cross-Stitch', 'GradVac', 1),
+        experiment.run_dir(str(tmp_path), 'MTAN', 'PCGrad', 0))
+    references = dict(metrics={'semseg/mIoU': 50.0, 'normals/mean': 32.0},
+                      lower_is_better=['normals/mean'])
+    results = experiment.finished_results(str(tmp_path), references)
+    assert sorted(results) == sorted(parts)
+    run = results[('MTAN', 'plain', 0)]
+    assert [v['step'] for v in run['by_epoch']] == [2, 8]
+    assert run['by_epoch'][0]['semseg/mIoU'] == 20.0
+    assert run['delta_m'] == pytest.approx((-20 - 25) / 2)
+    missing = experiment.missing_runs(results)
+    assert len(missing) == len(experiment.MODELS) * len(experiment.METHODS)
+    assert 'MTAN / plain / seeds 1, 2' in missing
+    assert 'Cross-Stitch / GradVac / seeds 0, 1, 2' in missing
+
+
+def test_method_report_covers_every_finished_run(tmp_path):
+    methods = tool('optim_methods_experiment')
+    metrics = {key: 40.0 for key in methods.METRICS}
+    for method in ('plain', 'PCGrad'):
+        train_once(methods.method_config(method),
+                   osp.join(str(tmp_path), method.lower()),
+                   lambda config, run_dir: log_run(run_dir, metrics))
+    leave_unusable_runs(str(tmp_path / 'gradvac'), str(tmp_path / 'cagrad'))
+    results = methods.finished_results(
+        str(tmp_path), ['plain', 'PCGrad', 'GradVac', 'CAGrad'])
+    assert sorted(results) == ['PCGrad', 'plain']
+    assert results['plain']['conflict']['conflict_rate'] == 0.25
+
+
 def test_paired_comparison_against_hand_computed_t():
     first, second = [0.10, 0.12, 0.20], [0.15, 0.14, 0.26]
     test = paired_comparison(first, second)

@@ -12,7 +12,7 @@ import os
 import os.path as osp
 import subprocess
 import time
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.config import Config, ConfigDict
@@ -90,21 +90,31 @@ def train_once(cfg: Config, work_dir: str,
     code changes. Its record keeps the commit it was trained at
     (:func:`run_record`), for the reports to show.
     """
-    record = osp.join(work_dir, RUN_RECORD)
-    digest = fingerprint(cfg)
-    if osp.isfile(record):
-        with open(record) as f:
-            if json.load(f).get('fingerprint') == digest:
-                return read_scalars(work_dir)
+    records = finished_run(cfg, work_dir)
+    if records is not None:
+        return records
     os.makedirs(work_dir, exist_ok=True)
     config_file = osp.join(work_dir, 'experiment_config.py')
     cfg.dump(config_file)
     start = time.perf_counter()
     commit = code_commit()
     train(config_file, work_dir)
-    with open(record, 'w') as f:
-        json.dump(dict(fingerprint=digest, commit=commit,
+    with open(osp.join(work_dir, RUN_RECORD), 'w') as f:
+        json.dump(dict(fingerprint=fingerprint(cfg), commit=commit,
                        minutes=(time.perf_counter() - start) / 60), f)
+    return read_scalars(work_dir)
+
+
+def finished_run(cfg: Config, work_dir: str) -> Optional[List[dict]]:
+    """The logged scalar records of the run of ``cfg`` that
+    :func:`train_once` finished in ``work_dir``; ``None`` when it holds no
+    finished run, or a run of another config."""
+    record = osp.join(work_dir, RUN_RECORD)
+    if not osp.isfile(record):
+        return None
+    with open(record) as f:
+        if json.load(f).get('fingerprint') != fingerprint(cfg):
+            return None
     return read_scalars(work_dir)
 
 
@@ -127,6 +137,15 @@ def trained_at(work_dirs: Sequence[str]) -> str:
                      sorted(counts.items(), key=lambda item: -item[1]))
 
 
+def validations(records: Sequence[dict],
+                keys: Sequence[str]) -> List[Dict[str, float]]:
+    """Every validation in a run's scalar records that logged all
+    ``keys``, in order: ``keys`` and its ``step`` (the epoch, in
+    epoch-based runs)."""
+    return [dict(step=r.get('step'), **{key: r[key] for key in keys})
+            for r in records if all(key in r for key in keys)]
+
+
 def last_validation(records: Sequence[dict],
                     keys: Sequence[str]) -> Dict[str, float]:
     """``keys`` from the last validation in a run's scalar records.
@@ -134,7 +153,7 @@ def last_validation(records: Sequence[dict],
     Raises:
         KeyError: When no record has all ``keys``.
     """
-    evaluated = [r for r in records if all(k in r for k in keys)]
+    evaluated = validations(records, keys)
     if not evaluated:
         raise KeyError(f'the run logged no validation with {sorted(keys)}')
     return {key: evaluated[-1][key] for key in keys}

@@ -15,7 +15,8 @@ and the single-task references): about 60 hours on 2 CPU cores (a plain
 run of SquadNet-small takes about 40 minutes, PCGrad and GradVac about
 twice that). Finished runs are kept in ``--work-dir`` and not trained
 again, so the grid can be run in parts (``--models``, ``--methods``,
-``--seeds``) and resumed; the report covers the runs selected.
+``--seeds``) and resumed; the report covers every finished run of the
+grid, whichever part trained it, and names the missing ones.
 
 delta_m is measured against single-task references (each task's main
 metric): the shared-encoder trunk with one head, trained on one task with
@@ -27,11 +28,12 @@ references included, is scored by its last validation.
 """
 import argparse
 import json
+import math
 import os
 import os.path as osp
+import itertools
 import subprocess
 import sys
-import time
 from functools import lru_cache
 from typing import Dict, List, Optional, Sequence
 
@@ -44,11 +46,11 @@ from mmsquad.evaluation.trivial_baseline import constant_baseline
 from mmsquad.registry import METRICS as METRIC_REGISTRY
 from mmsquad.tasks import build_task
 from mmsquad.utils import register_all_modules
-from mmsquad.utils.experiment import (code_commit, derive_run_config,
+from mmsquad.utils.experiment import (derive_run_config, finished_run,
                                       fingerprint, last_validation,
                                       mean_conflict, mean_std,
                                       paired_comparison, run_record,
-                                      train_once, trained_at)
+                                      train_once, trained_at, validations)
 from mmsquad.utils.single_task import single_task_config
 from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
                                                       plot_conflict_curves)
@@ -116,13 +118,13 @@ def slug(label: str) -> str:
 
 
 def train_single_task_references(work_dir: str) -> dict:
-    """Train the single-task references; their metrics and fingerprints."""
-    start = time.perf_counter()
-    metrics, fingerprints = {}, {}
+    """Train the single-task references (those not trained yet); their
+    metrics, fingerprints, commits and training minutes."""
+    metrics, fingerprints, work_dirs = {}, {}, []
     lower_is_better = lower_is_better_keys()
     for task, cfg in reference_configs().items():
-        records = train_once(cfg, osp.join(work_dir, f'single_task_{task}'),
-                             train)
+        work_dirs.append(osp.join(work_dir, f'single_task_{task}'))
+        records = train_once(cfg, work_dirs[-1], train)
         # One term per task in delta_m: its main metric.
         metrics.update(last_validation(
             records, [build_task(task).main_metric_key]))
@@ -130,8 +132,9 @@ def train_single_task_references(work_dir: str) -> dict:
     return dict(metrics=metrics, fingerprints=fingerprints,
                 lower_is_better=sorted(set(metrics) & lower_is_better),
                 trunk=SINGLE_TASK_MODEL, seed=SINGLE_TASK_SEED,
-                commit=code_commit(),
-                minutes=round((time.perf_counter() - start) / 60, 1))
+                commit=trained_at(work_dirs),
+                minutes=round(sum(run_record(w)['minutes']
+                                  for w in work_dirs), 1))
 
 
 def load_single_task_references(path: str) -> dict:
@@ -168,13 +171,33 @@ def lower_is_better_keys() -> set:
 
 
 def summarise(records: List[dict], references: dict) -> dict:
-    """One run's final metrics, delta_m and conflict statistics (means over
-    its measurements), per parameter group."""
+    """One run's validations, final metrics, delta_m and conflict
+    statistics (means over its measurements), per parameter group."""
     metrics = last_validation(records, METRICS)
-    return dict(metrics=metrics, conflict=mean_conflict(records),
+    return dict(metrics=metrics, by_epoch=validations(records, METRICS),
+                conflict=mean_conflict(records),
                 curves=conflict_curves(records, GROUP),
                 delta_m=delta_m(metrics, references['metrics'],
                                 references['lower_is_better']))
+
+
+def run_dir(work_dir: str, model: str, method: str, seed: int) -> str:
+    """Where the run of ``model``, ``method`` and ``seed`` is kept."""
+    return osp.join(work_dir, slug(model), slug(method), f'seed{seed}')
+
+
+def finished_results(work_dir: str, references: dict) -> Dict[tuple, dict]:
+    """``{(model, method, seed): summary}`` of every run of the grid
+    finished in ``work_dir``, whichever command trained it: the report of
+    a part covers the parts run before."""
+    results = {}
+    for model, method, seed in itertools.product(MODELS, METHODS, SEEDS):
+        directory = run_dir(work_dir, model, method, seed)
+        records = finished_run(run_config(model, method, seed), directory)
+        if records is not None:
+            results[(model, method, seed)] = dict(
+                summarise(records, references), work_dir=directory)
+    return results
 
 
 def cell(values: Sequence[float], digits: int = 2) -> str:
@@ -223,11 +246,13 @@ def comparison_rows(results: dict, methods: Sequence[str],
                                          [value(b) for _, b in pairs])
                 differences = ', '.join(f'{d:+.3f}'
                                         for d in test['differences'])
+                p = '-' if math.isnan(test['p']) else f'{test["p"]:.3f}'
                 rows.append(
                     f'| {name} of {model} {claimed} than {other} | {method} '
-                    f'| {name} | {differences} | {test["mean"]:+.3f} ± '
-                    f'{test["std"]:.3f} | {test["negative"]}/{test["n"]} | '
-                    f'{test["p"]:.3f} | {verdict(test, claimed)} |')
+                    f'| {name} | {differences} | '
+                    f'{cell(test["differences"], 3)} | '
+                    f'{test["negative"]}/{test["n"]} | {p} | '
+                    f'{verdict(test, claimed)} |')
     return rows
 
 
@@ -247,11 +272,36 @@ def not_learned(runs: Dict[int, dict], label: str, constant: dict,
     return failures
 
 
+def missing_runs(results: dict) -> List[str]:
+    """The runs of the grid not in ``results``, by model and method."""
+    missing = []
+    for model, method in itertools.product(MODELS, METHODS):
+        seeds = [str(s) for s in SEEDS if (model, method, s) not in results]
+        if seeds:
+            missing.append(f'{model} / {method} / seed{"s" * (len(seeds) > 1)}'
+                           f' {", ".join(seeds)}')
+    return missing
+
+
+def schedule_rows(results: dict, constant: dict) -> List[str]:
+    """Every validation of the plain seed-0 runs: how far each model has
+    got at each epoch of the schedule (the pilot it was chosen from)."""
+    rows = ['| model | epoch | ' + ' | '.join(METRICS.values()) + ' |',
+            '|' + '---|' * (2 + len(METRICS))]
+    for model in MODELS:
+        run = results.get((model, 'plain', 0))
+        rows += [f'| {model} | {v["step"]} | ' +
+                 ' | '.join(f'{v[k]:.2f}' for k in METRICS) + ' |'
+                 for v in (run['by_epoch'] if run else ())]
+    rows.append('| constant predictor | - | ' +
+                ' | '.join(f'{constant[k]:.2f}' for k in METRICS) + ' |')
+    return rows
+
+
 def write_report(results: dict, references: dict, constant: dict,
-                 grid: Dict[str, Sequence], out_md: str,
-                 png_name: str) -> None:
-    """``docs/grad_conflict.md`` from the runs of ``grid`` (``models``,
-    ``methods``, ``seeds``) found in ``results``."""
+                 out_md: str, png_name: str) -> None:
+    """``docs/grad_conflict.md`` from the finished runs of the grid in
+    ``results``."""
     lower_is_better = lower_is_better_keys()
     constant = {key: constant[key] for key in METRICS}
     rows = ['| model | method | seeds | ' + ' | '.join(METRICS.values()) +
@@ -259,13 +309,11 @@ def write_report(results: dict, references: dict, constant: dict,
             '|' + '---|' * (6 + len(METRICS))]
     level_rows = ['| model | method | group | mean cosine | conflict rate |',
                   '|---|---|---|---|---|']
-    unlearned, missing = [], []
-    for model in grid['models']:
-        for method in grid['methods']:
-            runs = {s: results[(model, method, s)] for s in grid['seeds']
+    unlearned = []
+    for model in MODELS:
+        for method in METHODS:
+            runs = {s: results[(model, method, s)] for s in SEEDS
                     if (model, method, s) in results}
-            missing += [f'{model} / {method} / seed {s}'
-                        for s in grid['seeds'] if s not in runs]
             if not runs:
                 continue
             values = ' | '.join(cell([r['metrics'][k] for r in runs.values()])
@@ -297,10 +345,12 @@ def write_report(results: dict, references: dict, constant: dict,
                else 'Tasks that did not beat the constant predictor by '
                f'{LEARNED_MARGIN:.0%} of its value (not learned in this '
                'schedule):\n\n' + '\n'.join(f'- {u}' for u in unlearned))
+    missing = missing_runs(results)
     coverage = ('Every run of the grid is in.' if not missing else
-                f'**Partial: {len(missing)} runs of the grid are not in '
-                'yet** (' + '; '.join(missing) + '); `make experiment` '
-                'trains them and keeps the finished ones.')
+                f'**Partial: {len(results)} of the grid\'s '
+                f'{len(MODELS) * len(METHODS) * len(SEEDS)} runs are in.** '
+                '`make experiment` trains the rest and keeps the finished '
+                'ones. Not in yet:\n\n' + '\n'.join(f'- {m}' for m in missing))
     text = f"""# Gradient conflict with and without expert squads
 
 Measured by `tools/misc/grad_conflict_experiment.py` on the embedded demo
@@ -311,7 +361,7 @@ poly decay, batch {cfg.train_dataloader.batch_size},
 Each model is the `model` of its PASCAL-Context config, unchanged (the same
 scaling for all: the demo's image size, data and schedule). Methods:
 `plain` (equal weights, no surgery), `PCGrad` and `GradVac` (mmsquad's, on
-the shared parameters). Seeds: {', '.join(map(str, grid['seeds']))}. The
+the shared parameters). Seeds: {', '.join(map(str, SEEDS))}. The
 runs below took {minutes:.0f} minutes of training on 2 CPU cores, at
 commits {trained_at(work_dirs)}.
 
@@ -322,8 +372,8 @@ conflict rate the fraction of task pairs with a negative cosine, averaged
 over the run's measurements. Metrics are from the last validation.
 delta_m is the mean relative change of each task's main metric against
 single-task references (the shared-encoder trunk with one head, same
-schedule, seed {references['seed']}, {references['minutes']} minutes,
-commit {references['commit']}, `{REFERENCES}`): higher is better. The
+schedule, seed {references['seed']}, {references['minutes']} minutes, at
+commits {references['commit']}; `{REFERENCES}`): higher is better. The
 constant predictor (the best constant per task) is the floor. Values are
 mean ± sample standard deviation over seeds.
 
@@ -346,7 +396,7 @@ two-sided paired t-test. A claim is decided only when p < 0.05 and every
 seed agrees in sign; with three seeds that needs a consistent, large
 effect, and anything else is reported as undecided.
 
-{chr(10).join(comparison_rows(results, grid['methods'], grid['seeds']))}
+{chr(10).join(comparison_rows(results, METHODS, SEEDS))}
 
 ## Per level
 
@@ -355,6 +405,15 @@ children: SquadNet's stem and stages, ResNet-18's layers, MTAN's trunk and
 shared refinement, Cross-Stitch's branches and stitch units).
 
 {chr(10).join(level_rows)}
+
+## The schedule
+
+Every validation of the plain seed-0 runs, the pilot the schedule's
+length was chosen from: it has to let every task of every model clear the
+constant predictor by {LEARNED_MARGIN:.0%} of its value (checked for
+every run above).
+
+{chr(10).join(schedule_rows(results, constant))}
 """
     with open(out_md, 'w') as f:
         f.write(text)
@@ -366,7 +425,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                         default=list(MODELS))
     parser.add_argument('--methods', nargs='+', choices=METHODS,
                         default=list(METHODS))
-    parser.add_argument('--seeds', nargs='+', type=int, default=list(SEEDS))
+    parser.add_argument('--seeds', nargs='+', type=int, choices=SEEDS,
+                        default=list(SEEDS))
     parser.add_argument('--work-dir', default='work_dirs/grad_conflict')
     parser.add_argument('--out', default='docs/grad_conflict.md')
     parser.add_argument(
@@ -383,24 +443,19 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             json.dump(references, f, indent=2)
             f.write('\n')
     references = load_single_task_references(REFERENCES)
-    results, curves = {}, {}
-    for seed in args.seeds:
-        for model in args.models:
-            for method in args.methods:
-                work_dir = osp.join(args.work_dir, slug(model), slug(method),
-                                    f'seed{seed}')
-                records = train_once(run_config(model, method, seed),
-                                     work_dir, train)
-                results[(model, method, seed)] = dict(
-                    summarise(records, references), work_dir=work_dir)
-                curves.setdefault(f'{model}, {method}', []).append(
-                    results[(model, method, seed)]['curves'])
-    constant = constant_baseline(load_config(SCHEDULE))
+    for seed, model, method in itertools.product(args.seeds, args.models,
+                                                 args.methods):
+        train_once(run_config(model, method, seed),
+                   run_dir(args.work_dir, model, method, seed), train)
+    results = finished_results(args.work_dir, references)
+    curves: Dict[str, list] = {}
+    for (model, method, _), result in results.items():
+        curves.setdefault(f'{model}, {method}', []).append(result['curves'])
     png = osp.splitext(args.out)[0] + '.png'
     plot_conflict_curves(curves, png, GROUP)
-    write_report(results, references, constant,
-                 dict(models=args.models, methods=args.methods,
-                      seeds=args.seeds), args.out, osp.basename(png))
+    write_report(results, references,
+                 constant_baseline(load_config(SCHEDULE)), args.out,
+                 osp.basename(png))
     print(f'wrote {args.out} and {png}')
 
 

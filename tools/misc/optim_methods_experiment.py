@@ -14,7 +14,8 @@ ratio to plain training.
 
 All 27 methods take about 6 hours on 2 CPU cores (a plain run takes about
 8 minutes, a surgery run about twice that). Finished runs are kept in
-``--work-dir`` and not trained again; ``--methods`` runs a part.
+``--work-dir`` and not trained again; ``--methods`` trains a part, and
+the report covers every finished run and names the missing ones.
 """
 import argparse
 import os
@@ -26,9 +27,9 @@ from run_demo import ROOT, ensure_demo_data
 
 from mmsquad.engine import training_methods
 from mmsquad.utils import register_all_modules
-from mmsquad.utils.experiment import (derive_run_config, last_validation,
-                                      mean_conflict, run_record, train_once,
-                                      trained_at)
+from mmsquad.utils.experiment import (derive_run_config, finished_run,
+                                      last_validation, mean_conflict,
+                                      run_record, train_once, trained_at)
 
 SCHEDULE = 'configs/squad/demo.py'
 SEED = 0
@@ -55,6 +56,20 @@ def summarise(records: Sequence[dict]) -> dict:
     return dict(metrics=last_validation(records, METRICS),
                 conflict=mean_conflict(records)['shared'],
                 seconds=sum(times) / len(times))
+
+
+def finished_results(work_dir: str,
+                     methods: Sequence[str]) -> Dict[str, dict]:
+    """``{method: summary}`` of every method's run finished in
+    ``work_dir``, whichever command trained it: the report of a part
+    covers the parts run before."""
+    results = {}
+    for method in methods:
+        directory = osp.join(work_dir, slug(method))
+        records = finished_run(method_config(method), directory)
+        if records is not None:
+            results[method] = dict(summarise(records), work_dir=directory)
+    return results
 
 
 def write_report(results: Dict[str, dict], methods: Sequence[str],
@@ -92,11 +107,13 @@ references (`configs/squad/demo_single_task_references.json`). Mean
 cosine and conflict rate are `GradConflictHook`'s, on the shared
 parameters every 10 iterations, averaged over the run. s/iter is the
 logged time per training iteration (with the hook's measurement every
-10th), and its ratio to plain training. The runs took {minutes:.0f}
-minutes on 2 CPU cores, at commits {trained_at(work_dirs)}. One seed
-each: differences of a point or two
-are within what another seed gives (see `docs/grad_conflict.md` for the
-spread over seeds).
+10th), and its ratio to plain training: the grid runs in parts, so these
+compare only runs made on one machine under the same load; the step cost
+measured in one run is in `docs/benchmarks.md` (`make bench`). The runs
+took {minutes:.0f} minutes on 2 CPU cores, at commits
+{trained_at(work_dirs)}. One seed each: differences of a point or two are
+within what another seed gives (see `docs/grad_conflict.md` for the spread
+over seeds).
 
 {coverage}
 
@@ -117,12 +134,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parser.parse_args(argv)
     os.chdir(ROOT)  # the configs' data roots are relative to it
     ensure_demo_data()
-    results = {}
     for method in args.methods:
-        work_dir = osp.join(args.work_dir, slug(method))
-        records = train_once(method_config(method), work_dir, train)
-        results[method] = dict(summarise(records), work_dir=work_dir)
-    write_report(results, args.methods, args.out)
+        train_once(method_config(method),
+                   osp.join(args.work_dir, slug(method)), train)
+    write_report(finished_results(args.work_dir, names), names, args.out)
     print(f'wrote {args.out}')
 
 
