@@ -163,6 +163,41 @@ def test_a_typo_in_a_hook_setting_fails_before_training(demo_root, tmp_path):
     assert 'Epoch(train)' not in _log(result)
 
 
+#: 8 images in batches of 7: every epoch ends in a batch of one sample.
+LAST_BATCH_OF_ONE = ['train_dataloader.batch_size=7',
+                     'train_dataloader.drop_last=False',
+                     'train_cfg.max_epochs=1', 'train_cfg.val_interval=2']
+
+
+def test_an_epoch_ending_in_one_sample_stops_at_the_first_iteration(
+        demo_root, tmp_path):
+    """The heads' image-pool BatchNorm cannot train on one sample: the run
+    stops after its first iteration, not at the end of the epoch."""
+    result = _train(tmp_path, *_data(demo_root), *LAST_BATCH_OF_ONE)
+    assert result.returncode != 0
+    message = [ln for ln in result.stderr.splitlines()
+               if ln.startswith('ValueError')]
+    assert message, result.stderr[-3000:]
+    assert '8 samples per process in batches of 7' in message[0]
+    assert 'heads.semseg.image_pool.norm' in message[0]
+    assert 'drop_last=True' in message[0]
+    assert 'Expected more than 1 value per channel' not in result.stderr
+    assert not glob.glob(osp.join(tmp_path, '*.pth'))
+
+
+def test_a_batch_of_one_trains_where_no_batchnorm_sees_one_value(
+        demo_root, tmp_path):
+    """With the image pools normalised by GroupNorm, BatchNorm sees whole
+    feature maps, trains on one sample, and the run is left alone."""
+    group_norm = [f'model.heads.{task}.norm_cfg.{key}'
+                  for task in ('semseg', 'human_parts', 'sal', 'normals')
+                  for key in ('type=GN', 'num_groups=4')]
+    result = _train(tmp_path, *_data(demo_root), *LAST_BATCH_OF_ONE,
+                    *group_norm)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'Epoch(train) [1][2/2]' in _log(result)
+
+
 def test_killed_two_process_training_resumes_bitwise(demo_root, tmp_path):
     # Two processes, 2 iterations an epoch, 3 epochs; only ONE checkpoint
     # kept, the setting in which mmengine's hook lost every checkpoint.

@@ -72,6 +72,9 @@ def main() -> None:
             source=None if args.resume == 'auto' else args.resume)]
     if args.trust_checkpoint and cfg.get('load_from'):
         trust_checkpoint(cfg.load_from)
+    # An epoch ending in a batch BatchNorm cannot train on stops at once.
+    cfg.custom_hooks = [*cfg.get('custom_hooks', []),
+                        dict(type='SingleSampleBatchHook')]
     runner = build_runner(cfg)
     if amp_choice:
         runner.logger.info(amp_choice)

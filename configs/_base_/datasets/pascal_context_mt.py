@@ -39,6 +39,9 @@ train_dataloader = dict(
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
+    # As the published code: an epoch's incomplete last batch is dropped
+    # (a batch of one cannot train the heads' image-pool BatchNorm).
+    drop_last=True,
     dataset=dict(type=dataset_type, data_root=data_root, split='train',
                  tasks=tasks, pipeline=train_pipeline))
 val_dataloader = dict(

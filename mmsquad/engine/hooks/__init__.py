@@ -4,8 +4,10 @@ from .grad_conflict_hook import GradConflictHook
 from .non_finite_loss_hook import NonFiniteLossHook
 from .random_state_hook import RandomStateHook
 from .safe_checkpoint_hook import SafeCheckpointHook
+from .single_sample_batch_hook import SingleSampleBatchHook
 from .visualization_hook import MultiTaskVisualizationHook
 
 __all__ = [
     'CheckpointFitHook', 'GradConflictHook', 'NonFiniteLossHook',
-    'RandomStateHook', 'SafeCheckpointHook', 'MultiTaskVisualizationHook']
+    'RandomStateHook', 'SafeCheckpointHook', 'SingleSampleBatchHook',
+    'MultiTaskVisualizationHook']
