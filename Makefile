@@ -3,7 +3,7 @@
 VENV ?= .venv
 WHEELHOUSE ?=
 PY := $(VENV)/bin/python
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=25
 
 .PHONY: install demo demo-underwater test bench experiment
 
