@@ -133,6 +133,18 @@ def test_outputs_and_losses_of_every_task_and_level(arch):
                             ).shape[-2:] == (45, 61)
 
 
+@pytest.mark.parametrize('arch', sorted(LEVELS))
+def test_interaction_necks_advertise_the_strides_they_give(arch):
+    """The strides the heads are told are those of the features they get,
+    measured on an input."""
+    model = tiny(arch)
+    feats = model.extract_feats(torch.randn(1, 3, 64, 64))
+    for task, levels in feats.items():
+        measured = tuple(64 // level.shape[-1] for level in levels)
+        assert model.neck.out_strides == measured
+        assert tuple(model.heads[task].feature_strides) == measured
+
+
 @pytest.mark.parametrize('arch', sorted(ARCHS))
 def test_loss_decreases_over_20_steps_on_a_fixed_batch(arch):
     torch.manual_seed(0)

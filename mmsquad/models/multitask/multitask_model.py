@@ -178,7 +178,8 @@ class MultiTaskModel(BaseModel):
         values = dict(intermediate_channels={
             t: task.out_channels for t, task in kinds.items()})
         if 'feature_specs' not in neck:
-            values['in_channels'] = self._backbone_levels()[0]
+            values['in_channels'], values['in_strides'] = \
+                self._backbone_levels()
         return _filled(neck, values)
 
     def _backbone_levels(self) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
@@ -235,17 +236,12 @@ class MultiTaskModel(BaseModel):
 
     def _feature_strides(self) -> Optional[Tuple[int, ...]]:
         """Strides of every level of the heads' features: the neck's
-        advertised ``out_strides`` (a neck without them: the backbone's
-        when it keeps their number of levels), or the backbone's."""
-        backbone = self._backbone_levels()[1] \
+        advertised ``out_strides``, or the backbone's."""
+        if self.neck is not None:
+            strides = getattr(self.neck, 'out_strides', None)
+            return None if strides is None else tuple(strides)
+        return self._backbone_levels()[1] \
             if not self.per_task_backbone else self.backbone.out_strides
-        if self.neck is None:
-            return backbone
-        strides = getattr(self.neck, 'out_strides', None)
-        if strides is None and self.intermediate_tasks:
-            levels = len(next(iter(self.neck.out_channels.values())))
-            strides = backbone[:levels]
-        return None if strides is None else tuple(strides)
 
     def forward(self,
                 inputs: Tensor,

@@ -19,13 +19,17 @@ class BaseTaskInteractionNeck(BaseModule):
     tasks), which :class:`~mmsquad.models.MultiTaskModel` supervises with
     the task's loss at the target size (deep supervision). The model fills
     in ``tasks``, ``intermediate_channels`` (every intermediate task's
-    output channels, from its kind) and ``in_channels`` (the backbone's).
+    output channels, from its kind), ``in_channels`` and ``in_strides``
+    (the backbone's); the neck advertises its ``out_channels`` and
+    ``out_strides`` to the heads.
 
     Args:
         tasks: The heads' tasks.
         intermediate_channels: ``{task: output channels}`` of the
             intermediate tasks, which include ``tasks``.
         in_channels: Channels of every backbone level.
+        in_strides: Strides of every backbone level (None: unknown, and
+            so are the neck's ``out_strides``).
         init_cfg: Initialisation config.
     """
 
@@ -33,6 +37,7 @@ class BaseTaskInteractionNeck(BaseModule):
                  tasks: Sequence[str],
                  intermediate_channels: Dict[str, int],
                  in_channels: Sequence[int],
+                 in_strides: Optional[Sequence[int]] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.tasks = list(tasks)
@@ -44,6 +49,7 @@ class BaseTaskInteractionNeck(BaseModule):
                              f'head\'s task; {missing} are missing')
         self.intermediate_channels = dict(intermediate_channels)
         self.in_channels = tuple(in_channels)
+        self.in_strides = None if in_strides is None else tuple(in_strides)
 
     def forward(self, feats: Sequence[Tensor]
                 ) -> Tuple[Dict[str, Tuple[Tensor, ...]], Intermediate]:

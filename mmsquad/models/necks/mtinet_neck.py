@@ -36,6 +36,8 @@ class MTINetNeck(BaseTaskInteractionNeck):
             (filled in by the model).
         in_channels: Channels of the backbone levels, finest first (filled
             in by the model).
+        in_strides: Strides of the backbone levels (filled in by the
+            model).
         norm_cfg: Norm layer config.
         init_cfg: Initialisation config.
     """
@@ -44,9 +46,11 @@ class MTINetNeck(BaseTaskInteractionNeck):
                  tasks: Sequence[str],
                  intermediate_channels: Dict[str, int],
                  in_channels: Sequence[int],
+                 in_strides: Optional[Sequence[int]] = None,
                  norm_cfg: dict = dict(type='BN'),
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        super().__init__(tasks, intermediate_channels, in_channels, init_cfg)
+        super().__init__(tasks, intermediate_channels, in_channels,
+                         in_strides, init_cfg)
         widths = self.in_channels
         coarsest = len(widths) - 1
         self.initial = nn.ModuleList(
@@ -67,6 +71,11 @@ class MTINetNeck(BaseTaskInteractionNeck):
     def out_channels(self) -> Dict[str, Tuple[int, ...]]:
         """Every scale's width, per task."""
         return {t: self.in_channels for t in self.tasks}
+
+    @property
+    def out_strides(self) -> Optional[Tuple[int, ...]]:
+        """The backbone's: every scale is refined at its own."""
+        return self.in_strides
 
     def forward(self, feats: Sequence[Tensor]
                 ) -> Tuple[Dict[str, Tuple[Tensor, ...]], Intermediate]:

@@ -31,6 +31,8 @@ class PADNetNeck(BaseTaskInteractionNeck):
             (filled in by the model).
         in_channels: Channels of the backbone levels (filled in by the
             model).
+        in_strides: Strides of the backbone levels (filled in by the
+            model).
         channels: Channels of every task's features.
         norm_cfg: Norm layer config.
         init_cfg: Initialisation config.
@@ -40,10 +42,12 @@ class PADNetNeck(BaseTaskInteractionNeck):
                  tasks: Sequence[str],
                  intermediate_channels: Dict[str, int],
                  in_channels: Sequence[int],
+                 in_strides: Optional[Sequence[int]] = None,
                  channels: int = 256,
                  norm_cfg: dict = dict(type='BN'),
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        super().__init__(tasks, intermediate_channels, in_channels, init_cfg)
+        super().__init__(tasks, intermediate_channels, in_channels,
+                         in_strides, init_cfg)
         fused = sum(self.in_channels)
         self.fuse = nn.Sequential(nn.Conv2d(fused, fused, 1),
                                   build_norm_layer(norm_cfg, fused)[1],
@@ -61,6 +65,12 @@ class PADNetNeck(BaseTaskInteractionNeck):
     def out_channels(self) -> Dict[str, Tuple[int, ...]]:
         """One level of ``channels`` per task."""
         return {t: (self.channels, ) for t in self.tasks}
+
+    @property
+    def out_strides(self) -> Optional[Tuple[int, ...]]:
+        """The finest backbone level's stride: the levels are fused
+        there."""
+        return None if self.in_strides is None else self.in_strides[:1]
 
     def forward(self, feats: Sequence[Tensor]
                 ) -> Tuple[Dict[str, Tuple[Tensor, ...]], Intermediate]:
