@@ -234,20 +234,22 @@ def test_backbone_default_init_is_kaiming_fan_out(name):
 # Necks -------------------------------------------------------------------
 
 @pytest.mark.parametrize('name', registered(MODELS, 'mmsquad.models.necks'))
-def test_neck_outputs_match_its_advertised_channels(name):
-    """Per-task features as advertised; a neck with intermediate
-    predictions also returns them, per intermediate task, with the task's
-    channels."""
+def test_neck_outputs_match_its_advertised_channels_and_strides(name):
+    """Per-task features as advertised (strides where the neck advertises
+    them); a neck with intermediate predictions also returns them, per
+    intermediate task, with the task's channels."""
     intermediate = dict(a=3, b=1, c=2)
+    accepted = inspect.signature(MODELS.get(name)).parameters
     extra = dict(intermediate_channels=intermediate) if \
-        'intermediate_channels' in inspect.signature(
-            MODELS.get(name)).parameters else {}
+        'intermediate_channels' in accepted else {}
+    if 'in_strides' in accepted:
+        extra['in_strides'] = [4, 8]
     neck = MODELS.build(dict(type=name, tasks=['a', 'b'],
                              in_channels=[8, 16], **extra)).eval()
     feats = [torch.randn(2, 8, 16, 16), torch.randn(2, 16, 8, 8)]
     with torch.no_grad():
         outs = neck(feats)
-    if extra:
+    if 'intermediate_channels' in extra:
         outs, predictions = outs
         assert set(predictions) == set(intermediate)
         for task, levels in predictions.items():
@@ -257,6 +259,11 @@ def test_neck_outputs_match_its_advertised_channels(name):
     assert set(outs) == set(neck.out_channels) == {'a', 'b'}
     for task, levels in outs.items():
         assert tuple(x.shape[1] for x in levels) == neck.out_channels[task]
+        if getattr(neck, 'out_strides', None) is not None:
+            # The input levels are a 64x64 image's at strides 4 and 8.
+            assert tuple(64 // x.shape[-1] for x in levels) == \
+                tuple(neck.out_strides)
+    assert 'in_strides' not in extra or neck.out_strides is not None
 
 
 # Multi-task encoders -----------------------------------------------------
