@@ -124,6 +124,16 @@ def test_stale_reference_file_is_refused(experiment, tmp_path, monkeypatch):
         experiment.load_single_task_references(str(tmp_path / 'none.json'))
 
 
+def test_stored_references_match_the_schedule(experiment):
+    """A change of the schedule (or of what it inherits) makes the stored
+    single-task references, and the report built on them, stale: it shows
+    here, not at the next experiment."""
+    references = experiment.load_single_task_references(
+        osp.join(REPO, experiment.REFERENCES))
+    assert set(references['metrics']) == {
+        'semseg/mIoU', 'human_parts/mIoU', 'sal/mIoU', 'normals/mean'}
+
+
 def log_scalars(work_dir: str, run: str, value: int) -> None:
     """What a training run in ``work_dir`` logs: one scalar record."""
     os.makedirs(osp.join(work_dir, run, 'vis_data'))
