@@ -298,10 +298,25 @@ def schedule_rows(results: dict, constant: dict) -> List[str]:
     return rows
 
 
+def plot_curves_by_method(results: dict, prefix: str) -> Dict[str, str]:
+    """``{method: PNG}``: one picture per method, ``<prefix>_<method>.png``,
+    of its models' conflict curves over seeds."""
+    pngs = {}
+    for method in METHODS:
+        curves: Dict[str, list] = {}
+        for (model, run_method, _), result in results.items():
+            if run_method == method:
+                curves.setdefault(model, []).append(result['curves'])
+        if curves:
+            pngs[method] = f'{prefix}_{slug(method)}.png'
+            plot_conflict_curves(curves, pngs[method], GROUP)
+    return pngs
+
+
 def write_report(results: dict, references: dict, constant: dict,
-                 out_md: str, png_name: str) -> None:
+                 out_md: str, png_names: Dict[str, str]) -> None:
     """``docs/grad_conflict.md`` from the finished runs of the grid in
-    ``results``."""
+    ``results``, with the curves' pictures ``{method: file name}``."""
     lower_is_better = lower_is_better_keys()
     constant = {key: constant[key] for key in METRICS}
     rows = ['| model | method | seeds | ' + ' | '.join(METRICS.values()) +
@@ -351,6 +366,8 @@ def write_report(results: dict, references: dict, constant: dict,
                 f'{len(MODELS) * len(METHODS) * len(SEEDS)} runs are in.** '
                 '`make experiment` trains the rest and keeps the finished '
                 'ones. Not in yet:\n\n' + '\n'.join(f'- {m}' for m in missing))
+    pictures = '\n\n'.join(f'![gradient conflict curves, {method}]({name})'
+                             for method, name in png_names.items())
     text = f"""# Gradient conflict with and without expert squads
 
 Measured by `tools/misc/grad_conflict_experiment.py` on the embedded demo
@@ -383,10 +400,11 @@ mean ± sample standard deviation over seeds.
 
 {learned}
 
-![gradient conflict curves]({png_name})
+The gradient conflict during training, one picture per method: the
+`{GROUP}` group, the mean over seeds in a band from the lowest to the
+highest seed.
 
-The curves are the `{GROUP}` group: the mean over seeds, in a band from the
-lowest to the highest seed.
+{pictures}
 
 ## Does the claim hold?
 
@@ -448,15 +466,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         train_once(run_config(model, method, seed),
                    run_dir(args.work_dir, model, method, seed), train)
     results = finished_results(args.work_dir, references)
-    curves: Dict[str, list] = {}
-    for (model, method, _), result in results.items():
-        curves.setdefault(f'{model}, {method}', []).append(result['curves'])
-    png = osp.splitext(args.out)[0] + '.png'
-    plot_conflict_curves(curves, png, GROUP)
+    pngs = plot_curves_by_method(results, osp.splitext(args.out)[0])
     write_report(results, references,
                  constant_baseline(load_config(SCHEDULE)), args.out,
-                 osp.basename(png))
-    print(f'wrote {args.out} and {png}')
+                 {method: osp.basename(png) for method, png in pngs.items()})
+    print(f'wrote {args.out} and {", ".join(pngs.values())}')
 
 
 if __name__ == '__main__':
