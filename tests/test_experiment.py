@@ -177,6 +177,43 @@ def test_runs_record_the_commit_they_were_trained_at(tmp_path):
         f'{commit} (2 runs), unrecorded (1 run)'
 
 
+def test_runs_record_the_commit_of_the_checkout_that_trains(tmp_path):
+    """A grid run from another checkout trains that checkout's code, and
+    its records name that checkout's commit, not the installed one's."""
+    checkout = str(tmp_path / 'checkout')
+    os.makedirs(checkout)
+    for args in (['init', '-q'], ['commit', '-q', '--allow-empty', '-m', 'x']):
+        subprocess.run(['git', '-c', 'user.name=t', '-c', 'user.email=t@t',
+                        *args], cwd=checkout, check=True)
+    commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
+                            cwd=checkout, capture_output=True,
+                            text=True).stdout.strip()
+    work_dir = str(tmp_path / 'run')
+    train_once(Config(dict(a=1)), work_dir,
+               lambda config, run_dir: log_scalars(run_dir, 'run', 1),
+               code_root=checkout)
+    assert run_record(work_dir)['commit'] == commit
+
+
+def test_grid_trains_with_its_own_checkouts_mmsquad(experiment, tmp_path,
+                                                     monkeypatch):
+    """``train`` starts ``tools/train.py`` with this checkout's mmsquad
+    first on the path, ahead of any other on ``PYTHONPATH``."""
+    other = tmp_path / 'other'
+    (other / 'mmsquad').mkdir(parents=True)
+    (other / 'mmsquad' / '__init__.py').write_text('')
+    monkeypatch.setenv('PYTHONPATH', str(other))
+    run, started = subprocess.run, []
+    monkeypatch.setattr(experiment.subprocess, 'run',
+                        lambda args, **kwargs: started.append(kwargs))
+    experiment.train('config.py', 'work_dir')
+    imported = run([experiment.sys.executable, '-c',
+                    'import mmsquad; print(mmsquad.__file__)'],
+                   cwd=str(tmp_path), env=started[0].get('env'),
+                   capture_output=True, text=True, check=True).stdout
+    assert imported.strip() == osp.join(REPO, 'mmsquad', '__init__.py')
+
+
 def log_run(work_dir: str, metrics: dict) -> None:
     """What a finished training run of a grid logs: a training record with
     a conflict measurement, and a validation at epochs 2 and 8."""

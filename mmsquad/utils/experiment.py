@@ -79,8 +79,8 @@ def code_commit(root: str = PACKAGE_ROOT) -> str:
                               '--untracked-files=no') else '')
 
 
-def train_once(cfg: Config, work_dir: str,
-               train: Callable[[str, str], None]) -> List[dict]:
+def train_once(cfg: Config, work_dir: str, train: Callable[[str, str], None],
+               code_root: str = PACKAGE_ROOT) -> List[dict]:
     """The logged scalar records of ``cfg`` trained in ``work_dir``;
     trains it (``train(config_file, work_dir)``) only when ``work_dir`` has
     no finished run of the same config, so an interrupted grid resumes
@@ -88,7 +88,8 @@ def train_once(cfg: Config, work_dir: str,
 
     The cache knows configs, not code: a finished run is reused after the
     code changes. Its record keeps the commit it was trained at
-    (:func:`run_record`), for the reports to show.
+    (:func:`run_record`), for the reports to show: the commit checked out
+    in ``code_root``, the checkout whose mmsquad ``train`` runs.
     """
     records = finished_run(cfg, work_dir)
     if records is not None:
@@ -97,7 +98,7 @@ def train_once(cfg: Config, work_dir: str,
     config_file = osp.join(work_dir, 'experiment_config.py')
     cfg.dump(config_file)
     start = time.perf_counter()
-    commit = code_commit()
+    commit = code_commit(code_root)
     train(config_file, work_dir)
     with open(osp.join(work_dir, RUN_RECORD), 'w') as f:
         json.dump(dict(fingerprint=fingerprint(cfg), commit=commit,

@@ -105,10 +105,14 @@ def reference_configs() -> Dict[str, Config]:
 
 
 def train(config_file: str, work_dir: str) -> None:
-    """Train with ``tools/train.py`` in a fresh process."""
+    """Train with this checkout's ``tools/train.py`` and mmsquad (not the
+    installed one, which may be another checkout) in a fresh process."""
     print('>> train', config_file, flush=True)
+    python_path = [ROOT] + [p for p in [os.environ.get('PYTHONPATH')] if p]
     subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'train.py'),
                     config_file, '--work-dir', work_dir], cwd=ROOT,
+                   env=dict(os.environ,
+                            PYTHONPATH=os.pathsep.join(python_path)),
                    check=True)
 
 
@@ -124,7 +128,7 @@ def train_single_task_references(work_dir: str) -> dict:
     lower_is_better = lower_is_better_keys()
     for task, cfg in reference_configs().items():
         work_dirs.append(osp.join(work_dir, f'single_task_{task}'))
-        records = train_once(cfg, work_dirs[-1], train)
+        records = train_once(cfg, work_dirs[-1], train, ROOT)
         # One term per task in delta_m: its main metric.
         metrics.update(last_validation(
             records, [build_task(task).main_metric_key]))
@@ -464,7 +468,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     for seed, model, method in itertools.product(args.seeds, args.models,
                                                  args.methods):
         train_once(run_config(model, method, seed),
-                   run_dir(args.work_dir, model, method, seed), train)
+                   run_dir(args.work_dir, model, method, seed), train, ROOT)
     results = finished_results(args.work_dir, references)
     pngs = plot_curves_by_method(results, osp.splitext(args.out)[0])
     write_report(results, references,

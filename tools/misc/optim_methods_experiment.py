@@ -136,7 +136,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     ensure_demo_data()
     for method in args.methods:
         train_once(method_config(method),
-                   osp.join(args.work_dir, slug(method)), train)
+                   osp.join(args.work_dir, slug(method)), train, ROOT)
     write_report(finished_results(args.work_dir, names), names, args.out)
     print(f'wrote {args.out}')
 
