@@ -17,7 +17,8 @@ from mmsquad.engine import training_methods
 from mmsquad.utils.experiment import (RUN_RECORD, derive_run_config,
                                       fingerprint, paired_comparison,
                                       run_record, train_once, trained_at)
-from mmsquad.visualization.grad_conflict_plot import plot_conflict_curves
+from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
+                                                      plot_conflict_curves)
 
 #: What a run of a grid may change: its model, method and seed.
 PER_RUN_KEYS = ('model', 'optim_wrapper', 'randomness')
@@ -215,13 +216,15 @@ def test_grid_trains_with_its_own_checkouts_mmsquad(experiment, tmp_path,
 
 
 def log_run(work_dir: str, metrics: dict) -> None:
-    """What a finished training run of a grid logs: a training record with
-    a conflict measurement, and a validation at epochs 2 and 8."""
+    """What a finished training run of a grid logs: an epoch of training
+    records with conflict measurements, and a validation at epochs 2 and
+    8."""
     conflict = {f'grad_conflict/shared/{stat}': 0.25
                 for stat in ('cos_mean', 'conflict_rate')}
-    records = [dict(step=10, loss=1.0, time=0.5, **conflict),
-               dict(step=2, **{k: v / 2 for k, v in metrics.items()}),
-               dict(step=8, **metrics)]
+    records = [dict(step=10 * i, loss=1.0, time=0.5, **conflict)
+               for i in range(1, 9)]
+    records += [dict(step=2, **{k: v / 2 for k, v in metrics.items()}),
+                dict(step=8, **metrics)]
     os.makedirs(osp.join(work_dir, 'run', 'vis_data'))
     with open(osp.join(work_dir, 'run', 'vis_data', 'scalars.json'),
               'w') as f:
@@ -314,3 +317,24 @@ def test_conflict_curves_of_seeds_plot_as_bands(tmp_path):
                           'b': [curves(0.0)]}, out, 'shared')
     from PIL import Image
     assert Image.open(out).size[0] > 0
+
+
+def test_conflict_curves_are_trailing_moving_averages():
+    rng = np.random.default_rng(0)
+    values = rng.uniform(-1, 1, size=(2, 7))
+    # Out of order, with a training record between, as logs may hold.
+    records = [dict(step=10 * (i + 1), loss=1.0, **{
+        f'grad_conflict/shared/{stat}': values[k, i]
+        for k, stat in enumerate(('cos_mean', 'conflict_rate'))})
+        for i in (3, 0, 6, 1, 5, 2, 4)]
+    for window in (1, 3, 7):
+        curves = conflict_curves(records, 'shared', window)
+        for k, stat in enumerate(('cos_mean', 'conflict_rate')):
+            steps, smoothed = curves[stat]
+            assert steps == [10 * (i + 1) for i in range(window - 1, 7)]
+            expected = [sum(values[k, i - window + 1:i + 1]) / window
+                        for i in range(window - 1, 7)]
+            np.testing.assert_allclose(smoothed, expected, rtol=1e-12)
+    for window in (0, 8):
+        with pytest.raises(ValueError, match='window must be 1 to 7'):
+            conflict_curves(records, 'shared', window)

@@ -185,9 +185,13 @@ def test_plot_tool_reads_the_curves_of_several_runs(tmp_path):
     out = tmp_path / 'plot.png'
     result = run([sys.executable, 'tools/analysis_tools/plot_grad_conflict.py',
                   str(tmp_path / 'squad'), str(tmp_path / 'shared'),
-                  '--out', str(out)])
+                  '--window', '2', '--out', str(out)])
     assert result.returncode == 0, result.stderr[-2000:]
     assert out.stat().st_size > 10000  # two panels, two curves each
+    result = run([sys.executable, 'tools/analysis_tools/plot_grad_conflict.py',
+                  str(tmp_path / 'squad'), '--window', '4'])
+    assert result.returncode != 0
+    assert 'window must be 1 to 3' in result.stderr
 
 
 def test_plot_tool_names_what_is_missing(tmp_path):

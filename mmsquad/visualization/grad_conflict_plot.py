@@ -1,16 +1,22 @@
 """The logged gradient-conflict curves of runs, and their plot."""
 from typing import Dict, List, Sequence, Tuple
 
+import numpy as np
+
 Curve = Tuple[List[int], List[float]]
 STATISTICS = ('cos_mean', 'conflict_rate')
 
 
-def conflict_curves(records: Sequence[dict], group: str = 'backbone'
-                    ) -> Dict[str, Curve]:
-    """``{statistic: (steps, values)}`` of ``grad_conflict/<group>/...``.
+def conflict_curves(records: Sequence[dict], group: str = 'backbone',
+                    window: int = 1) -> Dict[str, Curve]:
+    """``{statistic: (steps, values)}`` of ``grad_conflict/<group>/...``,
+    as a trailing moving average: each value is the mean of the
+    measurement at its step and the ``window - 1`` before it (``window=1``:
+    the measurements themselves).
 
     Raises:
         KeyError: When the records hold no measurement of ``group``.
+        ValueError: When ``window`` is not in ``[1, measurements]``.
     """
     curves: Dict[str, Curve] = {}
     for stat in STATISTICS:
@@ -19,21 +25,29 @@ def conflict_curves(records: Sequence[dict], group: str = 'backbone'
         if not by_step:
             raise KeyError(f'no {key} in the logged scalars: was '
                            'GradConflictHook on, and is the group right?')
+        if not 1 <= window <= len(by_step):
+            raise ValueError(f'a moving average over {window} measurements '
+                             f'of {key}, which has {len(by_step)}: the '
+                             f'window must be 1 to {len(by_step)}')
         steps = sorted(by_step)
-        curves[stat] = (steps, [by_step[s] for s in steps])
+        values = [by_step[s] for s in steps]
+        curves[stat] = (steps[window - 1:], [
+            float(np.mean(values[end - window:end]))
+            for end in range(window, len(values) + 1)])
     return curves
 
 
 def plot_conflict_curves(runs: Dict[str, Sequence[Dict[str, Curve]]],
-                         out_file: str, group: str = 'backbone') -> None:
+                         out_file: str, group: str = 'backbone',
+                         xlabel: str = 'iteration') -> None:
     """One PNG: mean cosine and conflict rate over iterations, one line per
     run label; a label with several repetitions (seeds) is drawn as their
     mean over the steps all of them measured, in a band from their minimum
-    to their maximum."""
+    to their maximum. ``xlabel`` says what the steps are (and how the
+    curves were smoothed)."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    import numpy as np
 
     titles = dict(cos_mean='mean pairwise cosine',
                   conflict_rate='conflict rate (pairs with cosine < 0)')
@@ -50,7 +64,7 @@ def plot_conflict_curves(runs: Dict[str, Sequence[Dict[str, Curve]]],
                 ax.fill_between(steps, values.min(0), values.max(0),
                                 color=line.get_color(), alpha=0.2)
         ax.set_title(f'{titles[stat]}, {group}')
-        ax.set_xlabel('iteration')
+        ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
     axes[0].axhline(0, color='grey', linewidth=0.8)
     axes[0].legend(fontsize='small')

@@ -21,6 +21,9 @@ def main() -> None:
                         'runs with one label are drawn as one band')
     parser.add_argument('--group', default='backbone',
                         help='parameter group, e.g. backbone.stages.2')
+    parser.add_argument('--window', type=int, default=1,
+                        help='draw the moving average over this many '
+                        'consecutive measurements (default: 1, none)')
     parser.add_argument('--out', default='grad_conflict.png')
     args = parser.parse_args()
     labels = args.labels or [osp.basename(osp.normpath(d))
@@ -30,8 +33,10 @@ def main() -> None:
     runs = {}  # work dirs with one label (seeds) make one band
     for label, work_dir in zip(labels, args.work_dirs):
         runs.setdefault(label, []).append(
-            conflict_curves(read_scalars(work_dir), args.group))
-    plot_conflict_curves(runs, args.out, args.group)
+            conflict_curves(read_scalars(work_dir), args.group, args.window))
+    xlabel = 'iteration' + (f' (moving average of {args.window} '
+                            'measurements)' if args.window > 1 else '')
+    plot_conflict_curves(runs, args.out, args.group, xlabel)
     print(f'wrote {args.out}')
 
 

@@ -76,6 +76,9 @@ METRICS = {'semseg/mIoU': 'semseg mIoU', 'human_parts/mIoU': 'parts mIoU',
            'normals/mean': 'normals mean (deg)'}
 #: The parameter group compared across models (GradConflictHook's).
 GROUP = 'shared'
+#: The conflict curves are drawn as the moving average over this many
+#: measurements: one epoch (80 iterations, measured every 10).
+CURVE_WINDOW = 8
 #: A task is learned when its metric beats the constant predictor's by
 #: this fraction of the constant's value.
 LEARNED_MARGIN = 0.1
@@ -180,7 +183,7 @@ def summarise(records: List[dict], references: dict) -> dict:
     metrics = last_validation(records, METRICS)
     return dict(metrics=metrics, by_epoch=validations(records, METRICS),
                 conflict=mean_conflict(records),
-                curves=conflict_curves(records, GROUP),
+                curves=conflict_curves(records, GROUP, CURVE_WINDOW),
                 delta_m=delta_m(metrics, references['metrics'],
                                 references['lower_is_better']))
 
@@ -313,7 +316,9 @@ def plot_curves_by_method(results: dict, prefix: str) -> Dict[str, str]:
                 curves.setdefault(model, []).append(result['curves'])
         if curves:
             pngs[method] = f'{prefix}_{slug(method)}.png'
-            plot_conflict_curves(curves, pngs[method], GROUP)
+            plot_conflict_curves(
+                curves, pngs[method], GROUP,
+                f'iteration (moving average of {CURVE_WINDOW} measurements)')
     return pngs
 
 
@@ -405,8 +410,9 @@ mean ± sample standard deviation over seeds.
 {learned}
 
 The gradient conflict during training, one picture per method: the
-`{GROUP}` group, the mean over seeds in a band from the lowest to the
-highest seed.
+`{GROUP}` group, each seed's measurements (every 10 iterations) as their
+moving average over {CURVE_WINDOW} (one epoch), the mean over seeds in a
+band from the lowest to the highest seed.
 
 {pictures}
 
