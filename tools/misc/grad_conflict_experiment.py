@@ -253,7 +253,7 @@ def comparison_rows(results: dict, methods: Sequence[str],
                                          [value(b) for _, b in pairs])
                 differences = ', '.join(f'{d:+.3f}'
                                         for d in test['differences'])
-                p = '-' if math.isnan(test['p']) else f'{test["p"]:.3f}'
+                p = '-' if math.isnan(test['p']) else f'{test["p"]:.4f}'
                 rows.append(
                     f'| {name} of {model} {claimed} than {other} | {method} '
                     f'| {name} | {differences} | '
