@@ -6,6 +6,7 @@ import json
 import math
 import os
 import os.path as osp
+import shutil
 import subprocess
 
 import numpy as np
@@ -16,7 +17,8 @@ from conftest import REPO
 from mmsquad.engine import training_methods
 from mmsquad.utils.experiment import (RUN_RECORD, derive_run_config,
                                       fingerprint, paired_comparison,
-                                      run_record, train_once, trained_at)
+                                      run_record, train_and_store,
+                                      train_once, trained_at)
 from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
                                                       plot_conflict_curves)
 
@@ -160,6 +162,34 @@ def test_train_once_trains_a_config_once(tmp_path):
     assert calls == [2, 3]
 
 
+def test_stored_summaries_outlive_the_work_dir(tmp_path):
+    """A run's summary is stored beside the code: a fresh checkout (no
+    work dir) takes it and does not train again; another config does."""
+    calls = []
+
+    def train(config_file, work_dir):
+        calls.append(Config.fromfile(config_file).train_cfg.max_epochs)
+        log_scalars(work_dir, 'run', 10 * len(calls))
+
+    def summarise(records):
+        return dict(value=records[-1]['value'], steps=(1, 2))
+
+    cfg = Config(dict(train_cfg=dict(max_epochs=2)))
+    work_dir, path = str(tmp_path / 'work'), str(tmp_path / 'runs' / 'a.json')
+    summary = train_and_store(cfg, work_dir, path, summarise, train)
+    assert calls == [2]
+    assert summary == dict(value=10, steps=[1, 2], **run_record(work_dir))
+    shutil.rmtree(work_dir)
+    assert train_and_store(cfg, work_dir, path, summarise, train) == summary
+    assert calls == [2]
+    with open(path) as f:
+        assert json.load(f)['fingerprint'] == fingerprint(cfg)
+    cfg.train_cfg.max_epochs = 3
+    assert train_and_store(cfg, work_dir, path, summarise,
+                           train)['value'] == 20
+    assert calls == [2, 3]
+
+
 def test_runs_record_the_commit_they_were_trained_at(tmp_path):
     """The cache reuses runs across code changes: each keeps its commit,
     and reports count the runs per commit."""
@@ -174,8 +204,8 @@ def test_runs_record_the_commit_they_were_trained_at(tmp_path):
         json.dump(dict(fingerprint='0', minutes=1.0), f)
     assert run_record(old)['commit'] == 'unrecorded'
     commit = run_record(new)['commit']
-    assert trained_at([new, old, new]) == \
-        f'{commit} (2 runs), unrecorded (1 run)'
+    assert trained_at([run_record(w)['commit'] for w in (new, old, new)]) \
+        == f'{commit} (2 runs), unrecorded (1 run)'
 
 
 def test_runs_record_the_commit_of_the_checkout_that_trains(tmp_path):
@@ -242,7 +272,8 @@ def leave_unusable_runs(killed: str, other_config: str) -> None:
 
 def test_report_covers_every_finished_grid_run(experiment, tmp_path):
     """The grid runs in parts, in several commands: the report takes every
-    finished run of the grid from the work dir, and only those."""
+    finished run of the grid from the work dir, and only those, and
+    stores them, so that a fresh checkout reports them too."""
     metrics = {key: 40.0 for key in experiment.METRICS}
     parts = [('MTAN', 'plain', 0), ('SquadNet-small', 'PCGrad', 2)]
     for model, method, seed in parts:
@@ -254,8 +285,21 @@ def test_report_covers_every_finished_grid_run(experiment, tmp_path):
         experiment.run_dir(str(tmp_path), 'MTAN', 'PCGrad', 0))
     references = dict(metrics={'semseg/mIoU': 50.0, 'normals/mean': 32.0},
                       lower_is_better=['normals/mean'])
-    results = experiment.finished_results(str(tmp_path), references)
+    runs = str(tmp_path / 'stored')
+    results = experiment.finished_results(str(tmp_path), runs, references)
     assert sorted(results) == sorted(parts)
+    for model, method, seed in parts:
+        shutil.rmtree(experiment.run_dir(str(tmp_path), model, method, seed))
+    assert experiment.finished_results(str(tmp_path), runs,
+                                       references) == results
+    # A stored summary of another config (the schedule changed) is not.
+    stored = experiment.run_summary_path(runs, *parts[1])
+    with open(stored) as f:
+        summary = json.load(f)
+    with open(stored, 'w') as f:
+        json.dump(dict(summary, fingerprint='0'), f)
+    assert sorted(experiment.finished_results(str(tmp_path), runs,
+                                              references)) == [parts[0]]
     run = results[('MTAN', 'plain', 0)]
     assert [v['step'] for v in run['by_epoch']] == [2, 8]
     assert run['by_epoch'][0]['semseg/mIoU'] == 20.0
@@ -275,7 +319,8 @@ def test_method_report_covers_every_finished_run(tmp_path):
                    lambda config, run_dir: log_run(run_dir, metrics))
     leave_unusable_runs(str(tmp_path / 'gradvac'), str(tmp_path / 'cagrad'))
     results = methods.finished_results(
-        str(tmp_path), ['plain', 'PCGrad', 'GradVac', 'CAGrad'])
+        str(tmp_path), str(tmp_path / 'stored'),
+        ['plain', 'PCGrad', 'GradVac', 'CAGrad'])
     assert sorted(results) == ['PCGrad', 'plain']
     assert results['plain']['conflict']['conflict_rate'] == 0.25
 
@@ -338,3 +383,35 @@ def test_conflict_curves_are_trailing_moving_averages():
     for window in (0, 8):
         with pytest.raises(ValueError, match='window must be 1 to 7'):
             conflict_curves(records, 'shared', window)
+
+
+def test_report_regenerates_from_stored_runs_alone(experiment, tmp_path,
+                                                   monkeypatch):
+    """``--report-only`` in a checkout without the work dirs trains
+    nothing and reports the stored runs."""
+    metrics = {key: 40.0 for key in experiment.METRICS}
+    work_dir, runs = str(tmp_path / 'work'), str(tmp_path / 'runs')
+    for seed in (0, 1):
+        train_once(experiment.run_config('MTAN', 'plain', seed),
+                   experiment.run_dir(work_dir, 'MTAN', 'plain', seed),
+                   lambda config, run_dir: log_run(run_dir, metrics))
+    experiment.finished_results(work_dir, runs, dict(
+        metrics={'semseg/mIoU': 50.0}, lower_is_better=[]))
+    shutil.rmtree(work_dir)
+
+    def train(*args):
+        raise AssertionError('a stored run was trained again')
+
+    monkeypatch.chdir(tmp_path)  # main() moves to the repository
+    monkeypatch.setattr(experiment, 'train', train)
+    monkeypatch.setattr(experiment, 'ensure_demo_data', lambda: None)
+    monkeypatch.setattr(experiment, 'constant_baseline',
+                        lambda cfg: {key: 1.0 for key in metrics})
+    out = str(tmp_path / 'report.md')
+    experiment.main(['--report-only', '--work-dir', work_dir, '--runs',
+                     runs, '--out', out])
+    with open(out) as f:
+        report = f.read()
+    assert "2 of the grid's 54 runs are in" in report
+    assert '| MTAN | plain | 2 | 40.00 ± 0.00 |' in report
+    assert osp.isfile(str(tmp_path / 'report_plain.png'))

@@ -1,6 +1,7 @@
 """Grids of training runs for experiments that compare models and training
 methods: their configs derived from one schedule, each run trained once
-and cached, and the statistics over seeds that compare them.
+and its summary stored in the repository, and the statistics over seeds
+that compare the runs.
 
 The machinery of ``tools/misc/grad_conflict_experiment.py`` and
 ``tools/misc/optim_methods_experiment.py``.
@@ -120,19 +121,69 @@ def finished_run(cfg: Config, work_dir: str) -> Optional[List[dict]]:
 
 
 def run_record(work_dir: str) -> dict:
-    """What :func:`train_once` recorded of the run in ``work_dir``:
-    ``minutes`` of training and the ``commit`` it was trained at
-    (``'unrecorded'`` for runs from before commits were kept)."""
+    """What :func:`train_once` recorded of the run in ``work_dir``: its
+    config's ``fingerprint``, ``minutes`` of training and the ``commit`` it
+    was trained at (``'unrecorded'`` for runs from before commits were
+    kept)."""
     with open(osp.join(work_dir, RUN_RECORD)) as f:
         return dict(dict(commit='unrecorded'), **json.load(f))
 
 
-def trained_at(work_dirs: Sequence[str]) -> str:
-    """The commits the runs in ``work_dirs`` were trained at, with their
-    counts, most runs first: ``'4daaefb (5 runs), 9379507 (1 run)'``."""
+def stored_summary(path: str, cfg: Config) -> Optional[dict]:
+    """The summary :func:`run_summary` stored at ``path`` of the run of
+    ``cfg``; ``None`` when none is stored, or one of another config (a run
+    of a changed schedule is not taken from before)."""
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        summary = json.load(f)
+    return summary if summary.get('fingerprint') == fingerprint(cfg) \
+        else None
+
+
+def run_summary(cfg: Config, work_dir: str, path: str,
+                summarise: Callable[[List[dict]], dict]) -> Optional[dict]:
+    """The summary of the run of ``cfg``: the one stored at ``path``, else
+    ``summarise(records)`` of the run :func:`train_once` finished in
+    ``work_dir``, stored at ``path`` with the run's record (fingerprint,
+    commit, minutes); ``None`` when neither holds the run.
+
+    Work dirs hold gigabytes and stay out of git; the summaries are small
+    and committed, so a report can be regenerated, and a grid resumed,
+    in a fresh checkout.
+    """
+    summary = stored_summary(path, cfg)
+    if summary is not None:
+        return summary
+    records = finished_run(cfg, work_dir)
+    if records is None:
+        return None
+    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(dict(summarise(records), **run_record(work_dir)), f,
+                  indent=1)
+        f.write('\n')
+    return stored_summary(path, cfg)
+
+
+def train_and_store(cfg: Config, work_dir: str, path: str,
+                    summarise: Callable[[List[dict]], dict],
+                    train: Callable[[str, str], None],
+                    code_root: str = PACKAGE_ROOT) -> dict:
+    """:func:`run_summary` of ``cfg``, training it first (:func:`train_once`)
+    when neither ``path`` nor ``work_dir`` holds it."""
+    summary = run_summary(cfg, work_dir, path, summarise)
+    if summary is None:
+        train_once(cfg, work_dir, train, code_root)
+        summary = run_summary(cfg, work_dir, path, summarise)
+    return summary
+
+
+def trained_at(commits: Sequence[str]) -> str:
+    """The commits runs were trained at, with their counts, most runs
+    first: ``'4daaefb (5 runs), 9379507 (1 run)'``."""
     counts: Dict[str, int] = {}
-    for work_dir in work_dirs:
-        commit = run_record(work_dir)['commit']
+    for commit in commits:
         counts[commit] = counts.get(commit, 0) + 1
     return ', '.join(f'{commit} ({n} run{"s" * (n > 1)})' for commit, n in
                      sorted(counts.items(), key=lambda item: -item[1]))

@@ -10,9 +10,8 @@ STATISTICS = ('cos_mean', 'conflict_rate')
 def conflict_curves(records: Sequence[dict], group: str = 'backbone',
                     window: int = 1) -> Dict[str, Curve]:
     """``{statistic: (steps, values)}`` of ``grad_conflict/<group>/...``,
-    as a trailing moving average: each value is the mean of the
-    measurement at its step and the ``window - 1`` before it (``window=1``:
-    the measurements themselves).
+    as their :func:`moving_average` over ``window`` measurements
+    (``window=1``: the measurements themselves).
 
     Raises:
         KeyError: When the records hold no measurement of ``group``.
@@ -25,16 +24,35 @@ def conflict_curves(records: Sequence[dict], group: str = 'backbone',
         if not by_step:
             raise KeyError(f'no {key} in the logged scalars: was '
                            'GradConflictHook on, and is the group right?')
-        if not 1 <= window <= len(by_step):
-            raise ValueError(f'a moving average over {window} measurements '
-                             f'of {key}, which has {len(by_step)}: the '
-                             f'window must be 1 to {len(by_step)}')
         steps = sorted(by_step)
-        values = [by_step[s] for s in steps]
-        curves[stat] = (steps[window - 1:], [
+        curves[stat] = (steps, [by_step[s] for s in steps])
+    return moving_average(curves, window)
+
+
+def moving_average(curves: Dict[str, Curve],
+                   window: int) -> Dict[str, Curve]:
+    """``curves`` as a trailing moving average: each value is the mean of
+    the measurement at its step and the ``window - 1`` before it.
+
+    Raises:
+        ValueError: When ``window`` is not in ``[1, measurements]``.
+    """
+    smoothed: Dict[str, Curve] = {}
+    for stat, (steps, values) in curves.items():
+        if not 1 <= window <= len(values):
+            raise ValueError(f'a moving average over {window} measurements '
+                             f'of {stat}, which has {len(values)}: the '
+                             f'window must be 1 to {len(values)}')
+        smoothed[stat] = (list(steps[window - 1:]), [
             float(np.mean(values[end - window:end]))
             for end in range(window, len(values) + 1)])
-    return curves
+    return smoothed
+
+
+def iteration_label(window: int) -> str:
+    """The x-axis label of curves smoothed over ``window`` measurements."""
+    return 'iteration' + (f' (moving average of {window} measurements)'
+                          if window > 1 else '')
 
 
 def plot_conflict_curves(runs: Dict[str, Sequence[Dict[str, Curve]]],

@@ -10,6 +10,7 @@ import os.path as osp
 
 from mmsquad.utils.run_logs import read_scalars
 from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
+                                                      iteration_label,
                                                       plot_conflict_curves)
 
 
@@ -34,9 +35,8 @@ def main() -> None:
     for label, work_dir in zip(labels, args.work_dirs):
         runs.setdefault(label, []).append(
             conflict_curves(read_scalars(work_dir), args.group, args.window))
-    xlabel = 'iteration' + (f' (moving average of {args.window} '
-                            'measurements)' if args.window > 1 else '')
-    plot_conflict_curves(runs, args.out, args.group, xlabel)
+    plot_conflict_curves(runs, args.out, args.group,
+                         iteration_label(args.window))
     print(f'wrote {args.out}')
 
 

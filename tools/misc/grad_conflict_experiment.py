@@ -13,10 +13,14 @@ the demo the same way, by its image size, data and schedule alone.
 ``make experiment`` runs the whole grid (6 models x 3 methods x 3 seeds
 and the single-task references): about 60 hours on 2 CPU cores (a plain
 run of SquadNet-small takes about 40 minutes, PCGrad and GradVac about
-twice that). Finished runs are kept in ``--work-dir`` and not trained
-again, so the grid can be run in parts (``--models``, ``--methods``,
-``--seeds``) and resumed; the report covers every finished run of the
-grid, whichever part trained it, and names the missing ones.
+twice that). Each finished run's summary (metrics, conflict statistics
+and measurements, commit, minutes, config fingerprint) is stored in
+``docs/grad_conflict_runs/`` and committed, and the run is not trained
+again, in this checkout or a fresh one: the grid can be run in parts
+(``--models``, ``--methods``, ``--seeds``) and resumed; the report covers
+every stored run of the grid, whichever part trained it, and names the
+missing ones. A stored run of another config (a changed schedule) is
+trained again.
 
 delta_m is measured against single-task references (each task's main
 metric): the shared-encoder trunk with one head, trained on one task with
@@ -46,13 +50,16 @@ from mmsquad.evaluation.trivial_baseline import constant_baseline
 from mmsquad.registry import METRICS as METRIC_REGISTRY
 from mmsquad.tasks import build_task
 from mmsquad.utils import register_all_modules
-from mmsquad.utils.experiment import (derive_run_config, finished_run,
-                                      fingerprint, last_validation,
-                                      mean_conflict, mean_std,
-                                      paired_comparison, run_record,
-                                      train_once, trained_at, validations)
+from mmsquad.utils.experiment import (derive_run_config, fingerprint,
+                                      last_validation, mean_conflict,
+                                      mean_std, paired_comparison,
+                                      run_record, run_summary,
+                                      train_and_store, train_once,
+                                      trained_at, validations)
 from mmsquad.utils.single_task import single_task_config
 from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
+                                                      iteration_label,
+                                                      moving_average,
                                                       plot_conflict_curves)
 
 SCHEDULE = 'configs/grad_conflict/squad_demo.py'
@@ -71,14 +78,13 @@ SEEDS = (0, 1, 2)
 SINGLE_TASK_MODEL = 'shared encoder'
 SINGLE_TASK_SEED = 0
 REFERENCES = 'docs/grad_conflict_single_task.json'
+#: Where the runs' summaries are stored.
+RUNS = 'docs/grad_conflict_runs'
 METRICS = {'semseg/mIoU': 'semseg mIoU', 'human_parts/mIoU': 'parts mIoU',
            'sal/mIoU': 'sal mIoU', 'sal/maxF': 'sal maxF',
            'normals/mean': 'normals mean (deg)'}
 #: The parameter group compared across models (GradConflictHook's).
 GROUP = 'shared'
-#: The conflict curves are drawn as the moving average over this many
-#: measurements: one epoch (80 iterations, measured every 10).
-CURVE_WINDOW = 8
 #: A task is learned when its metric beats the constant predictor's by
 #: this fraction of the constant's value.
 LEARNED_MARGIN = 0.1
@@ -139,7 +145,8 @@ def train_single_task_references(work_dir: str) -> dict:
     return dict(metrics=metrics, fingerprints=fingerprints,
                 lower_is_better=sorted(set(metrics) & lower_is_better),
                 trunk=SINGLE_TASK_MODEL, seed=SINGLE_TASK_SEED,
-                commit=trained_at(work_dirs),
+                commit=trained_at([run_record(w)['commit']
+                                   for w in work_dirs]),
                 minutes=round(sum(run_record(w)['minutes']
                                   for w in work_dirs), 1))
 
@@ -177,33 +184,52 @@ def lower_is_better_keys() -> set:
         load_config(SCHEDULE).val_evaluator).lower_is_better)
 
 
-def summarise(records: List[dict], references: dict) -> dict:
-    """One run's validations, final metrics, delta_m and conflict
-    statistics (means over its measurements), per parameter group."""
-    metrics = last_validation(records, METRICS)
-    return dict(metrics=metrics, by_epoch=validations(records, METRICS),
+def summarise(records: List[dict]) -> dict:
+    """What is stored of a run: its validations, final metrics, conflict
+    statistics (means over its measurements, per parameter group) and the
+    measurements of :data:`GROUP`."""
+    return dict(metrics=last_validation(records, METRICS),
+                by_epoch=validations(records, METRICS),
                 conflict=mean_conflict(records),
-                curves=conflict_curves(records, GROUP, CURVE_WINDOW),
-                delta_m=delta_m(metrics, references['metrics'],
+                measurements=conflict_curves(records, GROUP))
+
+
+def result(summary: dict, references: dict) -> dict:
+    """A stored run with its delta_m and its conflict curves averaged over
+    an epoch's measurements (``window`` of them)."""
+    steps = summary['measurements']['cos_mean'][0]
+    window = len(steps) // load_config(SCHEDULE).train_cfg.max_epochs
+    return dict(summary, window=window,
+                curves=moving_average(summary['measurements'], window),
+                delta_m=delta_m(summary['metrics'], references['metrics'],
                                 references['lower_is_better']))
 
 
 def run_dir(work_dir: str, model: str, method: str, seed: int) -> str:
-    """Where the run of ``model``, ``method`` and ``seed`` is kept."""
+    """Where the run of ``model``, ``method`` and ``seed`` trains."""
     return osp.join(work_dir, slug(model), slug(method), f'seed{seed}')
 
 
-def finished_results(work_dir: str, references: dict) -> Dict[tuple, dict]:
-    """``{(model, method, seed): summary}`` of every run of the grid
-    finished in ``work_dir``, whichever command trained it: the report of
-    a part covers the parts run before."""
+def run_summary_path(runs: str, model: str, method: str, seed: int) -> str:
+    """Where the summary of the run of ``model``, ``method`` and ``seed``
+    is stored."""
+    return osp.join(runs, slug(model), slug(method), f'seed{seed}.json')
+
+
+def finished_results(work_dir: str, runs: str,
+                     references: dict) -> Dict[tuple, dict]:
+    """``{(model, method, seed): result}`` of every run of the grid stored
+    in ``runs`` or finished in ``work_dir`` (and then stored), whichever
+    command trained it: the report of a part covers the parts run
+    before."""
     results = {}
     for model, method, seed in itertools.product(MODELS, METHODS, SEEDS):
-        directory = run_dir(work_dir, model, method, seed)
-        records = finished_run(run_config(model, method, seed), directory)
-        if records is not None:
-            results[(model, method, seed)] = dict(
-                summarise(records, references), work_dir=directory)
+        summary = run_summary(run_config(model, method, seed),
+                              run_dir(work_dir, model, method, seed),
+                              run_summary_path(runs, model, method, seed),
+                              summarise)
+        if summary is not None:
+            results[(model, method, seed)] = result(summary, references)
     return results
 
 
@@ -305,6 +331,12 @@ def schedule_rows(results: dict, constant: dict) -> List[str]:
     return rows
 
 
+def curve_window(results: dict) -> int:
+    """The moving-average window of the curves in ``results`` (one epoch's
+    measurements, the same in every run of the grid; 1 with no runs)."""
+    return max((run['window'] for run in results.values()), default=1)
+
+
 def plot_curves_by_method(results: dict, prefix: str) -> Dict[str, str]:
     """``{method: PNG}``: one picture per method, ``<prefix>_<method>.png``,
     of its models' conflict curves over seeds."""
@@ -316,9 +348,8 @@ def plot_curves_by_method(results: dict, prefix: str) -> Dict[str, str]:
                 curves.setdefault(model, []).append(result['curves'])
         if curves:
             pngs[method] = f'{prefix}_{slug(method)}.png'
-            plot_conflict_curves(
-                curves, pngs[method], GROUP,
-                f'iteration (moving average of {CURVE_WINDOW} measurements)')
+            plot_conflict_curves(curves, pngs[method], GROUP,
+                                 iteration_label(curve_window(results)))
     return pngs
 
 
@@ -361,8 +392,8 @@ def write_report(results: dict, references: dict, constant: dict,
     rows.append('| constant predictor | - | - | ' +
                 ' | '.join(f'{v:.2f}' for v in constant.values()) +
                 f' | {floor_change:+.2f} | - | - |')
-    work_dirs = [run['work_dir'] for run in results.values()]
-    minutes = sum(run_record(w)['minutes'] for w in work_dirs)
+    minutes = sum(run['minutes'] for run in results.values())
+    commits = trained_at([run['commit'] for run in results.values()])
     cfg = load_config(SCHEDULE)
     learned = ('Every task of every run beats the constant predictor by more '
                f'than {LEARNED_MARGIN:.0%} of its value.' if not unlearned
@@ -389,7 +420,7 @@ scaling for all: the demo's image size, data and schedule). Methods:
 `plain` (equal weights, no surgery), `PCGrad` and `GradVac` (mmsquad's, on
 the shared parameters). Seeds: {', '.join(map(str, SEEDS))}. The
 runs below took {minutes:.0f} minutes of training on 2 CPU cores, at
-commits {trained_at(work_dirs)}.
+commits {commits}; their summaries are in `{RUNS}/`.
 
 `GradConflictHook` measured the four tasks' gradients of the parameters
 each model declares shared (`shared_parameters()`, the same definition for
@@ -411,8 +442,8 @@ mean ± sample standard deviation over seeds.
 
 The gradient conflict during training, one picture per method: the
 `{GROUP}` group, each seed's measurements (every 10 iterations) as their
-moving average over {CURVE_WINDOW} (one epoch), the mean over seeds in a
-band from the lowest to the highest seed.
+moving average over {curve_window(results)} (one epoch), the mean over
+seeds in a band from the lowest to the highest seed.
 
 {pictures}
 
@@ -456,6 +487,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument('--seeds', nargs='+', type=int, choices=SEEDS,
                         default=list(SEEDS))
     parser.add_argument('--work-dir', default='work_dirs/grad_conflict')
+    parser.add_argument('--runs', default=RUNS,
+                        help='where the runs\' summaries are stored')
+    parser.add_argument('--report-only', action='store_true',
+                        help='write the report from the stored runs, '
+                        'training none')
     parser.add_argument('--out', default='docs/grad_conflict.md')
     parser.add_argument(
         '--single-task', action='store_true',
@@ -471,11 +507,13 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             json.dump(references, f, indent=2)
             f.write('\n')
     references = load_single_task_references(REFERENCES)
-    for seed, model, method in itertools.product(args.seeds, args.models,
-                                                 args.methods):
-        train_once(run_config(model, method, seed),
-                   run_dir(args.work_dir, model, method, seed), train, ROOT)
-    results = finished_results(args.work_dir, references)
+    grid = itertools.product(args.seeds, args.models, args.methods)
+    for seed, model, method in () if args.report_only else grid:
+        train_and_store(run_config(model, method, seed),
+                        run_dir(args.work_dir, model, method, seed),
+                        run_summary_path(args.runs, model, method, seed),
+                        summarise, train, ROOT)
+    results = finished_results(args.work_dir, args.runs, references)
     pngs = plot_curves_by_method(results, osp.splitext(args.out)[0])
     write_report(results, references,
                  constant_baseline(load_config(SCHEDULE)), args.out,

@@ -13,23 +13,24 @@ shared parameters, and the time per training iteration as logged, as a
 ratio to plain training.
 
 All 27 methods take about 6 hours on 2 CPU cores (a plain run takes about
-8 minutes, a surgery run about twice that). Finished runs are kept in
-``--work-dir`` and not trained again; ``--methods`` trains a part, and
-the report covers every finished run and names the missing ones.
+8 minutes, a surgery run about twice that). Each finished run's summary
+is stored in ``docs/optim_methods_runs/`` and committed, and the run is
+not trained again, in this checkout or a fresh one; ``--methods`` trains a
+part, and the report covers every stored run and names the missing ones.
 """
 import argparse
 import os
 import os.path as osp
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from grad_conflict_experiment import load_config, slug, train
 from run_demo import ROOT, ensure_demo_data
 
 from mmsquad.engine import training_methods
 from mmsquad.utils import register_all_modules
-from mmsquad.utils.experiment import (derive_run_config, finished_run,
-                                      last_validation, mean_conflict,
-                                      run_record, train_once, trained_at)
+from mmsquad.utils.experiment import (derive_run_config, last_validation,
+                                      mean_conflict, run_summary,
+                                      train_and_store, trained_at)
 
 SCHEDULE = 'configs/squad/demo.py'
 SEED = 0
@@ -37,6 +38,8 @@ METRICS = {'semseg/mIoU': 'semseg mIoU', 'human_parts/mIoU': 'parts mIoU',
            'sal/mIoU': 'sal mIoU', 'normals/mean': 'normals mean (deg)',
            'multitask/delta_m': 'delta_m (%)'}
 HOOK = dict(type='GradConflictHook', interval=10)
+#: Where the runs' summaries are stored.
+RUNS = 'docs/optim_methods_runs'
 
 
 def method_config(method: str):
@@ -49,7 +52,7 @@ def method_config(method: str):
     return cfg
 
 
-def summarise(records: Sequence[dict]) -> dict:
+def summarise(records: List[dict]) -> dict:
     """A run's last validation, conflict on the shared parameters and
     mean logged iteration time."""
     times = [r['time'] for r in records if 'time' in r and 'loss' in r]
@@ -58,17 +61,23 @@ def summarise(records: Sequence[dict]) -> dict:
                 seconds=sum(times) / len(times))
 
 
-def finished_results(work_dir: str,
+def run_paths(work_dir: str, runs: str, method: str) -> Tuple[str, str]:
+    """Where ``method``'s run trains, and where its summary is stored."""
+    return (osp.join(work_dir, slug(method)),
+            osp.join(runs, f'{slug(method)}.json'))
+
+
+def finished_results(work_dir: str, runs: str,
                      methods: Sequence[str]) -> Dict[str, dict]:
-    """``{method: summary}`` of every method's run finished in
-    ``work_dir``, whichever command trained it: the report of a part
-    covers the parts run before."""
+    """``{method: summary}`` of every method's run stored in ``runs`` or
+    finished in ``work_dir`` (and then stored), whichever command trained
+    it: the report of a part covers the parts run before."""
     results = {}
     for method in methods:
-        directory = osp.join(work_dir, slug(method))
-        records = finished_run(method_config(method), directory)
-        if records is not None:
-            results[method] = dict(summarise(records), work_dir=directory)
+        summary = run_summary(method_config(method),
+                              *run_paths(work_dir, runs, method), summarise)
+        if summary is not None:
+            results[method] = summary
     return results
 
 
@@ -92,8 +101,7 @@ def write_report(results: Dict[str, dict], methods: Sequence[str],
                 f'**Partial: {len(missing)} methods are not in yet** '
                 f'({", ".join(missing)}); `make experiment` trains them and '
                 'keeps the finished runs.')
-    work_dirs = [r['work_dir'] for r in results.values()]
-    minutes = sum(run_record(w)['minutes'] for w in work_dirs)
+    minutes = sum(r['minutes'] for r in results.values())
     text = f"""# Gradient surgery and loss weighting on the demo data
 
 Measured by `tools/misc/optim_methods_experiment.py`: SquadNet-small with
@@ -111,7 +119,8 @@ logged time per training iteration (with the hook's measurement every
 compare only runs made on one machine under the same load; the step cost
 measured in one run is in `docs/benchmarks.md` (`make bench`). The runs
 took {minutes:.0f} minutes on 2 CPU cores, at commits
-{trained_at(work_dirs)}. One seed each: differences of a point or two are
+{trained_at([r['commit'] for r in results.values()])}; their summaries
+are in `{RUNS}/`. One seed each: differences of a point or two are
 within what another seed gives (see `docs/grad_conflict.md` for the spread
 over seeds).
 
@@ -130,14 +139,21 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument('--methods', nargs='+', choices=names,
                         default=names)
     parser.add_argument('--work-dir', default='work_dirs/optim_methods')
+    parser.add_argument('--runs', default=RUNS,
+                        help='where the runs\' summaries are stored')
+    parser.add_argument('--report-only', action='store_true',
+                        help='write the report from the stored runs, '
+                        'training none')
     parser.add_argument('--out', default='docs/optim_methods.md')
     args = parser.parse_args(argv)
     os.chdir(ROOT)  # the configs' data roots are relative to it
     ensure_demo_data()
-    for method in args.methods:
-        train_once(method_config(method),
-                   osp.join(args.work_dir, slug(method)), train, ROOT)
-    write_report(finished_results(args.work_dir, names), names, args.out)
+    for method in () if args.report_only else args.methods:
+        train_and_store(method_config(method),
+                        *run_paths(args.work_dir, args.runs, method),
+                        summarise, train, ROOT)
+    write_report(finished_results(args.work_dir, args.runs, names), names,
+                 args.out)
     print(f'wrote {args.out}')
 
 
