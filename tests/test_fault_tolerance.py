@@ -169,16 +169,21 @@ LAST_BATCH_OF_ONE = ['train_dataloader.batch_size=7',
                      'train_cfg.max_epochs=1', 'train_cfg.val_interval=2']
 
 
+@pytest.mark.parametrize('options,samples', [
+    (LAST_BATCH_OF_ONE, '8 samples per process in batches of 7'),
+    # The first batch is the batch of one: stopped before torch fails.
+    (['train_dataloader.dataset.indices=1', *LAST_BATCH_OF_ONE[1:]],
+     '1 sample per process in batches of 2')])
 def test_an_epoch_ending_in_one_sample_stops_at_the_first_iteration(
-        demo_root, tmp_path):
+        demo_root, tmp_path, options, samples):
     """The heads' image-pool BatchNorm cannot train on one sample: the run
-    stops after its first iteration, not at the end of the epoch."""
-    result = _train(tmp_path, *_data(demo_root), *LAST_BATCH_OF_ONE)
+    stops at its first iteration, not at the end of the epoch."""
+    result = _train(tmp_path, *_data(demo_root), *options)
     assert result.returncode != 0
     message = [ln for ln in result.stderr.splitlines()
                if ln.startswith('ValueError')]
     assert message, result.stderr[-3000:]
-    assert '8 samples per process in batches of 7' in message[0]
+    assert samples in message[0]
     assert 'heads.semseg.image_pool.norm' in message[0]
     assert 'drop_last=True' in message[0]
     assert 'Expected more than 1 value per channel' not in result.stderr

@@ -31,9 +31,9 @@ def single_sample_last_batch(runner) -> Optional[Tuple[int, int]]:
 
 @HOOKS.register_module()
 class SingleSampleBatchHook(Hook):
-    """Stop a run after its first iteration when every epoch would end in
+    """Stop a run at its first iteration when every epoch would end in
     a batch of one sample that one of its BatchNorm layers cannot train
-    on.
+    on (before torch fails, when that first batch is the one sample).
 
     A BatchNorm that sees one value per channel in a sample (after a
     global pooling, as in the ASPP image pool of mmsquad's and mmseg's
@@ -69,9 +69,13 @@ class SingleSampleBatchHook(Hook):
             and not isinstance(module, synced)]
 
     def _watch(self, name: str, module: nn.Module, args: tuple) -> None:
+        """Note a training BatchNorm that sees one value per channel;
+        raise before torch does when this batch is the one sample."""
         x: Tensor = args[0]
         if module.training and x.numel() == x.shape[0] * x.shape[1]:
             self._pooled.append(name)
+            if x.shape[0] == 1:
+                raise self._error()
 
     def after_train_iter(self, runner, batch_idx: int,
                          data_batch=None, outputs=None) -> None:
@@ -86,11 +90,18 @@ class SingleSampleBatchHook(Hook):
             probe.remove()
         self._probes = []
         if self._pooled:
-            samples, batch_size = self._last_batch
-            raise ValueError(
-                f'train_dataloader: {samples} samples per process in batches '
-                f'of {batch_size} end every epoch with a batch of 1, which '
-                f'BatchNorm layers that see one value per channel cannot '
-                f'train on ({", ".join(sorted(set(self._pooled)))}): set '
-                'train_dataloader.drop_last=True (as the published code '
-                'does) or another batch_size')
+            raise self._error()
+
+    def _error(self) -> ValueError:
+        """What to do about the watched layers that saw one value per
+        channel: naming the samples per process, the batch size, the
+        layers and the fixes."""
+        samples, batch_size = self._last_batch
+        return ValueError(
+            f'train_dataloader: with {samples} sample{"s" * (samples > 1)} '
+            f'per process in batches of {batch_size}, every epoch ends with '
+            'a batch of 1, which BatchNorm layers that see one value per '
+            'channel cannot train on '
+            f'({", ".join(sorted(set(self._pooled)))}): set '
+            'train_dataloader.drop_last=True (as the published code does) '
+            'or another batch_size')
