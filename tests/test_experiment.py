@@ -16,7 +16,8 @@ from mmengine.config import Config, ConfigDict
 from conftest import REPO
 from mmsquad.engine import training_methods
 from mmsquad.utils.experiment import (RUN_RECORD, derive_run_config,
-                                      fingerprint, paired_comparison,
+                                      fingerprint, mean_conflict,
+                                      paired_comparison,
                                       run_record, train_and_store,
                                       train_once, trained_at)
 from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
@@ -339,6 +340,19 @@ def test_paired_comparison_against_hand_computed_t():
     assert math.isnan(single['p']) and single['negative'] == 1
     with pytest.raises(ValueError, match='equal lengths'):
         paired_comparison([1.0], [1.0, 2.0])
+
+
+def test_mean_conflict_averages_ratios_geometrically():
+    records = [{'grad_conflict/shared/cos_mean': 0.1,
+                'grad_conflict/shared/magnitude_ratio': 10.0, 'step': 10},
+               dict(loss=1.0, step=15),
+               {'grad_conflict/shared/cos_mean': 0.4,
+                'grad_conflict/shared/magnitude_ratio': 1e5, 'step': 20}]
+    means = mean_conflict(records)['shared']
+    assert means['cos_mean'] == pytest.approx(0.25)
+    assert means['magnitude_ratio'] == pytest.approx(1e3)
+    with pytest.raises(KeyError, match='GradConflictHook'):
+        mean_conflict([dict(loss=1.0, step=1)])
 
 
 def test_verdict_needs_significance_and_one_sign(experiment):

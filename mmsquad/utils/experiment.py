@@ -214,7 +214,9 @@ def last_validation(records: Sequence[dict],
 def mean_conflict(records: Sequence[dict]) -> Dict[str, Dict[str, float]]:
     """``{group: {statistic: mean over the run}}`` of the
     ``grad_conflict/<group>/<statistic>`` scalars
-    :class:`~mmsquad.engine.hooks.GradConflictHook` logged.
+    :class:`~mmsquad.engine.hooks.GradConflictHook` logged; the geometric
+    mean for ``magnitude_ratio``, a ratio of norms that spans orders of
+    magnitude (an arithmetic mean is one outlier's).
 
     Raises:
         KeyError: When the run logged none.
@@ -230,7 +232,9 @@ def mean_conflict(records: Sequence[dict]) -> Dict[str, Dict[str, float]]:
                        'GradConflictHook on?')
     means: Dict[str, Dict[str, float]] = {}
     for (group, stat), logged in values.items():
-        means.setdefault(group, {})[stat] = float(np.mean(logged))
+        means.setdefault(group, {})[stat] = float(
+            np.exp(np.mean(np.log(logged))) if stat == 'magnitude_ratio'
+            else np.mean(logged))
     return means
 
 
