@@ -11,15 +11,16 @@ import subprocess
 
 import numpy as np
 import pytest
+import torch
 from mmengine.config import Config, ConfigDict
 
 from conftest import REPO
 from mmsquad.engine import training_methods
 from mmsquad.utils.experiment import (RUN_RECORD, derive_run_config,
                                       fingerprint, mean_conflict,
-                                      paired_comparison,
-                                      run_record, train_and_store,
-                                      train_once, trained_at)
+                                      machine, paired_comparison,
+                                      run_counts, run_record,
+                                      train_and_store, train_once)
 from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
                                                       plot_conflict_curves)
 
@@ -191,21 +192,25 @@ def test_stored_summaries_outlive_the_work_dir(tmp_path):
     assert calls == [2, 3]
 
 
-def test_runs_record_the_commit_they_were_trained_at(tmp_path):
-    """The cache reuses runs across code changes: each keeps its commit,
-    and reports count the runs per commit."""
+def test_runs_record_the_commit_and_machine_they_were_trained_at(
+        tmp_path):
+    """The cache reuses runs across code changes and machines: each keeps
+    its commit and machine, and reports count the runs per commit."""
     head = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=REPO,
                           capture_output=True, text=True).stdout.strip()
     new, old = str(tmp_path / 'new'), str(tmp_path / 'old')
     train_once(Config(dict(a=1)), new,
                lambda config, work_dir: log_scalars(work_dir, 'run', 1))
     assert run_record(new)['commit'].rstrip('+') == head
+    assert run_record(new)['machine'] == machine()
+    assert machine().endswith(f', torch {torch.__version__}')
     os.makedirs(old)
     with open(osp.join(old, RUN_RECORD), 'w') as f:  # from before commits
         json.dump(dict(fingerprint='0', minutes=1.0), f)
-    assert run_record(old)['commit'] == 'unrecorded'
+    assert run_record(old)['commit'] == run_record(old)['machine'] \
+        == 'unrecorded'
     commit = run_record(new)['commit']
-    assert trained_at([run_record(w)['commit'] for w in (new, old, new)]) \
+    assert run_counts([run_record(w)['commit'] for w in (new, old, new)]) \
         == f'{commit} (2 runs), unrecorded (1 run)'
 
 

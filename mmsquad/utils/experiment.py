@@ -11,11 +11,14 @@ import hashlib
 import json
 import os
 import os.path as osp
+import platform
+import re
 import subprocess
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+import torch
 from mmengine.config import Config, ConfigDict
 
 from .run_logs import read_scalars
@@ -80,6 +83,20 @@ def code_commit(root: str = PACKAGE_ROOT) -> str:
                               '--untracked-files=no') else '')
 
 
+def machine() -> str:
+    """The processor (and GPU, where there is one) and torch version runs
+    train on here: the same config and seed give other floats on another
+    machine."""
+    processor = platform.processor() or platform.machine()
+    if osp.isfile('/proc/cpuinfo'):
+        with open('/proc/cpuinfo') as f:
+            names = re.findall(r'^model name\s*:\s*(.+)$', f.read(), re.M)
+        processor = names[0].strip() if names else processor
+    if torch.cuda.is_available():
+        processor += f', {torch.cuda.get_device_name(0)}'
+    return f'{processor}, torch {torch.__version__}'
+
+
 def train_once(cfg: Config, work_dir: str, train: Callable[[str, str], None],
                code_root: str = PACKAGE_ROOT) -> List[dict]:
     """The logged scalar records of ``cfg`` trained in ``work_dir``;
@@ -90,7 +107,8 @@ def train_once(cfg: Config, work_dir: str, train: Callable[[str, str], None],
     The cache knows configs, not code: a finished run is reused after the
     code changes. Its record keeps the commit it was trained at
     (:func:`run_record`), for the reports to show: the commit checked out
-    in ``code_root``, the checkout whose mmsquad ``train`` runs.
+    in ``code_root``, the checkout whose mmsquad ``train`` runs; and the
+    :func:`machine`.
     """
     records = finished_run(cfg, work_dir)
     if records is not None:
@@ -103,6 +121,7 @@ def train_once(cfg: Config, work_dir: str, train: Callable[[str, str], None],
     train(config_file, work_dir)
     with open(osp.join(work_dir, RUN_RECORD), 'w') as f:
         json.dump(dict(fingerprint=fingerprint(cfg), commit=commit,
+                       machine=machine(),
                        minutes=(time.perf_counter() - start) / 60), f)
     return read_scalars(work_dir)
 
@@ -122,11 +141,12 @@ def finished_run(cfg: Config, work_dir: str) -> Optional[List[dict]]:
 
 def run_record(work_dir: str) -> dict:
     """What :func:`train_once` recorded of the run in ``work_dir``: its
-    config's ``fingerprint``, ``minutes`` of training and the ``commit`` it
-    was trained at (``'unrecorded'`` for runs from before commits were
-    kept)."""
+    config's ``fingerprint``, ``minutes`` of training, the ``commit`` it
+    was trained at and the ``machine`` it was trained on (``'unrecorded'``
+    for runs from before these were kept)."""
     with open(osp.join(work_dir, RUN_RECORD)) as f:
-        return dict(dict(commit='unrecorded'), **json.load(f))
+        return dict(dict(commit='unrecorded', machine='unrecorded'),
+                    **json.load(f))
 
 
 def stored_summary(path: str, cfg: Config) -> Optional[dict]:
@@ -179,12 +199,13 @@ def train_and_store(cfg: Config, work_dir: str, path: str,
     return summary
 
 
-def trained_at(commits: Sequence[str]) -> str:
-    """The commits runs were trained at, with their counts, most runs
-    first: ``'4daaefb (5 runs), 9379507 (1 run)'``."""
+def run_counts(values: Sequence[str]) -> str:
+    """What runs were trained at or on (commits, machines), with the
+    number of runs of each, most first:
+    ``'4daaefb (5 runs), 9379507 (1 run)'``."""
     counts: Dict[str, int] = {}
-    for commit in commits:
-        counts[commit] = counts.get(commit, 0) + 1
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
     return ', '.join(f'{commit} ({n} run{"s" * (n > 1)})' for commit, n in
                      sorted(counts.items(), key=lambda item: -item[1]))
 

@@ -53,9 +53,9 @@ from mmsquad.utils import register_all_modules
 from mmsquad.utils.experiment import (derive_run_config, fingerprint,
                                       last_validation, mean_conflict,
                                       mean_std, paired_comparison,
-                                      run_record, run_summary,
+                                      run_counts, run_record, run_summary,
                                       train_and_store, train_once,
-                                      trained_at, validations)
+                                      validations)
 from mmsquad.utils.single_task import single_task_config
 from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
                                                       iteration_label,
@@ -145,7 +145,7 @@ def train_single_task_references(work_dir: str) -> dict:
     return dict(metrics=metrics, fingerprints=fingerprints,
                 lower_is_better=sorted(set(metrics) & lower_is_better),
                 trunk=SINGLE_TASK_MODEL, seed=SINGLE_TASK_SEED,
-                commit=trained_at([run_record(w)['commit']
+                commit=run_counts([run_record(w)['commit']
                                    for w in work_dirs]),
                 minutes=round(sum(run_record(w)['minutes']
                                   for w in work_dirs), 1))
@@ -393,7 +393,8 @@ def write_report(results: dict, references: dict, constant: dict,
                 ' | '.join(f'{v:.2f}' for v in constant.values()) +
                 f' | {floor_change:+.2f} | - | - |')
     minutes = sum(run['minutes'] for run in results.values())
-    commits = trained_at([run['commit'] for run in results.values()])
+    commits = run_counts([run['commit'] for run in results.values()])
+    machines = run_counts([run['machine'] for run in results.values()])
     cfg = load_config(SCHEDULE)
     learned = ('Every task of every run beats the constant predictor by more '
                f'than {LEARNED_MARGIN:.0%} of its value.' if not unlearned
@@ -420,7 +421,9 @@ scaling for all: the demo's image size, data and schedule). Methods:
 `plain` (equal weights, no surgery), `PCGrad` and `GradVac` (mmsquad's, on
 the shared parameters). Seeds: {', '.join(map(str, SEEDS))}. The
 runs below took {minutes:.0f} minutes of training on 2 CPU cores, at
-commits {commits}; their summaries are in `{RUNS}/`.
+commits {commits}, on {machines}; their summaries are in `{RUNS}/`.
+Another machine gives other floats for the same seed and data order, so
+a run repeated elsewhere is another sample, not a copy.
 
 `GradConflictHook` measured the four tasks' gradients of the parameters
 each model declares shared (`shared_parameters()`, the same definition for

@@ -30,7 +30,7 @@ from mmsquad.engine import training_methods
 from mmsquad.utils import register_all_modules
 from mmsquad.utils.experiment import (derive_run_config, last_validation,
                                       mean_conflict, run_summary,
-                                      train_and_store, trained_at)
+                                      run_counts, train_and_store)
 
 SCHEDULE = 'configs/squad/demo.py'
 SEED = 0
@@ -119,7 +119,8 @@ logged time per training iteration (with the hook's measurement every
 compare only runs made on one machine under the same load; the step cost
 measured in one run is in `docs/benchmarks.md` (`make bench`). The runs
 took {minutes:.0f} minutes on 2 CPU cores, at commits
-{trained_at([r['commit'] for r in results.values()])}; their summaries
+{run_counts([r['commit'] for r in results.values()])}, on
+{run_counts([r['machine'] for r in results.values()])}; their summaries
 are in `{RUNS}/`. One seed each: differences of a point or two are
 within what another seed gives (see `docs/grad_conflict.md` for the spread
 over seeds).
