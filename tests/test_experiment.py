@@ -19,7 +19,7 @@ from mmsquad.engine import training_methods
 from mmsquad.utils.experiment import (RUN_RECORD, derive_run_config,
                                       fingerprint, mean_conflict,
                                       machine, paired_comparison,
-                                      run_counts, run_record,
+                                      run_counts, run_record, shown_path,
                                       train_and_store, train_once)
 from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
                                                       plot_conflict_curves)
@@ -329,6 +329,23 @@ def test_method_report_covers_every_finished_run(tmp_path):
         ['plain', 'PCGrad', 'GradVac', 'CAGrad'])
     assert sorted(results) == ['PCGrad', 'plain']
     assert results['plain']['conflict']['conflict_rate'] == 0.25
+    out = str(tmp_path / 'report.md')
+    methods.write_report(results, ['plain', 'PCGrad', 'GradVac', 'CAGrad'],
+                         out, 'elsewhere/runs')
+    with open(out) as f:
+        report = f.read()
+    assert '2 methods are not in yet** (GradVac, CAGrad)' in report
+    assert 'their summaries\nare in `elsewhere/runs/`' in report
+
+
+def test_curve_window_is_the_grids_one_epoch(experiment):
+    assert experiment.curve_window({}) == 1
+    runs = {('MTAN', 'plain', 0): dict(window=8),
+            ('MTAN', 'plain', 1): dict(window=8)}
+    assert experiment.curve_window(runs) == 8
+    runs[('MTAN', 'plain', 2)] = dict(window=4)
+    with pytest.raises(ValueError, match=r'gradients per epoch: \[4, 8\]'):
+        experiment.curve_window(runs)
 
 
 def test_paired_comparison_against_hand_computed_t():
@@ -433,4 +450,20 @@ def test_report_regenerates_from_stored_runs_alone(experiment, tmp_path,
         report = f.read()
     assert "2 of the grid's 54 runs are in" in report
     assert '| MTAN | plain | 2 | 40.00 ± 0.00 |' in report
+    assert f'their summaries are in `{runs}/`' in report
     assert osp.isfile(str(tmp_path / 'report_plain.png'))
+
+
+def test_report_only_refuses_to_train_references(experiment, capsys):
+    """``--single-task`` trains; with ``--report-only`` it is refused
+    before anything runs."""
+    with pytest.raises(SystemExit):
+        experiment.main(['--report-only', '--single-task'])
+    assert 'not allowed with argument' in capsys.readouterr().err
+
+
+def test_report_names_runs_inside_the_repository_relatively(tmp_path):
+    assert shown_path(str(tmp_path / 'docs' / 'runs'),
+                      str(tmp_path)) == osp.join('docs', 'runs')
+    assert shown_path(str(tmp_path / 'runs'), str(tmp_path / 'docs')) == \
+        str(tmp_path / 'runs')

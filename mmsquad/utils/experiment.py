@@ -199,6 +199,14 @@ def train_and_store(cfg: Config, work_dir: str, path: str,
     return summary
 
 
+def shown_path(path: str, root: str) -> str:
+    """``path`` as a report names it: relative to the repository ``root``
+    when inside it, else absolute."""
+    path = osp.abspath(path)
+    inside = osp.commonpath([path, osp.abspath(root)]) == osp.abspath(root)
+    return osp.relpath(path, root) if inside else path
+
+
 def run_counts(values: Sequence[str]) -> str:
     """What runs were trained at or on (commits, machines), with the
     number of runs of each, most first:

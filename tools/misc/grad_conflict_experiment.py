@@ -54,8 +54,8 @@ from mmsquad.utils.experiment import (derive_run_config, fingerprint,
                                       last_validation, mean_conflict,
                                       mean_std, paired_comparison,
                                       run_counts, run_record, run_summary,
-                                      train_and_store, train_once,
-                                      validations)
+                                      shown_path, train_and_store,
+                                      train_once, validations)
 from mmsquad.utils.single_task import single_task_config
 from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
                                                       iteration_label,
@@ -332,9 +332,17 @@ def schedule_rows(results: dict, constant: dict) -> List[str]:
 
 
 def curve_window(results: dict) -> int:
-    """The moving-average window of the curves in ``results`` (one epoch's
-    measurements, the same in every run of the grid; 1 with no runs)."""
-    return max((run['window'] for run in results.values()), default=1)
+    """The moving-average window of the curves in ``results``: one epoch's
+    measurements, which every run of the grid shares (1 with no runs).
+
+    Raises:
+        ValueError: when the runs' windows differ.
+    """
+    windows = {run['window'] for run in results.values()} or {1}
+    if len(windows) > 1:
+        raise ValueError('the runs measured different numbers of '
+                         f'gradients per epoch: {sorted(windows)}')
+    return windows.pop()
 
 
 def plot_curves_by_method(results: dict, prefix: str) -> Dict[str, str]:
@@ -354,9 +362,11 @@ def plot_curves_by_method(results: dict, prefix: str) -> Dict[str, str]:
 
 
 def write_report(results: dict, references: dict, constant: dict,
-                 out_md: str, png_names: Dict[str, str]) -> None:
+                 out_md: str, png_names: Dict[str, str],
+                 runs_dir: str = RUNS) -> None:
     """``docs/grad_conflict.md`` from the finished runs of the grid in
-    ``results``, with the curves' pictures ``{method: file name}``."""
+    ``results``, stored in ``runs_dir``, with the curves' pictures
+    ``{method: file name}``."""
     lower_is_better = lower_is_better_keys()
     constant = {key: constant[key] for key in METRICS}
     rows = ['| model | method | seeds | ' + ' | '.join(METRICS.values()) +
@@ -421,7 +431,7 @@ scaling for all: the demo's image size, data and schedule). Methods:
 `plain` (equal weights, no surgery), `PCGrad` and `GradVac` (mmsquad's, on
 the shared parameters). Seeds: {', '.join(map(str, SEEDS))}. The
 runs below took {minutes:.0f} minutes of training on 2 CPU cores, at
-commits {commits}, on {machines}; their summaries are in `{RUNS}/`.
+commits {commits}, on {machines}; their summaries are in `{runs_dir}/`.
 Another machine gives other floats for the same seed and data order, so
 a run repeated elsewhere is another sample, not a copy.
 
@@ -492,20 +502,23 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument('--work-dir', default='work_dirs/grad_conflict')
     parser.add_argument('--runs', default=RUNS,
                         help='where the runs\' summaries are stored')
-    parser.add_argument('--report-only', action='store_true',
-                        help='write the report from the stored runs, '
-                        'training none')
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument('--report-only', action='store_true',
+                      help='write the report from the stored runs, '
+                      'training none')
     parser.add_argument('--out', default='docs/grad_conflict.md')
-    parser.add_argument(
+    what.add_argument(
         '--single-task', action='store_true',
         help=f'first train the four single-task references and store them '
         f'in {REFERENCES} (about 2 hours on 2 CPU cores)')
     args = parser.parse_args(argv)
+    work_dir, runs, out = map(osp.abspath,
+                              (args.work_dir, args.runs, args.out))
     os.chdir(ROOT)  # the configs' data roots are relative to it
     register_all_modules()
     ensure_demo_data()
     if args.single_task:
-        references = train_single_task_references(args.work_dir)
+        references = train_single_task_references(work_dir)
         with open(REFERENCES, 'w') as f:
             json.dump(references, f, indent=2)
             f.write('\n')
@@ -513,15 +526,16 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     grid = itertools.product(args.seeds, args.models, args.methods)
     for seed, model, method in () if args.report_only else grid:
         train_and_store(run_config(model, method, seed),
-                        run_dir(args.work_dir, model, method, seed),
-                        run_summary_path(args.runs, model, method, seed),
+                        run_dir(work_dir, model, method, seed),
+                        run_summary_path(runs, model, method, seed),
                         summarise, train, ROOT)
-    results = finished_results(args.work_dir, args.runs, references)
-    pngs = plot_curves_by_method(results, osp.splitext(args.out)[0])
+    results = finished_results(work_dir, runs, references)
+    pngs = plot_curves_by_method(results, osp.splitext(out)[0])
     write_report(results, references,
-                 constant_baseline(load_config(SCHEDULE)), args.out,
-                 {method: osp.basename(png) for method, png in pngs.items()})
-    print(f'wrote {args.out} and {", ".join(pngs.values())}')
+                 constant_baseline(load_config(SCHEDULE)), out,
+                 {method: osp.basename(png) for method, png in pngs.items()},
+                 shown_path(runs, ROOT))
+    print(f'wrote {out} and {", ".join(pngs.values())}')
 
 
 if __name__ == '__main__':

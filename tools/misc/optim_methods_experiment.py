@@ -29,8 +29,9 @@ from run_demo import ROOT, ensure_demo_data
 from mmsquad.engine import training_methods
 from mmsquad.utils import register_all_modules
 from mmsquad.utils.experiment import (derive_run_config, last_validation,
-                                      mean_conflict, run_summary,
-                                      run_counts, train_and_store)
+                                      mean_conflict, run_counts,
+                                      run_summary, shown_path,
+                                      train_and_store)
 
 SCHEDULE = 'configs/squad/demo.py'
 SEED = 0
@@ -82,8 +83,9 @@ def finished_results(work_dir: str, runs: str,
 
 
 def write_report(results: Dict[str, dict], methods: Sequence[str],
-                 out_md: str) -> None:
-    """``docs/optim_methods.md`` from the finished runs."""
+                 out_md: str, runs_dir: str = RUNS) -> None:
+    """``docs/optim_methods.md`` from the finished runs stored in
+    ``runs_dir``."""
     plain = results.get('plain')
     rows = ['| method | ' + ' | '.join(METRICS.values()) +
             ' | mean cosine | conflict rate | s/iter | time ratio |',
@@ -121,7 +123,7 @@ measured in one run is in `docs/benchmarks.md` (`make bench`). The runs
 took {minutes:.0f} minutes on 2 CPU cores, at commits
 {run_counts([r['commit'] for r in results.values()])}, on
 {run_counts([r['machine'] for r in results.values()])}; their summaries
-are in `{RUNS}/`. One seed each: differences of a point or two are
+are in `{runs_dir}/`. One seed each: differences of a point or two are
 within what another seed gives (see `docs/grad_conflict.md` for the spread
 over seeds).
 
@@ -147,15 +149,17 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                         'training none')
     parser.add_argument('--out', default='docs/optim_methods.md')
     args = parser.parse_args(argv)
+    work_dir, runs, out = map(osp.abspath,
+                              (args.work_dir, args.runs, args.out))
     os.chdir(ROOT)  # the configs' data roots are relative to it
     ensure_demo_data()
     for method in () if args.report_only else args.methods:
         train_and_store(method_config(method),
-                        *run_paths(args.work_dir, args.runs, method),
+                        *run_paths(work_dir, runs, method),
                         summarise, train, ROOT)
-    write_report(finished_results(args.work_dir, args.runs, names), names,
-                 args.out)
-    print(f'wrote {args.out}')
+    write_report(finished_results(work_dir, runs, names), names, out,
+                 shown_path(runs, ROOT))
+    print(f'wrote {out}')
 
 
 if __name__ == '__main__':
