@@ -216,20 +216,30 @@ def test_runs_record_the_commit_and_machine_they_were_trained_at(
 
 def test_runs_record_the_commit_of_the_checkout_that_trains(tmp_path):
     """A grid run from another checkout trains that checkout's code, and
-    its records name that checkout's commit, not the installed one's."""
-    checkout = str(tmp_path / 'checkout')
-    os.makedirs(checkout)
-    for args in (['init', '-q'], ['commit', '-q', '--allow-empty', '-m', 'x']):
+    its records name that checkout's commit, not the installed one's;
+    ``+`` marks changed code, not the reports the grid rewrites in docs/."""
+    checkout = tmp_path / 'checkout'
+    (checkout / 'docs').mkdir(parents=True)
+    for name in ('docs/report.md', 'model.py'):
+        (checkout / name).write_text('committed\n')
+    for args in (['init', '-q'], ['add', '.'], ['commit', '-q', '-m', 'x']):
         subprocess.run(['git', '-c', 'user.name=t', '-c', 'user.email=t@t',
                         *args], cwd=checkout, check=True)
     commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
                             cwd=checkout, capture_output=True,
                             text=True).stdout.strip()
-    work_dir = str(tmp_path / 'run')
-    train_once(Config(dict(a=1)), work_dir,
-               lambda config, run_dir: log_scalars(run_dir, 'run', 1),
-               code_root=checkout)
-    assert run_record(work_dir)['commit'] == commit
+
+    def commit_of_a_run(name: str) -> str:
+        work_dir = str(tmp_path / name)
+        train_once(Config(dict(a=1)), work_dir,
+                   lambda config, run_dir: log_scalars(run_dir, 'run', 1),
+                   code_root=str(checkout))
+        return run_record(work_dir)['commit']
+
+    (checkout / 'docs' / 'report.md').write_text('rewritten\n')
+    assert commit_of_a_run('docs_changed') == commit
+    (checkout / 'model.py').write_text('changed\n')
+    assert commit_of_a_run('code_changed') == commit + '+'
 
 
 def test_grid_trains_with_its_own_checkouts_mmsquad(experiment, tmp_path,

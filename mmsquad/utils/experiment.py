@@ -70,8 +70,9 @@ def fingerprint(cfg: Config) -> str:
 
 def code_commit(root: str = PACKAGE_ROOT) -> str:
     """The commit checked out in ``root`` (short hash, with ``+`` when
-    tracked files differ from it), or ``'unknown'`` outside a git checkout.
-    """
+    tracked files outside ``docs/`` differ from it), or ``'unknown'``
+    outside a git checkout. ``docs/`` is left out: the experiments rewrite
+    their reports there while their grids train."""
     def git(*args: str) -> str:
         return subprocess.run(['git', *args], cwd=root, capture_output=True,
                               text=True).stdout.strip()
@@ -79,8 +80,9 @@ def code_commit(root: str = PACKAGE_ROOT) -> str:
     head = git('rev-parse', '--short', 'HEAD')
     if not head:
         return 'unknown'
-    return head + ('+' if git('status', '--porcelain',
-                              '--untracked-files=no') else '')
+    changed = git('status', '--porcelain', '--untracked-files=no', '--',
+                  '.', ':(exclude)docs')
+    return head + ('+' if changed else '')
 
 
 def machine() -> str:
