@@ -204,8 +204,8 @@ def train_and_store(cfg: Config, work_dir: str, path: str,
 def shown_path(path: str, root: str) -> str:
     """``path`` as a report names it: relative to the repository ``root``
     when inside it, else absolute."""
-    path = osp.abspath(path)
-    inside = osp.commonpath([path, osp.abspath(root)]) == osp.abspath(root)
+    path, root = osp.abspath(path), osp.abspath(root)
+    inside = osp.commonpath([path, root]) == root
     return osp.relpath(path, root) if inside else path
 
 
