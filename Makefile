@@ -3,7 +3,9 @@
 VENV ?= .venv
 WHEELHOUSE ?=
 PY := $(VENV)/bin/python
-PYTEST_ARGS ?= --durations=25
+# One pytest-xdist worker per core (at most 4); a file stays on one worker.
+PYTEST_ARGS ?= --numprocesses=auto --maxprocesses=4 --dist=loadfile \
+	--no-loadscope-reorder --durations=25
 
 .PHONY: install demo demo-underwater test bench experiment
 

@@ -1,5 +1,7 @@
 """Shared fixtures: registered modules and a small rendered dataset; an
-operator recorder."""
+operator recorder. Under pytest-xdist the cores are divided between the
+workers."""
+import os
 import os.path as osp
 
 import pytest
@@ -13,6 +15,28 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_CONFIG = osp.join(REPO, 'tests', 'configs', 'tiny_demo.py')
 
 register_all_modules()
+
+
+def pytest_configure(config) -> None:
+    """Register the ``long`` marker. Give each pytest-xdist worker its share
+    of the cores, and the tools it starts as subprocesses the same share:
+    without it every worker's torch takes all cores and the workers slow
+    each other down."""
+    config.addinivalue_line(
+        'markers', 'long: runs for minutes; its file is scheduled first')
+    workers = os.environ.get('PYTEST_XDIST_WORKER_COUNT')
+    if workers is None:
+        return
+    threads = max(1, (os.cpu_count() or 1) // int(workers))
+    torch.set_num_threads(threads)
+    os.environ['OMP_NUM_THREADS'] = str(threads)
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    """Move the ``long`` tests to the front: with ``--dist=loadfile
+    --no-loadscope-reorder`` (the Makefile's) their files go to the workers
+    first instead of last, and the workers finish together."""
+    items.sort(key=lambda item: item.get_closest_marker('long') is None)
 
 
 def layout_of(x: torch.Tensor) -> str:

@@ -32,6 +32,7 @@ def short_demo_root(tmp_path_factory) -> str:
     return root
 
 
+@pytest.mark.long
 def test_short_demo_run_beats_constant_predictors(short_demo_root,
                                                   tmp_path):
     overrides = {

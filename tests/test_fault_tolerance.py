@@ -203,6 +203,7 @@ def test_a_batch_of_one_trains_where_no_batchnorm_sees_one_value(
     assert 'Epoch(train) [1][2/2]' in _log(result)
 
 
+@pytest.mark.long
 def test_killed_two_process_training_resumes_bitwise(demo_root, tmp_path):
     # Two processes, 2 iterations an epoch, 3 epochs; only ONE checkpoint
     # kept, the setting in which mmengine's hook lost every checkpoint.
