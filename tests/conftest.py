@@ -19,15 +19,15 @@ register_all_modules()
 
 def pytest_configure(config) -> None:
     """Register the ``long`` marker. Give each pytest-xdist worker its share
-    of the cores, and the tools it starts as subprocesses the same share:
-    without it every worker's torch takes all cores and the workers slow
-    each other down."""
+    of torch's threads, and the tools it starts as subprocesses the same
+    share: without it every worker's torch takes all cores and the workers
+    slow each other down."""
     config.addinivalue_line(
         'markers', 'long: runs for minutes; its file is scheduled first')
     workers = os.environ.get('PYTEST_XDIST_WORKER_COUNT')
     if workers is None:
         return
-    threads = max(1, (os.cpu_count() or 1) // int(workers))
+    threads = max(1, torch.get_num_threads() // int(workers))
     torch.set_num_threads(threads)
     os.environ['OMP_NUM_THREADS'] = str(threads)
 
