@@ -162,6 +162,19 @@ def test_nash_mtl_weights_orthogonal_gradients_by_inverse_norms():
     np.testing.assert_allclose(out, expected, rtol=1e-6)
 
 
+def test_nash_mtl_leaves_a_task_with_zero_gradient_out():
+    # A batch without a labelled pixel of a task: its gradient is zero, no
+    # alpha solves its condition, and the other two bargain as above.
+    grads = np.diag([0.5, 2.0]) @ np.linalg.qr(
+        np.random.default_rng(0).normal(size=(5, 2)))[0].T
+    norms = np.linalg.norm(grads, axis=1)
+    expected = (np.sqrt(np.linalg.norm(norms ** 2)) / norms) @ grads
+    with_zero = np.insert(grads, 1, 0.0, axis=0)
+    out = nash_mtl(torch.from_numpy(with_zero)).numpy()
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    assert not nash_mtl(torch.zeros(3, 5)).any()
+
+
 def test_nash_mtl_solves_the_bargaining_condition_with_conflicts():
     grads = np.array([[1.0, 0.2, 0.0, 0.5], [-0.8, 1.0, 0.3, 0.0],
                       [0.1, -0.9, 1.0, 0.2]])

@@ -108,10 +108,27 @@ def nash_mtl(grads: Tensor) -> Tensor:
     ``alpha`` is the minimiser of the convex ``alpha^T K alpha / 2 -
     sum_i log alpha_i``, whose stationarity condition is the one above;
     the authors reach it by concave-convex iterations instead.
+
+    A task whose gradient is zero (a batch without a labelled pixel of
+    it) has nothing to bargain with, and no ``alpha`` solves its
+    condition: it gets weight 0 and the other tasks bargain among
+    themselves. (The authors' solver fails on such a ``K`` and reuses the
+    previous update's weights.)
     """
     gram = (grads.double() @ grads.double().T).cpu().numpy()
-    gram = gram / max(np.linalg.norm(gram), 1e-20)
-    num_tasks = grads.shape[0]
+    squared_norms = np.diag(gram)
+    players = squared_norms > 1e-20 * squared_norms.max()
+    alpha = np.zeros(len(gram))
+    if players.any():
+        alpha[players] = _bargaining_weights(gram[np.ix_(players, players)])
+    return torch.as_tensor(alpha, dtype=grads.dtype,
+                           device=grads.device) @ grads
+
+
+def _bargaining_weights(gram: np.ndarray) -> np.ndarray:
+    """The ``alpha > 0`` of :func:`nash_mtl` for a Gram matrix whose
+    diagonal is positive."""
+    gram = gram / np.linalg.norm(gram)
 
     def objective(log_alpha: np.ndarray):
         alpha = np.exp(log_alpha)  # positivity by parametrisation
@@ -119,12 +136,10 @@ def nash_mtl(grads: Tensor) -> Tensor:
         value = 0.5 * alpha @ k_alpha - log_alpha.sum()
         return value, alpha * k_alpha - 1.0
 
-    solution = minimize(objective, np.zeros(num_tasks), jac=True,
+    solution = minimize(objective, np.zeros(len(gram)), jac=True,
                         method='L-BFGS-B',
                         options=dict(ftol=0.0, gtol=1e-12, maxiter=1000))
-    alpha = torch.as_tensor(np.exp(solution.x), dtype=grads.dtype,
-                            device=grads.device)
-    return alpha @ grads
+    return np.exp(solution.x)
 
 
 class GradSurgeryMixin:
