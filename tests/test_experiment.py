@@ -464,6 +464,34 @@ def test_report_regenerates_from_stored_runs_alone(experiment, tmp_path,
     assert osp.isfile(str(tmp_path / 'report_plain.png'))
 
 
+def test_a_failed_run_does_not_stop_the_grid(tmp_path, monkeypatch, capsys):
+    """A run whose training fails (a diverged loss) is named and left
+    out; the runs after it train, the report covers them, and the command
+    exits with an error."""
+    methods = tool('optim_methods_experiment')
+    metrics = {key: 40.0 for key in methods.METRICS}
+
+    def train(config_file, work_dir):
+        if osp.basename(work_dir) == 'nashmtl':
+            raise subprocess.CalledProcessError(1, ['tools/train.py'])
+        log_run(work_dir, metrics)
+
+    monkeypatch.chdir(tmp_path)  # main() moves to the repository
+    monkeypatch.setattr(methods, 'train', train)
+    monkeypatch.setattr(methods, 'ensure_demo_data', lambda: None)
+    work_dir = str(tmp_path / 'work')
+    with pytest.raises(SystemExit) as exited:
+        methods.main(['--methods', 'plain', 'NashMTL', 'PCGrad',
+                      '--work-dir', work_dir, '--runs', 'runs',
+                      '--out', 'report.md'])
+    assert osp.join(work_dir, 'nashmtl') in str(exited.value)
+    assert 'nashmtl failed' in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path / 'runs')) == ['pcgrad.json',
+                                                     'plain.json']
+    with open(tmp_path / 'report.md') as f:
+        assert '| PCGrad | 40.00 |' in f.read()
+
+
 def test_report_only_refuses_to_train_references(experiment, capsys):
     """``--single-task`` trains; with ``--report-only`` it is refused
     before anything runs."""

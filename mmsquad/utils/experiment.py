@@ -14,8 +14,10 @@ import os.path as osp
 import platform
 import re
 import subprocess
+import sys
 import time
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import (Callable, Dict, Iterable, List, Optional, Sequence,
+                    Tuple)
 
 import numpy as np
 import torch
@@ -199,6 +201,29 @@ def train_and_store(cfg: Config, work_dir: str, path: str,
         train_once(cfg, work_dir, train, code_root)
         summary = run_summary(cfg, work_dir, path, summarise)
     return summary
+
+
+def train_grid(runs: Iterable[Tuple[Config, str, str]],
+               summarise: Callable[[List[dict]], dict],
+               train: Callable[[str, str], None],
+               code_root: str = PACKAGE_ROOT) -> List[str]:
+    """:func:`train_and_store` every ``(cfg, work_dir, path)`` of a grid.
+
+    A run whose training process fails (``train`` raises
+    ``subprocess.CalledProcessError``: a diverged loss, say) is reported
+    and left out, and the grid goes on with the next run, so one failing
+    method does not stop a night's runs. Returns the failed runs' work
+    dirs, each holding its log.
+    """
+    failed = []
+    for cfg, work_dir, path in runs:
+        try:
+            train_and_store(cfg, work_dir, path, summarise, train, code_root)
+        except subprocess.CalledProcessError as error:
+            print(f'!! the run in {work_dir} failed ({error}); its log is '
+                  'there. The grid goes on.', file=sys.stderr, flush=True)
+            failed.append(work_dir)
+    return failed
 
 
 def shown_path(path: str, root: str) -> str:

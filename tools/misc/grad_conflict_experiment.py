@@ -54,8 +54,8 @@ from mmsquad.utils.experiment import (derive_run_config, fingerprint,
                                       last_validation, mean_conflict,
                                       mean_std, paired_comparison,
                                       run_counts, run_record, run_summary,
-                                      shown_path, train_and_store,
-                                      train_once, validations)
+                                      shown_path, train_grid, train_once,
+                                      validations)
 from mmsquad.utils.single_task import single_task_config
 from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
                                                       iteration_label,
@@ -123,6 +123,14 @@ def train(config_file: str, work_dir: str) -> None:
                    env=dict(os.environ,
                             PYTHONPATH=os.pathsep.join(python_path)),
                    check=True)
+
+
+def exit_if_failed(failed: List[str]) -> None:
+    """Exit with an error naming the failed runs' work dirs (the report
+    covers the others), if there are any."""
+    if failed:
+        sys.exit(f'{len(failed)} run(s) failed, not in the report; their '
+                 f'logs are in {", ".join(failed)}')
 
 
 def slug(label: str) -> str:
@@ -523,12 +531,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             json.dump(references, f, indent=2)
             f.write('\n')
     references = load_single_task_references(REFERENCES)
-    grid = itertools.product(args.seeds, args.models, args.methods)
-    for seed, model, method in () if args.report_only else grid:
-        train_and_store(run_config(model, method, seed),
-                        run_dir(work_dir, model, method, seed),
-                        run_summary_path(runs, model, method, seed),
-                        summarise, train, ROOT)
+    grid = () if args.report_only else itertools.product(
+        args.seeds, args.models, args.methods)
+    failed = train_grid(
+        ((run_config(model, method, seed),
+          run_dir(work_dir, model, method, seed),
+          run_summary_path(runs, model, method, seed))
+         for seed, model, method in grid),
+        summarise, train, ROOT)
     results = finished_results(work_dir, runs, references)
     pngs = plot_curves_by_method(results, osp.splitext(out)[0])
     write_report(results, references,
@@ -536,6 +546,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                  {method: osp.basename(png) for method, png in pngs.items()},
                  shown_path(runs, ROOT))
     print(f'wrote {out} and {", ".join(pngs.values())}')
+    exit_if_failed(failed)
 
 
 if __name__ == '__main__':

@@ -23,15 +23,14 @@ import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from grad_conflict_experiment import load_config, slug, train
+from grad_conflict_experiment import exit_if_failed, load_config, slug, train
 from run_demo import ROOT, ensure_demo_data
 
 from mmsquad.engine import training_methods
 from mmsquad.utils import register_all_modules
 from mmsquad.utils.experiment import (derive_run_config, last_validation,
                                       mean_conflict, run_counts,
-                                      run_summary, shown_path,
-                                      train_and_store)
+                                      run_summary, shown_path, train_grid)
 
 SCHEDULE = 'configs/squad/demo.py'
 SEED = 0
@@ -153,13 +152,15 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                               (args.work_dir, args.runs, args.out))
     os.chdir(ROOT)  # the configs' data roots are relative to it
     ensure_demo_data()
-    for method in () if args.report_only else args.methods:
-        train_and_store(method_config(method),
-                        *run_paths(work_dir, runs, method),
-                        summarise, train, ROOT)
+    methods = () if args.report_only else args.methods
+    failed = train_grid(
+        ((method_config(method), *run_paths(work_dir, runs, method))
+         for method in methods),
+        summarise, train, ROOT)
     write_report(finished_results(work_dir, runs, names), names, out,
                  shown_path(runs, ROOT))
     print(f'wrote {out}')
+    exit_if_failed(failed)
 
 
 if __name__ == '__main__':
