@@ -8,6 +8,7 @@ import os
 import os.path as osp
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -17,9 +18,11 @@ from mmengine.config import Config, ConfigDict
 from conftest import REPO
 from mmsquad.engine import training_methods
 from mmsquad.utils.experiment import (RUN_RECORD, derive_run_config,
-                                      fingerprint, mean_conflict,
-                                      machine, paired_comparison,
-                                      run_counts, run_record, shown_path,
+                                      failure_reason, fingerprint,
+                                      mean_conflict, machine,
+                                      paired_comparison, run_counts,
+                                      run_echoing_stderr, run_record,
+                                      shown_path, store_failure,
                                       train_and_store, train_once)
 from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
                                                       plot_conflict_curves)
@@ -250,14 +253,14 @@ def test_grid_trains_with_its_own_checkouts_mmsquad(experiment, tmp_path,
     (other / 'mmsquad').mkdir(parents=True)
     (other / 'mmsquad' / '__init__.py').write_text('')
     monkeypatch.setenv('PYTHONPATH', str(other))
-    run, started = subprocess.run, []
-    monkeypatch.setattr(experiment.subprocess, 'run',
+    started = []
+    monkeypatch.setattr(experiment, 'run_echoing_stderr',
                         lambda args, **kwargs: started.append(kwargs))
     experiment.train('config.py', 'work_dir')
-    imported = run([experiment.sys.executable, '-c',
-                    'import mmsquad; print(mmsquad.__file__)'],
-                   cwd=str(tmp_path), env=started[0].get('env'),
-                   capture_output=True, text=True, check=True).stdout
+    imported = subprocess.run(
+        [sys.executable, '-c', 'import mmsquad; print(mmsquad.__file__)'],
+        cwd=str(tmp_path), env=started[0].get('env'), capture_output=True,
+        text=True, check=True).stdout
     assert imported.strip() == osp.join(REPO, 'mmsquad', '__init__.py')
 
 
@@ -320,10 +323,13 @@ def test_report_covers_every_finished_grid_run(experiment, tmp_path):
     assert [v['step'] for v in run['by_epoch']] == [2, 8]
     assert run['by_epoch'][0]['semseg/mIoU'] == 20.0
     assert run['delta_m'] == pytest.approx((-20 - 25) / 2)
-    missing = experiment.missing_runs(results)
+    missing = experiment.missing_runs(results, {})
     assert len(missing) == len(experiment.MODELS) * len(experiment.METHODS)
     assert 'MTAN / plain / seeds 1, 2' in missing
     assert 'Cross-Stitch / GradVac / seeds 0, 1, 2' in missing
+    # A failed run is not missing: the report lists it apart.
+    assert 'MTAN / plain / seed 2' in experiment.missing_runs(
+        results, {('MTAN', 'plain', 1): 'diverged'})
 
 
 def test_method_report_covers_every_finished_run(tmp_path):
@@ -340,11 +346,14 @@ def test_method_report_covers_every_finished_run(tmp_path):
     assert sorted(results) == ['PCGrad', 'plain']
     assert results['plain']['conflict']['conflict_rate'] == 0.25
     out = str(tmp_path / 'report.md')
-    methods.write_report(results, ['plain', 'PCGrad', 'GradVac', 'CAGrad'],
-                         out, 'elsewhere/runs')
+    methods.write_report(results, {'CAGrad': 'FloatingPointError: nan'},
+                         ['plain', 'PCGrad', 'GradVac', 'CAGrad'], out,
+                         'elsewhere/runs')
     with open(out) as f:
         report = f.read()
-    assert '2 methods are not in yet** (GradVac, CAGrad)' in report
+    assert '1 methods are not in yet** (GradVac)' in report
+    assert ('| CAGrad | failed: FloatingPointError: nan |' + ' |' * 8 + '\n'
+            in report)
     assert 'their summaries\nare in `elsewhere/runs/`' in report
 
 
@@ -443,6 +452,10 @@ def test_report_regenerates_from_stored_runs_alone(experiment, tmp_path,
                    lambda config, run_dir: log_run(run_dir, metrics))
     experiment.finished_results(work_dir, runs, dict(
         metrics={'semseg/mIoU': 50.0}, lower_is_better=[]))
+    store_failure(experiment.run_config('MTAN', 'plain', 2),
+                  experiment.run_dir(work_dir, 'MTAN', 'plain', 2),
+                  experiment.run_summary_path(runs, 'MTAN', 'plain', 2),
+                  'FloatingPointError: nan')
     shutil.rmtree(work_dir)
 
     def train(*args):
@@ -460,36 +473,67 @@ def test_report_regenerates_from_stored_runs_alone(experiment, tmp_path,
         report = f.read()
     assert "2 of the grid's 54 runs are in" in report
     assert '| MTAN | plain | 2 | 40.00 ± 0.00 |' in report
+    assert '- MTAN / plain / seed 2: FloatingPointError: nan' in report
+    assert '- MTAN / plain /' not in report.split('Failed, and left out')[0]
     assert f'their summaries are in `{runs}/`' in report
     assert osp.isfile(str(tmp_path / 'report_plain.png'))
 
 
 def test_a_failed_run_does_not_stop_the_grid(tmp_path, monkeypatch, capsys):
-    """A run whose training fails (a diverged loss) is named and left
-    out; the runs after it train, the report covers them, and the command
-    exits with an error."""
+    """A run whose training fails (a diverged loss) is named and stored as
+    failed, with why; the runs after it train, the report covers them and
+    the failure, and the command exits with an error. The next command
+    does not train the failed run again."""
     methods = tool('optim_methods_experiment')
     metrics = {key: 40.0 for key in methods.METRICS}
+    why = ('FloatingPointError: training diverged at iteration 234 (epoch '
+           '3): non-finite loss=nan')
 
     def train(config_file, work_dir):
         if osp.basename(work_dir) == 'nashmtl':
-            raise subprocess.CalledProcessError(1, ['tools/train.py'])
+            raise subprocess.CalledProcessError(
+                1, ['tools/train.py'], stderr=f'Traceback\n  ...\n{why}\n')
         log_run(work_dir, metrics)
 
     monkeypatch.chdir(tmp_path)  # main() moves to the repository
     monkeypatch.setattr(methods, 'train', train)
     monkeypatch.setattr(methods, 'ensure_demo_data', lambda: None)
     work_dir = str(tmp_path / 'work')
+    command = ['--methods', 'plain', 'NashMTL', 'PCGrad', '--work-dir',
+               work_dir, '--runs', 'runs', '--out', 'report.md']
     with pytest.raises(SystemExit) as exited:
-        methods.main(['--methods', 'plain', 'NashMTL', 'PCGrad',
-                      '--work-dir', work_dir, '--runs', 'runs',
-                      '--out', 'report.md'])
+        methods.main(command)
     assert osp.join(work_dir, 'nashmtl') in str(exited.value)
-    assert 'nashmtl failed' in capsys.readouterr().err
-    assert sorted(os.listdir(tmp_path / 'runs')) == ['pcgrad.json',
-                                                     'plain.json']
+    assert f'nashmtl failed ({why})' in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path / 'runs')) == [
+        'nashmtl.json', 'pcgrad.json', 'plain.json']
+    with open(tmp_path / 'runs' / 'nashmtl.json') as f:
+        assert json.load(f)['failed'] == why
     with open(tmp_path / 'report.md') as f:
-        assert '| PCGrad | 40.00 |' in f.read()
+        report = f.read()
+    assert '| PCGrad | 40.00 |' in report
+    assert f'| NashMTL | failed: {why} |' in report
+
+    def train_again(config_file, work_dir):
+        raise AssertionError(f'{work_dir} was trained again')
+
+    monkeypatch.setattr(methods, 'train', train_again)
+    monkeypatch.chdir(tmp_path)
+    methods.main(command)
+    assert 'skipped' in capsys.readouterr().err
+
+
+def test_a_failed_process_passes_its_stderr_on_and_keeps_its_tail(capfd):
+    """The training process's stderr reaches the user as it comes, and its
+    last line is why the run failed."""
+    script = ('import sys; print("progress", file=sys.stderr, flush=True); '
+              'raise FloatingPointError("diverged at iteration 7")')
+    with pytest.raises(subprocess.CalledProcessError) as failed:
+        run_echoing_stderr([sys.executable, '-c', script])
+    assert failure_reason(failed.value) == \
+        'FloatingPointError: diverged at iteration 7'
+    assert 'progress' in capfd.readouterr().err
+    run_echoing_stderr([sys.executable, '-c', 'pass'])
 
 
 def test_report_only_refuses_to_train_references(experiment, capsys):

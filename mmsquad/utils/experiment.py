@@ -6,6 +6,7 @@ that compare the runs.
 The machinery of ``tools/misc/grad_conflict_experiment.py`` and
 ``tools/misc/optim_methods_experiment.py``.
 """
+import collections
 import copy
 import hashlib
 import json
@@ -29,6 +30,8 @@ from .run_logs import read_scalars
 AMP_ONLY_KEYS = ('loss_scale', 'dtype')
 #: What :func:`train_once` writes beside a finished run.
 RUN_RECORD = 'experiment_run.json'
+#: The key of a stored summary that records a failed run: why it failed.
+FAILED = 'failed'
 #: The checkout mmsquad is imported from.
 PACKAGE_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -155,14 +158,29 @@ def run_record(work_dir: str) -> dict:
 
 def stored_summary(path: str, cfg: Config) -> Optional[dict]:
     """The summary :func:`run_summary` stored at ``path`` of the run of
-    ``cfg``; ``None`` when none is stored, or one of another config (a run
-    of a changed schedule is not taken from before)."""
+    ``cfg``; ``None`` when none is stored (or the run's failure), or one
+    of another config."""
+    summary = stored_record(path, cfg)
+    return None if summary is None or FAILED in summary else summary
+
+
+def stored_failure(path: str, cfg: Config) -> Optional[str]:
+    """Why the run of ``cfg`` failed, as :func:`train_grid` stored it at
+    ``path``; ``None`` when no failure of that config is stored."""
+    record = stored_record(path, cfg)
+    return None if record is None else record.get(FAILED)
+
+
+def stored_record(path: str, cfg: Config) -> Optional[dict]:
+    """What is stored at ``path`` of the run of ``cfg`` (its summary, or
+    the record of its failure); ``None`` when nothing is stored, or a
+    record of another config (a run of a changed schedule is not taken
+    from before)."""
     if not osp.isfile(path):
         return None
     with open(path) as f:
-        summary = json.load(f)
-    return summary if summary.get('fingerprint') == fingerprint(cfg) \
-        else None
+        record = json.load(f)
+    return record if record.get('fingerprint') == fingerprint(cfg) else None
 
 
 def run_summary(cfg: Config, work_dir: str, path: str,
@@ -210,20 +228,68 @@ def train_grid(runs: Iterable[Tuple[Config, str, str]],
     """:func:`train_and_store` every ``(cfg, work_dir, path)`` of a grid.
 
     A run whose training process fails (``train`` raises
-    ``subprocess.CalledProcessError``: a diverged loss, say) is reported
-    and left out, and the grid goes on with the next run, so one failing
-    method does not stop a night's runs. Returns the failed runs' work
-    dirs, each holding its log.
+    ``subprocess.CalledProcessError``: a diverged loss, say) is reported,
+    its failure is stored at ``path`` (:func:`store_failure`), and the
+    grid goes on with the next run, so one failing method does not stop a
+    night's runs. A run whose failure is stored is not trained again
+    (the same config fails the same way) until its record is deleted.
+    Returns the work dirs, each holding its log, of the runs that failed
+    in this call.
     """
     failed = []
     for cfg, work_dir, path in runs:
+        reason = stored_failure(path, cfg)
+        if reason is not None:
+            print(f'!! skipped {work_dir}: it failed before ({reason}); '
+                  f'delete {path} to train it again.', file=sys.stderr,
+                  flush=True)
+            continue
         try:
             train_and_store(cfg, work_dir, path, summarise, train, code_root)
         except subprocess.CalledProcessError as error:
-            print(f'!! the run in {work_dir} failed ({error}); its log is '
+            reason = failure_reason(error)
+            store_failure(cfg, work_dir, path, reason, code_root)
+            print(f'!! the run in {work_dir} failed ({reason}); its log is '
                   'there. The grid goes on.', file=sys.stderr, flush=True)
             failed.append(work_dir)
     return failed
+
+
+def failure_reason(error: subprocess.CalledProcessError) -> str:
+    """The last line the failed process wrote to stderr (where Python
+    prints the exception that ended it), else the error itself."""
+    lines = [line.strip() for line in (error.stderr or '').splitlines()
+             if line.strip()]
+    return lines[-1] if lines else str(error)
+
+
+def store_failure(cfg: Config, work_dir: str, path: str, reason: str,
+                  code_root: str = PACKAGE_ROOT) -> None:
+    """Store at ``path`` that the run of ``cfg`` in ``work_dir`` failed,
+    why, and at which commit and on which machine, for the reports to
+    show and :func:`train_grid` not to train it again."""
+    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump({FAILED: reason, 'fingerprint': fingerprint(cfg),
+                   'commit': code_commit(code_root), 'machine': machine()},
+                  f, indent=1)
+        f.write('\n')
+
+
+def run_echoing_stderr(command: Sequence[str], **kwargs) -> None:
+    """``subprocess.run(command, check=True, **kwargs)``, its stderr passed
+    on to this process's as it comes and, on failure, kept (its last 50
+    lines) in the ``CalledProcessError`` for :func:`failure_reason`."""
+    tail: collections.deque = collections.deque(maxlen=50)
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True,
+                          errors='replace', **kwargs) as process:
+        for line in process.stderr:
+            sys.stderr.write(line)
+            tail.append(line)
+    sys.stderr.flush()
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, command,
+                                            stderr=''.join(tail))
 
 
 def shown_path(path: str, root: str) -> str:

@@ -19,7 +19,9 @@ and measurements, commit, minutes, config fingerprint) is stored in
 again, in this checkout or a fresh one: the grid can be run in parts
 (``--models``, ``--methods``, ``--seeds``) and resumed; the report covers
 every stored run of the grid, whichever part trained it, and names the
-missing ones. A stored run of another config (a changed schedule) is
+missing ones. A run that fails (a diverged loss) is stored as failed,
+with why, and listed as such; it is not trained again until its summary
+is deleted. A stored run of another config (a changed schedule) is
 trained again.
 
 delta_m is measured against single-task references (each task's main
@@ -36,7 +38,6 @@ import math
 import os
 import os.path as osp
 import itertools
-import subprocess
 import sys
 from functools import lru_cache
 from typing import Dict, List, Optional, Sequence
@@ -53,8 +54,9 @@ from mmsquad.utils import register_all_modules
 from mmsquad.utils.experiment import (derive_run_config, fingerprint,
                                       last_validation, mean_conflict,
                                       mean_std, paired_comparison,
-                                      run_counts, run_record, run_summary,
-                                      shown_path, train_grid, train_once,
+                                      run_counts, run_echoing_stderr,
+                                      run_record, run_summary, shown_path,
+                                      stored_failure, train_grid, train_once,
                                       validations)
 from mmsquad.utils.single_task import single_task_config
 from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
@@ -118,19 +120,18 @@ def train(config_file: str, work_dir: str) -> None:
     installed one, which may be another checkout) in a fresh process."""
     print('>> train', config_file, flush=True)
     python_path = [ROOT] + [p for p in [os.environ.get('PYTHONPATH')] if p]
-    subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'train.py'),
-                    config_file, '--work-dir', work_dir], cwd=ROOT,
-                   env=dict(os.environ,
-                            PYTHONPATH=os.pathsep.join(python_path)),
-                   check=True)
+    run_echoing_stderr(
+        [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config_file,
+         '--work-dir', work_dir], cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(python_path)))
 
 
 def exit_if_failed(failed: List[str]) -> None:
     """Exit with an error naming the failed runs' work dirs (the report
-    covers the others), if there are any."""
+    lists them as failed), if there are any."""
     if failed:
-        sys.exit(f'{len(failed)} run(s) failed, not in the report; their '
-                 f'logs are in {", ".join(failed)}')
+        sys.exit(f'{len(failed)} run(s) failed; their logs are in '
+                 f'{", ".join(failed)}')
 
 
 def slug(label: str) -> str:
@@ -241,6 +242,18 @@ def finished_results(work_dir: str, runs: str,
     return results
 
 
+def failed_runs(runs: str) -> Dict[tuple, str]:
+    """``{(model, method, seed): why it failed}`` of every run of the grid
+    whose failure is stored in ``runs``."""
+    failures = {}
+    for model, method, seed in itertools.product(MODELS, METHODS, SEEDS):
+        reason = stored_failure(run_summary_path(runs, model, method, seed),
+                                run_config(model, method, seed))
+        if reason is not None:
+            failures[(model, method, seed)] = reason
+    return failures
+
+
 def cell(values: Sequence[float], digits: int = 2) -> str:
     """``mean ± std`` (the mean alone for one value)."""
     mean, std = mean_std(values)
@@ -313,11 +326,13 @@ def not_learned(runs: Dict[int, dict], label: str, constant: dict,
     return failures
 
 
-def missing_runs(results: dict) -> List[str]:
-    """The runs of the grid not in ``results``, by model and method."""
+def missing_runs(results: dict, failures: dict) -> List[str]:
+    """The runs of the grid neither in ``results`` nor failed, by model and
+    method."""
     missing = []
     for model, method in itertools.product(MODELS, METHODS):
-        seeds = [str(s) for s in SEEDS if (model, method, s) not in results]
+        seeds = [str(s) for s in SEEDS if (model, method, s) not in results
+                 and (model, method, s) not in failures]
         if seeds:
             missing.append(f'{model} / {method} / seed{"s" * (len(seeds) > 1)}'
                            f' {", ".join(seeds)}')
@@ -369,12 +384,12 @@ def plot_curves_by_method(results: dict, prefix: str) -> Dict[str, str]:
     return pngs
 
 
-def write_report(results: dict, references: dict, constant: dict,
-                 out_md: str, png_names: Dict[str, str],
-                 runs_dir: str = RUNS) -> None:
+def write_report(results: dict, failures: Dict[tuple, str],
+                 references: dict, constant: dict, out_md: str,
+                 png_names: Dict[str, str], runs_dir: str = RUNS) -> None:
     """``docs/grad_conflict.md`` from the finished runs of the grid in
-    ``results``, stored in ``runs_dir``, with the curves' pictures
-    ``{method: file name}``."""
+    ``results`` and the ``failures`` of others, stored in ``runs_dir``,
+    with the curves' pictures ``{method: file name}``."""
     lower_is_better = lower_is_better_keys()
     constant = {key: constant[key] for key in METRICS}
     rows = ['| model | method | seeds | ' + ' | '.join(METRICS.values()) +
@@ -419,12 +434,21 @@ def write_report(results: dict, references: dict, constant: dict,
                else 'Tasks that did not beat the constant predictor by '
                f'{LEARNED_MARGIN:.0%} of its value (not learned in this '
                'schedule):\n\n' + '\n'.join(f'- {u}' for u in unlearned))
-    missing = missing_runs(results)
-    coverage = ('Every run of the grid is in.' if not missing else
-                f'**Partial: {len(results)} of the grid\'s '
-                f'{len(MODELS) * len(METHODS) * len(SEEDS)} runs are in.** '
-                '`make experiment` trains the rest and keeps the finished '
-                'ones. Not in yet:\n\n' + '\n'.join(f'- {m}' for m in missing))
+    missing = missing_runs(results, failures)
+    total = len(MODELS) * len(METHODS) * len(SEEDS)
+    coverage = ('Every run of the grid is in.' if len(results) == total else
+                f'**Partial: {len(results)} of the grid\'s {total} runs are '
+                'in.**')
+    if missing:
+        coverage += (' `make experiment` trains the rest and keeps the '
+                     'finished ones. Not in yet:\n\n' +
+                     '\n'.join(f'- {m}' for m in missing))
+    if failures:
+        coverage += (
+            '\n\nFailed, and left out (`make experiment` does not train '
+            'them again until their summaries are deleted):\n\n' +
+            '\n'.join(f'- {model} / {method} / seed {seed}: {reason}'
+                      for (model, method, seed), reason in failures.items()))
     pictures = '\n\n'.join(f'![gradient conflict curves, {method}]({name})'
                              for method, name in png_names.items())
     text = f"""# Gradient conflict with and without expert squads
@@ -541,7 +565,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         summarise, train, ROOT)
     results = finished_results(work_dir, runs, references)
     pngs = plot_curves_by_method(results, osp.splitext(out)[0])
-    write_report(results, references,
+    write_report(results, failed_runs(runs), references,
                  constant_baseline(load_config(SCHEDULE)), out,
                  {method: osp.basename(png) for method, png in pngs.items()},
                  shown_path(runs, ROOT))

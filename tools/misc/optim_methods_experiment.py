@@ -17,6 +17,8 @@ All 27 methods take about 6 hours on 2 CPU cores (a plain run takes about
 is stored in ``docs/optim_methods_runs/`` and committed, and the run is
 not trained again, in this checkout or a fresh one; ``--methods`` trains a
 part, and the report covers every stored run and names the missing ones.
+A run that fails (a diverged loss) is stored as failed, with why, listed
+as such, and not trained again until its summary is deleted.
 """
 import argparse
 import os
@@ -30,7 +32,8 @@ from mmsquad.engine import training_methods
 from mmsquad.utils import register_all_modules
 from mmsquad.utils.experiment import (derive_run_config, last_validation,
                                       mean_conflict, run_counts,
-                                      run_summary, shown_path, train_grid)
+                                      run_summary, shown_path,
+                                      stored_failure, train_grid)
 
 SCHEDULE = 'configs/squad/demo.py'
 SEED = 0
@@ -81,10 +84,23 @@ def finished_results(work_dir: str, runs: str,
     return results
 
 
-def write_report(results: Dict[str, dict], methods: Sequence[str],
-                 out_md: str, runs_dir: str = RUNS) -> None:
+def failed_methods(runs: str, methods: Sequence[str]) -> Dict[str, str]:
+    """``{method: why its run failed}`` of the methods whose run's failure
+    is stored in ``runs``."""
+    failures = {}
+    for method in methods:
+        reason = stored_failure(run_paths('', runs, method)[1],
+                                method_config(method))
+        if reason is not None:
+            failures[method] = reason
+    return failures
+
+
+def write_report(results: Dict[str, dict], failures: Dict[str, str],
+                 methods: Sequence[str], out_md: str,
+                 runs_dir: str = RUNS) -> None:
     """``docs/optim_methods.md`` from the finished runs stored in
-    ``runs_dir``."""
+    ``runs_dir`` and the ``failures`` of others."""
     plain = results.get('plain')
     rows = ['| method | ' + ' | '.join(METRICS.values()) +
             ' | mean cosine | conflict rate | s/iter | time ratio |',
@@ -97,11 +113,17 @@ def write_report(results: Dict[str, dict], methods: Sequence[str],
                     f'{result["conflict"]["cos_mean"]:.3f} | '
                     f'{result["conflict"]["conflict_rate"]:.3f} | '
                     f'{result["seconds"]:.2f} | {ratio} |')
-    missing = [m for m in methods if m not in results]
+    rows += [f'| {method} | failed: {reason} |' + ' |' * (3 + len(METRICS))
+             for method, reason in failures.items()]
+    missing = [m for m in methods if m not in results and m not in failures]
     coverage = ('Every method is in.' if not missing else
                 f'**Partial: {len(missing)} methods are not in yet** '
                 f'({", ".join(missing)}); `make experiment` trains them and '
                 'keeps the finished runs.')
+    if failures:
+        coverage += (f' The runs of {", ".join(failures)} failed; '
+                     '`make experiment` does not train them again until '
+                     'their summaries are deleted.')
     minutes = sum(r['minutes'] for r in results.values())
     text = f"""# Gradient surgery and loss weighting on the demo data
 
@@ -157,7 +179,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         ((method_config(method), *run_paths(work_dir, runs, method))
          for method in methods),
         summarise, train, ROOT)
-    write_report(finished_results(work_dir, runs, names), names, out,
+    write_report(finished_results(work_dir, runs, names),
+                 failed_methods(runs, names), names, out,
                  shown_path(runs, ROOT))
     print(f'wrote {out}')
     exit_if_failed(failed)
