@@ -11,9 +11,10 @@ declares shared) with one model, training method and seed put into it
 the demo the same way, by its image size, data and schedule alone.
 
 ``make experiment`` runs the whole grid (6 models x 3 methods x 3 seeds
-and the single-task references): about 60 hours on 2 CPU cores (a plain
-run of SquadNet-small takes about 40 minutes, PCGrad and GradVac about
-twice that). Each finished run's summary (metrics, conflict statistics
+and the single-task references): about 35 hours on 2 CPU cores, as
+measured in two one-thread processes side by side (a plain run takes 10
+to 45 minutes by model, SquadNet-small about 26; PCGrad and GradVac about
+3 times their model's plain run). Each finished run's summary (metrics, conflict statistics
 and measurements, commit, minutes, config fingerprint) is stored in
 ``docs/grad_conflict_runs/`` and committed, and the run is not trained
 again, in this checkout or a fresh one: the grid can be run in parts

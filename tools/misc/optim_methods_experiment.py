@@ -12,8 +12,10 @@ reports it), the mean pairwise gradient cosine and conflict rate on the
 shared parameters, and the time per training iteration as logged, as a
 ratio to plain training.
 
-All 27 methods take about 6 hours on 2 CPU cores (a plain run takes about
-8 minutes, a surgery run about twice that). Each finished run's summary
+All 27 methods take about 6.5 hours in two one-thread processes on 2 CPU
+cores (measured that way: a plain or loss-weighting run takes 11 to 16
+minutes, a run with per-task gradients, surgery or aggregation, about
+31). Each finished run's summary
 is stored in ``docs/optim_methods_runs/`` and committed, and the run is
 not trained again, in this checkout or a fresh one; ``--methods`` trains a
 part, and the report covers every stored run and names the missing ones.
