@@ -453,7 +453,6 @@ def test_report_regenerates_from_stored_runs_alone(experiment, tmp_path,
     experiment.finished_results(work_dir, runs, dict(
         metrics={'semseg/mIoU': 50.0}, lower_is_better=[]))
     store_failure(experiment.run_config('MTAN', 'plain', 2),
-                  experiment.run_dir(work_dir, 'MTAN', 'plain', 2),
                   experiment.run_summary_path(runs, 'MTAN', 'plain', 2),
                   'FloatingPointError: nan')
     shutil.rmtree(work_dir)

@@ -248,7 +248,7 @@ def train_grid(runs: Iterable[Tuple[Config, str, str]],
             train_and_store(cfg, work_dir, path, summarise, train, code_root)
         except subprocess.CalledProcessError as error:
             reason = failure_reason(error)
-            store_failure(cfg, work_dir, path, reason, code_root)
+            store_failure(cfg, path, reason, code_root)
             print(f'!! the run in {work_dir} failed ({reason}); its log is '
                   'there. The grid goes on.', file=sys.stderr, flush=True)
             failed.append(work_dir)
@@ -263,10 +263,10 @@ def failure_reason(error: subprocess.CalledProcessError) -> str:
     return lines[-1] if lines else str(error)
 
 
-def store_failure(cfg: Config, work_dir: str, path: str, reason: str,
+def store_failure(cfg: Config, path: str, reason: str,
                   code_root: str = PACKAGE_ROOT) -> None:
-    """Store at ``path`` that the run of ``cfg`` in ``work_dir`` failed,
-    why, and at which commit and on which machine, for the reports to
+    """Store at ``path`` that the run of ``cfg`` failed, why, and at which
+    commit (of ``code_root``) and on which machine, for the reports to
     show and :func:`train_grid` not to train it again."""
     os.makedirs(osp.dirname(path) or '.', exist_ok=True)
     with open(path, 'w') as f:

@@ -14,16 +14,16 @@ the demo the same way, by its image size, data and schedule alone.
 and the single-task references): about 35 hours on 2 CPU cores, as
 measured in two one-thread processes side by side (a plain run takes 10
 to 45 minutes by model, SquadNet-small about 26; PCGrad and GradVac about
-3 times their model's plain run). Each finished run's summary (metrics, conflict statistics
-and measurements, commit, minutes, config fingerprint) is stored in
-``docs/grad_conflict_runs/`` and committed, and the run is not trained
-again, in this checkout or a fresh one: the grid can be run in parts
-(``--models``, ``--methods``, ``--seeds``) and resumed; the report covers
-every stored run of the grid, whichever part trained it, and names the
-missing ones. A run that fails (a diverged loss) is stored as failed,
-with why, and listed as such; it is not trained again until its summary
-is deleted. A stored run of another config (a changed schedule) is
-trained again.
+3 times their model's plain run). Each finished run's summary (metrics,
+conflict statistics and measurements, commit, minutes, config
+fingerprint) is stored in ``docs/grad_conflict_runs/`` and committed, and
+the run is not trained again, in this checkout or a fresh one: the grid
+can be run in parts (``--models``, ``--methods``, ``--seeds``) and
+resumed; the report covers every stored run of the grid, whichever part
+trained it, and names the missing ones. A run that fails (a diverged
+loss) is stored as failed, with why, and listed as such; it is not
+trained again until its summary is deleted. A stored run of another
+config (a changed schedule) is trained again.
 
 delta_m is measured against single-task references (each task's main
 metric): the shared-encoder trunk with one head, trained on one task with
