@@ -354,6 +354,14 @@ def test_method_report_covers_every_finished_run(tmp_path):
     assert '1 methods are not in yet** (GradVac)' in report
     assert ('| CAGrad | failed: FloatingPointError: nan |' + ' |' * 8 + '\n'
             in report)
+    # A grid with a failed run and no missing one is not "every method".
+    covered = str(tmp_path / 'covered.md')
+    methods.write_report(results, {'CAGrad': 'nan'},
+                         ['plain', 'PCGrad', 'CAGrad'], covered)
+    with open(covered) as f:
+        covered_report = f.read()
+    assert 'Every method is in' not in covered_report
+    assert 'The runs of CAGrad failed' in covered_report
     assert 'their summaries\nare in `elsewhere/runs/`' in report
 
 

@@ -15,9 +15,9 @@ ratio to plain training.
 All 27 methods take about 6.5 hours in two one-thread processes on 2 CPU
 cores (measured that way: a plain or loss-weighting run takes 11 to 16
 minutes, a run with per-task gradients, surgery or aggregation, about
-31). Each finished run's summary
-is stored in ``docs/optim_methods_runs/`` and committed, and the run is
-not trained again, in this checkout or a fresh one; ``--methods`` trains a
+31). Each finished run's summary is stored in
+``docs/optim_methods_runs/`` and committed, and the run is not trained
+again, in this checkout or a fresh one; ``--methods`` trains a
 part, and the report covers every stored run and names the missing ones.
 A run that fails (a diverged loss) is stored as failed, with why, listed
 as such, and not trained again until its summary is deleted.
@@ -118,12 +118,14 @@ def write_report(results: Dict[str, dict], failures: Dict[str, str],
     rows += [f'| {method} | failed: {reason} |' + ' |' * (3 + len(METRICS))
              for method, reason in failures.items()]
     missing = [m for m in methods if m not in results and m not in failures]
-    coverage = ('Every method is in.' if not missing else
-                f'**Partial: {len(missing)} methods are not in yet** '
-                f'({", ".join(missing)}); `make experiment` trains them and '
-                'keeps the finished runs.')
+    coverage = ('Every method is in.' if not missing and not failures
+                else '')
+    if missing:
+        coverage += (f'**Partial: {len(missing)} methods are not in yet** '
+                     f'({", ".join(missing)}); `make experiment` trains them '
+                     'and keeps the finished runs. ')
     if failures:
-        coverage += (f' The runs of {", ".join(failures)} failed; '
+        coverage += (f'The runs of {", ".join(failures)} failed; '
                      '`make experiment` does not train them again until '
                      'their summaries are deleted.')
     minutes = sum(r['minutes'] for r in results.values())
