@@ -1,14 +1,14 @@
 """torchjd's aggregators as gradient surgery: for every aggregator, the
 update of the shared parameters equals the aggregator applied to the
 per-task gradients computed by separate backward passes; mmsquad's own
-PCGrad and GradVac agree with torchjd's."""
+PCGrad, GradVac and ConFIG agree with torchjd's."""
 import pytest
 import torch
 import torchjd.aggregation as aggregation
 from mmengine.optim import OptimWrapper
 
 from mmsquad.engine import (aggregator_config, aggregator_names,
-                            build_aggregator, gradvac, pcgrad)
+                            build_aggregator, config_update, gradvac, pcgrad)
 from mmsquad.registry import MODELS, OPTIM_WRAPPERS
 from mmsquad.structures import MultiTaskDataSample
 from mmsquad.tasks import build_tasks
@@ -145,3 +145,38 @@ def test_mmsquad_gradvac_equals_torchjds_over_steps(num_tasks):
         ours = gradvac(grads, order, targets, 0.3)
         torch.manual_seed(step)
         torch.testing.assert_close(ours, theirs_aggregator(grads))
+
+
+@pytest.mark.parametrize('num_tasks', [2, 3, 4])
+@pytest.mark.parametrize('case', ['equal', 'preferences', 'a zero gradient'])
+def test_mmsquad_config_equals_torchjds(num_tasks, case):
+    grads = _conflicting(num_tasks, 20 + num_tasks)
+    preferences = None
+    if case == 'preferences':
+        preferences = torch.tensor([1.0, 3.0, 0.5, 2.0][:num_tasks],
+                                   dtype=torch.float64)
+    elif case == 'a zero gradient':
+        grads[-1] = 0.0
+    theirs = aggregation.ConFIG(pref_vector=preferences)(grads)
+    torch.testing.assert_close(config_update(grads, preferences), theirs)
+
+
+def test_mmsquad_config_updates_where_torchjds_is_zero():
+    """4 tasks of SquadNet-small's 9,121,536 shared parameters in float32:
+    torchjd's pinv tolerance cuts every singular value. mmsquad's update
+    is ConFIG's: the same cosine to every task's gradient, and the sum of
+    the gradients' projections on it as its length."""
+    grads = torch.randn(4, 9_121_536, generator=torch.Generator()
+                        .manual_seed(0))
+    grads[1] -= 0.5 * grads[0]
+    assert not aggregation.ConFIG()(grads).any(), \
+        "torchjd's ConFIG updates at this size now: retire mmsquad's"
+    update = config_update(grads)
+    cosines = torch.nn.functional.cosine_similarity(update[None], grads)
+    assert cosines.min() > 0.3
+    torch.testing.assert_close(cosines, cosines.mean().expand(4), rtol=1e-4,
+                               atol=0.0)
+    direction = update.double() / update.double().norm()
+    torch.testing.assert_close(update.double().norm(),
+                               (grads.double() @ direction).sum(),
+                               rtol=1e-5, atol=0.0)

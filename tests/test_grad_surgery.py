@@ -47,6 +47,14 @@ def numpy_gradvac(grads, order, targets, beta, below_target_only=False):
     return result
 
 
+def numpy_config(grads, weights):
+    """ConFIG's Eq. 2 as written: the pseudo-inverse of the unit rows."""
+    units = grads / np.linalg.norm(grads, axis=1, keepdims=True)
+    direction = np.linalg.pinv(units) @ weights
+    direction /= np.linalg.norm(direction)
+    return (grads @ direction).sum() * direction
+
+
 def test_pcgrad_projects_two_known_vectors():
     grads = torch.tensor([[1.0, 0.0], [-1.0, 1.0]])
     # g1 . g2 = -1: g1 -> g1 - (-1 / 2) g2 = (0.5, 0.5);
@@ -248,7 +256,8 @@ def build_wrapper(type_name: str, optimizer, monkeypatch):
 @pytest.mark.parametrize('prefix', ['', 'Amp', pytest.param(
     'CPUAmp', marks=pytest.mark.skipif(not cpu_supports_bfloat16(),
                                        reason='no bfloat16 on this CPU'))])
-@pytest.mark.parametrize('name', ['PCGrad', 'GradVac', 'CAGrad', 'NashMTL'])
+@pytest.mark.parametrize('name',
+                         ['PCGrad', 'GradVac', 'CAGrad', 'NashMTL', 'ConFIG'])
 def test_wrapper_applies_the_surgery_to_shared_params_only(
         name, prefix, monkeypatch):
     shared, heads, losses = two_task_problem()
@@ -263,6 +272,8 @@ def test_wrapper_applies_the_surgery_to_shared_params_only(
                                  np.zeros((2, 2)), 0.01)
     elif name == 'CAGrad':
         expected = cagrad(grads.double(), 0.4).numpy()
+    elif name == 'ConFIG':
+        expected = numpy_config(grads.numpy(), np.ones(2))
     else:
         expected = nash_mtl(grads.double()).numpy()
     head_expected = [g.clone() for g in torch.autograd.grad(
@@ -282,6 +293,24 @@ def test_wrapper_applies_the_surgery_to_shared_params_only(
     np.testing.assert_allclose(step.numpy(), expected, rtol=1e-5, atol=1e-6)
     for b, p, g in zip(before[len(params):], head_params, head_expected):
         torch.testing.assert_close(b - p.detach(), g)
+
+
+def test_config_wrapper_weights_tasks_by_its_pref_vector():
+    shared, heads, losses = two_task_problem()
+    params = list(shared.parameters())
+    grads = per_task_gradients(losses, params).numpy()
+    expected = numpy_config(grads, np.array([1.0, 3.0]))
+    assert not np.allclose(expected, numpy_config(grads, np.ones(2)))
+    before = [p.detach().clone() for p in params]
+    wrapper = OPTIM_WRAPPERS.build(dict(
+        type='ConFIGOptimWrapper', pref_vector=[1.0, 3.0],
+        optimizer=torch.optim.SGD(params, lr=1.0)))
+    loss_dict = {f'{task}.loss': value for task, value in losses.items()}
+    wrapper.update_params(attach_task_losses(sum(losses.values()),
+                                             loss_dict, lambda: params))
+    step = torch.cat([(b - p.detach()).reshape(-1)
+                      for b, p in zip(before, params)])
+    np.testing.assert_allclose(step.numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize('name', ['PCGrad', 'GradVac'])

@@ -12,7 +12,7 @@ reports it), the mean pairwise gradient cosine and conflict rate on the
 shared parameters, and the time per training iteration as logged, as a
 ratio to plain training.
 
-All 27 methods take about 6.5 hours in two one-thread processes on 2 CPU
+All 28 methods take about 7 hours in two one-thread processes on 2 CPU
 cores (measured that way: a plain or loss-weighting run takes 11 to 16
 minutes, a run with per-task gradients, surgery or aggregation, about
 31). Each finished run's summary is stored in

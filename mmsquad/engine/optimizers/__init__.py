@@ -4,16 +4,17 @@ from .aggregator_surgery import (AggregatorSurgery, aggregator_names,
 from .cpu_amp_optimizer_wrapper import CPUAmpOptimWrapper
 from .method_catalogue import (aggregator_config, surgery_methods,
                                training_methods)
-from .grad_surgery import (DBMTL, CAGrad, GradSurgeryMixin, GradVac, NashMTL,
-                           PCGrad, RandomOrderSurgery, cagrad, gradvac,
-                           nash_mtl, pcgrad)
+from .grad_surgery import (DBMTL, CAGrad, ConFIG, GradSurgeryMixin, GradVac,
+                           NashMTL, PCGrad, RandomOrderSurgery, cagrad,
+                           config_update, gradvac, nash_mtl, pcgrad)
 from .surgery_wrappers import (
     AggregatorOptimWrapper, AmpAggregatorOptimWrapper,
     CPUAmpAggregatorOptimWrapper, PCGradOptimWrapper, AmpPCGradOptimWrapper,
     CPUAmpPCGradOptimWrapper, GradVacOptimWrapper, AmpGradVacOptimWrapper,
     CPUAmpGradVacOptimWrapper, CAGradOptimWrapper, AmpCAGradOptimWrapper,
     CPUAmpCAGradOptimWrapper, NashMTLOptimWrapper, AmpNashMTLOptimWrapper,
-    CPUAmpNashMTLOptimWrapper, DBMTLOptimWrapper, AmpDBMTLOptimWrapper,
+    CPUAmpNashMTLOptimWrapper, ConFIGOptimWrapper, AmpConFIGOptimWrapper,
+    CPUAmpConFIGOptimWrapper, DBMTLOptimWrapper, AmpDBMTLOptimWrapper,
     CPUAmpDBMTLOptimWrapper)
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     'AmpGradVacOptimWrapper', 'CPUAmpGradVacOptimWrapper',
     'CAGradOptimWrapper', 'AmpCAGradOptimWrapper', 'CPUAmpCAGradOptimWrapper',
     'NashMTLOptimWrapper', 'AmpNashMTLOptimWrapper',
-    'CPUAmpNashMTLOptimWrapper', 'DBMTL', 'DBMTLOptimWrapper',
+    'CPUAmpNashMTLOptimWrapper', 'ConFIG', 'config_update',
+    'ConFIGOptimWrapper', 'AmpConFIGOptimWrapper', 'CPUAmpConFIGOptimWrapper',
+    'DBMTL', 'DBMTLOptimWrapper',
     'AmpDBMTLOptimWrapper', 'CPUAmpDBMTLOptimWrapper'
 ]

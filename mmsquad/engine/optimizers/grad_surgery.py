@@ -1,5 +1,5 @@
 """Gradient surgery as optim wrappers: PCGrad, GradVac, CAGrad, Nash-MTL,
-DB-MTL.
+ConFIG, DB-MTL.
 
 Each wrapper replaces the gradient of the shared parameters (those the
 model's ``shared_parameters`` declares) by a combination of the per-task
@@ -11,7 +11,7 @@ under DDP; under AMP
 they are taken from scaled losses and unscaled, and the result is scaled
 back for the loss scaler's own unscale-and-check step.
 """
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -123,6 +123,46 @@ def nash_mtl(grads: Tensor) -> Tensor:
         alpha[players] = _bargaining_weights(gram[np.ix_(players, players)])
     return torch.as_tensor(alpha, dtype=grads.dtype,
                            device=grads.device) @ grads
+
+
+def config_update(grads: Tensor,
+                  weights: Optional[Tensor] = None) -> Tensor:
+    """ConFIG (Liu et al., 2024, Eq. 2), computed from the Gram matrix.
+
+    The direction is ``x = pinv(U) w``, ``U`` the rows ``g_i / ||g_i||``
+    and ``w`` the preference weights (ones by default): the least-norm
+    ``x`` with the same cosine to every task's gradient. The update is
+    ``sum_i (g_i . x_hat) x_hat``. A zero gradient's row is zero, as in
+    the authors' code.
+
+    ``pinv(U) w = U^T pinv(U U^T) w``, and ``U U^T`` is the tasks' cosine
+    matrix, so this solves a ``num_tasks``-square system and decides the
+    rank from it. torchjd's ``ConFIG`` takes ``pinv`` of the
+    (num_tasks, num_params) ``U`` with torch's default tolerance,
+    ``max(num_tasks, num_params)`` float32 epsilons relative to the
+    largest singular value: beyond about 8.4M parameters that is above
+    1, every singular value is cut and its update is zero (and below, it
+    drops directions of nearly parallel gradients).
+
+    Args:
+        grads: (num_tasks, num_params) per-task gradients.
+        weights: (num_tasks,) preference weights; ones if None.
+    """
+    gram = grads.double() @ grads.double().T
+    norms = gram.diagonal().sqrt()
+    inverse_norms = torch.where(norms > 0, 1 / norms.clamp_min(1e-300),
+                                torch.zeros_like(norms))
+    cosines = inverse_norms[:, None] * gram * inverse_norms[None]
+    if weights is None:
+        weights = torch.ones_like(norms)
+    # x = coefs @ grads, with coefs_i = (pinv(U U^T) w)_i / ||g_i||.
+    coefs = inverse_norms * (torch.linalg.pinv(cosines, hermitian=True)
+                             @ weights.to(gram))
+    squared_norm = coefs @ gram @ coefs
+    if squared_norm <= 0:
+        return torch.zeros_like(grads[0])
+    length = (gram @ coefs).sum() / squared_norm.sqrt()
+    return (length / squared_norm.sqrt() * coefs).to(grads.dtype) @ grads
 
 
 def _bargaining_weights(gram: np.ndarray) -> np.ndarray:
@@ -346,6 +386,29 @@ class NashMTL(GradSurgeryMixin):
 
     def combine(self, grads: Tensor) -> Tensor:
         return nash_mtl(grads)
+
+
+class ConFIG(GradSurgeryMixin):
+    """ConFIG surgery (see :func:`config_update`). torchjd's ``ConFIG``
+    (``torchjd.ConFIG`` in configs) computes the same update where it
+    works, but its update is zero on models with more than about 8.4M
+    shared parameters; this one is the default.
+
+    Args:
+        pref_vector: Preference weight of each task, in the order of the
+            model's tasks; equal if None.
+        **kwargs: Arguments of the underlying optim wrapper.
+    """
+
+    def __init__(self, *args, pref_vector: Optional[Sequence[float]] = None,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.pref_vector = pref_vector
+
+    def combine(self, grads: Tensor) -> Tensor:
+        weights = None if self.pref_vector is None else torch.tensor(
+            self.pref_vector, dtype=torch.float64, device=grads.device)
+        return config_update(grads, weights)
 
 
 class DBMTL(GradSurgeryMixin):

@@ -9,7 +9,7 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmsquad.registry import OPTIM_WRAPPERS
 from .cpu_amp_optimizer_wrapper import CPUAmpOptimWrapper
 from .aggregator_surgery import AggregatorSurgery
-from .grad_surgery import CAGrad, DBMTL, GradVac, NashMTL, PCGrad
+from .grad_surgery import CAGrad, ConFIG, DBMTL, GradVac, NashMTL, PCGrad
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -81,6 +81,24 @@ class AmpNashMTLOptimWrapper(NashMTL, AmpOptimWrapper):
 @OPTIM_WRAPPERS.register_module()
 class CPUAmpNashMTLOptimWrapper(NashMTL, CPUAmpOptimWrapper):
     """Nash-MTL surgery (:class:`~.grad_surgery.NashMTL`) on
+    mmsquad's ``CPUAmpOptimWrapper`` (CPU bfloat16 autocast)."""
+
+
+@OPTIM_WRAPPERS.register_module()
+class ConFIGOptimWrapper(ConFIG, OptimWrapper):
+    """ConFIG surgery (:class:`~.grad_surgery.ConFIG`) on
+    mmengine's ``OptimWrapper`` (float32)."""
+
+
+@OPTIM_WRAPPERS.register_module()
+class AmpConFIGOptimWrapper(ConFIG, AmpOptimWrapper):
+    """ConFIG surgery (:class:`~.grad_surgery.ConFIG`) on
+    mmengine's ``AmpOptimWrapper`` (CUDA mixed precision)."""
+
+
+@OPTIM_WRAPPERS.register_module()
+class CPUAmpConFIGOptimWrapper(ConFIG, CPUAmpOptimWrapper):
+    """ConFIG surgery (:class:`~.grad_surgery.ConFIG`) on
     mmsquad's ``CPUAmpOptimWrapper`` (CPU bfloat16 autocast)."""
 
 
