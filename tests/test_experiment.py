@@ -351,7 +351,7 @@ def test_method_report_covers_every_finished_run(tmp_path):
                          'elsewhere/runs')
     with open(out) as f:
         report = f.read()
-    assert '1 methods are not in yet** (GradVac)' in report
+    assert '1 of 4 methods not in yet** (GradVac)' in report
     assert ('| CAGrad | failed: FloatingPointError: nan |' + ' |' * 8 + '\n'
             in report)
     # A grid with a failed run and no missing one is not "every method".

@@ -121,9 +121,9 @@ def write_report(results: Dict[str, dict], failures: Dict[str, str],
     coverage = ('Every method is in.' if not missing and not failures
                 else '')
     if missing:
-        coverage += (f'**Partial: {len(missing)} methods are not in yet** '
-                     f'({", ".join(missing)}); `make experiment` trains them '
-                     'and keeps the finished runs. ')
+        coverage += (f'**Partial: {len(missing)} of {len(methods)} methods '
+                     f'not in yet** ({", ".join(missing)}); `make '
+                     'experiment` trains them and keeps the finished runs. ')
     if failures:
         coverage += (f'The runs of {", ".join(failures)} failed; '
                      '`make experiment` does not train them again until '
