@@ -22,7 +22,7 @@ from torch import Tensor
 
 from mmsquad.models.utils import (attached_task_losses,
                                   attached_unweighted_task_losses)
-from ..task_gradients import per_task_gradients
+from ..task_gradients import gram_matrix, per_task_gradients
 
 
 def pcgrad(grads: Tensor, order: List[List[int]]) -> Tensor:
@@ -81,7 +81,7 @@ def cagrad(grads: Tensor, c: float) -> Tensor:
     ``(g_0 + c ||g_0|| / ||g_w|| g_w) / (1 + c^2)``, as the authors' code.
     """
     num_tasks = grads.shape[0]
-    gram = (grads.double() @ grads.double().T).cpu().numpy()
+    gram = gram_matrix(grads).cpu().numpy()
     g0_norm = float(np.sqrt(gram.mean() + 1e-8))
     radius = c * g0_norm + 1e-8
     mean_w = np.full(num_tasks, 1.0 / num_tasks)
@@ -115,7 +115,7 @@ def nash_mtl(grads: Tensor) -> Tensor:
     themselves. (The authors' solver fails on such a ``K`` and reuses the
     previous update's weights.)
     """
-    gram = (grads.double() @ grads.double().T).cpu().numpy()
+    gram = gram_matrix(grads).cpu().numpy()
     squared_norms = np.diag(gram)
     players = squared_norms > 1e-20 * squared_norms.max()
     alpha = np.zeros(len(gram))
@@ -148,10 +148,9 @@ def config_update(grads: Tensor,
         grads: (num_tasks, num_params) per-task gradients.
         weights: (num_tasks,) preference weights; ones if None.
     """
-    gram = grads.double() @ grads.double().T
+    gram = gram_matrix(grads)
     norms = gram.diagonal().sqrt()
-    inverse_norms = torch.where(norms > 0, 1 / norms.clamp_min(1e-300),
-                                torch.zeros_like(norms))
+    inverse_norms = torch.where(norms > 0, 1 / norms, 0.0)
     cosines = inverse_norms[:, None] * gram * inverse_norms[None]
     if weights is None:
         weights = torch.ones_like(norms)
