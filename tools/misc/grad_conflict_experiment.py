@@ -472,7 +472,10 @@ a run repeated elsewhere is another sample, not a copy.
 each model declares shared (`shared_parameters()`, the same definition for
 all) every 10 iterations; mean cosine is the mean pairwise cosine and
 conflict rate the fraction of task pairs with a negative cosine, averaged
-over the run's measurements. Metrics are from the last validation.
+over the run's measurements. A batch without a person has no human-parts
+label, so that task's gradient is zero and its pairs count as cosine 0,
+not as a conflict, in every run alike; such batches come at the same
+iterations for every model of a seed. Metrics are from the last validation.
 delta_m is the mean relative change of each task's main metric against
 single-task references (the shared-encoder trunk with one head, same
 schedule, seed {references['seed']}, {references['minutes']} minutes, at
