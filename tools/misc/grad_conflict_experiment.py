@@ -11,15 +11,18 @@ declares shared) with one model, training method and seed put into it
 the demo the same way, by its image size, data and schedule alone.
 
 ``make experiment`` runs the whole grid (6 models x 3 methods x 3 seeds
-and the single-task references): about 35 hours on 2 CPU cores, as
-measured in two one-thread processes side by side (a plain run takes 10
-to 45 minutes by model, SquadNet-small about 26; PCGrad and GradVac about
-3 times their model's plain run). Each finished run's summary (metrics,
+and the single-task references): about 35 hours on 2 Intel Xeon cores,
+as measured in two one-thread processes side by side (a plain run takes
+10 to 45 minutes by model, SquadNet-small about 26; PCGrad and GradVac
+about 3 times their model's plain run). Machines differ: a PCGrad run
+of the shared encoder took 87 minutes on one Intel Xeon machine and 158
+on one AMD EPYC machine. Each finished run's summary (metrics,
 conflict statistics and measurements, commit, minutes, config
 fingerprint) is stored in ``docs/grad_conflict_runs/`` and committed, and
 the run is not trained again, in this checkout or a fresh one: the grid
 can be run in parts (``--models``, ``--methods``, ``--seeds``) and
-resumed; the report covers every stored run of the grid, whichever part
+resumed (a run stopped part-way starts again from its first iteration);
+the report covers every stored run of the grid, whichever part
 trained it, and names the missing ones. A run that fails (a diverged
 loss) is stored as failed, with why, and listed as such; it is not
 trained again until its summary is deleted. A stored run of another
@@ -463,8 +466,9 @@ Each model is the `model` of its PASCAL-Context config, unchanged (the same
 scaling for all: the demo's image size, data and schedule). Methods:
 `plain` (equal weights, no surgery), `PCGrad` and `GradVac` (mmsquad's, on
 the shared parameters). Seeds: {', '.join(map(str, SEEDS))}. The
-runs below took {minutes:.0f} minutes of training on 2 CPU cores, at
-commits {commits}, on {machines}; their summaries are in `{runs_dir}/`.
+runs below took {minutes:.0f} minutes of training (each run's wall-clock
+minutes, summed), at commits {commits}, on {machines};
+their summaries are in `{runs_dir}/`.
 Another machine gives other floats for the same seed and data order, so
 a run repeated elsewhere is another sample, not a copy.
 
