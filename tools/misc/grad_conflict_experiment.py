@@ -15,8 +15,8 @@ and the single-task references): about 35 hours on 2 Intel Xeon cores,
 as measured in two one-thread processes side by side (a plain run takes
 10 to 45 minutes by model, SquadNet-small about 26; PCGrad and GradVac
 about 3 times their model's plain run). Machines differ: a PCGrad run
-of the shared encoder took 87 minutes on one Intel Xeon machine and 158
-on one AMD EPYC machine. Each finished run's summary (metrics,
+of the shared encoder took 87 minutes on one Intel Xeon machine, 102 and
+158 on two AMD EPYC machines. Each finished run's summary (metrics,
 conflict statistics and measurements, commit, minutes, config
 fingerprint) is stored in ``docs/grad_conflict_runs/`` and committed, and
 the run is not trained again, in this checkout or a fresh one: the grid
