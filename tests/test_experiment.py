@@ -416,6 +416,30 @@ def test_verdict_needs_significance_and_one_sign(experiment):
                               'less') == 'undecided'
 
 
+def test_runtime_table_ranges_stored_minutes_by_machine(experiment):
+    """Each (model, method, machine) row counts its runs and gives the
+    range of their stored minutes, in the grid's order of models and
+    methods."""
+    intel, amd = 'Intel Xeon, torch 2', 'AMD EPYC, torch 2'
+    results = {('shared encoder', 'PCGrad', 0): dict(minutes=87.3,
+                                                     machine=intel),
+               ('shared encoder', 'PCGrad', 1): dict(minutes=157.6,
+                                                     machine=amd),
+               ('shared encoder', 'PCGrad', 2): dict(minutes=101.7,
+                                                     machine=amd),
+               ('MTAN', 'plain', 0): dict(minutes=13.5, machine=amd),
+               ('SquadNet-small', 'GradVac', 1): dict(minutes=60.2,
+                                                      machine=intel),
+               ('SquadNet-small', 'plain', 2): dict(minutes=26.8,
+                                                    machine=amd)}
+    assert experiment.runtime_rows(results)[2:] == [
+        f'| SquadNet-small | plain | {amd} | 1 | 27 |',
+        f'| SquadNet-small | GradVac | {intel} | 1 | 60 |',
+        f'| shared encoder | PCGrad | {amd} | 2 | 102 to 158 |',
+        f'| shared encoder | PCGrad | {intel} | 1 | 87 |',
+        f'| MTAN | plain | {amd} | 1 | 14 |']
+
+
 def test_conflict_curves_of_seeds_plot_as_bands(tmp_path):
     def curves(offset):
         return dict(cos_mean=([10, 20, 30], [0.1 + offset, 0.2, 0.3]),
@@ -483,6 +507,7 @@ def test_report_regenerates_from_stored_runs_alone(experiment, tmp_path,
     assert '- MTAN / plain / seed 2: FloatingPointError: nan' in report
     assert '- MTAN / plain /' not in report.split('Failed, and left out')[0]
     assert f'their summaries are in `{runs}/`' in report
+    assert f'| MTAN | plain | {machine()} | 2 |' in report
     assert osp.isfile(str(tmp_path / 'report_plain.png'))
 
 

@@ -11,13 +11,11 @@ declares shared) with one model, training method and seed put into it
 the demo the same way, by its image size, data and schedule alone.
 
 ``make experiment`` runs the whole grid (6 models x 3 methods x 3 seeds
-and the single-task references): about 35 hours on 2 Intel Xeon cores,
-as measured in two one-thread processes side by side (a plain run takes
-10 to 45 minutes by model, SquadNet-small about 26; PCGrad and GradVac
-about 3 times their model's plain run). Machines differ: a PCGrad run
-of the shared encoder took 87 minutes on one Intel Xeon machine, 102 and
-158 on two AMD EPYC machines. Each finished run's summary (metrics,
-conflict statistics and measurements, commit, minutes, config
+and the single-task references): about 35 hours on 2 Intel Xeon cores in
+two one-thread processes side by side. Machines and their load differ:
+the report's runtime table gives every stored run's minutes by model,
+method and machine (:func:`runtime_rows`). Each finished run's summary
+(metrics, conflict statistics and measurements, commit, minutes, config
 fingerprint) is stored in ``docs/grad_conflict_runs/`` and committed, and
 the run is not trained again, in this checkout or a fresh one: the grid
 can be run in parts (``--models``, ``--methods``, ``--seeds``) and
@@ -358,6 +356,30 @@ def schedule_rows(results: dict, constant: dict) -> List[str]:
     return rows
 
 
+def minutes_range(values: Sequence[float]) -> str:
+    """``'87'`` for one value, ``'102 to 158'`` for several."""
+    low, high = f'{min(values):.0f}', f'{max(values):.0f}'
+    return low if low == high else f'{low} to {high}'
+
+
+def runtime_rows(results: dict) -> List[str]:
+    """The wall-clock minutes of the runs in ``results`` (their stored
+    ``minutes``), by model, method and the ``machine`` they trained on:
+    how many runs and their range."""
+    minutes: Dict[tuple, List[float]] = {}
+    for (model, method, _), run in sorted(
+            results.items(), key=lambda item: (
+                list(MODELS).index(item[0][0]), METHODS.index(item[0][1]),
+                item[1]['machine'])):
+        minutes.setdefault((model, method, run['machine']),
+                           []).append(run['minutes'])
+    return ['| model | method | machine | runs | minutes per run |',
+            '|---|---|---|---|---|'] + [
+        f'| {model} | {method} | {machine} | {len(values)} | '
+        f'{minutes_range(values)} |'
+        for (model, method, machine), values in minutes.items()]
+
+
 def curve_window(results: dict) -> int:
     """The moving-average window of the curves in ``results``: one epoch's
     measurements, which every run of the grid shares (1 with no runs).
@@ -517,6 +539,15 @@ children: SquadNet's stem and stages, ResNet-18's layers, MTAN's trunk and
 shared refinement, Cross-Stitch's branches and stitch units).
 
 {chr(10).join(level_rows)}
+
+## Runtime
+
+Each run's wall-clock minutes of training, as stored with it, by the
+machine it trained on. Runs trained as one-thread processes, two side by
+side on 2 cores, some beside other jobs, so one run's minutes vary with
+the machine and its load.
+
+{chr(10).join(runtime_rows(results))}
 
 ## The schedule
 
