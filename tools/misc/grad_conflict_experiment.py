@@ -366,18 +366,18 @@ def runtime_rows(results: dict) -> List[str]:
     """The wall-clock minutes of the runs in ``results`` (their stored
     ``minutes``), by model, method and the ``machine`` they trained on:
     how many runs and their range."""
-    minutes: Dict[tuple, List[float]] = {}
-    for (model, method, _), run in sorted(
-            results.items(), key=lambda item: (
-                list(MODELS).index(item[0][0]), METHODS.index(item[0][1]),
-                item[1]['machine'])):
-        minutes.setdefault((model, method, run['machine']),
-                           []).append(run['minutes'])
-    return ['| model | method | machine | runs | minutes per run |',
-            '|---|---|---|---|---|'] + [
-        f'| {model} | {method} | {machine} | {len(values)} | '
-        f'{minutes_range(values)} |'
-        for (model, method, machine), values in minutes.items()]
+    rows = ['| model | method | machine | runs | minutes per run |',
+            '|---|---|---|---|---|']
+    for model, method in itertools.product(MODELS, METHODS):
+        minutes: Dict[str, List[float]] = {}
+        for seed in SEEDS:
+            run = results.get((model, method, seed))
+            if run is not None:
+                minutes.setdefault(run['machine'], []).append(run['minutes'])
+        rows += [f'| {model} | {method} | {machine} | {len(values)} | '
+                 f'{minutes_range(values)} |'
+                 for machine, values in sorted(minutes.items())]
+    return rows
 
 
 def curve_window(results: dict) -> int:
