@@ -7,7 +7,6 @@ Every registry is a child of the matching mmengine root registry, scoped
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import EVALUATOR as MMENGINE_EVALUATOR
-from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import INFERENCERS as MMENGINE_INFERENCERS
 from mmengine.registry import LOG_PROCESSORS as MMENGINE_LOG_PROCESSORS
@@ -99,6 +98,11 @@ INFERENCERS = Registry(
     locations=['mmsquad.apis'])
 # Task kinds (label map, unit vectors, boxes, ...); mmsquad's own tree.
 TASKS = Registry('task', scope=SCOPE, locations=['mmsquad.tasks'])
-FUNCTIONS = Registry(
-    'function', parent=MMENGINE_FUNCTIONS, scope=SCOPE,
-    locations=['mmsquad.datasets'])
+# Gradient aggregators: the per-task gradients of the shared parameters ->
+# one update (PCGrad, CAGrad, ...); torchjd's under the ``torchjd`` scope
+# (``type='torchjd.UPGrad'``).
+AGGREGATORS = Registry('aggregator', scope=SCOPE,
+                       locations=['mmsquad.engine.aggregators'])
+TORCHJD_AGGREGATORS = Registry('torchjd aggregator', parent=AGGREGATORS,
+                               scope='torchjd',
+                               locations=['mmsquad.engine.aggregators'])

@@ -1,15 +1,16 @@
-"""torchjd's aggregators as gradient surgery: for every aggregator, the
-update of the shared parameters equals the aggregator applied to the
-per-task gradients computed by separate backward passes; mmsquad's own
-PCGrad, GradVac and ConFIG agree with torchjd's."""
+"""Gradient surgery with every registered aggregator (mmsquad's and
+torchjd's): the update of the shared parameters equals the aggregator
+applied to the per-task gradients computed by separate backward passes;
+mmsquad's own PCGrad, GradVac and ConFIG agree with torchjd's."""
 import pytest
 import torch
 import torchjd.aggregation as aggregation
 from mmengine.optim import OptimWrapper
 
-from mmsquad.engine import (aggregator_config, aggregator_names,
-                            build_aggregator, config_update, gradvac, pcgrad)
-from mmsquad.registry import MODELS, OPTIM_WRAPPERS
+from mmsquad.engine import (config_update, gradvac, pcgrad,
+                            torchjd_aggregator_config,
+                            torchjd_aggregator_names)
+from mmsquad.registry import AGGREGATORS, MODELS, OPTIM_WRAPPERS
 from mmsquad.structures import MultiTaskDataSample
 from mmsquad.tasks import build_tasks
 from mmsquad.utils.precision import cpu_supports_bfloat16
@@ -39,15 +40,34 @@ def _model_and_batch():
     return model, torch.randn(2, 3, 32, 32), samples
 
 
+def _config(name: str) -> dict:
+    """The aggregator config of a registered name (torchjd's with the
+    arguments they require)."""
+    if name.startswith('torchjd.'):
+        return torchjd_aggregator_config(name[len('torchjd.'):], len(TASKS))
+    return dict(type=name)
+
+
 def _build(name: str):
     try:
-        return build_aggregator(aggregator_config(name, len(TASKS)))
+        return AGGREGATORS.build(_config(name))
     except ImportError as error:  # optional solver packages
         pytest.skip(str(error))
 
 
-@pytest.mark.parametrize('name', aggregator_names())
+#: Every registered aggregator: mmsquad's and torchjd's.
+ALL_AGGREGATORS = sorted(AGGREGATORS.module_dict) + [
+    f'torchjd.{name}' for name in torchjd_aggregator_names()]
+
+
+@pytest.mark.parametrize('name', ALL_AGGREGATORS)
 def test_update_equals_the_aggregator_on_per_task_gradients(name):
+    """For every aggregator: the surgery wrapper, fed by the model's own
+    train_step, updates the shared parameters by the aggregator applied to
+    the per-task gradients of separate backward passes."""
+    if name == 'DBMTL':
+        pytest.skip("DB-MTL combines the log-losses' gradients: "
+                    'tests/test_grad_surgery.py checks it against LibMTL')
     _build(name)
     model, x, samples = _model_and_batch()
     shared = model.shared_parameters()
@@ -60,47 +80,49 @@ def test_update_equals_the_aggregator_on_per_task_gradients(name):
         per_task.append(torch.cat([
             (g if g is not None else torch.zeros_like(p)).reshape(-1)
             for g, p in zip(grads, shared)]))
-    # Random, GradDrop, PCGrad, ... draw from the global generator, which
-    # the wrapper seeds with its seed (0) plus its update count (0).
+    # torchjd's Random, GradDrop, PCGrad, ... draw from the global
+    # generator, which the wrapper seeds with its seed (0) plus its update
+    # count (0); mmsquad's from their own generators, seeded 0.
     torch.manual_seed(0)
     expected = _build(name)(torch.stack(per_task))
 
     before = [p.detach().clone() for p in shared]
     wrapper = OPTIM_WRAPPERS.build(dict(
-        type='AggregatorOptimWrapper',
-        aggregator=aggregator_config(name, len(TASKS)),
+        type='GradSurgeryOptimWrapper', aggregator=_config(name),
         optimizer=torch.optim.SGD(model.parameters(), lr=1.0)))
-    loss, _ = model.parse_losses(model(x, samples, mode='loss'))
     torch.manual_seed(1)  # whatever the global generator's state
-    wrapper.update_params(loss)
+    model.train_step(dict(inputs=x, data_samples=samples), wrapper)
     update = torch.cat([(b - p.detach()).reshape(-1)
                         for b, p in zip(before, shared)])
     torch.testing.assert_close(update, expected, rtol=1e-4, atol=1e-6)
 
 
 def test_constant_weights_from_a_config_list():
-    aggregator = build_aggregator(dict(type='Constant', weights=[0.3, 0.7]))
+    aggregator = AGGREGATORS.build(dict(type='torchjd.Constant',
+                                        weights=[0.3, 0.7]))
     grads = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
     torch.testing.assert_close(aggregator(grads), torch.tensor([0.3, 1.4]))
 
 
-def test_unknown_aggregator_names_the_available_ones():
-    with pytest.raises(KeyError, match="'UPGradd'.*'UPGrad'"):
-        build_aggregator(dict(type='UPGradd'))
+def test_unknown_aggregator_is_refused_when_the_wrapper_is_built():
+    with pytest.raises(KeyError, match='UPGradd'):
+        OPTIM_WRAPPERS.build(dict(
+            type='GradSurgeryOptimWrapper',
+            aggregator=dict(type='torchjd.UPGradd'),
+            optimizer=torch.optim.SGD([torch.nn.Parameter(torch.ones(1))],
+                                      lr=0.1)))
 
 
 @pytest.mark.skipif(not cpu_supports_bfloat16(),
                     reason='CPU bfloat16 autocast needs avx512_bf16/AMX')
-def test_cpu_amp_variant_trains():
+def test_cpu_amp_surgery_trains():
     model, x, samples = _model_and_batch()
     wrapper = OPTIM_WRAPPERS.build(dict(
-        type='CPUAmpAggregatorOptimWrapper', aggregator=dict(type='UPGrad'),
-        optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
+        type='GradSurgeryOptimWrapper', aggregator=dict(type='torchjd.UPGrad'),
+        amp=True, optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
     assert isinstance(wrapper, OptimWrapper)
     before = [p.detach().clone() for p in model.shared_parameters()]
-    with wrapper.optim_context(model):
-        losses = model(x, samples, mode='loss')
-    wrapper.update_params(model.parse_losses(losses)[0])
+    model.train_step(dict(inputs=x, data_samples=samples), wrapper)
     after = model.shared_parameters()
     assert all(torch.isfinite(p).all() for p in after)
     assert any(not torch.equal(b, p) for b, p in zip(before, after))

@@ -131,7 +131,8 @@ def pcgrad_ddp_run(base_config: str, demo_root: str, tmp_path, port: int,
     config = tmp_path / 'pcgrad_ddp.py'
     config.write_text(
         f"_base_ = ['{base_config}']\n"
-        "optim_wrapper = dict(type='PCGradOptimWrapper')\n"
+        "optim_wrapper = dict(type='GradSurgeryOptimWrapper', "
+        "aggregator=dict(type='PCGrad'))\n"
         "custom_hooks = [dict(type='GradConflictHook', interval=1)]\n"
         f"train_dataloader = dict(dataset=dict(data_root='{demo_root}'))\n"
         f"val_dataloader = dict(dataset=dict(data_root='{demo_root}'))\n"
@@ -157,7 +158,7 @@ def test_pcgrad_and_hook_under_two_process_cpu_ddp(demo_root, tmp_path, amp):
     assert result.returncode == 0, log[-3000:]
     if amp:  # a real CPU bfloat16 run of PCGrad and the hook
         assert '--amp: CPU bfloat16 autocast, no loss scaler ' \
-            '(CPUAmpPCGradOptimWrapper)' in log
+            '(GradSurgeryOptimWrapper)' in log
     assert 'Epoch(train) [1][2/2]' in log
     assert 'grad_conflict/backbone/cos_mean' in log
     assert 'grad_conflict/backbone.stages.1/conflict_rate' in log

@@ -12,10 +12,17 @@ from torch import nn
 from mmsquad.engine import cagrad, gradvac, nash_mtl, pcgrad
 from mmsquad.engine.task_gradients import (conflict_stats, gram_matrix,
                                            per_task_gradients)
-from mmsquad.models.utils import (attach_task_losses,
-                                  attached_unweighted_task_losses)
+from mmsquad.models.utils import TaskLosses
 from mmsquad.utils.precision import cpu_supports_bfloat16
 from mmsquad.registry import OPTIM_WRAPPERS
+
+
+def surgery(aggregator: str, optimizer, **kwargs):
+    """A GradSurgeryOptimWrapper with mmsquad's ``aggregator``."""
+    return OPTIM_WRAPPERS.build(dict(
+        type='GradSurgeryOptimWrapper', optimizer=optimizer,
+        aggregator=dict(type=aggregator, **kwargs.pop('aggregator_args', {})),
+        **kwargs))
 
 
 def numpy_pcgrad(grads, order):
@@ -129,17 +136,14 @@ def test_gradvac_targets_restart_at_every_epoch_when_asked(monkeypatch):
     expected = np.zeros((2, 2))
     numpy_gradvac(grads, [[1], [0]], expected, 0.01)  # one step from zero
     for reset, epochs in ((True, (0, 0, 1)), (False, (0, 1))):
-        wrapper = OPTIM_WRAPPERS.build(dict(
-            type='GradVacOptimWrapper', reset_every_epoch=reset,
-            optimizer=torch.optim.SGD(params, lr=0.0)))
+        wrapper = surgery('GradVac', torch.optim.SGD(params, lr=0.0),
+                          aggregator_args=dict(reset_every_epoch=reset))
         for epoch in epochs:
             hub.update_info('epoch', epoch)
             values = losses()
-            total = attach_task_losses(
-                sum(values.values()),
-                {f'{t}.loss': v for t, v in values.items()}, lambda: params)
-            wrapper.update_params(total)
-        fresh = np.allclose(wrapper._targets.numpy(), expected)
+            wrapper.update_params(sum(values.values()), task_losses=TaskLosses(
+                values, {}, params))
+        fresh = np.allclose(wrapper.aggregator.targets.numpy(), expected)
         assert fresh == reset
 
 
@@ -237,29 +241,36 @@ def test_per_task_gradients_equal_separate_backwards_at_any_scale():
     assert all(p.grad is None for p in params)
 
 
-def build_wrapper(type_name: str, optimizer, monkeypatch):
-    """An optim wrapper; an ``Amp...`` one gets a CPU loss scaler with a
-    static scale of 1024 (mmengine's asks for a GPU), so that the scaled
-    path runs: per-task gradients of scaled losses, unscaled for the
-    surgery, scaled back for the scaler's unscale-and-check step."""
-    if not type_name.startswith('Amp'):  # plain, or CPU bfloat16
-        return OPTIM_WRAPPERS.build(dict(type=type_name, optimizer=optimizer))
+def build_wrapper(aggregator: str, precision: str, optimizer, monkeypatch):
+    """A surgery wrapper in ``precision``: ``'float32'``, ``'cpu_amp'``
+    (CPU bfloat16) or ``'cuda_amp'``, whose mmengine ``AmpOptimWrapper``
+    gets a CPU loss scaler with a static scale of 1024 (mmengine's asks
+    for a GPU), so that the scaled path runs: per-task gradients of scaled
+    losses, unscaled for the surgery, scaled back for the scaler's
+    unscale-and-check step."""
+    if precision != 'cuda_amp':
+        return surgery(aggregator, optimizer, amp=precision == 'cpu_amp')
     from mmengine.optim.optimizer import amp_optimizer_wrapper
     monkeypatch.setattr(amp_optimizer_wrapper, 'is_cuda_available',
                         lambda: True)
-    wrapper = OPTIM_WRAPPERS.build(dict(type=type_name, optimizer=optimizer,
-                                        loss_scale=1024.0))
-    wrapper.loss_scaler = torch.amp.GradScaler('cpu', init_scale=1024.0)
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    wrapper = surgery(aggregator, optimizer, amp=True, loss_scale=1024.0)
+    monkeypatch.undo()
+    wrapper.precision.loss_scaler = torch.amp.GradScaler(
+        'cpu', init_scale=1024.0)
     return wrapper
 
 
-@pytest.mark.parametrize('prefix', ['', 'Amp', pytest.param(
-    'CPUAmp', marks=pytest.mark.skipif(not cpu_supports_bfloat16(),
-                                       reason='no bfloat16 on this CPU'))])
+PRECISIONS = ['float32', 'cuda_amp', pytest.param(
+    'cpu_amp', marks=pytest.mark.skipif(not cpu_supports_bfloat16(),
+                                        reason='no bfloat16 on this CPU'))]
+
+
+@pytest.mark.parametrize('precision', PRECISIONS)
 @pytest.mark.parametrize('name',
                          ['PCGrad', 'GradVac', 'CAGrad', 'NashMTL', 'ConFIG'])
 def test_wrapper_applies_the_surgery_to_shared_params_only(
-        name, prefix, monkeypatch):
+        name, precision, monkeypatch):
     shared, heads, losses = two_task_problem()
     params = list(shared.parameters())
     head_params = [p for h in heads for p in h.parameters()]
@@ -280,13 +291,10 @@ def test_wrapper_applies_the_surgery_to_shared_params_only(
         sum(losses.values()), head_params, retain_graph=True)]
     before = [p.detach().clone() for p in params + head_params]
     optimizer = torch.optim.SGD(params + head_params, lr=1.0)
-    wrapper = build_wrapper(f'{prefix}{name}OptimWrapper', optimizer,
-                            monkeypatch)
-    loss_dict = {f'{task}.loss': value for task, value in losses.items()}
-    total = attach_task_losses(sum(losses.values()), loss_dict,
-                               lambda: params)
-    wrapper.update_params(total)
-    if prefix == 'Amp':  # the scaler found finite gradients, kept its scale
+    wrapper = build_wrapper(name, precision, optimizer, monkeypatch)
+    wrapper.update_params(sum(losses.values()),
+                          task_losses=TaskLosses(losses, {}, params))
+    if precision == 'cuda_amp':  # finite gradients: the scale is kept
         assert wrapper.loss_scaler.get_scale() == 1024.0
     step = torch.cat([(b - p.detach()).reshape(-1)
                       for b, p in zip(before, params)])
@@ -302,12 +310,10 @@ def test_config_wrapper_weights_tasks_by_its_pref_vector():
     expected = numpy_config(grads, np.array([1.0, 3.0]))
     assert not np.allclose(expected, numpy_config(grads, np.ones(2)))
     before = [p.detach().clone() for p in params]
-    wrapper = OPTIM_WRAPPERS.build(dict(
-        type='ConFIGOptimWrapper', pref_vector=[1.0, 3.0],
-        optimizer=torch.optim.SGD(params, lr=1.0)))
-    loss_dict = {f'{task}.loss': value for task, value in losses.items()}
-    wrapper.update_params(attach_task_losses(sum(losses.values()),
-                                             loss_dict, lambda: params))
+    wrapper = surgery('ConFIG', torch.optim.SGD(params, lr=1.0),
+                      aggregator_args=dict(pref_vector=[1.0, 3.0]))
+    wrapper.update_params(sum(losses.values()),
+                          task_losses=TaskLosses(losses, {}, params))
     step = torch.cat([(b - p.detach()).reshape(-1)
                       for b, p in zip(before, params)])
     np.testing.assert_allclose(step.numpy(), expected, rtol=1e-5, atol=1e-6)
@@ -329,20 +335,19 @@ def test_published_code_variant_operates_on_all_unweighted_gradients(name):
                                  below_target_only=True)
     before = [p.detach().clone() for p in params]
     extra = dict(target_update='below_target') if name == 'GradVac' else {}
-    wrapper = OPTIM_WRAPPERS.build(dict(
-        type=f'{name}OptimWrapper', surgery_on='all', unweighted_losses=True,
-        optimizer=torch.optim.SGD(params, lr=1.0), **extra))
+    wrapper = surgery(name, torch.optim.SGD(params, lr=1.0),
+                      surgery_on='all', unweighted_losses=True,
+                      aggregator_args=extra)
     weights = dict(a=2.0, b=3.0)
-    weighted = {f'{t}.loss': weights[t] * v for t, v in losses.items()}
-    total = attach_task_losses(sum(weighted.values()), weighted,
-                               lambda: list(shared.parameters()), weights)
-    wrapper.update_params(total)
+    weighted = {t: weights[t] * v for t, v in losses.items()}
+    wrapper.update_params(sum(weighted.values()), task_losses=TaskLosses(
+        weighted, weights, list(shared.parameters())))
     step = torch.cat([(b - p.detach()).reshape(-1)
                       for b, p in zip(before, params)])
     np.testing.assert_allclose(step.numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
-def test_model_attaches_each_tasks_fixed_times_balanced_weight():
+def test_model_hands_each_tasks_fixed_times_balanced_weight():
     from test_multitask_model import make_samples, tiny_model
     torch.manual_seed(0)
     model = tiny_model(tasks=('semseg', 'sal'),
@@ -354,13 +359,13 @@ def test_model_attaches_each_tasks_fixed_times_balanced_weight():
             torch.tensor([0.5, -1.0]))
     losses = model(torch.randn(2, 3, 32, 32),
                    make_samples(tasks=('semseg', 'sal')), mode='loss')
-    total, _ = model.parse_losses(losses)
-    assert total.task_weights['semseg'] == pytest.approx(
+    per_task = model.task_losses(losses)
+    assert per_task.weights['semseg'] == pytest.approx(
         1.0 * 0.5 * math.exp(-0.5))
-    assert total.task_weights['sal'] == pytest.approx(5.0 * 0.5 * math.exp(1))
-    unweighted = attached_unweighted_task_losses(total)
-    assert unweighted['sal'].item() == pytest.approx(
-        losses['sal.loss_bce'].item() / total.task_weights['sal'].item())
+    assert per_task.weights['sal'] == pytest.approx(5.0 * 0.5 * math.exp(1))
+    assert per_task.unweighted()['sal'].item() == pytest.approx(
+        losses['sal.loss_bce'].item() / per_task.weights['sal'].item())
+    assert per_task.shared_params == model.shared_parameters()
 
 
 def test_wrapper_gives_the_gradient_the_parameters_layout():
@@ -378,11 +383,9 @@ def test_wrapper_gives_the_gradient_the_parameters_layout():
     seen = []
     optimizer.register_step_pre_hook(lambda *_: seen.append(
         shared.weight.grad.clone(memory_format=torch.preserve_format)))
-    wrapper = OPTIM_WRAPPERS.build(dict(type='PCGradOptimWrapper',
-                                        optimizer=optimizer))
-    wrapper.update_params(attach_task_losses(
-        sum(losses.values()), {f'{t}.loss': v for t, v in losses.items()},
-        lambda: params))
+    wrapper = surgery('PCGrad', optimizer)
+    wrapper.update_params(sum(losses.values()),
+                          task_losses=TaskLosses(losses, {}, params))
     grad, = seen
     assert grad.stride() == shared.weight.stride()
     assert grad.stride() != grad.contiguous().stride()
@@ -391,24 +394,32 @@ def test_wrapper_gives_the_gradient_the_parameters_layout():
 
 def test_wrapper_without_task_losses_says_what_is_missing():
     shared, _, losses = two_task_problem()
-    wrapper = OPTIM_WRAPPERS.build(dict(
-        type='PCGradOptimWrapper',
-        optimizer=torch.optim.SGD(shared.parameters(), lr=0.1)))
+    wrapper = surgery('PCGrad', torch.optim.SGD(shared.parameters(), lr=0.1))
     with pytest.raises(TypeError, match='per-task losses'):
         wrapper.update_params(sum(losses.values()))
 
 
-def test_amp_flag_picks_the_mixed_precision_variant():
-    from mmsquad.utils.tool_setup import amp_variant
-    assert amp_variant('OptimWrapper', 'Amp') == 'AmpOptimWrapper'
-    assert amp_variant('PCGradOptimWrapper', 'CPUAmp') == \
-        'CPUAmpPCGradOptimWrapper'
-    assert amp_variant('AmpCAGradOptimWrapper', 'Amp') == \
-        'AmpCAGradOptimWrapper'
-    assert amp_variant('CPUAmpCAGradOptimWrapper', 'Amp') == \
-        'AmpCAGradOptimWrapper'
-    with pytest.raises(KeyError, match='NoSuchOptimWrapper'):
-        amp_variant('NoSuchOptimWrapper', 'Amp')
+def test_amp_flag_sets_a_setting_and_keeps_class_names(monkeypatch):
+    """--amp sets ``amp=True`` on gradient surgery and, as mmdet's tools,
+    turns mmengine's OptimWrapper into its mixed-precision variant."""
+    from mmengine.config import Config
+
+    import mmsquad.utils.tool_setup as tool_setup
+    from mmsquad.utils.tool_setup import enable_amp
+    monkeypatch.setattr(tool_setup, 'cpu_supports_bfloat16', lambda: True)
+    for cuda, plain in ((True, 'AmpOptimWrapper'),
+                        (False, 'CPUAmpOptimWrapper')):
+        monkeypatch.setattr(torch.cuda, 'is_available', lambda: cuda)
+        cfg = Config(dict(optim_wrapper=dict(
+            type='GradSurgeryOptimWrapper', aggregator=dict(type='PCGrad'))))
+        enable_amp(cfg)
+        assert cfg.optim_wrapper.type == 'GradSurgeryOptimWrapper'
+        assert cfg.optim_wrapper.amp is True
+        cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper')))
+        enable_amp(cfg)
+        assert cfg.optim_wrapper.type == plain
+    with pytest.raises(ValueError, match='no mixed-precision setting'):
+        enable_amp(Config(dict(optim_wrapper=dict(type='OptimWrapperDict'))))
 
 
 def test_amp_on_a_cpu_without_bfloat16_fails_clearly(monkeypatch):
@@ -417,17 +428,25 @@ def test_amp_on_a_cpu_without_bfloat16_fails_clearly(monkeypatch):
     import mmsquad.utils.tool_setup as tool_setup
     from mmsquad.utils.tool_setup import enable_amp
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
-    cfg = Config(dict(optim_wrapper=dict(type='PCGradOptimWrapper')))
-    if cpu_supports_bfloat16():
-        assert 'CPU bfloat16' in enable_amp(cfg)
-        assert cfg.optim_wrapper.type == 'CPUAmpPCGradOptimWrapper'
     monkeypatch.setattr(tool_setup, 'cpu_supports_bfloat16', lambda: False)
     with pytest.raises(RuntimeError, match='no bfloat16 support'):
         enable_amp(Config(dict(optim_wrapper=dict(type='OptimWrapper'))))
 
 
-@pytest.mark.parametrize('prefix', ['', 'Amp'])
-def test_dbmtl_matches_libmtls_update_over_steps(prefix, monkeypatch):
+def test_cpu_amp_surgery_trains_under_bfloat16_autocast():
+    """``amp=True`` without CUDA composes CPUAmpOptimWrapper: the forward
+    runs in bfloat16 inside ``optim_context``."""
+    if not cpu_supports_bfloat16():
+        pytest.skip('no bfloat16 on this CPU')
+    shared, heads, _ = two_task_problem()
+    wrapper = surgery('PCGrad', torch.optim.SGD(shared.parameters(), lr=0.1),
+                      amp=True)
+    with wrapper.optim_context(shared):
+        assert shared(torch.randn(2, 4)).dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize('precision', ['float32', 'cuda_amp'])
+def test_dbmtl_matches_libmtls_update_over_steps(precision, monkeypatch):
     """Three updates against LibMTL's DB_MTL recomputed in numpy: moving
     averages of the log-losses' gradients, each scaled to the largest
     norm, on the shared layer; the log-losses' gradient on the heads."""
@@ -445,7 +464,7 @@ def test_dbmtl_matches_libmtls_update_over_steps(prefix, monkeypatch):
     reference = [p.detach().double().numpy().copy()
                  for p in params + head_params]
     average = np.zeros((2, sum(p.numel() for p in params)))
-    wrapper = build_wrapper(f'{prefix}DBMTLOptimWrapper',
+    wrapper = build_wrapper('DBMTL', precision,
                             torch.optim.SGD(params + head_params, lr=1.0),
                             monkeypatch)
     for step in range(1, 4):
@@ -470,9 +489,8 @@ def test_dbmtl_matches_libmtls_update_over_steps(prefix, monkeypatch):
             offset += p.numel()
         for k in range(len(params), len(reference)):
             reference[k] -= grads[0][k] + grads[1][k]
-        loss_dict = {f'{t}.loss': v for t, v in values.items()}
-        wrapper.update_params(attach_task_losses(
-            sum(values.values()), loss_dict, lambda: params))
+        wrapper.update_params(sum(values.values()),
+                              task_losses=TaskLosses(values, {}, params))
     for p, want in zip(params + head_params, reference):
         np.testing.assert_allclose(p.detach().numpy(), want, rtol=1e-5,
                                    atol=1e-6)

@@ -154,12 +154,15 @@ def test_poly_schedule_sets_the_published_rate_once_per_epoch():
 
 def test_cuda_amp_falls_back_to_float32_without_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
-    cfg = Config(dict(optim_wrapper=dict(type='AmpPCGradOptimWrapper',
-                                         loss_scale='dynamic')))
-    message = fall_back_from_cuda_amp(cfg)
-    assert cfg.optim_wrapper == dict(type='PCGradOptimWrapper')
-    assert 'AmpPCGradOptimWrapper needs CUDA' in message
-    assert fall_back_from_cuda_amp(cfg) is None  # float32 stays
+    for wrapper, fallback in (
+            (dict(type='AmpOptimWrapper'), dict(type='OptimWrapper')),
+            (dict(type='GradSurgeryOptimWrapper', amp=True),
+             dict(type='GradSurgeryOptimWrapper', amp=False))):
+        cfg = Config(dict(optim_wrapper=dict(wrapper, loss_scale='dynamic')))
+        message = fall_back_from_cuda_amp(cfg)
+        assert cfg.optim_wrapper == fallback
+        assert 'training in float32' in message
+        assert fall_back_from_cuda_amp(cfg) is None  # float32 stays
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     cuda = Config(dict(optim_wrapper=dict(type='AmpOptimWrapper')))
     assert fall_back_from_cuda_amp(cuda) is None

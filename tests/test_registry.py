@@ -10,7 +10,7 @@ REGISTRY_NAMES = [
     'OPTIM_WRAPPERS', 'OPTIMIZERS', 'PARAM_SCHEDULERS', 'VISUALIZERS',
     'VISBACKENDS', 'LOOPS', 'RUNNERS', 'RUNNER_CONSTRUCTORS', 'DATA_SAMPLERS',
     'TASK_UTILS', 'WEIGHT_INITIALIZERS', 'INFERENCERS', 'MODEL_WRAPPERS',
-    'LOG_PROCESSORS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'FUNCTIONS'
+    'LOG_PROCESSORS', 'OPTIM_WRAPPER_CONSTRUCTORS'
 ]
 
 
@@ -19,6 +19,19 @@ def test_registry_is_child_of_mmengine_root(name):
     child = getattr(registry, name)
     assert child.scope == 'mmsquad'
     assert child.parent is getattr(root, name)
+
+
+def test_aggregators_of_mmsquad_and_torchjd_by_scope():
+    """mmsquad's aggregators by name, torchjd's under its scope."""
+    import torchjd.aggregation as aggregation
+
+    from mmsquad.engine import PCGrad, TorchJDAggregator
+    assert isinstance(registry.AGGREGATORS.build(dict(type='PCGrad')), PCGrad)
+    upgrad = registry.AGGREGATORS.build(dict(type='torchjd.UPGrad'))
+    assert isinstance(upgrad, TorchJDAggregator)
+    assert isinstance(upgrad.aggregator, aggregation.UPGrad)
+    with pytest.raises(KeyError, match='UPGrad'):
+        registry.AGGREGATORS.build(dict(type='UPGrad'))  # not mmsquad's
 
 
 def test_mmdet_head_builds_in_its_own_scope():

@@ -14,11 +14,11 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from mmengine.model import MMDistributedDataParallel
 from mmengine.optim import build_optim_wrapper
 from mmengine.structures import PixelData
 
 from mmsquad.engine import surgery_methods
+from mmsquad.models import MultiTaskDistributedDataParallel
 from mmsquad.registry import MODELS
 from mmsquad.structures import MultiTaskDataSample
 from mmsquad.tasks import build_tasks
@@ -96,7 +96,7 @@ def worker(rank: int, init_file: str, out_dir: str) -> None:
     register_all_modules()
     results = {}
     for name, cfg in methods().items():
-        model = MMDistributedDataParallel(module=tiny_model())
+        model = MultiTaskDistributedDataParallel(module=tiny_model())
         torch.manual_seed(100 + rank)  # the processes' generators differ
         results[name], _ = train(model, cfg, (2 * rank, 2 * rank + 1))
     torch.save(results, osp.join(out_dir, f'rank{rank}.pth'))

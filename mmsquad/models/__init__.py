@@ -7,5 +7,6 @@ from .heads import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .multitask import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
+from .wrappers import *  # noqa: F401,F403
 
 __all__ = ['SquadFeatureSpec']

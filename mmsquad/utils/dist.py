@@ -31,9 +31,8 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     """Start gloo DDP for ``launcher`` when CUDA is not available.
 
     Args:
-        cfg: The config; its ``model_wrapper_cfg`` (the Runner's) and its
-            ``strategy.model_wrapper`` (FlexibleRunner's) get
-            ``device_ids=None``.
+        cfg: The config; its model wrapper (see :func:`use_multitask_ddp`)
+            gets ``device_ids=None``.
         launcher: One of ``none``, ``pytorch``, ``slurm``, ``mpi``.
 
     Returns:
@@ -59,21 +58,42 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     os.environ.setdefault('MASTER_PORT', '29500')
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo')
+    use_multitask_ddp(cfg)
+    cfg.model_wrapper_cfg['device_ids'] = None
+    if _ddp_strategy(cfg):  # FlexibleRunner: it wraps there
+        cfg.strategy.model_wrapper['device_ids'] = None
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    return True
+
+
+def use_multitask_ddp(cfg: Config) -> None:
+    """Wrap the model for DDP with
+    :class:`~mmsquad.models.MultiTaskDistributedDataParallel` (which hands
+    gradient surgery the per-task losses) where the config names no other
+    wrapper, with mmengine's default settings (``broadcast_buffers=False``,
+    the config's ``find_unused_parameters``): in ``model_wrapper_cfg`` (the
+    Runner's) and in ``strategy.model_wrapper`` (FlexibleRunner's)."""
     wrapper = dict(cfg.get('model_wrapper_cfg') or {})
-    wrapper.setdefault('type', 'MMDistributedDataParallel')
-    wrapper['device_ids'] = None
+    # Scoped: mmengine's runner looks the type up in the root registry.
+    wrapper.setdefault('type', 'mmsquad.MultiTaskDistributedDataParallel')
     wrapper.setdefault('broadcast_buffers', False)
     wrapper.setdefault('find_unused_parameters',
                        cfg.get('find_unused_parameters', False))
     cfg.model_wrapper_cfg = wrapper
-    if cfg.get('strategy') is not None:  # FlexibleRunner: it wraps there
+    if _ddp_strategy(cfg):
         strategy = dict(cfg.strategy)
         strategy['model_wrapper'] = dict(
-            strategy.get('model_wrapper') or {}, device_ids=None,
-            broadcast_buffers=wrapper['broadcast_buffers'])
+            dict(type=wrapper['type'],
+                 broadcast_buffers=wrapper['broadcast_buffers']),
+            **(strategy.get('model_wrapper') or {}))
         cfg.strategy = strategy
-    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
-    return True
+
+
+def _ddp_strategy(cfg: Config) -> bool:
+    """Whether the config trains with FlexibleRunner's ``DDPStrategy``
+    (other strategies wrap the model their own way)."""
+    strategy = cfg.get('strategy') or {}
+    return str(strategy.get('type', '')).split('.')[-1] == 'DDPStrategy'
 
 
 def finish_distributed() -> None:

@@ -1,12 +1,12 @@
 """Config handling shared by ``tools/train.py`` and ``tools/test.py``."""
+import inspect
 import os.path as osp
-import re
 from typing import Optional
 
 import torch
 from mmengine.config import Config
 
-from .dist import setup_cpu_distributed
+from .dist import setup_cpu_distributed, use_multitask_ddp
 from .precision import cpu_supports_bfloat16
 
 
@@ -67,6 +67,8 @@ def load_tool_config(config: str,
                                 osp.splitext(osp.basename(config))[0])
     refuse_endless_epochs(cfg)
     refuse_empty_sources(cfg)
+    if launcher != 'none':
+        use_multitask_ddp(cfg)
     setup_cpu_distributed(cfg, launcher)
     return cfg
 
@@ -118,32 +120,26 @@ def refuse_empty_sources(cfg: Config) -> None:
             'dataloader) or change source_ratio')
 
 
-def amp_variant(optim_wrapper: str, prefix: str) -> str:
-    """The mixed-precision variant ``prefix`` (``Amp`` for mmengine's CUDA
-    wrapper, ``CPUAmp`` for the CPU bfloat16 one) of ``optim_wrapper``:
-    ``OptimWrapper`` -> ``AmpOptimWrapper``, ``PCGradOptimWrapper`` ->
-    ``CPUAmpPCGradOptimWrapper``; a variant of the other kind is swapped.
-
-    Raises:
-        KeyError: When no such variant is registered.
-    """
-    from mmsquad.registry import OPTIM_WRAPPERS
-    base = re.sub(r'^(CPUAmp|Amp)', '', optim_wrapper)
-    variant = f'{prefix}{base}'
-    if OPTIM_WRAPPERS.get(variant) is None:
-        raise KeyError(f'--amp: optim wrapper {optim_wrapper} has no '
-                       f'mixed-precision variant {variant}')
-    return variant
-
-
-#: Settings that only mmengine's CUDA ``AmpOptimWrapper`` takes.
+#: The precision variants of mmengine's plain optim wrapper that ``--amp``
+#: switches between, as mmdet's and mmseg's tools do (CPU: mmsquad's).
+PLAIN_WRAPPERS = ('OptimWrapper', 'AmpOptimWrapper', 'CPUAmpOptimWrapper')
+#: Settings that only mixed precision on CUDA takes.
 CUDA_AMP_SETTINGS = ('loss_scale', 'dtype')
 
 
+def takes_amp_setting(wrapper_type: str) -> bool:
+    """Whether the optim wrapper chooses its precision by an ``amp``
+    argument (as :class:`~mmsquad.engine.GradSurgeryOptimWrapper`)."""
+    from mmsquad.registry import OPTIM_WRAPPERS
+    cls = OPTIM_WRAPPERS.get(wrapper_type)
+    return cls is not None and 'amp' in inspect.signature(
+        cls.__init__).parameters
+
+
 def fall_back_from_cuda_amp(cfg: Config) -> Optional[str]:
-    """Without CUDA, switch a config's CUDA mixed precision
-    (``Amp<Name>OptimWrapper``, as the paper configs train) to float32
-    (``<Name>OptimWrapper``), so that the same config runs on any machine.
+    """Without CUDA, train a config written for CUDA mixed precision
+    (``AmpOptimWrapper``, or ``amp=True``, as the paper configs train) in
+    float32, so that the same config runs on any machine.
 
     Returns:
         A warning line for the log, or None when nothing changed.
@@ -152,41 +148,53 @@ def fall_back_from_cuda_amp(cfg: Config) -> Optional[str]:
     if wrapper is None or torch.cuda.is_available():
         return None
     current = wrapper.get('type', 'OptimWrapper')
-    if not current.startswith('Amp'):
+    if current == 'AmpOptimWrapper':
+        wrapper.type = 'OptimWrapper'
+    elif wrapper.get('amp') and takes_amp_setting(current):
+        wrapper.amp = False
+    else:
         return None
-    wrapper.type = current[len('Amp'):]
     for key in CUDA_AMP_SETTINGS:
         wrapper.pop(key, None)
-    return (f'{current} needs CUDA, which this machine lacks: training in '
-            f'float32 with {wrapper.type} (--amp trains in bfloat16 on a CPU '
+    return (f'{current} trains in CUDA mixed precision, which this machine '
+            'lacks: training in float32 (--amp trains in bfloat16 on a CPU '
             'that has it)')
 
 
 def enable_amp(cfg: Config) -> str:
-    """Switch ``cfg.optim_wrapper`` to mixed precision for this machine.
-
-    With CUDA: mmengine's ``AmpOptimWrapper`` (float16 with a dynamic loss
-    scaler, or ``optim_wrapper.dtype='bfloat16'``); without CUDA, on a CPU
-    with bfloat16 support: :class:`~mmsquad.engine.CPUAmpOptimWrapper`.
+    """Switch ``cfg.optim_wrapper`` to mixed precision for this machine:
+    ``amp=True`` for a wrapper that takes it (gradient surgery); mmengine's
+    ``AmpOptimWrapper`` (float16 with a dynamic loss scaler, or
+    ``optim_wrapper.dtype='bfloat16'``) in place of ``OptimWrapper`` with
+    CUDA, as mmdet's and mmseg's ``--amp`` does, and
+    :class:`~mmsquad.engine.CPUAmpOptimWrapper` without.
 
     Returns:
         A line saying which was chosen, for the log.
 
     Raises:
         RuntimeError: Without CUDA on a CPU without bfloat16 support.
+        ValueError: For an optim wrapper without a mixed-precision setting.
     """
     wrapper = cfg.optim_wrapper
     current = wrapper.get('type', 'OptimWrapper')
-    if torch.cuda.is_available():
-        wrapper.type = amp_variant(current, 'Amp')
-        wrapper.setdefault('loss_scale', 'dynamic')
-        return (f'--amp: CUDA {wrapper.get("dtype") or "float16"} autocast '
-                f'with a dynamic loss scaler ({wrapper.type})')
-    if not cpu_supports_bfloat16():
+    cuda = torch.cuda.is_available()
+    if not cuda and not cpu_supports_bfloat16():
         raise RuntimeError('--amp: no CUDA device is visible and this CPU '
                            'has no bfloat16 support (avx512_bf16 or AMX); '
                            'train in float32 (without --amp)')
-    wrapper.type = amp_variant(current, 'CPUAmp')
+    if takes_amp_setting(current):
+        wrapper.amp = True
+    elif current in PLAIN_WRAPPERS:
+        wrapper.type = 'AmpOptimWrapper' if cuda else 'CPUAmpOptimWrapper'
+    else:
+        raise ValueError(f'--amp: optim wrapper {current} has no '
+                         'mixed-precision setting; use OptimWrapper or '
+                         'GradSurgeryOptimWrapper')
+    if cuda:
+        wrapper.setdefault('loss_scale', 'dynamic')
+        return (f'--amp: CUDA {wrapper.get("dtype") or "float16"} autocast '
+                f'with a dynamic loss scaler ({wrapper.type})')
     for key in CUDA_AMP_SETTINGS:
         wrapper.pop(key, None)
     return f'--amp: CPU bfloat16 autocast, no loss scaler ({wrapper.type})'

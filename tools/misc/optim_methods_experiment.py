@@ -135,8 +135,8 @@ Measured by `tools/misc/optim_methods_experiment.py`: SquadNet-small with
 the schedule of `{SCHEDULE}` (the embedded demo data at 96x96, Adam 1.5e-3
 with poly decay, batch 4, 4 epochs, seed {SEED}), float32, one method per
 run: `plain` is equal weights without surgery; mmsquad's surgeries act on
-the shared parameters; `torchjd.<name>` is torchjd's aggregator through
-`AggregatorOptimWrapper`; `balancer.<name>` weights the losses. Metrics are
+the shared parameters; `torchjd.<name>` is torchjd's aggregator; all
+through `GradSurgeryOptimWrapper`; `balancer.<name>` weights the losses. Metrics are
 from the last validation; delta_m is against the demo's single-task
 references (`configs/squad/demo_single_task_references.json`). Mean
 cosine and conflict rate are `GradConflictHook`'s, on the shared

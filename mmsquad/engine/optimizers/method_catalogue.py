@@ -3,40 +3,24 @@ config changes: for tests, benchmarks and experiments that compare them
 all."""
 from typing import Dict
 
-from mmsquad.registry import OPTIM_WRAPPERS
-from .aggregator_surgery import aggregator_names, build_aggregator
-
-
-def aggregator_config(name: str, num_tasks: int) -> dict:
-    """``dict(type=name, ...)`` with the arguments torchjd's aggregator
-    ``name`` requires, for ``num_tasks`` tasks (CAGrad's paper radius,
-    uniform Constant weights, ...)."""
-    required = dict(CAGrad=dict(c=0.4),
-                    Constant=dict(weights=[1.0 / num_tasks] * num_tasks),
-                    FairGrad=dict(alpha=1.0), Krum=dict(n_byzantine=0),
-                    NashMTL=dict(n_tasks=num_tasks),
-                    TrimmedMean=dict(trim_number=1))
-    return dict(type=name, **required.get(name, {}))
+from mmsquad.registry import AGGREGATORS
+from ..aggregators import torchjd_aggregator_config, torchjd_aggregator_names
 
 
 def surgery_methods(num_tasks: int) -> Dict[str, dict]:
-    """``{name: optim wrapper config}``: every float32 surgery wrapper of
-    mmsquad (``PCGrad``, ..., by its short name) and every torchjd
-    aggregator whose packages are installed (``torchjd.<name>``)."""
-    methods = {}
-    for name, cls in OPTIM_WRAPPERS.module_dict.items():
-        if cls.__module__.endswith('surgery_wrappers') and not \
-                name.startswith(('Amp', 'CPUAmp', 'Aggregator')):
-            methods[name[:-len('OptimWrapper')]] = dict(type=name)
-    for name in aggregator_names():
-        aggregator = aggregator_config(name, num_tasks)
+    """``{name: optim wrapper config}``: gradient surgery with every
+    aggregator of mmsquad (``PCGrad``, ...) and of torchjd whose packages
+    are installed (``torchjd.<name>``)."""
+    aggregators = {name: dict(type=name) for name in AGGREGATORS.module_dict}
+    for name in torchjd_aggregator_names():
+        aggregator = torchjd_aggregator_config(name, num_tasks)
         try:
-            build_aggregator(aggregator)
+            AGGREGATORS.build(aggregator)
         except ImportError:  # optional solver packages (cvxpy)
             continue
-        methods[f'torchjd.{name}'] = dict(type='AggregatorOptimWrapper',
-                                          aggregator=aggregator)
-    return methods
+        aggregators[f'torchjd.{name}'] = aggregator
+    return {name: dict(type='GradSurgeryOptimWrapper', aggregator=aggregator)
+            for name, aggregator in aggregators.items()}
 
 
 #: The loss balancers :func:`training_methods` offers, by short name.

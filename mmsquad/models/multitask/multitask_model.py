@@ -13,7 +13,7 @@ from mmsquad.structures import MultiTaskDataSample
 from mmsquad.tasks import build_tasks
 from mmsquad.tasks.presets import TasksCfg
 from ..heads import dense_task_losses
-from ..utils import attach_task_losses, task_losses
+from ..utils import TaskLosses, task_losses, update_params
 from ..utils.feature_probe import probe_features
 
 #: Layers that need contiguous (not channels-last) inputs and weights:
@@ -338,17 +338,25 @@ class MultiTaskModel(BaseModel):
         return [(name, p) for name, p in self.named_parameters()
                 if p.requires_grad and id(p) in declared]
 
-    def parse_losses(self, losses: Dict[str, Tensor]
-                     ) -> Tuple[Tensor, Dict[str, Tensor]]:
-        """mmengine's total loss and log variables; the total also carries
-        the loss dict, the shared parameters and each task's weight (fixed
-        times balanced) for gradient surgery (see
-        :func:`~mmsquad.models.utils.attach_task_losses`)."""
-        loss, log_vars = super().parse_losses(losses)
+    def train_step(self, data: Union[dict, tuple, list],
+                   optim_wrapper) -> Dict[str, Tensor]:
+        """mmengine's training step, handing the optim wrapper the per-task
+        losses (:meth:`task_losses`) when it takes them (gradient
+        surgery)."""
+        with optim_wrapper.optim_context(self):
+            data = self.data_preprocessor(data, True)
+            losses = self._run_forward(data, mode='loss')
+        parsed, log_vars = self.parse_losses(losses)
+        update_params(optim_wrapper, parsed, lambda: self.task_losses(losses))
+        return log_vars
+
+    def task_losses(self, losses: Dict[str, Tensor]) -> TaskLosses:
+        """The per-task parts of a loss dict of :meth:`loss`, each task's
+        weight (fixed times balanced) and the shared parameters."""
         weights = {task: weight * losses.get(f'{task}.weight', 1.0)
                    for task, weight in self.task_weights.items()}
-        attach_task_losses(loss, losses, self.shared_parameters, weights)
-        return loss, log_vars
+        return TaskLosses(task_losses(losses), weights,
+                          self.shared_parameters())
 
 
 def _filled(cfg: dict, values: Dict[str, Any]) -> dict:

@@ -1,6 +1,7 @@
-"""Per-task parts of a multi-task loss dict, and how the total loss carries
-them to the optim wrapper."""
-from typing import Callable, Dict, List, Optional, Tuple
+"""The per-task parts of a multi-task loss, handed explicitly to the optim
+wrappers that need them (gradient surgery)."""
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Union
 
 from torch import Tensor, nn
 
@@ -26,56 +27,43 @@ def task_losses(losses: Dict[str, Tensor]) -> Dict[str, Tensor]:
     return totals
 
 
-def attach_task_losses(loss: Tensor, losses: Dict[str, Tensor],
-                       shared_params: Callable[[], List[nn.Parameter]],
-                       task_weights: Optional[Dict[str, float]] = None
-                       ) -> Tensor:
-    """Let ``loss`` (the total) carry the loss dict it was parsed from, a
-    way to get the shared parameters and the weight each task's losses were
-    multiplied by, for the optim wrapper.
+@dataclass
+class TaskLosses:
+    """What a gradient method needs beside the total loss.
 
-    mmengine's model wrappers hand the optim wrapper only the parsed total
-    loss; gradient surgery needs the per-task parts. The model's
-    ``parse_losses`` attaches them here, whatever wrapper (DDP or none) runs
-    the step; nothing is computed unless a surgery wrapper asks.
+    Args:
+        losses: ``{task: the task's (weighted) loss}``.
+        weights: ``{task: the weight its losses were multiplied by}`` (fixed
+            times balanced).
+        shared_params: The parameters more than one task's loss reaches.
     """
-    loss.loss_dict = losses
-    loss.shared_params = shared_params
-    loss.task_weights = dict(task_weights or {})
-    return loss
+
+    losses: Dict[str, Tensor]
+    weights: Dict[str, Union[float, Tensor]]
+    shared_params: List[nn.Parameter]
+
+    def unweighted(self) -> Dict[str, Tensor]:
+        """The per-task losses divided by their weights (1 where none).
+
+        Raises:
+            ZeroDivisionError: For a task of weight 0.
+        """
+        unweighted = {}
+        for task, value in self.losses.items():
+            weight = self.weights.get(task, 1.0)
+            if float(weight) == 0:
+                raise ZeroDivisionError(f'task {task!r} has weight 0: its '
+                                        'unweighted loss is unknown')
+            unweighted[task] = value / weight
+        return unweighted
 
 
-def attached_task_losses(loss: Tensor
-                         ) -> Tuple[Dict[str, Tensor], List[nn.Parameter]]:
-    """The per-task losses (see :func:`task_losses`) and the shared
-    parameters attached to ``loss``.
-
-    Raises:
-        TypeError: When ``loss`` carries none (the model does not attach
-            them, see :func:`attach_task_losses`).
-    """
-    if not hasattr(loss, 'loss_dict'):
-        raise TypeError('gradient surgery needs the per-task losses, but the '
-                        'loss carries none: use a model whose parse_losses '
-                        'attaches them, such as MultiTaskModel')
-    return task_losses(loss.loss_dict), loss.shared_params()
-
-
-def attached_unweighted_task_losses(loss: Tensor) -> Dict[str, Tensor]:
-    """The per-task losses attached to ``loss`` divided by the weights they
-    were multiplied by (tasks without an attached weight: 1).
-
-    Raises:
-        TypeError: When ``loss`` carries no per-task losses.
-        ZeroDivisionError: For a task of weight 0.
-    """
-    losses, _ = attached_task_losses(loss)
-    weights = getattr(loss, 'task_weights', {})
-    unweighted = {}
-    for task, value in losses.items():
-        weight = weights.get(task, 1.0)
-        if float(weight) == 0:
-            raise ZeroDivisionError(f'task {task!r} has weight 0: its '
-                                    'unweighted loss is unknown')
-        unweighted[task] = value / weight
-    return unweighted
+def update_params(optim_wrapper, loss: Tensor,
+                  per_task: Callable[[], TaskLosses]) -> None:
+    """``optim_wrapper.update_params(loss)``, also handing it the per-task
+    losses (``per_task()``) when it takes them (its ``takes_task_losses``
+    is true, as gradient surgery's)."""
+    if getattr(optim_wrapper, 'takes_task_losses', False):
+        optim_wrapper.update_params(loss, task_losses=per_task())
+    else:
+        optim_wrapper.update_params(loss)

@@ -1,0 +1,4 @@
+"""Model wrappers."""
+from .multitask_ddp import MultiTaskDistributedDataParallel
+
+__all__ = ['MultiTaskDistributedDataParallel']
