@@ -26,7 +26,7 @@ def _batch():
     return dict(inputs=inputs, data_samples=samples)
 
 
-def test_training_pads_mixed_sizes_with_each_tasks_ignore_value():
+def test_training_pads_mixed_sizes_with_each_tasks_ignore_index():
     preprocessor = MODELS.build(dict(
         type='MultiTaskDataPreprocessor', mean=[0, 0, 0], std=[1, 1, 1],
         pad_size_divisor=32))
@@ -39,7 +39,7 @@ def test_training_pads_mixed_sizes_with_each_tasks_ignore_value():
             target = sample.get_target(task).data
             assert target.shape[-2:] == (128, 160)
             assert (target[:, :h, :w] == value).all()
-            ignore = TASKS[task].pad_value
+            ignore = TASKS[task].ignore_index
             assert (target[:, h:, :] == ignore).all()
             assert (target[:, :, w:] == ignore).all()
 
@@ -52,10 +52,10 @@ def test_evaluation_keeps_targets_at_their_loaded_size():
         assert sample.get_target('semseg').shape == (h, w)
 
 
-def test_a_target_without_a_pad_value_is_named():
+def test_a_target_without_a_ignore_index_is_named():
     data = _batch()
     data['data_samples'][1].set_target('road', PixelData(
         data=torch.zeros(1, *SIZES[1], dtype=torch.int64)))
     preprocessor = MODELS.build(dict(type='MultiTaskDataPreprocessor'))
-    with pytest.raises(KeyError, match="'road' records no pad_value"):
+    with pytest.raises(KeyError, match="'road' records no ignore_index"):
         preprocessor(data, training=True)

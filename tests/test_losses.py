@@ -3,6 +3,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from mmsquad.registry import MODELS
 
@@ -83,3 +84,29 @@ def test_l1_losses_give_ignored_pixels_no_gradient(cfg):
     grad = pred.grad.masked_fill(~ignored, 0)
     assert not grad.any()
     assert pred.grad[~ignored.expand_as(pred)].abs().sum() > 0
+
+
+def test_mmseg_losses_ignore_the_tasks_own_ignore_index():
+    """A dense head's mmseg loss ignores the label its task ignores (7
+    here, a valid class index of 8), as torch's cross-entropy with that
+    ignore_index computes it (mmseg averages over every pixel)."""
+    from mmsquad.structures import MultiTaskDataSample
+    from mmsquad.tasks import LabelMapTask
+    torch.manual_seed(0)
+    task = LabelMapTask(num_classes=8, ignore_index=7, name='road')
+    head = MODELS.build(dict(
+        type='ASPPTaskHead', task=task, feature_channels=(4, ), channels=4,
+        dilations=(1, ), loss=dict(_scope_='mmseg', type='CrossEntropyLoss')
+    )).eval()  # no dropout: the two forwards agree
+    feats = [torch.randn(2, 4, 8, 8)]
+    target = torch.randint(0, 8, (2, 1, 8, 8))
+    target[:, :, :4] = 7
+    samples = []
+    for labels in target:
+        sample = MultiTaskDataSample(metainfo=dict(img_shape=(8, 8)))
+        sample.set_field(task.pack(labels[0].numpy()), task.target_key)
+        samples.append(sample)
+    loss = head.loss(feats, samples)['loss_ce']
+    expected = F.cross_entropy(head(feats), target[:, 0], ignore_index=7,
+                               reduction='none').mean()
+    torch.testing.assert_close(loss, expected)

@@ -95,7 +95,7 @@ def test_flip_mirrors_targets_and_negates_normal_x():
     np.testing.assert_allclose(after['gt_normals'], flipped, atol=1e-6)
 
 
-def test_crop_pads_with_each_targets_ignore_value():
+def test_crop_pads_with_each_targets_ignore_index():
     out = MultiTaskRandomCrop(crop_size=(10, 12))(_results())
     assert out['img'].shape == (10, 12, 3)
     assert out['gt_semseg'].shape == (10, 12)

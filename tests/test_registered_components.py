@@ -134,7 +134,7 @@ def test_dense_task_kind_round_trip(name):
         if name == 'normals':
             array /= np.linalg.norm(array, axis=-1, keepdims=True)
         array = array.astype(np.float32)
-    array.reshape(h, w, -1)[0, 0] = task.pad_value  # one ignored pixel
+    array.reshape(h, w, -1)[0, 0] = task.ignore_index  # one ignored pixel
     identity = task.warp(array.copy(), lambda a, interp, fill: a)
     np.testing.assert_allclose(identity, array, rtol=1e-5)
     twice = task.flip_values(task.flip_values(array.copy()))
@@ -142,7 +142,7 @@ def test_dense_task_kind_round_trip(name):
     target = task.pack(array)
     assert target.data.shape == (c, h, w)
     assert target.data.dtype == task.target_dtype
-    assert target.pad_value == task.pad_value
+    assert target.ignore_index == task.ignore_index
     logits = torch.randn(2, task.out_channels, h, w)
     outputs = task.activate(logits)
     assert outputs.shape == logits.shape

@@ -64,7 +64,7 @@ def test_mmseg_samples_become_the_task_target_at_the_original_size(voc2010):
         expected = np.where(png == 0, 255, png - 1)
         np.testing.assert_array_equal(
             sample.gt_context59.data.numpy()[0], expected)
-        assert sample.gt_context59.pad_value == 255
+        assert sample.gt_context59.ignore_index == 255
 
 
 def test_mmseg_iou_metric_agrees_with_multitask_metric(voc2010):

@@ -27,7 +27,7 @@ class TaskDataset(BaseDataset):
     (``PackSegInputs``, ``PackDetInputs``); each packed sample becomes a
     :class:`~mmsquad.structures.MultiTaskDataSample` labelled for ``task``
     only: mmseg's ``gt_sem_seg`` (or ``source_key``) becomes the task's
-    target, its ignored pixels (``ignore_value``) the task's pad value;
+    target, its ignored pixels (``ignore_index``) the task's ``ignore_index``;
     mmdet's ``gt_instances`` (and ``ignored_instances``) stay as they are,
     for a :class:`~mmsquad.tasks.BoxTask`. The metadata (``img_path``,
     ``ori_shape``, ``scale_factor``, ...) is kept, so the sample is
@@ -43,7 +43,7 @@ class TaskDataset(BaseDataset):
             ``'mmdet'``), when its config does not name one (``_scope_``).
         source_key: The packed sample's field holding the target; default:
             ``gt_instances`` for box tasks, ``gt_sem_seg`` for dense ones.
-        ignore_value: The wrapped dataset's value of ignored pixels (dense
+        ignore_index: The wrapped dataset's value of ignored pixels (dense
             tasks).
 
     It is an mmengine ``BaseDataset`` (for ``ConcatDataset``), but holds
@@ -60,7 +60,7 @@ class TaskDataset(BaseDataset):
                  task: Union[str, dict, BaseTask],
                  scope: Optional[str] = None,
                  source_key: Optional[str] = None,
-                 ignore_value: int = MMSEG_IGNORE_INDEX) -> None:
+                 ignore_index: int = MMSEG_IGNORE_INDEX) -> None:
         if isinstance(dataset, dict):
             dataset = copy.deepcopy(dict(dataset))
             if scope is not None:
@@ -81,7 +81,7 @@ class TaskDataset(BaseDataset):
                 'dense map task: give the packed field that holds its '
                 'target as source_key')
         self.source_key = source_key
-        self.ignore_value = ignore_value
+        self.ignore_index = ignore_index
         self._metainfo = copy.deepcopy(getattr(dataset, 'metainfo', {}))
         self._fully_initialized = True
 
@@ -120,7 +120,7 @@ class TaskDataset(BaseDataset):
                 f'{type(self.dataset).__name__} is a {type(value).__name__}, '
                 f'not the PixelData or InstanceData of task {self.task!r}')
         target = value.data.numpy().transpose(1, 2, 0)
-        target = np.where(target == self.ignore_value, self.task.pad_value,
+        target = np.where(target == self.ignore_index, self.task.ignore_index,
                           target)
         converted.set_field(self.task.pack(target), self.task.target_key)
         return converted

@@ -174,7 +174,7 @@ class DenseMapTask(BaseTask):
 
     Args:
         name: The task's name.
-        pad_value: Value of ignored pixels; batching and geometric
+        ignore_index: Value of ignored pixels; batching and geometric
             transforms fill new pixels with it.
     """
 
@@ -189,9 +189,9 @@ class DenseMapTask(BaseTask):
     background: Optional[float] = None
 
     def __init__(self, name: Optional[str] = None,
-                 pad_value: float = IGNORE_INDEX) -> None:
+                 ignore_index: float = IGNORE_INDEX) -> None:
         super().__init__(name)
-        self.pad_value = pad_value
+        self.ignore_index = ignore_index
 
     @property
     def out_channels(self) -> int:
@@ -201,19 +201,19 @@ class DenseMapTask(BaseTask):
     def warp(self, target: np.ndarray, warp: Warp,
              border: str = 'ignore') -> np.ndarray:
         fill = self.background if border == 'background' and \
-            self.background is not None else self.pad_value
+            self.background is not None else self.ignore_index
         return warp(target, self.interpolation, fill)
 
     def warp_valid(self, target: np.ndarray, warp: Warp) -> np.ndarray:
         """A (H, W, C) ``target`` warped with :attr:`interpolation` over
         its valid pixels only (the validity mask warped with nearest
-        interpolation, so pad values never blend into valid ones); new and
-        invalid pixels hold the pad value."""
-        valid = np.all(target != self.pad_value, axis=-1)
+        interpolation, so ignored values never blend into valid ones); new
+        and invalid pixels hold ``ignore_index``."""
+        valid = np.all(target != self.ignore_index, axis=-1)
         zeroed = np.where(valid[..., None], target, 0).astype(np.float32)
         warped = warp(zeroed, self.interpolation, 0)
         valid = warp(valid.astype(np.uint8), 'nearest', 0).astype(bool)
-        warped[~valid] = self.pad_value
+        warped[~valid] = self.ignore_index
         return warped
 
     def pack(self, target: np.ndarray) -> PixelData:
@@ -224,11 +224,11 @@ class DenseMapTask(BaseTask):
         tensor = torch.from_numpy(
             np.ascontiguousarray(target.transpose(2, 0, 1)))
         return PixelData(data=tensor.to(self.target_dtype),
-                         metainfo=dict(pad_value=self.pad_value))
+                         metainfo=dict(ignore_index=self.ignore_index))
 
     def valid_mask(self, data: np.ndarray) -> np.ndarray:
         """(H, W) mask of the pixels of a (C, H, W) map that count."""
-        return np.all(data != self.pad_value, axis=0)
+        return np.all(data != self.ignore_index, axis=0)
 
     # Predictions (torch).
     def activate(self, logits: Tensor) -> Tensor:

@@ -25,8 +25,9 @@ class BinaryMapTask(DenseMapTask):
     Args:
         ignore_index: Value of pixels that do not count.
         empty_iou: The IoU of an image whose target and thresholded
-            prediction are both empty: 1 as the published evaluation (Vandenhende
-            et al.) counts it, or 0 (an undefined IoU scores nothing).
+            prediction are both empty: 1 as the published evaluation
+            (Vandenhende et al.) counts it, or 0 (an undefined IoU scores
+            nothing).
         name: The task's name.
     """
 
@@ -40,18 +41,18 @@ class BinaryMapTask(DenseMapTask):
     def __init__(self, ignore_index: int = IGNORE_INDEX,
                  empty_iou: float = 1.0,
                  name: Optional[str] = None) -> None:
-        super().__init__(name, pad_value=ignore_index)
+        super().__init__(name, ignore_index=ignore_index)
         self.empty_iou = empty_iou
 
     @property
     def default_loss(self) -> dict:
-        return dict(type='BalancedBCELoss', ignore_value=self.pad_value)
+        return dict(type='BalancedBCELoss', ignore_index=self.ignore_index)
 
     def activate(self, logits: Tensor) -> Tensor:
         return logits.sigmoid()
 
     def sample_stats(self, pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-        return saliency_stats(pred[0], gt[0], self.pad_value,
+        return saliency_stats(pred[0], gt[0], self.ignore_index,
                               self.empty_iou)
 
     def summarize(self, stats: List[np.ndarray]) -> Dict[str, float]:
@@ -66,7 +67,7 @@ class BinaryMapTask(DenseMapTask):
                reference: Optional[np.ndarray] = None) -> np.ndarray:
         """A jet heat map of the probability (ignored pixels black)."""
         values = data[0].astype(np.float32)
-        return heat_map(values, values != self.pad_value, cv2.COLORMAP_JET,
+        return heat_map(values, values != self.ignore_index, cv2.COLORMAP_JET,
                         0, 1)
 
 
@@ -103,11 +104,11 @@ class BoundaryMapTask(BinaryMapTask):
     @property
     def default_loss(self) -> dict:
         return dict(type='BalancedBCELoss', pos_weight=self.pos_weight,
-                    ignore_value=self.pad_value)
+                    ignore_index=self.ignore_index)
 
     def sample_stats(self, pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
         return edge_counts(pred[0], gt[0], self.thresholds, self.max_dist,
-                           self.pad_value)
+                           self.ignore_index)
 
     def summarize(self, stats: List[np.ndarray]) -> Dict[str, float]:
         return dict(odsF=edge_ods_f(np.sum(stats, axis=0), self.thresholds))
@@ -116,4 +117,4 @@ class BoundaryMapTask(BinaryMapTask):
                reference: Optional[np.ndarray] = None) -> np.ndarray:
         """Grey levels of the probability (ignored pixels black)."""
         values = data[0].astype(np.float32)
-        return grey_levels(values, values != self.pad_value)
+        return grey_levels(values, values != self.ignore_index)

@@ -19,7 +19,7 @@ class ImageTask(DenseMapTask):
     images.
 
     Args:
-        pad_value: Value of padded pixels (outside [0, 1]).
+        ignore_index: Value of padded pixels (outside [0, 1]).
         quality_mode: How ``uiqm`` and ``uciqe`` are computed: ``'paper'``
             (the papers' definitions) or ``'reference'`` (the Python
             implementations behind most published tables); see
@@ -32,12 +32,12 @@ class ImageTask(DenseMapTask):
     metric_keys = ('psnr', 'ssim', 'uiqm', 'uciqe')
     scores_unlabelled = True
 
-    def __init__(self, pad_value: float = -1.0, quality_mode: str = 'paper',
+    def __init__(self, ignore_index: float = -1.0, quality_mode: str = 'paper',
                  name: Optional[str] = None) -> None:
         if quality_mode not in QUALITY_MODES:
             raise ValueError(f'ImageTask {name}: quality_mode must be one of '
                              f'{QUALITY_MODES}, got {quality_mode!r}')
-        super().__init__(name, pad_value=pad_value)
+        super().__init__(name, ignore_index=ignore_index)
         self.quality_mode = quality_mode
 
     @property

@@ -51,7 +51,7 @@ class LabelMapTask(DenseMapTask):
         if upsample not in ('labels', 'scores'):
             raise ValueError(f"LabelMapTask {name}: upsample must be "
                              f"'labels' or 'scores', got {upsample!r}")
-        super().__init__(name, pad_value=ignore_index)
+        super().__init__(name, ignore_index=ignore_index)
         self.num_classes = num_classes
         self.background = background
         self.upsample = upsample
@@ -62,7 +62,8 @@ class LabelMapTask(DenseMapTask):
 
     @property
     def default_loss(self) -> dict:
-        return dict(type='PixelCrossEntropyLoss', ignore_value=self.pad_value)
+        return dict(type='PixelCrossEntropyLoss',
+                    ignore_index=self.ignore_index)
 
     def activate(self, logits: Tensor) -> Tensor:
         return logits.softmax(dim=1)
@@ -78,7 +79,7 @@ class LabelMapTask(DenseMapTask):
         return PixelData(data=resize_map(labels, size, 'nearest'))
 
     def sample_stats(self, pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-        return confusion(pred[0], gt[0], self.num_classes, self.pad_value)
+        return confusion(pred[0], gt[0], self.num_classes, self.ignore_index)
 
     def summarize(self, stats: List[np.ndarray]) -> Dict[str, float]:
         return dict(mIoU=miou(np.sum(stats, axis=0)))

@@ -13,14 +13,14 @@ from .base_task import IGNORE_INDEX, DenseMapTask
 @TASKS.register_module()
 class ScalarMapTask(DenseMapTask):
     """A map of positive real values; metrics ``rmse`` (in ``unit``) and
-    ``abs_rel`` over the valid pixels (not ``ignore_value``, above 0) of
+    ``abs_rel`` over the valid pixels (not ``ignore_index``, above 0) of
     the whole set.
 
     Args:
         unit: Unit of the values, for logs and pictures (e.g. ``'m'``).
         distance: The values are distances from the camera (depth): a zoom
             by ``s`` (objects ``s`` times larger) divides them by ``s``.
-        ignore_value: Value of ignored pixels.
+        ignore_index: Value of ignored pixels.
         name: The task's name.
     """
 
@@ -28,9 +28,9 @@ class ScalarMapTask(DenseMapTask):
     lower_is_better = frozenset(metric_keys)
 
     def __init__(self, unit: str = '', distance: bool = False,
-                 ignore_value: float = IGNORE_INDEX,
+                 ignore_index: float = IGNORE_INDEX,
                  name: Optional[str] = None) -> None:
-        super().__init__(name, pad_value=ignore_value)
+        super().__init__(name, ignore_index=ignore_index)
         self.unit = unit
         self.distance = distance
 
@@ -38,16 +38,16 @@ class ScalarMapTask(DenseMapTask):
         if not self.distance:
             return target
         target = target.astype(np.float32)
-        valid = target != self.pad_value
+        valid = target != self.ignore_index
         target[valid] = target[valid] / zoom
         return target
 
     @property
     def default_loss(self) -> dict:
-        return dict(type='MaskedL1Loss', ignore_value=self.pad_value)
+        return dict(type='MaskedL1Loss', ignore_index=self.ignore_index)
 
     def sample_stats(self, pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-        return depth_errors(pred[0], gt[0], self.pad_value)
+        return depth_errors(pred[0], gt[0], self.ignore_index)
 
     def summarize(self, stats: List[np.ndarray]) -> Dict[str, float]:
         n, sq, rel = np.sum(stats, axis=0)
@@ -59,9 +59,9 @@ class ScalarMapTask(DenseMapTask):
         """A viridis map over the range of the valid values of
         ``reference`` (the target), or of ``data`` itself."""
         values = data[0].astype(np.float32)
-        valid = values != self.pad_value
+        valid = values != self.ignore_index
         scale = values if reference is None else reference[0]
-        in_range = scale[scale != self.pad_value]
+        in_range = scale[scale != self.ignore_index]
         lo, hi = (in_range.min(initial=0), in_range.max(initial=1)) \
             if in_range.size else (0, 1)
         return heat_map(values, valid, cv2.COLORMAP_VIRIDIS, lo, hi)

@@ -19,11 +19,11 @@ class UnitVectorTask(DenseMapTask):
 
     Geometric transforms warp the vectors bilinearly and renormalise them;
     a flip negates x, a rotation turns (x, y). Ignored pixels hold
-    ``ignore_value`` in every channel.
+    ``ignore_index`` in every channel.
 
     Args:
         channels: Vector dimension.
-        ignore_value: Value of ignored pixels.
+        ignore_index: Value of ignored pixels.
         name: The task's name.
     """
 
@@ -32,34 +32,34 @@ class UnitVectorTask(DenseMapTask):
     interpolation = 'bilinear'
 
     def __init__(self, channels: int = 3,
-                 ignore_value: float = IGNORE_INDEX,
+                 ignore_index: float = IGNORE_INDEX,
                  name: Optional[str] = None) -> None:
-        super().__init__(name, pad_value=ignore_value)
+        super().__init__(name, ignore_index=ignore_index)
         self.channels = channels
 
     @property
     def default_loss(self) -> dict:
-        return dict(type='NormalsL1Loss', ignore_value=self.pad_value)
+        return dict(type='NormalsL1Loss', ignore_index=self.ignore_index)
 
     def warp(self, target: np.ndarray, warp: Warp,
              border: str = 'ignore') -> np.ndarray:
         """Warp valid vectors smoothly (the validity mask with nearest),
         then renormalise; new pixels are ignored whatever ``border``."""
         warped = self.warp_valid(target, warp)
-        valid = np.all(warped != self.pad_value, axis=-1)
+        valid = np.all(warped != self.ignore_index, axis=-1)
         norm = np.linalg.norm(warped[valid], axis=-1, keepdims=True)
         warped[valid] = warped[valid] / np.maximum(norm, 1e-6)
         return warped
 
     def flip_values(self, target: np.ndarray) -> np.ndarray:
-        valid = np.all(target != self.pad_value, axis=-1)
+        valid = np.all(target != self.ignore_index, axis=-1)
         target[valid, 0] *= -1
         return target
 
     def rotate_values(self, target: np.ndarray, angle: float) -> np.ndarray:
         # Image y points down: a counter-clockwise image rotation by
         # `angle` turns (x, y) vectors by -angle in image coordinates.
-        valid = np.all(target != self.pad_value, axis=-1)
+        valid = np.all(target != self.ignore_index, axis=-1)
         theta = np.deg2rad(angle)
         c, s = np.cos(theta), np.sin(theta)
         x, y = target[valid, 0].copy(), target[valid, 1].copy()
@@ -76,7 +76,7 @@ class UnitVectorTask(DenseMapTask):
     def sample_stats(self, pred: np.ndarray,
                      gt: np.ndarray) -> AngleAccumulator:
         angles = AngleAccumulator()
-        angles.add(normal_angles(pred, gt, self.pad_value))
+        angles.add(normal_angles(pred, gt, self.ignore_index))
         return angles
 
     def summarize(self, stats: List[AngleAccumulator]) -> Dict[str, float]:

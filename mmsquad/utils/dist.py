@@ -62,7 +62,8 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     cfg.model_wrapper_cfg['device_ids'] = None
     if _ddp_strategy(cfg):  # FlexibleRunner: it wraps there
         cfg.strategy.model_wrapper['device_ids'] = None
-    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg',
+                                              {})['backend'] = 'gloo'
     return True
 
 

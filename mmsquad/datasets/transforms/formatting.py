@@ -14,7 +14,7 @@ from .targets import loaded_targets
 class PackMultiTaskInputs(BaseTransform):
     """Pack ``img`` as a (3, H, W) tensor and every loaded target as its
     task kind packs it (dense maps: a (C, H, W) ``PixelData`` of the kind's
-    dtype that records its pad value; image labels: a ``LabelData``).
+    dtype that records its ``ignore_index``; image labels: a ``LabelData``).
 
     Args:
         meta_keys: Keys copied into the data sample's metainfo.

@@ -9,9 +9,9 @@ from mmsquad.registry import MODELS
 
 @MODELS.register_module()
 class MultiTaskDataPreprocessor(ImgDataPreprocessor):
-    """Normalise and batch images; pad each dense target with the pad value
-    its task kind recorded in it (``pad_value`` of the target's metainfo),
-    so that padded pixels never count as real values.
+    """Normalise and batch images; pad each dense target with the ignored
+    value its task kind recorded in it (``ignore_index`` of the target's
+    metainfo), so that padded pixels never count as real values.
 
     Images are padded at the bottom and right to a common size (a multiple
     of ``pad_size_divisor``). In training every dense target of a sample is
@@ -44,16 +44,16 @@ class MultiTaskDataPreprocessor(ImgDataPreprocessor):
                 # PixelData refuses a field of a new size: build a new one.
                 padded = F.pad(target.data,
                                (0, batch_shape[1] - w, 0, batch_shape[0] - h),
-                               value=_pad_value(target, task))
+                               value=_ignore_index(target, task))
                 sample.set_target(task, PixelData(
                     metainfo=target.metainfo, data=padded))
         return data
 
 
-def _pad_value(target: PixelData, task: str) -> float:
-    """The pad value a task kind recorded in its packed target."""
-    if 'pad_value' not in target:
-        raise KeyError(f'the target of {task!r} records no pad_value; pack '
+def _ignore_index(target: PixelData, task: str) -> float:
+    """The ignored value a task kind recorded in its packed target."""
+    if 'ignore_index' not in target:
+        raise KeyError(f'the target of {task!r} records no ignore_index; pack '
                        "targets with their task kind's pack() (as "
                        'PackMultiTaskInputs does)')
-    return target.pad_value
+    return target.ignore_index

@@ -14,16 +14,16 @@ class _DenseLoss(nn.Module):
 
     Args:
         loss_weight: Factor on the loss.
-        ignore_value: Target value of pixels that do not count.
+        ignore_index: Target value of pixels that do not count.
         loss_name: Name used in the loss dict (``loss_<...>``).
     """
 
     def __init__(self, loss_weight: float = 1.0,
-                 ignore_value: int = IGNORE_INDEX,
+                 ignore_index: int = IGNORE_INDEX,
                  loss_name: str = 'loss') -> None:
         super().__init__()
         self.loss_weight = loss_weight
-        self.ignore_value = ignore_value
+        self.ignore_index = ignore_index
         self.loss_name = loss_name
 
 
@@ -53,16 +53,16 @@ class PixelCrossEntropyLoss(_DenseLoss):
     """
 
     def __init__(self, loss_weight: float = 1.0,
-                 ignore_value: int = IGNORE_INDEX,
+                 ignore_index: int = IGNORE_INDEX,
                  loss_name: str = 'loss_ce') -> None:
-        super().__init__(loss_weight, ignore_value, loss_name)
+        super().__init__(loss_weight, ignore_index, loss_name)
 
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
         target = target[:, 0].long()
-        if not (target != self.ignore_value).any():
+        if not (target != self.ignore_index).any():
             return zero_loss(pred)
         return self.loss_weight * F.cross_entropy(
-            pred, target, ignore_index=self.ignore_value)
+            pred, target, ignore_index=self.ignore_index)
 
 
 @MODELS.register_module()
@@ -79,13 +79,13 @@ class BalancedBCELoss(_DenseLoss):
 
     def __init__(self, pos_weight: Optional[float] = None,
                  loss_weight: float = 1.0,
-                 ignore_value: int = IGNORE_INDEX,
+                 ignore_index: int = IGNORE_INDEX,
                  loss_name: str = 'loss_bce') -> None:
-        super().__init__(loss_weight, ignore_value, loss_name)
+        super().__init__(loss_weight, ignore_index, loss_name)
         self.pos_weight = pos_weight
 
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
-        valid = target != self.ignore_value
+        valid = target != self.ignore_index
         num_valid = valid.sum()
         if num_valid == 0:
             return zero_loss(pred)
@@ -107,16 +107,16 @@ class MaskedL1Loss(_DenseLoss):
     """L1 over labelled elements (depth, or any real-valued map).
 
     ``pred`` and ``target``: (N, C, H, W); ignored elements hold
-    ``ignore_value``.
+    ``ignore_index``.
     """
 
     def __init__(self, loss_weight: float = 1.0,
-                 ignore_value: int = IGNORE_INDEX,
+                 ignore_index: int = IGNORE_INDEX,
                  loss_name: str = 'loss_l1') -> None:
-        super().__init__(loss_weight, ignore_value, loss_name)
+        super().__init__(loss_weight, ignore_index, loss_name)
 
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
-        valid = target != self.ignore_value
+        valid = target != self.ignore_index
         if not valid.any():
             return zero_loss(pred)
         return self.loss_weight * masked_l1(self.prepare(pred), target, valid)
@@ -129,7 +129,7 @@ class MaskedL1Loss(_DenseLoss):
 @MODELS.register_module()
 class NormalsL1Loss(MaskedL1Loss):
     """:class:`MaskedL1Loss` of the L2-normalised prediction (unit vectors,
-    (N, 3, H, W)); ignored pixels hold ``ignore_value`` in every channel.
+    (N, 3, H, W)); ignored pixels hold ``ignore_index`` in every channel.
     """
 
     def prepare(self, pred: Tensor) -> Tensor:

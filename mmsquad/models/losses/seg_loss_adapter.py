@@ -1,7 +1,7 @@
 """mmseg's losses on mmsquad's dense targets."""
 from torch import Tensor, nn
 
-from mmsquad.tasks import IGNORE_INDEX, BaseTask
+from mmsquad.tasks import IGNORE_INDEX, DenseMapTask
 
 
 class SegLossAdapter(nn.Module):
@@ -38,10 +38,9 @@ class SegLossAdapter(nn.Module):
         return self.loss(pred, target, ignore_index=self.ignore_index)
 
 
-def as_task_loss(loss: nn.Module, task: BaseTask) -> nn.Module:
+def as_task_loss(loss: nn.Module, task: DenseMapTask) -> nn.Module:
     """``loss`` as a dense head applies it to ``task``'s targets: an mmseg
     loss in a :class:`SegLossAdapter`, any other unchanged."""
     if type(loss).__module__.startswith('mmseg.'):
-        return SegLossAdapter(loss, getattr(task, 'ignore_index',
-                                            IGNORE_INDEX))
+        return SegLossAdapter(loss, task.ignore_index)
     return loss
