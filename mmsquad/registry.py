@@ -98,6 +98,11 @@ INFERENCERS = Registry(
     locations=['mmsquad.apis'])
 # Task kinds (label map, unit vectors, boxes, ...); mmsquad's own tree.
 TASKS = Registry('task', scope=SCOPE, locations=['mmsquad.tasks'])
+# Readers of annotation files, by format name (``'label_png'``): a dataset's
+# ``annotations={task: (template, format)}`` names them; a new format is a
+# function registered here from the user's module (``custom_imports``).
+ANNOTATION_READERS = Registry('annotation reader', scope=SCOPE,
+                              locations=['mmsquad.datasets'])
 # Gradient aggregators: the per-task gradients of the shared parameters ->
 # one update (PCGrad, CAGrad, ...); torchjd's under the ``torchjd`` scope
 # (``type='torchjd.UPGrad'``).

@@ -1,17 +1,20 @@
 """Shared fixtures: registered modules and a small rendered dataset; an
-operator recorder. Under pytest-xdist the cores are divided between the
+operator recorder; ``tools/`` on the path (its ``toolkit``). Under pytest-xdist the cores are divided between the
 workers."""
 import os
 import os.path as osp
+import sys
 
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from mmsquad.datasets.synthetic import make_pascal_mt_demo
 from mmsquad.utils import register_all_modules
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# The tools' shared package (config set-up, demo data, references).
+sys.path.insert(0, osp.join(REPO, 'tools'))
+from toolkit.synthetic import make_pascal_mt_demo  # noqa: E402
 TINY_CONFIG = osp.join(REPO, 'tests', 'configs', 'tiny_demo.py')
 
 register_all_modules()
@@ -127,7 +130,7 @@ UNDERWATER_DEMO_CONFIG = osp.join(REPO, 'configs', 'squad',
 def underwater_root(tmp_path_factory) -> str:
     """An underwater demo set (DUO layout + references) of 8 train and 4
     test 64x64 images."""
-    from mmsquad.datasets.synthetic import make_underwater_demo
+    from toolkit.synthetic import make_underwater_demo
     root = str(tmp_path_factory.mktemp('underwater_demo'))
     make_underwater_demo(root, num_train=8, num_test=4, size=64, seed=1)
     return root

@@ -176,3 +176,22 @@ def test_written_files_honour_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert os.stat(path).st_mode & 0o777 == 0o640
+
+
+def test_resume_finds_the_newest_checkpoint_when_last_checkpoint_is_empty(
+        tmp_path):
+    """mmengine rewrites ``last_checkpoint`` with a plain open: a kill in
+    that instant leaves it empty, and --resume takes the newest checkpoint
+    of the work directory instead of training from scratch."""
+    from mmsquad.utils.checkpoint import latest_checkpoint
+    for step in (2, 10, 3):
+        torch.save(dict(meta=dict(iter=step)), tmp_path / f'iter_{step}.pth')
+    torch.save({}, tmp_path / 'best_semseg_mIoU_iter_20.pth')
+    pointer = tmp_path / 'last_checkpoint'
+    pointer.write_text(str(tmp_path / 'iter_3.pth'))
+    assert latest_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_3.pth')
+    pointer.write_text('')
+    assert latest_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_10.pth')
+    pointer.unlink()
+    assert latest_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_10.pth')
+    assert latest_checkpoint(str(tmp_path / 'nothing')) is None

@@ -15,7 +15,7 @@ from conftest import REPO, TINY_CONFIG
 from mmsquad.datasets.underwater_mt import DUO_CLASSES
 from mmsquad.registry import MODELS
 from mmsquad.utils import register_all_modules
-from mmsquad.utils.tool_setup import fall_back_from_cuda_amp, read_config
+from toolkit.tool_setup import fall_back_from_cuda_amp, read_config
 
 INHERIT_MMDET = osp.join(REPO, 'tests', 'configs', 'inherit_mmdet.py')
 RETINANET = 'retinanet/retinanet_r50_fpn_1x_coco.py'

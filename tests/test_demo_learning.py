@@ -7,9 +7,9 @@ import re
 import pytest
 
 from conftest import REPO
-from mmsquad.datasets.synthetic import make_pascal_mt_demo
-from mmsquad.evaluation.trivial_baseline import constant_baseline
-from mmsquad.utils.tool_setup import read_config
+from toolkit.synthetic import make_pascal_mt_demo
+from toolkit.trivial_baseline import constant_baseline
+from mmsquad.utils.config import read_config
 from test_tools import tool
 
 DEMO_CONFIG = osp.join(REPO, 'configs', 'squad', 'demo.py')

@@ -14,8 +14,8 @@ from mmsquad.models.deploy import fold_batchnorm
 from mmsquad.models.layers import ConvNormAct
 from mmsquad.models.layers.conv_norm_act import fused_conv_applies
 from mmsquad.registry import MODELS
-from mmsquad.utils import timing
-from mmsquad.utils.roofline import count_conv_work
+from toolkit import timing
+from toolkit.roofline import count_conv_work
 
 
 @pytest.mark.parametrize('act_cfg', [dict(type='GELU'), dict(type='ReLU'),

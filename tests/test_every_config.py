@@ -13,11 +13,11 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from conftest import REPO
-from mmsquad.datasets.synthetic import (make_coco_detection, make_nyud_mt,
+from toolkit.synthetic import (make_coco_detection, make_nyud_mt,
                                         make_pascal_context_59,
                                         make_pascal_mt_demo,
                                         make_underwater_demo)
-from mmsquad.utils.tool_setup import fall_back_from_cuda_amp
+from toolkit.tool_setup import fall_back_from_cuda_amp
 
 SIZES = [(97, 131), (120, 80)]
 CONFIGS = sorted(

@@ -16,15 +16,15 @@ import torch
 from mmengine.config import Config, ConfigDict
 
 from conftest import REPO
-from mmsquad.engine import training_methods
-from mmsquad.utils.experiment import (RUN_RECORD, derive_run_config,
+from toolkit.method_catalogue import training_methods
+from toolkit.experiment import (RUN_RECORD, derive_run_config,
                                       failure_reason, fingerprint,
                                       mean_conflict, machine,
                                       paired_comparison, run_counts,
                                       run_echoing_stderr, run_record,
                                       shown_path, store_failure,
                                       train_and_store, train_once)
-from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
+from toolkit.grad_conflict_plot import (conflict_curves,
                                                       plot_conflict_curves)
 
 #: What a run of a grid may change: its model, method and seed.

@@ -15,8 +15,8 @@ from conftest import TINY_CONFIG
 from mmsquad.engine import GradConflictHook
 from mmsquad.utils.precision import cpu_supports_bfloat16
 from mmsquad.models.utils import task_losses
-from mmsquad.utils.run_logs import read_scalars
-from mmsquad.visualization.grad_conflict_plot import conflict_curves
+from toolkit.run_logs import read_scalars
+from toolkit.grad_conflict_plot import conflict_curves
 from test_tools import run
 
 TASKS = ['semseg', 'human_parts', 'sal', 'normals']

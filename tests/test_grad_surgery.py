@@ -404,8 +404,8 @@ def test_amp_flag_sets_a_setting_and_keeps_class_names(monkeypatch):
     turns mmengine's OptimWrapper into its mixed-precision variant."""
     from mmengine.config import Config
 
-    import mmsquad.utils.tool_setup as tool_setup
-    from mmsquad.utils.tool_setup import enable_amp
+    import toolkit.tool_setup as tool_setup
+    from toolkit.tool_setup import enable_amp
     monkeypatch.setattr(tool_setup, 'cpu_supports_bfloat16', lambda: True)
     for cuda, plain in ((True, 'AmpOptimWrapper'),
                         (False, 'CPUAmpOptimWrapper')):
@@ -425,8 +425,8 @@ def test_amp_flag_sets_a_setting_and_keeps_class_names(monkeypatch):
 def test_amp_on_a_cpu_without_bfloat16_fails_clearly(monkeypatch):
     from mmengine.config import Config
 
-    import mmsquad.utils.tool_setup as tool_setup
-    from mmsquad.utils.tool_setup import enable_amp
+    import toolkit.tool_setup as tool_setup
+    from toolkit.tool_setup import enable_amp
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     monkeypatch.setattr(tool_setup, 'cpu_supports_bfloat16', lambda: False)
     with pytest.raises(RuntimeError, match='no bfloat16 support'):

@@ -21,17 +21,16 @@ LAYERS = [
     {'registry', 'version', 'functional', 'structures', 'utils'},
     {'tasks'},
     {'datasets', 'models', 'evaluation', 'visualization'},
-    {'engine', 'deployment', 'testing'},
+    {'engine', 'deployment'},
     {'apis'},
 ]
 LAYER_OF = {part: i for i, parts in enumerate(LAYERS) for part in parts}
 
 #: Where task names may appear in code: the presets, and the published
-#: dataset layouts (which files hold which task) with their demo renderers.
+#: dataset layouts (which files hold which task).
 NAMES_ALLOWED_IN = {
     'tasks/presets.py', 'datasets/pascal_context_mt.py',
-    'datasets/nyud_v2_mt.py', 'datasets/synthetic/pascal_mt_demo.py',
-    'datasets/synthetic/dataset_layouts.py',
+    'datasets/nyud_v2_mt.py', 'datasets/underwater_mt.py',
 }
 
 

@@ -11,7 +11,7 @@ from mmengine.optim import OptimWrapper
 
 import mmseg
 from mmsquad.registry import MODELS
-from mmsquad.testing import random_samples
+from toolkit.samples import random_samples
 
 MMSEG_MODELS = osp.join(osp.dirname(mmseg.__file__), '.mim', 'configs',
                         '_base_', 'models')

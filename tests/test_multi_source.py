@@ -15,11 +15,11 @@ from mmengine.runner import Runner
 from mmengine.structures import InstanceData
 
 from conftest import REPO
-from mmsquad.datasets.synthetic import (make_coco_detection, make_nyud_mt,
+from toolkit.synthetic import (make_coco_detection, make_nyud_mt,
                                         make_pascal_context_59)
 from mmsquad.evaluation import CocoDetectionMetric
 from mmsquad.registry import DATASETS
-from mmsquad.utils.tool_setup import (fall_back_from_cuda_amp,
+from toolkit.tool_setup import (fall_back_from_cuda_amp,
                                       load_tool_config)
 
 CONFIG = osp.join(REPO, 'configs', 'multi_source',

@@ -18,7 +18,7 @@ from PIL import Image
 
 from conftest import REPO
 from mmsquad.apis import MultiTaskInferencer, init_model
-from mmsquad.datasets.transforms.loading import PERSON_CLASS
+from mmsquad.datasets.pascal_context_mt import PERSON_CLASS
 from mmsquad.deployment import export_onnx, onnx_relative_errors
 
 CONFIG = osp.join(REPO, 'tests', 'configs', 'open_tasks.py')

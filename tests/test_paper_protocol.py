@@ -16,11 +16,11 @@ from mmengine.optim import OptimWrapper
 from conftest import REPO
 from test_tools import tool
 from mmsquad.evaluation import MultiTaskMetric
-from mmsquad.evaluation.single_task_references import \
+from toolkit.single_task_references import \
     collect_single_task_references
 from mmsquad.registry import HOOKS, METRICS, MODELS, PARAM_SCHEDULERS
-from mmsquad.utils.single_task import single_task_config
-from mmsquad.utils.tool_setup import fall_back_from_cuda_amp
+from toolkit.single_task import single_task_config
+from toolkit.tool_setup import fall_back_from_cuda_amp
 
 
 def _config(name):

@@ -12,7 +12,7 @@ from mmsquad.datasets.transforms import (MultiTaskRandomCrop,
                                          MultiTaskRandomFlip,
                                          MultiTaskRandomScaleRotate,
                                          MultiTaskResize)
-from mmsquad.datasets.transforms.loading import load_human_parts
+from mmsquad.datasets.pascal_context_mt import load_human_parts
 from mmsquad.registry import DATASETS
 from mmsquad.tasks import build_tasks
 

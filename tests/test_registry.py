@@ -65,3 +65,21 @@ def test_config_inherits_mmdet_and_mmseg_bases(tmp_path):
     assert cfg.model.bbox_head.type == 'RetinaHead'  # from mmdet
     assert cfg.train_dataloader.dataset.type == 'PascalContextDataset'
     assert cfg.default_scope == 'mmsquad'
+
+
+def test_an_mmengine_outside_the_tested_versions_is_refused_at_import():
+    """mmsquad relies on internals of the mmengine versions it names."""
+    import subprocess
+    import sys
+
+    from mmsquad.version import MMENGINE_VERSIONS
+    for version in ('0.9.1', MMENGINE_VERSIONS[1]):
+        result = subprocess.run(
+            [sys.executable, '-c', 'import mmengine; mmengine.__version__ = '
+             f'{version!r}; import mmsquad'], capture_output=True, text=True)
+        assert result.returncode != 0
+        assert f'mmengine {version} is installed' in result.stderr
+    import mmengine
+    result = subprocess.run([sys.executable, '-c', 'import mmsquad'],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, (mmengine.__version__, result.stderr)

@@ -10,7 +10,7 @@ from mmsquad.models import MultiTaskModel, SquadNet
 from mmsquad.models.deploy import fold_batchnorm
 from mmsquad.models.layers import ConvNormAct
 from mmsquad.registry import MODELS
-from mmsquad.testing import ReferenceSquadNet
+from toolkit.squad_reference import ReferenceSquadNet
 
 # Published backbone / full-model (four ASPP heads) parameter counts (M).
 REFERENCE_PARAMS = {'tiny': (4.02, 15.32), 'small': (9.12, 24.22),

@@ -17,7 +17,7 @@ import torch.multiprocessing as mp
 from mmengine.optim import build_optim_wrapper
 from mmengine.structures import PixelData
 
-from mmsquad.engine import surgery_methods
+from toolkit.method_catalogue import surgery_methods
 from mmsquad.models import MultiTaskDistributedDataParallel
 from mmsquad.registry import MODELS
 from mmsquad.structures import MultiTaskDataSample

@@ -15,10 +15,10 @@ from mmengine.optim import OptimWrapper
 
 import mmseg
 from conftest import REPO, TINY_CONFIG
-from mmsquad.datasets.synthetic import make_pascal_context_59
+from toolkit.synthetic import make_pascal_context_59
 from mmsquad.evaluation import MultiTaskMetric
 from mmsquad.registry import DATASETS, MODELS
-from mmsquad.utils.tool_setup import (fall_back_from_cuda_amp,
+from toolkit.tool_setup import (fall_back_from_cuda_amp,
                                       refuse_endless_epochs)
 
 MMSEG_CONFIGS = osp.join(osp.dirname(mmseg.__file__), '.mim', 'configs')

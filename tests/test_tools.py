@@ -124,8 +124,6 @@ def test_missing_files_are_named(args, message):
     assert message in result.stderr
 
 
-
-
 def test_unknown_type_in_config_is_named(tmp_path):
     cfg = tmp_path / 'bad.py'
     cfg.write_text(f"_base_ = ['{TINY_CONFIG}']\n"

@@ -15,6 +15,7 @@ from mmengine.registry import init_default_scope
 
 from conftest import REPO, UNDERWATER_DEMO_CONFIG
 from mmsquad.registry import DATA_SAMPLERS, DATASETS, TRANSFORMS
+from mmsquad.tasks import build_tasks
 
 init_default_scope('mmsquad')
 
@@ -164,16 +165,19 @@ def test_reference_follows_resize_and_flip_but_not_photometric():
 
 def test_packed_reference_is_rgb_in_unit_range():
     bgr = np.random.default_rng(1).integers(0, 255, (8, 10, 3), np.uint8)
-    pack = TRANSFORMS.build(dict(type='PackUnderwaterInputs',
-                                 reference_task='enhance'))
+    pack = TRANSFORMS.build(dict(type='PackUnderwaterInputs'))
     packed = pack(dict(img=bgr, ref_img=bgr, img_path='x.jpg', img_id=1,
                        ori_shape=(8, 10), img_shape=(8, 10),
-                       det_labelled=False))
+                       det_labelled=False,
+                       tasks=build_tasks(['det', 'enhance'])))
     sample = packed['data_samples']
     expected = torch.from_numpy(bgr[..., ::-1].copy()).permute(2, 0, 1) / 255
     torch.testing.assert_close(sample.get_target('enhance').data, expected)
     assert 'gt_instances' not in sample
     assert sample.scale_factor == (1.0, 1.0)
+    with pytest.raises(KeyError, match='image tasks'):
+        pack(dict(img=bgr, ref_img=bgr, img_path='x.jpg', img_id=1,
+                  ori_shape=(8, 10), img_shape=(8, 10), det_labelled=False))
 
 
 def test_reference_of_another_size_fails(underwater_root, tmp_path):

@@ -9,7 +9,7 @@ from mmengine.evaluator import DumpResults
 from mmsquad.utils import (finish_distributed, register_all_modules,
                            trust_checkpoint)
 from mmsquad.utils.precision import PRECISIONS, precision_dtype
-from mmsquad.utils.tool_setup import build_runner, load_tool_config
+from toolkit.tool_setup import build_runner, load_tool_config
 
 
 def parse_args() -> argparse.Namespace:

@@ -6,7 +6,8 @@ from mmengine.config import DictAction
 
 from mmsquad.utils import (finish_distributed, register_all_modules,
                            trust_checkpoint)
-from mmsquad.utils.tool_setup import (build_runner, enable_amp,
+from mmsquad.utils.checkpoint import latest_checkpoint
+from toolkit.tool_setup import (build_runner, enable_amp,
                                       fall_back_from_cuda_amp,
                                       load_tool_config)
 
@@ -58,7 +59,7 @@ def main() -> None:
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
         cfg.resume = True
-        cfg.load_from = None
+        cfg.load_from = latest_checkpoint(cfg.work_dir)
     elif args.resume is not None:
         if not os.path.isfile(args.resume):
             raise FileNotFoundError(

@@ -17,6 +17,8 @@ default_hooks = dict(
     sync_buffers=dict(type='SyncBuffersHook'),
     visualization=dict(type='MultiTaskVisualizationHook', interval=1,
                        max_panels=4),
+    # The model's tasks and its data's agree, before the first iteration.
+    task_agreement=dict(type='TaskAgreementHook'),
 )
 
 env_cfg = dict(

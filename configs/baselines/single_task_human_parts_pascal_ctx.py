@@ -7,6 +7,4 @@ model = dict(
 train_dataloader = dict(dataset=dict(tasks=[task]))
 val_dataloader = dict(dataset=dict(tasks=[task]))
 test_dataloader = val_dataloader
-val_evaluator = dict(tasks=[task])
-test_evaluator = val_evaluator
 default_hooks = dict(checkpoint=dict(save_best='human_parts/mIoU', rule='greater'))

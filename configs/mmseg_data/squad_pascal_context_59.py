@@ -29,5 +29,5 @@ val_dataloader = dict(dataset=dict(
     _delete_=True, type='TaskDataset', task=context59, scope='mmseg',
     dataset={{_base_.val_dataloader.dataset}}))
 test_dataloader = val_dataloader
-val_evaluator = dict(_delete_=True, type='MultiTaskMetric', tasks=[context59])
+val_evaluator = dict(_delete_=True, type='MultiTaskMetric')
 test_evaluator = val_evaluator

@@ -74,13 +74,12 @@ nyud_val = dict(nyud_depth, split='val', pipeline=[
 
 
 def sources(coco: dict, context: dict, nyud: dict) -> dict:
-    """The three sets, concatenated. COCO comes first: a ConcatDataset's
-    metainfo (the class names the COCO metric and the visualizer read) is
-    its first dataset's."""
+    """The three sets, concatenated: the tasks of the concatenation are
+    theirs together. COCO comes first: the rest of its metainfo (the class
+    names the COCO metric and the visualizer read) is its first
+    dataset's."""
     return dict(
-        type='ConcatDataset',
-        ignore_keys=['classes', 'palette', 'label_map',
-                     'reduce_zero_label'],
+        type='MultiTaskConcatDataset',
         datasets=[
             dict(type='TaskDataset', task='det', scope='mmdet', dataset=coco),
             dict(type='TaskDataset', task=context59, scope='mmseg',
@@ -108,7 +107,7 @@ test_dataloader = val_dataloader
 val_evaluator = [
     dict(type='CocoDetectionMetric', only_labelled=True, metric='bbox',
          ann_file=coco_root + 'annotations/instances_val2017.json'),
-    dict(type='MultiTaskMetric', tasks=[context59, 'depth']),
+    dict(type='MultiTaskMetric'),
 ]
 test_evaluator = val_evaluator
 

@@ -24,14 +24,14 @@ _train_pipeline = [
         dict(type='mmdet.Resize', scale=img_scale, keep_ratio=True),
         dict(type='mmdet.RandomFlip', prob=0.5),
     ]),
-    dict(type='PackUnderwaterInputs', reference_task='enhance'),
+    dict(type='PackUnderwaterInputs'),
 ]
 _test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='mmdet.Resize', scale=img_scale, keep_ratio=True),
     dict(type='mmdet.LoadAnnotations', with_bbox=True),
     dict(type='LoadEnhancementReference'),
-    dict(type='PackUnderwaterInputs', reference_task='enhance'),
+    dict(type='PackUnderwaterInputs'),
 ]
 train_dataloader = dict(
     batch_size=8, num_workers=1,
@@ -44,7 +44,7 @@ val_evaluator = [
     dict(type='CocoDetectionMetric',
          ann_file=data_root + 'annotations/instances_test.json',
          metric='bbox'),
-    dict(type='MultiTaskMetric', tasks=['enhance']),
+    dict(type='MultiTaskMetric'),
 ]
 test_evaluator = val_evaluator
 

@@ -11,7 +11,7 @@ enhance_root = 'data/UIEB/'
 # reference whose colours it would contradict.
 det_pipeline = _base_.train_pipeline[:-1] + [
     dict(type='mmdet.PhotoMetricDistortion'),
-    dict(type='PackUnderwaterInputs', reference_task='enhance'),
+    dict(type='PackUnderwaterInputs'),
 ]
 train_dataloader = dict(
     _delete_=True,
@@ -21,7 +21,7 @@ train_dataloader = dict(
     sampler=dict(type='mmdet.MultiSourceSampler', batch_size=4,
                  source_ratio=[1, 1]),
     dataset=dict(
-        type='ConcatDataset',
+        type='MultiTaskConcatDataset',
         datasets=[
             dict(type='UnderwaterMTDataset', data_root=det_root,
                  ann_file='annotations/instances_train.json',

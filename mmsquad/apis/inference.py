@@ -10,7 +10,7 @@ from mmsquad.registry import MODELS
 from mmsquad.utils import register_all_modules
 from mmsquad.utils.checkpoint import load_weights
 from mmsquad.utils.checkpoint import trust_checkpoint as mark_trusted
-from mmsquad.utils.tool_setup import read_config
+from mmsquad.utils.config import read_config
 
 
 def init_model(config: Union[str, Config],

@@ -4,16 +4,17 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from mmengine.dataset import BaseDataset
 
-from mmsquad.tasks import build_tasks
 from mmsquad.tasks.presets import TasksCfg
+from .dataset_tasks import MultiTaskDatasetMixin
+from .transforms.loading import annotation_reader
 
 #: Where a task's annotation of image ``{id}`` is, relative to the data
-#: root (one template, or candidates tried in order), and its format (a key
-#: of :data:`~mmsquad.datasets.transforms.loading.ANNOTATION_READERS`).
+#: root (one template, or candidates tried in order), and its format (the
+#: name of a reader in the ``ANNOTATION_READERS`` registry).
 AnnotationFile = Tuple[Union[str, Sequence[str]], str]
 
 
-class BaseDenseMTDataset(BaseDataset):
+class BaseDenseMTDataset(MultiTaskDatasetMixin, BaseDataset):
     """A split file of image ids, one image per id, per-task annotation files.
 
     Subclasses set ``LAYOUT`` (shown in errors), ``TASK_FILES`` (the
@@ -23,8 +24,9 @@ class BaseDenseMTDataset(BaseDataset):
     not name (a 2-class map from the saliency files, the 59-class
     PASCAL-Context labels next to the 21-class ones) needs no code.
 
-    Every data info carries the dataset's tasks under ``tasks`` (``{name:
-    task kind}``); transforms and packing read the kinds from there.
+    The dataset publishes its tasks in its metainfo (``tasks``: ``{name:
+    kind config}``), and every data info carries them built (``tasks``);
+    transforms and packing read the kinds from there.
 
     Args:
         data_root: The dataset directory.
@@ -43,10 +45,17 @@ class BaseDenseMTDataset(BaseDataset):
                  annotations: Optional[Dict[str, AnnotationFile]] = None,
                  **kwargs) -> None:
         self.split = split
-        self.tasks = build_tasks(tasks)
+        kwargs = self.init_tasks(tasks, kwargs)
         self.annotation_files = {**self.TASK_FILES, **(annotations or {})}
         unsupported = [t for t in self.tasks
                        if t not in self.annotation_files]
+        for task in self.tasks:
+            if task in self.annotation_files:
+                try:
+                    annotation_reader(self.annotation_files[task][1])
+                except KeyError as error:
+                    raise KeyError(f'{type(self).__name__}, task {task!r}: '
+                                   f'{error.args[0]}') from None
         if unsupported:
             raise KeyError(f'{type(self).__name__} has no annotations for '
                            f'{unsupported}; its layout provides '
@@ -101,10 +110,4 @@ class BaseDenseMTDataset(BaseDataset):
 
     def extra_info(self, info: dict) -> dict:
         """Hook for dataset-specific additions to a data info."""
-        return info
-
-    def get_data_info(self, idx: int) -> dict:
-        """The data info of ``idx`` with the task kinds (``tasks``)."""
-        info = super().get_data_info(idx)
-        info['tasks'] = self.tasks
         return info

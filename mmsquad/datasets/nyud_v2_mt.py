@@ -1,8 +1,22 @@
-"""NYUD-v2 multi-task (NYUD_MT) in its published layout."""
+"""NYUD-v2 multi-task (NYUD_MT) in its published layout, with the reader
+of its label format."""
 import os.path as osp
-from mmsquad.registry import DATASETS
+
+import numpy as np
+
+from mmsquad.registry import ANNOTATION_READERS, DATASETS
+from mmsquad.tasks import IGNORE_INDEX
 from mmsquad.tasks.presets import TasksCfg
 from .base_dense_dataset import BaseDenseMTDataset
+from .transforms.loading import read_png
+
+@ANNOTATION_READERS.register_module(name='shifted_label_png')
+def read_shifted_label_png(path: str, results: dict) -> np.ndarray:
+    """NYUD labels: 0 (unlabelled) -> 255, every other class minus one."""
+    label = read_png(path).astype(np.int32) - 1
+    label[label < 0] = IGNORE_INDEX
+    return label.astype(np.uint8)
+
 
 #: The NYUD-v2 benchmark's semseg (40 classes) and depth.
 NYUD_TASKS = dict(semseg=dict(type='LabelMapTask', num_classes=40),

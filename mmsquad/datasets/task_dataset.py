@@ -9,7 +9,9 @@ from mmengine.dataset import BaseDataset
 
 from mmsquad.registry import DATASETS
 from mmsquad.structures import MultiTaskDataSample
-from mmsquad.tasks import BaseTask, BoxTask, DenseMapTask, build_task
+from mmsquad.tasks import (BaseTask, BoxTask, DenseMapTask, build_task,
+                           task_configs)
+from .dataset_tasks import TASKS_KEY
 
 #: Where mmseg's and mmdet's packing transforms put a sample's target, by
 #: the task kinds that read it.
@@ -31,7 +33,8 @@ class TaskDataset(BaseDataset):
     mmdet's ``gt_instances`` (and ``ignored_instances``) stay as they are,
     for a :class:`~mmsquad.tasks.BoxTask`. The metadata (``img_path``,
     ``ori_shape``, ``scale_factor``, ...) is kept, so the sample is
-    evaluated at its original size. Other tasks of the model see the
+    evaluated at its original size; the metainfo is the wrapped dataset's
+    with the task (``tasks``). Other tasks of the model see the
     sample as unlabelled: their losses skip it.
 
     Args:
@@ -82,7 +85,10 @@ class TaskDataset(BaseDataset):
                 'target as source_key')
         self.source_key = source_key
         self.ignore_index = ignore_index
-        self._metainfo = copy.deepcopy(getattr(dataset, 'metainfo', {}))
+        self._metainfo = dict(copy.deepcopy(getattr(dataset, 'metainfo',
+                                                    {})),
+                              **{TASKS_KEY: task_configs({
+                                  self.task.name: self.task})})
         self._fully_initialized = True
 
     def full_init(self) -> None:

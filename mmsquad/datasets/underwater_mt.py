@@ -8,7 +8,9 @@ from mmdet.datasets import CocoDataset
 from mmengine.dataset import BaseDataset
 
 from mmsquad.registry import DATASETS
+from mmsquad.tasks.presets import TasksCfg
 from mmsquad.utils.image_files import is_image_file
+from .dataset_tasks import MultiTaskDatasetMixin
 
 DUO_CLASSES = ('holothurian', 'echinus', 'scallop', 'starfish')
 DUO_METAINFO = dict(
@@ -18,7 +20,7 @@ DUO_METAINFO = dict(
 
 
 @DATASETS.register_module()
-class UnderwaterMTDataset(CocoDataset):
+class UnderwaterMTDataset(MultiTaskDatasetMixin, CocoDataset):
     """A COCO-format underwater detection set whose images may carry an
     enhancement reference.
 
@@ -31,6 +33,7 @@ class UnderwaterMTDataset(CocoDataset):
     or an image missing on disk raise an error naming the image.
 
     Args:
+        tasks: Its tasks: a box task and the image task of the references.
         ref_key: Image-entry field holding the reference path.
         box_tolerance: Pixels a box may extend past the image border.
         **kwargs: :class:`mmdet.datasets.CocoDataset` arguments
@@ -40,11 +43,12 @@ class UnderwaterMTDataset(CocoDataset):
 
     METAINFO = DUO_METAINFO
 
-    def __init__(self, *args, ref_key: str = 'reference',
-                 box_tolerance: float = 1.0, **kwargs) -> None:
+    def __init__(self, *args, tasks: TasksCfg = ('det', 'enhance'),
+                 ref_key: str = 'reference', box_tolerance: float = 1.0,
+                 **kwargs) -> None:
         self.ref_key = ref_key
         self.box_tolerance = box_tolerance
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **self.init_tasks(tasks, kwargs))
 
     def load_data_list(self) -> List[dict]:
         self._json_categories: dict = {}
@@ -104,16 +108,17 @@ class UnderwaterMTDataset(CocoDataset):
 
 
 @DATASETS.register_module()
-class EnhancementPairDataset(BaseDataset):
+class EnhancementPairDataset(MultiTaskDatasetMixin, BaseDataset):
     """Enhancement-only pairs in the UIEB layout: every image under
     ``data_prefix['img']`` (e.g. ``raw/``) has the file of the same name
     under ``data_prefix['ref']`` (e.g. ``reference/``). The samples carry no
     detection labels, so only the enhancement loss sees them.
 
     Args:
+        tasks: Its task: the image task of the references.
+        data_prefix: The raw and the reference directories.
         **kwargs: :class:`mmengine.dataset.BaseDataset` arguments
-            (``data_root``, ``data_prefix=dict(img=..., ref=...)``,
-            ``pipeline``, ...).
+            (``data_root``, ``pipeline``, ...).
 
     Raises:
         FileNotFoundError: When the raw directory is missing or empty, or an
@@ -122,9 +127,11 @@ class EnhancementPairDataset(BaseDataset):
 
     METAINFO = DUO_METAINFO
 
-    def __init__(self, data_prefix: dict = dict(img='raw', ref='reference'),
+    def __init__(self, tasks: TasksCfg = ('enhance', ),
+                 data_prefix: dict = dict(img='raw', ref='reference'),
                  **kwargs) -> None:
-        super().__init__(data_prefix=data_prefix, **kwargs)
+        super().__init__(data_prefix=data_prefix,
+                         **self.init_tasks(tasks, kwargs))
 
     def load_data_list(self) -> List[dict]:
         raw_dir, ref_dir = self.data_prefix['img'], self.data_prefix['ref']

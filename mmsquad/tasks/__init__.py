@@ -6,7 +6,7 @@ from .boxes import BoxTask
 from .image import ImageTask
 from .image_label import ImageLabelTask
 from .label_map import LabelMapTask
-from .presets import TASK_PRESETS, build_task, build_tasks
+from .presets import TASK_PRESETS, build_task, build_tasks, task_configs
 from .scalar_map import ScalarMapTask
 from .unit_vector_map import UnitVectorTask
 
@@ -14,5 +14,5 @@ __all__ = [
     'IGNORE_INDEX', 'BaseTask', 'BinaryMapTask', 'BoundaryMapTask', 'BoxTask',
     'DenseMapTask', 'ImageLabelTask', 'ImageTask', 'LabelMapTask',
     'ScalarMapTask', 'TASK_PRESETS', 'UnitVectorTask', 'build_task',
-    'build_tasks'
+    'build_tasks', 'task_configs'
 ]

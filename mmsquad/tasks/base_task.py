@@ -1,4 +1,5 @@
 """The interface every task kind implements, and the dense-map base."""
+import inspect
 from abc import ABCMeta, abstractmethod
 from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence
 
@@ -43,10 +44,37 @@ class BaseTask(metaclass=ABCMeta):
     def __init__(self, name: Optional[str] = None) -> None:
         self.name = name
 
+    @property
+    def config(self) -> dict:
+        """The kind and its parameters, ``dict(type=..., ...)`` (no name):
+        what builds an equal task (a kind keeps each argument of its
+        ``__init__`` under the argument's name). Datasets publish their
+        tasks this way (``metainfo['tasks']``), so that the model and the
+        metrics can be checked against them."""
+        params = [key for key in inspect.signature(
+            type(self).__init__).parameters if key not in ('self', 'name')]
+        missing = [key for key in params if not hasattr(self, key)]
+        if missing:
+            raise AttributeError(
+                f'{type(self).__name__} keeps no attribute {missing}: a task '
+                'kind keeps each argument of its __init__ under its name')
+        args = {key: getattr(self, key) for key in params}
+        return dict(type=type(self).__name__, **{
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in args.items()})
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BaseTask) and (self.name, self.config) == (
+            other.name, other.config)
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.name))
+
     def __repr__(self) -> str:
-        args = ', '.join(f'{k}={v!r}' for k, v in vars(self).items()
-                         if isinstance(v, (str, int, float)))
-        return f'{type(self).__name__}({args})'
+        args = ', '.join(f'{k}={v!r}' for k, v in self.config.items()
+                         if k != 'type')
+        name = '' if self.name is None else f'name={self.name!r}'
+        return f'{type(self).__name__}({", ".join(filter(None, (name, args)))})'
 
     @property
     def main_metric_key(self) -> str:
@@ -97,9 +125,15 @@ class BaseTask(metaclass=ABCMeta):
         return target
 
     def zoom_values(self, target: Any, zoom: float) -> Any:
-        """Values after a zoom by ``zoom`` (objects appear ``zoom`` times
-        larger) of the (already zoomed) target."""
+        """Values after a zoom by ``zoom`` (the camera closer: objects
+        appear ``zoom`` times larger) of the (already zoomed) target."""
         return target
+
+    def rescale_values(self, values: Any, scale: float) -> Any:
+        """Values after the image was resampled by ``scale`` (lengths in
+        pixels grow by it): a resize, a zoom or the resize of a prediction
+        to the original image size. Only values in pixel units change."""
+        return values
 
     def pack(self, target: Any) -> BaseDataElement:
         """A loaded target as the data-sample field."""
@@ -200,21 +234,45 @@ class DenseMapTask(BaseTask):
     # Data pipeline (numpy (H, W) or (H, W, C) arrays).
     def warp(self, target: np.ndarray, warp: Warp,
              border: str = 'ignore') -> np.ndarray:
-        fill = self.background if border == 'background' and \
-            self.background is not None else self.ignore_index
-        return warp(target, self.interpolation, fill)
+        """A nearest-interpolated target (labels, binary maps) takes the
+        fill at new pixels: the background under ``border='background'``
+        where the kind has one, else ``ignore_index``. A smoothly
+        interpolated one is warped over its valid pixels only
+        (:meth:`warp_valid`): neither the fill nor the ignore value ever
+        blends into its values, and new pixels are ignored."""
+        if self.interpolation == 'nearest':
+            fill = self.background if border == 'background' and \
+                self.background is not None else self.ignore_index
+            return warp(target, 'nearest', fill)
+        return self.warp_valid(target, warp)
 
-    def warp_valid(self, target: np.ndarray, warp: Warp) -> np.ndarray:
-        """A (H, W, C) ``target`` warped with :attr:`interpolation` over
-        its valid pixels only (the validity mask warped with nearest
-        interpolation, so ignored values never blend into valid ones); new
-        and invalid pixels hold ``ignore_index``."""
-        valid = np.all(target != self.ignore_index, axis=-1)
-        zeroed = np.where(valid[..., None], target, 0).astype(np.float32)
-        warped = warp(zeroed, self.interpolation, 0)
+    def warp_valid(self, target: np.ndarray, warp: Warp,
+                   normalise: bool = True) -> np.ndarray:
+        """An (H, W) or (H, W, C) ``target`` warped with
+        :attr:`interpolation` over its valid pixels only: every value is
+        the interpolation's weighted average of the valid values around it
+        (normalised convolution: the values with invalid ones zeroed,
+        divided by the warped validity). A pixel whose nearest source is
+        invalid or outside the image holds ``ignore_index``.
+
+        Args:
+            target: The target.
+            warp: The transform.
+            normalise: Divide by the warped validity; without, values near
+                invalid pixels shrink towards 0 (enough for unit vectors,
+                which are renormalised after).
+        """
+        flat = target.ndim == 2
+        data = target[..., None] if flat else target
+        valid = np.all(data != self.ignore_index, axis=-1)
+        zeroed = np.where(valid[..., None], data, 0).astype(np.float32)
+        warped = _channels_last(warp(zeroed, self.interpolation, 0))
+        if normalise:
+            weight = warp(valid.astype(np.float32), self.interpolation, 0)
+            warped /= np.where(np.abs(weight) > 1e-6, weight, 1)[..., None]
         valid = warp(valid.astype(np.uint8), 'nearest', 0).astype(bool)
         warped[~valid] = self.ignore_index
-        return warped
+        return warped[..., 0] if flat else warped
 
     def pack(self, target: np.ndarray) -> PixelData:
         """A (H, W[, C]) array as a (C, H, W) target that records its pad
@@ -244,9 +302,12 @@ class DenseMapTask(BaseTask):
     def finalize_at(self, output: Tensor,
                     size: Sequence[int]) -> PixelData:
         """The prediction at ``size`` (the original image size) from one
-        sample's activated output (C, h, w): resized bilinearly, then
-        finalised."""
-        return self.finalize(resize_map(output, size, 'bilinear'))
+        sample's activated output (C, h, w): resized bilinearly (values in
+        pixel units rescaled with it), then finalised."""
+        scale = float(np.sqrt(size[0] * size[1] /
+                              (output.shape[-2] * output.shape[-1])))
+        return self.finalize(self.rescale_values(
+            resize_map(output, size, 'bilinear'), scale))
 
     def target_values(self, target: PixelData) -> np.ndarray:
         data = target.data.numpy()
@@ -286,6 +347,12 @@ def resize_map(output: Tensor, size: Sequence[int], mode: str) -> Tensor:
                              mode='nearest')[0].to(output.dtype)
     return F.interpolate(output[None], size=size, mode=mode,
                          align_corners=False)[0]
+
+
+def _channels_last(array: np.ndarray) -> np.ndarray:
+    """An (H, W) array as (H, W, 1); (H, W, C) unchanged (OpenCV drops a
+    channel axis of one)."""
+    return array[..., None] if array.ndim == 2 else array
 
 
 def _numpy(tensor: Tensor) -> np.ndarray:

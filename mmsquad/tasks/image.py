@@ -8,7 +8,7 @@ from mmengine.structures import PixelData
 from mmsquad.functional import psnr, ssim, uciqe, uiqm
 from mmsquad.functional.underwater_quality import QUALITY_MODES
 from mmsquad.registry import TASKS
-from .base_task import DenseMapTask, Warp
+from .base_task import DenseMapTask
 
 
 @TASKS.register_module()
@@ -43,12 +43,6 @@ class ImageTask(DenseMapTask):
     @property
     def default_loss(self) -> dict:
         return dict(type='L1SSIMLoss')
-
-    def warp(self, target: np.ndarray, warp: Warp,
-             border: str = 'ignore') -> np.ndarray:
-        """Smooth over the valid pixels (see :meth:`warp_valid`); new pixels
-        are ignored whatever ``border``."""
-        return self.warp_valid(target, warp)
 
     def pack_image(self, rgb: np.ndarray) -> PixelData:
         """An (H, W, 3) uint8 RGB image as a (3, H, W) target in [0, 1]."""

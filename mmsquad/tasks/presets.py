@@ -77,6 +77,12 @@ def build_tasks(tasks: TasksCfg) -> Dict[str, BaseTask]:
     return built
 
 
+def task_configs(tasks: Mapping[str, BaseTask]) -> Dict[str, dict]:
+    """``{name: kind config}`` of built tasks (see
+    :attr:`~mmsquad.tasks.BaseTask.config`): plain data, for a dataset's
+    ``metainfo`` and for messages."""
+    return {name: task.config for name, task in tasks.items()}
+
 
 def _named(item: Union[str, dict, BaseTask]) -> Tuple[str, TaskCfg]:
     """``(name, kind config or None)`` of one item of a task list."""

@@ -1,13 +1,19 @@
 """Per-pixel positive scalars with a unit (depth in metres, ...)."""
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 import cv2
 import numpy as np
+import torch
+from torch import Tensor
 
 from mmsquad.functional import heat_map
 from mmsquad.functional.dense_stats import depth_errors
 from mmsquad.registry import TASKS
 from .base_task import IGNORE_INDEX, DenseMapTask
+
+
+#: The unit of values that are lengths in the image's pixels.
+PIXELS = 'px'
 
 
 @TASKS.register_module()
@@ -18,6 +24,10 @@ class ScalarMapTask(DenseMapTask):
 
     Args:
         unit: Unit of the values, for logs and pictures (e.g. ``'m'``).
+            ``'px'``: lengths in pixels of the image (a distance transform,
+            an object's size), which grow with it: every resize, zoom and
+            the resize of a prediction to the original size multiply them
+            by the scale.
         distance: The values are distances from the camera (depth): a zoom
             by ``s`` (objects ``s`` times larger) divides them by ``s``.
         ignore_index: Value of ignored pixels.
@@ -30,6 +40,10 @@ class ScalarMapTask(DenseMapTask):
     def __init__(self, unit: str = '', distance: bool = False,
                  ignore_index: float = IGNORE_INDEX,
                  name: Optional[str] = None) -> None:
+        if distance and unit == PIXELS:
+            raise ValueError(f'ScalarMapTask {name}: values in pixels are '
+                             'lengths in the image, not distances from the '
+                             'camera: give distance=False')
         super().__init__(name, ignore_index=ignore_index)
         self.unit = unit
         self.distance = distance
@@ -41,6 +55,16 @@ class ScalarMapTask(DenseMapTask):
         valid = target != self.ignore_index
         target[valid] = target[valid] / zoom
         return target
+
+    def rescale_values(self, values: Union[np.ndarray, Tensor],
+                       scale: float) -> Union[np.ndarray, Tensor]:
+        if self.unit != PIXELS:
+            return values
+        if isinstance(values, Tensor):
+            return torch.where(values != self.ignore_index, values * scale,
+                               values)
+        values = values.astype(np.float32)
+        return np.where(values != self.ignore_index, values * scale, values)
 
     @property
     def default_loss(self) -> dict:

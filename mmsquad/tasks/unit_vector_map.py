@@ -45,7 +45,7 @@ class UnitVectorTask(DenseMapTask):
              border: str = 'ignore') -> np.ndarray:
         """Warp valid vectors smoothly (the validity mask with nearest),
         then renormalise; new pixels are ignored whatever ``border``."""
-        warped = self.warp_valid(target, warp)
+        warped = self.warp_valid(target, warp, normalise=False)
         valid = np.all(warped != self.ignore_index, axis=-1)
         norm = np.linalg.norm(warped[valid], axis=-1, keepdims=True)
         warped[valid] = warped[valid] / np.maximum(norm, 1e-6)

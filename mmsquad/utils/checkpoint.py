@@ -10,6 +10,7 @@ message hub, its ``HistoryBuffer``); a file that needs more is refused with
 the names of the types it holds, unless the user has said it is trusted
 (:func:`trust_checkpoint`, the tools' ``--trust-checkpoint``).
 """
+import glob
 import os.path as osp
 import pickle
 import re
@@ -202,3 +203,22 @@ def load_weights(model: nn.Module, checkpoint: dict, source: str,
     for key in mismatch['shape']:
         state_dict.pop(key)
     model.load_state_dict(state_dict, strict=not allow_partial)
+
+
+def latest_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint a run in ``work_dir`` resumes from: the one
+    ``last_checkpoint`` names, or, when that file is missing, empty or
+    names no file (a kill while mmengine rewrote it), the newest
+    ``epoch_<n>.pth`` / ``iter_<n>.pth`` there; None when there is none."""
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            named = f.read().strip()
+        if named and osp.isfile(named):
+            return named
+    numbered = []
+    for path in glob.glob(osp.join(work_dir, '*.pth')):
+        match = re.fullmatch(r'(epoch|iter)_(\d+)\.pth', osp.basename(path))
+        if match:
+            numbered.append((int(match[2]), osp.getmtime(path), path))
+    return max(numbered)[2] if numbered else None

@@ -1,7 +1,5 @@
 """Capture and restore every random generator a training step draws from."""
-import contextlib
 import random
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -26,13 +24,3 @@ def set_random_state(state: RandomState) -> None:
     torch.set_rng_state(state['torch'])
     if 'cuda' in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state['cuda'])
-
-
-@contextlib.contextmanager
-def preserved_random_state() -> Iterator[None]:
-    """Run a block without changing the global generators' states."""
-    state = get_random_state()
-    try:
-        yield
-    finally:
-        set_random_state(state)

@@ -12,7 +12,7 @@ my_tasks = [
 # Where the new tasks' annotations are: (path template, file format).
 annotations = dict(
     context59=('semseg/pascal-context/{id}.png', 'label_png'),
-    foreground=('sal_distill/{id}.png', 'saliency_png'),
+    foreground=('sal_distill/{id}.png', 'binary_png'),
     has_person=('has_person/{id}.txt', 'class_index_txt'))
 
 model = dict(
@@ -26,5 +26,3 @@ model = dict(
 train_dataloader = dict(dataset=dict(tasks=my_tasks, annotations=annotations))
 val_dataloader = dict(dataset=dict(tasks=my_tasks, annotations=annotations))
 test_dataloader = val_dataloader
-val_evaluator = dict(tasks=my_tasks)
-test_evaluator = val_evaluator

@@ -26,18 +26,24 @@ amp_train_speedup=<w> cp_memory_ratio=<m> cp_time_ratio=<t>`` (bf16/amp
 import argparse
 import copy
 import multiprocessing
+import os.path as osp
 import resource
+import sys
 import time
 
 import torch
 
 from mmsquad.models.deploy import fold_batchnorm
 from mmsquad.registry import MODELS
-from mmsquad.testing import ReferenceSquadNet, random_samples
 from mmsquad.utils import register_all_modules
-from mmsquad.utils.roofline import count_conv_work, matmul_step
 from mmsquad.utils.precision import cpu_supports_bfloat16
-from mmsquad.utils.timing import median_times
+
+# tools/ holds the toolkit package the tools share.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from toolkit.samples import random_samples  # noqa: E402
+from toolkit.squad_reference import ReferenceSquadNet  # noqa: E402
+from toolkit.roofline import count_conv_work, matmul_step  # noqa: E402
+from toolkit.timing import median_times  # noqa: E402
 
 HEAD_OUT = dict(semseg=21, human_parts=7, sal=1, normals=3)
 LOSS = dict(semseg=dict(type='PixelCrossEntropyLoss'),

@@ -15,15 +15,19 @@ row gives both as a ratio to SquadNet-small's.
 """
 import argparse
 import os.path as osp
+import sys
 import time
 
 import torch
 from mmengine.config import Config
 
 from mmsquad.registry import MODELS
-from mmsquad.testing import random_samples
 from mmsquad.utils import register_all_modules
-from mmsquad.utils.timing import (in_fresh_process, median_times,
+
+# tools/ holds the toolkit package the tools share.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from toolkit.samples import random_samples  # noqa: E402
+from toolkit.timing import (in_fresh_process, median_times,
                                   peak_memory_growth)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

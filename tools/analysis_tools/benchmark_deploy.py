@@ -16,6 +16,7 @@ onnxruntime_speedup=<y>``.
 import argparse
 import copy
 import os.path as osp
+import sys
 import tempfile
 
 import onnxruntime
@@ -26,7 +27,10 @@ from mmsquad.deployment import (ExportableMultiTaskModel, export_onnx,
                                 onnx_relative_errors)
 from mmsquad.models.deploy import fold_batchnorm
 from mmsquad.utils.precision import PRECISIONS, precision_dtype
-from mmsquad.utils.timing import median_times
+
+# tools/ holds the toolkit package the tools share.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from toolkit.timing import median_times  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

@@ -23,18 +23,22 @@ what the engine tracks), autogram cannot serve and is not timed.
 """
 import argparse
 import os.path as osp
+import sys
 
 import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
-from mmsquad.engine import training_methods
 from mmsquad.engine.task_gradients import gram_matrix, per_task_gradients
 from mmsquad.models.utils import task_losses
 from mmsquad.registry import MODELS
-from mmsquad.testing import random_samples
 from mmsquad.utils import register_all_modules
-from mmsquad.utils.timing import (in_fresh_process, median_times,
+
+# tools/ holds the toolkit package the tools share.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from toolkit.method_catalogue import training_methods  # noqa: E402
+from toolkit.samples import random_samples  # noqa: E402
+from toolkit.timing import (in_fresh_process, median_times,
                                   peak_memory_growth)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

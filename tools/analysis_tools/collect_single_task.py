@@ -13,10 +13,15 @@ Example::
 """
 import argparse
 import json
+import os.path as osp
+import sys
 
-from mmsquad.evaluation.single_task_references import (
-    SELECTIONS, collect_single_task_references)
 from mmsquad.utils import register_all_modules
+
+# tools/ holds the toolkit package the tools share.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from toolkit.single_task_references import (
+    SELECTIONS, collect_single_task_references)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from mmengine.config import DictAction
 
 from mmsquad.registry import MODELS
 from mmsquad.utils import register_all_modules
-from mmsquad.utils.tool_setup import read_config
+from mmsquad.utils.config import read_config
 
 
 class _TensorOutputs(torch.nn.Module):

@@ -7,9 +7,12 @@ read from the latest ``<timestamp>/vis_data/scalars.json``.
 """
 import argparse
 import os.path as osp
+import sys
 
-from mmsquad.utils.run_logs import read_scalars
-from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
+# tools/ holds the toolkit package the tools share.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from toolkit.run_logs import read_scalars  # noqa: E402
+from toolkit.grad_conflict_plot import (conflict_curves,
                                                       iteration_label,
                                                       plot_conflict_curves)
 

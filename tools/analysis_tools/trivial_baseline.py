@@ -3,12 +3,17 @@
 ``python tools/analysis_tools/trivial_baseline.py CONFIG [--cfg-options]``
 """
 import argparse
+import os.path as osp
+import sys
 
 from mmengine.config import DictAction
 
-from mmsquad.evaluation.trivial_baseline import constant_baseline
 from mmsquad.utils import register_all_modules
-from mmsquad.utils.tool_setup import read_config
+from mmsquad.utils.config import read_config
+
+# tools/ holds the toolkit package the tools share.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from toolkit.trivial_baseline import constant_baseline  # noqa: E402
 
 
 def main() -> None:

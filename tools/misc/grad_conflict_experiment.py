@@ -35,11 +35,11 @@ fingerprints no longer match the schedule is refused). Every run, the
 references included, is scored by its last validation.
 """
 import argparse
+import itertools
 import json
 import math
 import os
 import os.path as osp
-import itertools
 import sys
 from functools import lru_cache
 from typing import Dict, List, Optional, Sequence
@@ -47,21 +47,25 @@ from typing import Dict, List, Optional, Sequence
 from mmengine.config import Config
 from run_demo import ROOT, ensure_demo_data
 
-from mmsquad.engine import training_methods
+from mmsquad.datasets import configured_tasks
 from mmsquad.evaluation import delta_m
-from mmsquad.evaluation.trivial_baseline import constant_baseline
 from mmsquad.registry import METRICS as METRIC_REGISTRY
 from mmsquad.tasks import build_task
 from mmsquad.utils import register_all_modules
-from mmsquad.utils.experiment import (derive_run_config, fingerprint,
+
+# tools/ holds the toolkit package the tools share.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from toolkit.method_catalogue import training_methods  # noqa: E402
+from toolkit.trivial_baseline import constant_baseline  # noqa: E402
+from toolkit.experiment import (derive_run_config, fingerprint,
                                       last_validation, mean_conflict,
                                       mean_std, paired_comparison,
                                       run_counts, run_echoing_stderr,
                                       run_record, run_summary, shown_path,
                                       stored_failure, train_grid, train_once,
                                       validations)
-from mmsquad.utils.single_task import single_task_config
-from mmsquad.visualization.grad_conflict_plot import (conflict_curves,
+from toolkit.single_task import single_task_config  # noqa: E402
+from toolkit.grad_conflict_plot import (conflict_curves,
                                                       iteration_label,
                                                       moving_average,
                                                       plot_conflict_curves)
@@ -191,8 +195,11 @@ def load_single_task_references(path: str) -> dict:
 
 def lower_is_better_keys() -> set:
     """The metric keys of the schedule's evaluator where lower is better."""
-    return set(METRIC_REGISTRY.build(
-        load_config(SCHEDULE).val_evaluator).lower_is_better)
+    cfg = load_config(SCHEDULE)
+    metric = METRIC_REGISTRY.build(cfg.val_evaluator)
+    metric.dataset_meta = dict(
+        tasks=configured_tasks(cfg.val_dataloader.dataset))
+    return set(metric.lower_is_better)
 
 
 def summarise(records: List[dict]) -> dict:

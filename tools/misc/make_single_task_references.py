@@ -22,10 +22,13 @@ import sys
 
 from mmengine.config import Config
 
-from mmsquad.evaluation.single_task_references import (
-    SELECTIONS, collect_single_task_references)
 from mmsquad.utils import register_all_modules
-from mmsquad.utils.single_task import single_task_config
+
+# tools/ holds the toolkit package the tools share.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from toolkit.single_task_references import (
+    SELECTIONS, collect_single_task_references)
+from toolkit.single_task import single_task_config  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

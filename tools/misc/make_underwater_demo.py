@@ -3,9 +3,13 @@
 ``python tools/misc/make_underwater_demo.py [--out data/underwater_demo]``
 """
 import argparse
+import os.path as osp
+import sys
 import time
 
-from mmsquad.datasets.synthetic import make_underwater_demo
+# tools/ holds the toolkit package the tools share.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from toolkit.synthetic import make_underwater_demo  # noqa: E402
 
 
 def main() -> None:

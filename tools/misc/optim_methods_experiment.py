@@ -25,14 +25,18 @@ as such, and not trained again until its summary is deleted.
 import argparse
 import os
 import os.path as osp
+import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from grad_conflict_experiment import exit_if_failed, load_config, slug, train
 from run_demo import ROOT, ensure_demo_data
 
-from mmsquad.engine import training_methods
 from mmsquad.utils import register_all_modules
-from mmsquad.utils.experiment import (derive_run_config, last_validation,
+
+# tools/ holds the toolkit package the tools share.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from toolkit.method_catalogue import training_methods  # noqa: E402
+from toolkit.experiment import (derive_run_config, last_validation,
                                       mean_conflict, run_counts,
                                       run_summary, shown_path,
                                       stored_failure, train_grid)

@@ -46,5 +46,5 @@ val_dataloader = dict(
                  tasks=tasks, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(type='MultiTaskMetric', tasks=tasks)
+val_evaluator = dict(type='MultiTaskMetric')
 test_evaluator = val_evaluator

@@ -56,5 +56,5 @@ test_dataloader = val_dataloader
 # `single_task_references='<file>.json'` (from
 # tools/analysis_tools/collect_single_task.py) adds multitask/delta_m, which
 # then picks the best checkpoint.
-val_evaluator = dict(type='MultiTaskMetric', tasks=tasks)
+val_evaluator = dict(type='MultiTaskMetric')
 test_evaluator = val_evaluator

@@ -17,7 +17,7 @@ train_pipeline = [
         dict(type='mmdet.Resize', scale=img_scale, keep_ratio=True),
         dict(type='mmdet.RandomFlip', prob=0.5),
     ]),
-    dict(type='PackUnderwaterInputs', reference_task='enhance'),
+    dict(type='PackUnderwaterInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
@@ -26,7 +26,7 @@ test_pipeline = [
     # are scored.
     dict(type='mmdet.LoadAnnotations', with_bbox=True),
     dict(type='LoadEnhancementReference'),
-    dict(type='PackUnderwaterInputs', reference_task='enhance'),
+    dict(type='PackUnderwaterInputs'),
 ]
 train_dataloader = dict(
     batch_size=4,
@@ -58,6 +58,6 @@ val_evaluator = [
     dict(type='CocoDetectionMetric',
          ann_file=data_root + 'annotations/instances_test.json',
          metric='bbox'),
-    dict(type='MultiTaskMetric', tasks=['enhance']),
+    dict(type='MultiTaskMetric'),
 ]
 test_evaluator = val_evaluator

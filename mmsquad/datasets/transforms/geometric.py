@@ -1,11 +1,11 @@
 """Geometric transforms that keep every dense target aligned with the image.
 
 Each target is warped as its task kind says (:meth:`DenseMapTask.warp`:
-nearest for labels, binary maps and scalars; smooth interpolation and
-renormalisation for unit vectors); new pixels get the image fill value or
-the kind's pad (or background) value; flips and rotations also change the
-values of kinds that need it (unit vectors), and zooms those of distances
-(depth).
+nearest for labels, binary maps and scalars; smooth interpolation over the
+valid pixels, and renormalisation, for unit vectors); new pixels get the
+kind's ignore (or background) value; flips and rotations also change the
+values of kinds that need it (unit vectors), zooms those of distances
+(depth), and every resampling those in pixel units.
 """
 from typing import Optional, Sequence, Tuple
 
@@ -38,6 +38,13 @@ def zoom_targets(results: dict, zoom: float) -> None:
         results[key] = kind.zoom_values(results[key], zoom)
 
 
+def rescale_targets(results: dict, scale: float) -> None:
+    """Change the values of every target as resampling the image by
+    ``scale`` changes them (lengths in pixels are multiplied by it)."""
+    for key, kind in loaded_targets(results):
+        results[key] = kind.rescale_values(results[key], scale)
+
+
 def smooth(interpolation: str, smooth_interpolation: str) -> str:
     """A kind's interpolation with its smooth one (``'bilinear'``) replaced
     by the transform's ``smooth_interpolation``; nearest stays nearest."""
@@ -55,7 +62,8 @@ def _checked_interpolation(name: str) -> str:
 class MultiTaskResize(BaseTransform):
     """Resize the image and every target to ``scale``.
 
-    A resolution change, not a zoom: target values are not changed.
+    A resolution change, not a zoom: distances from the camera keep their
+    values; values in pixel units scale with the image.
 
     Args:
         scale: Target ``(w, h)``; with ``keep_ratio`` the largest size that
@@ -90,12 +98,14 @@ class MultiTaskResize(BaseTransform):
 
 def resize_all(results: dict, size: Tuple[int, int],
                interpolation: str = 'bilinear') -> dict:
-    """Resize image and targets to ``size`` = (w, h); record the scale."""
+    """Resize image and targets to ``size`` = (w, h), values in pixel
+    units by the geometric mean of the two scales; record the scale."""
     h, w = results['img'].shape[:2]
     results['img'] = mmcv.imresize(results['img'], size,
                                    interpolation=interpolation)
     warp_targets(results, lambda a, interp, fill: mmcv.imresize(
         a, size, interpolation=smooth(interp, interpolation)))
+    rescale_targets(results, np.sqrt(size[0] * size[1] / (w * h)))
     results['img_shape'] = results['img'].shape[:2]
     previous = np.array(results.get('scale_factor', (1.0, 1.0)))
     results['scale_factor'] = tuple(previous * np.array(
@@ -262,6 +272,7 @@ class MultiTaskRandomScaleRotate(BaseTransform):
         for key, kind in loaded_targets(results):
             results[key] = kind.rotate_values(results[key], angle)
         zoom_targets(results, scale)
+        rescale_targets(results, scale)
         results['rotate_angle'] = angle
         results['zoom'] = scale
         return results

@@ -93,7 +93,7 @@ class WithReference(BaseTransform):
 class PackUnderwaterInputs(PackDetInputs):
     """Pack the input, its boxes (mmdet's ``gt_instances`` and
     ``ignored_instances``, only for samples with detection labels) and its
-    reference (``gt_<reference_task>``, packed as an
+    reference (the target of the dataset's
     :class:`~mmsquad.tasks.ImageTask`: RGB float in [0, 1], (3, H, W)) into
     a :class:`~mmsquad.structures.MultiTaskDataSample`.
 
@@ -103,14 +103,8 @@ class PackUnderwaterInputs(PackDetInputs):
     without ``scale_factor`` (no resize) get ``(1.0, 1.0)``.
 
     Args:
-        reference_task: Name of the image task the reference is the target
-            of (e.g. ``'enhance'``).
         meta_keys: As mmdet's ``PackDetInputs``.
     """
-
-    def __init__(self, reference_task: str, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.reference = ImageTask(name=reference_task)
 
     def transform(self, results: dict) -> dict:
         results.setdefault('scale_factor', (1.0, 1.0))
@@ -122,7 +116,27 @@ class PackUnderwaterInputs(PackDetInputs):
             sample.ignored_instances = det_sample.ignored_instances
         ref = results.get('ref_img')
         if ref is not None:
-            sample.set_field(self.reference.pack_image(ref[..., ::-1]),
-                             self.reference.target_key)
+            task = reference_task(results)
+            sample.set_field(task.pack_image(ref[..., ::-1]),
+                             task.target_key)
         packed['data_samples'] = sample
         return packed
+
+
+def reference_task(results: dict) -> ImageTask:
+    """The one image task of the dataset that loaded ``results``, whose
+    target a loaded reference is.
+
+    Raises:
+        KeyError: When the results carry no tasks, or not one image task.
+    """
+    tasks = [t for t in results.get('tasks', {}).values()
+             if isinstance(t, ImageTask)]
+    if len(tasks) != 1:
+        raise KeyError(
+            f'{results.get("img_path")}: a reference was loaded, but the '
+            f'dataset labels {len(tasks)} image tasks (its `tasks`: '
+            f'{list(results.get("tasks", {}))}); load references with '
+            'UnderwaterMTDataset or EnhancementPairDataset, whose tasks '
+            'have one ImageTask')
+    return tasks[0]

@@ -5,9 +5,11 @@ from .non_finite_loss_hook import NonFiniteLossHook
 from .random_state_hook import RandomStateHook
 from .safe_checkpoint_hook import SafeCheckpointHook
 from .single_sample_batch_hook import SingleSampleBatchHook
+from .task_agreement_hook import TaskAgreementHook
 from .visualization_hook import MultiTaskVisualizationHook
 
 __all__ = [
     'CheckpointFitHook', 'GradConflictHook', 'NonFiniteLossHook',
     'RandomStateHook', 'SafeCheckpointHook', 'SingleSampleBatchHook',
+    'TaskAgreementHook',
     'MultiTaskVisualizationHook']

@@ -3,13 +3,17 @@ import glob
 import inspect
 import os
 import os.path as osp
+from collections import deque
 
 import torch
 from mmengine.dist import all_reduce_params, is_distributed, is_main_process
 from mmengine.hooks import CheckpointHook
 
 from mmsquad.registry import HOOKS
-from mmsquad.utils.compat import TEMP_SUFFIX, atomic_write
+from mmsquad.utils.compat import TEMP_SUFFIX
+
+#: The message-hub key of the checkpoints kept so far (their paths).
+KEEP_KEY = 'kept_checkpoints'
 
 
 @HOOKS.register_module()
@@ -17,10 +21,13 @@ class SafeCheckpointHook(CheckpointHook):
     """:class:`~mmengine.hooks.CheckpointHook` that never leaves a run
     without a loadable checkpoint.
 
-    Differences from mmengine's hook, each a fix of a way it loses work:
+    Differences from mmengine's hook, each a fix of a way it loses work,
+    made through the hook's public methods (mmengine's own saving is
+    called unchanged):
 
-    * the new checkpoint is written (atomically) and ``last_checkpoint``
-      pointed at it (atomically) *before* the oldest one is deleted;
+    * old checkpoints (beyond ``max_keep_ckpts``) are deleted only after
+      the new one is written (atomically, see
+      :mod:`mmsquad.utils.compat`) and ``last_checkpoint`` points at it;
       mmengine deletes first, so a crash during the save can leave nothing
       to resume from;
     * a checkpoint whose weights are not finite is refused with an error;
@@ -36,13 +43,19 @@ class SafeCheckpointHook(CheckpointHook):
       lower, ``multitask/delta_m`` higher is better); mmengine guesses it
       from fragments of the key's name and fails on keys it does not know.
 
-    It takes the same arguments as mmengine's hook. The replacement of the
-    best checkpoint (``save_best``) is mmengine's: the previous best is
-    deleted before the new one is written.
+    mmengine writes ``last_checkpoint`` with a plain ``open``; a kill in
+    that instant leaves it empty, and ``tools/train.py --resume`` then
+    takes the newest checkpoint of the work directory
+    (:func:`~mmsquad.utils.checkpoint.latest_checkpoint`). It takes the same
+    arguments as mmengine's hook. The replacement of the best checkpoint
+    (``save_best``) is mmengine's: the previous best is deleted before the
+    new one is written.
     """
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args, max_keep_ckpts: int = -1, **kwargs) -> None:
+        # mmengine's own pruning deletes before saving: it is turned off,
+        # and after_train_epoch / after_train_iter prune after the save.
+        super().__init__(*args, max_keep_ckpts=-1, **kwargs)
         if self.args:
             settings = [p for p in inspect.signature(
                 CheckpointHook.__init__).parameters if p not in (
@@ -51,16 +64,74 @@ class SafeCheckpointHook(CheckpointHook):
                 f'{type(self).__name__} (default_hooks.checkpoint) got '
                 f'unknown settings {sorted(self.args)}; it takes '
                 f'{", ".join(settings)}')
+        self.keep = max_keep_ckpts
+        self.kept: deque = deque()
 
     def before_train(self, runner) -> None:
-        """Set up as mmengine does, then remove killed saves' leftovers."""
+        """Set up as mmengine does, then remove killed saves' leftovers and
+        recall the checkpoints a resumed run kept."""
         super().before_train(runner)
         self._learn_metric_rules(runner)
+        self.kept = deque(runner.message_hub.get_info(KEEP_KEY, []))
         if not is_main_process():
             return
         for folder in {self.out_dir, runner.work_dir}:
             for leftover in glob.glob(osp.join(folder, f'.*{TEMP_SUFFIX}')):
                 os.remove(leftover)
+        self._prune(runner)
+
+    def after_train_epoch(self, runner) -> None:
+        """Save as mmengine does, then delete the outdated checkpoints."""
+        if self.by_epoch and (self.every_n_epochs(
+                runner, self.interval, self.save_begin) or (
+                    self.save_last and self.is_last_train_epoch(runner))):
+            self._average_buffers(runner)
+        saved = self.last_ckpt
+        super().after_train_epoch(runner)
+        self._record(runner, saved)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        """Save as mmengine does, then delete the outdated checkpoints."""
+        if not self.by_epoch and (self.every_n_train_iters(
+                runner, self.interval, self.save_begin) or (
+                    self.save_last and self.is_last_train_iter(runner))):
+            self._average_buffers(runner)
+        saved = self.last_ckpt
+        super().after_train_iter(runner, batch_idx, data_batch, outputs)
+        self._record(runner, saved)
+
+    @staticmethod
+    def _average_buffers(runner) -> None:
+        """In distributed training, average the model buffers (BatchNorm
+        statistics) over the ranks, on every rank, before a save (which
+        only the main process makes)."""
+        if is_distributed():
+            all_reduce_params(runner.model.buffers(), op='mean')
+
+    def _record(self, runner, previous) -> None:
+        """After a save (``last_ckpt`` changed from ``previous``): keep its
+        path and prune."""
+        if self.last_ckpt is None or self.last_ckpt == previous:
+            return
+        if not self.kept or self.kept[-1] != self.last_ckpt:
+            self.kept.append(self.last_ckpt)
+        self._prune(runner)
+        runner.message_hub.update_info(KEEP_KEY, list(self.kept))
+
+    def _prune(self, runner) -> None:
+        """Delete the kept checkpoints beyond the newest ``max_keep_ckpts``
+        (on the main process)."""
+        if self.keep <= 0:
+            return
+        while len(self.kept) > self.keep:
+            path = self.kept.popleft()
+            if not is_main_process():
+                continue
+            if self.file_backend.isfile(path):
+                self.file_backend.remove(path)
+            elif self.file_backend.isdir(path):  # deepspeed saves folders
+                self.file_backend.rmtree(path)
 
     def _learn_metric_rules(self, runner) -> None:
         """Add the keys whose rule the validation metrics declare to the
@@ -75,7 +146,8 @@ class SafeCheckpointHook(CheckpointHook):
             key for key, rule in rules.items() if rule == 'less')]
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Refuse to save non-finite weights.
+        """Refuse to save non-finite weights; record the kept checkpoints
+        (this one included) in it.
 
         Raises:
             FloatingPointError: Naming the first non-finite tensors.
@@ -88,36 +160,8 @@ class SafeCheckpointHook(CheckpointHook):
                 f'refusing to save a checkpoint at iteration {runner.iter}: '
                 f'{len(bad)} weight tensors are not finite (first: '
                 f'{", ".join(bad[:3])}); the training has diverged')
-
-    def _save_checkpoint_with_step(self, runner, step: int,
-                                   meta: dict) -> None:
-        outdated = None
-        if self.max_keep_ckpts > 0 and not (
-                self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
-            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
-                outdated = self.keep_ckpt_ids.popleft()
-            self.keep_ckpt_ids.append(step)
-            runner.message_hub.update_info('keep_ckpt_ids',
-                                           list(self.keep_ckpt_ids))
-        ckpt_filename = self.filename_tmpl.format(step)
-        self.last_ckpt = self.file_backend.join_path(self.out_dir,
-                                                     ckpt_filename)
-        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        if is_distributed():
-            all_reduce_params(runner.model.buffers(), op='mean')
-        runner.save_checkpoint(
-            self.out_dir, ckpt_filename, self.file_client_args,
-            save_optimizer=self.save_optimizer,
-            save_param_scheduler=self.save_param_scheduler, meta=meta,
-            by_epoch=self.by_epoch, backend_args=self.backend_args)
-        if not is_main_process():
-            return
-        atomic_write(self.last_ckpt.encode(),
-                     osp.join(runner.work_dir, 'last_checkpoint'))
-        if outdated is not None:
-            path = self.file_backend.join_path(
-                self.out_dir, self.filename_tmpl.format(outdated))
-            if self.file_backend.isfile(path):
-                self.file_backend.remove(path)
-            elif self.file_backend.isdir(path):  # deepspeed saves folders
-                self.file_backend.rmtree(path)
+        if 'message_hub' in checkpoint:
+            saving = [self.last_ckpt] if self.last_ckpt and (
+                not self.kept or self.kept[-1] != self.last_ckpt) else []
+            checkpoint['message_hub']['runtime_info'][KEEP_KEY] = [
+                *self.kept, *saving]

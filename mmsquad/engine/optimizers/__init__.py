@@ -2,9 +2,7 @@
 from .cpu_amp_optimizer_wrapper import CPUAmpOptimWrapper
 from .grad_surgery_optim_wrapper import (GradSurgeryOptimWrapper,
                                          precision_wrapper)
-from .method_catalogue import surgery_methods, training_methods
 
 __all__ = [
-    'CPUAmpOptimWrapper', 'GradSurgeryOptimWrapper', 'precision_wrapper',
-    'surgery_methods', 'training_methods'
+    'CPUAmpOptimWrapper', 'GradSurgeryOptimWrapper', 'precision_wrapper'
 ]

@@ -10,8 +10,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from mmsquad.engine.hooks.random_state_hook import RANDOM_STATES_KEY
 from mmsquad.registry import LOOPS
-from mmsquad.utils.random_state import (RandomState, preserved_random_state,
-                                        set_random_state)
+from mmsquad.utils.random_state import RandomState, set_random_state
 
 
 class SkipBatches(Sampler):
@@ -49,7 +48,8 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
     it had never stopped.
 
     mmengine replays a checkpoint's epoch from its first batch, and starts
-    every generator afresh. This loop:
+    every generator afresh. This loop's :meth:`run_epoch` (mmengine's
+    ``run`` calls it unchanged):
 
     * skips the batches of the epoch that the checkpoint already trained
       (by index: nothing is loaded for them), so an iteration checkpoint
@@ -58,35 +58,26 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
     * restores each rank's random generator states saved by
       :class:`~mmsquad.engine.hooks.RandomStateHook`, at the point where the
       saved run stood: before the epoch's data loader starts at an epoch
-      boundary, after it started otherwise;
-    * validates without touching the generators, so that training draws the
-      same numbers however often it validates, and whether or not a resumed
-      run repeated a validation.
+      boundary, after it started otherwise.
 
-    With ``num_workers=0`` (augmentations in the main process) a resumed
-    run is bitwise equal to the uninterrupted one on CPU; with workers the
-    same samples are seen in the same order, but the workers' generators
-    start afresh.
+    ``RandomStateHook`` also validates without touching the generators, so
+    that training draws the same numbers however often it validates. With
+    ``num_workers=0`` (augmentations in the main process) a resumed run is
+    bitwise equal to the uninterrupted one on CPU; with workers the same
+    samples are seen in the same order, but the workers' generators start
+    afresh.
     """
-
-    def run(self):
-        """Train, restoring the saved random states first on resume."""
-        self.runner.call_hook('before_train')
-        self._resumed_state = saved_random_state(self.runner, self._iter)
-        while self._epoch < self._max_epochs and not self.stop_training:
-            self.run_epoch()
-            self._decide_current_val_interval()
-            validate_if_due(self, self._epoch, self._max_epochs)
-        self.runner.call_hook('after_train')
-        return self.runner.model
 
     def run_epoch(self) -> None:
         """Train the epoch's batches that are not yet trained."""
+        state = None
+        if not getattr(self, '_resume_checked', False):
+            self._resume_checked = True
+            state = saved_random_state(self.runner, self._iter)
         self.runner.call_hook('before_train_epoch')
         self.runner.model.train()
         done = min(max(self._iter - self._epoch * len(self.dataloader), 0),
                    len(self.dataloader))
-        state, self._resumed_state = self._resumed_state, None
         if state is not None and done == 0:
             set_random_state(state)
         loader = self.dataloader if done == 0 else without_first_batches(
@@ -100,46 +91,48 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
         self._epoch += 1
 
 
+class _RestoringIterator:
+    """The loop's data iterator that restores the saved random states
+    right before the first batch a resumed run trains (after mmengine's
+    loop has skipped the trained ones)."""
+
+    def __init__(self, iterator, loop: IterBasedTrainLoop) -> None:
+        self.iterator = iterator
+        self.loop = loop
+        self.calls = 0
+        self.skip: Optional[int] = None
+        self.state: Optional[RandomState] = None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.skip is None:  # the first call: resumed at this iteration
+            self.skip = self.loop.iter
+            self.state = saved_random_state(self.loop.runner, self.skip)
+        if self.calls == self.skip and self.state is not None:
+            set_random_state(self.state)
+        self.calls += 1
+        return next(self.iterator)
+
 
 @LOOPS.register_module()
 class ExactResumeIterBasedTrainLoop(IterBasedTrainLoop):
     """mmengine's ``IterBasedTrainLoop`` whose resumed run draws the same
     random numbers as the run it continues.
 
-    Like mmengine's, it skips the trained batches by loading them again;
-    then it restores each rank's generator states saved by
-    :class:`~mmsquad.engine.hooks.RandomStateHook`, and it validates without
-    touching them. With ``num_workers=0`` a resumed run is bitwise equal to
-    the uninterrupted one on CPU.
+    mmengine's ``run`` skips the trained batches by loading them again;
+    its data iterator then restores each rank's generator states saved by
+    :class:`~mmsquad.engine.hooks.RandomStateHook` before the first batch
+    it trains (``RandomStateHook`` keeps validation from touching them).
+    With ``num_workers=0`` a resumed run is bitwise equal to the
+    uninterrupted one on CPU.
     """
 
-    def run(self):
-        """Train, restoring the saved random states first on resume."""
-        self.runner.call_hook('before_train')
-        self.runner.call_hook('before_train_epoch')
-        state = saved_random_state(self.runner, self._iter)
-        for _ in range(self._iter):
-            next(self.dataloader_iterator)
-        if state is not None:
-            set_random_state(state)
-        while self._iter < self._max_iters and not self.stop_training:
-            self.runner.model.train()
-            self.run_iter(next(self.dataloader_iterator))
-            self._decide_current_val_interval()
-            validate_if_due(self, self._iter, self._max_iters)
-        self.runner.call_hook('after_train_epoch')
-        self.runner.call_hook('after_train')
-        return self.runner.model
-
-
-def validate_if_due(loop, progress: int, last: int) -> None:
-    """Validate where mmengine's training loops do (every ``val_interval``
-    epochs or iterations from ``val_begin``, and at the end), without
-    touching the random generators."""
-    if (loop.runner.val_loop is not None and progress >= loop.val_begin
-            and (progress % loop.val_interval == 0 or progress == last)):
-        with preserved_random_state():
-            loop.runner.val_loop.run()
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.dataloader_iterator = _RestoringIterator(
+            self.dataloader_iterator, self)
 
 
 def saved_random_state(runner, trained_iters: int) -> Optional[RandomState]:

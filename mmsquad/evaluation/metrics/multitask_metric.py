@@ -7,7 +7,7 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 
 from mmsquad.registry import METRICS
-from mmsquad.tasks import build_tasks
+from mmsquad.tasks import BaseTask, build_task, build_tasks
 from mmsquad.tasks.presets import TasksCfg
 
 #: The key of the multi-task performance change.
@@ -53,14 +53,23 @@ class MultiTaskMetric(BaseMetric):
     ``edge/odsF``), plus ``multitask/delta_m`` against single-task
     references.
 
+    The tasks are the dataset's (its metainfo's ``tasks``, which mmengine
+    hands over as ``dataset_meta`` before the first iteration): those of
+    them with a dense metric (boxes are scored by
+    :class:`CocoDetectionMetric`). Tasks given here are checked against the
+    dataset's instead: a task the data does not label, or labels as another
+    kind, is an error.
+
     The first key is the one ``save_best='auto'`` selects checkpoints by:
     ``multitask/delta_m`` when there are references, otherwise the first
-    task's first metric.
+    task's first metric. With references, every evaluated task needs one
+    (of its main metric, as the literature compares tasks, or another of
+    its keys): a task left out of delta_m is an error.
 
     Args:
         tasks: The tasks to evaluate: preset names or ``{name: kind
-            config}`` (see :func:`~mmsquad.tasks.build_tasks`), as the model
-            and the dataset define them.
+            config}`` (see :func:`~mmsquad.tasks.build_tasks`); by default
+            the dataset's.
         single_task_references: ``{metric key: single-task value}``, or
             the path of a JSON file with them under ``"metrics"`` (as
             ``tools/analysis_tools/collect_single_task.py`` writes it); when
@@ -72,33 +81,96 @@ class MultiTaskMetric(BaseMetric):
     default_prefix: Optional[str] = ''  # keys already name their task
 
     def __init__(self,
-                 tasks: TasksCfg,
+                 tasks: Optional[TasksCfg] = None,
                  single_task_references: Union[None, str,
                                                Dict[str, float]] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
-        self.tasks = build_tasks(tasks)
-        without = [f'{name} ({type(task).__name__})'
-                   for name, task in self.tasks.items()
-                   if not task.metric_keys]
-        if without:
-            raise KeyError(f'MultiTaskMetric cannot evaluate {without}: their '
-                           'kinds have no dense metric (evaluate boxes with '
-                           'CocoDetectionMetric)')
         if isinstance(single_task_references, str):
             single_task_references = read_references(single_task_references)
         self.references = dict(single_task_references or {})
+        self.tasks: Optional[Dict[str, BaseTask]] = None
+        if tasks is not None:
+            self.tasks = build_tasks(tasks)
+            without = [f'{name} ({type(task).__name__})'
+                       for name, task in self.tasks.items()
+                       if not task.metric_keys]
+            if without:
+                raise KeyError(
+                    f'MultiTaskMetric cannot evaluate {without}: their kinds '
+                    'have no dense metric (evaluate boxes with '
+                    'CocoDetectionMetric)')
+            self._check_references()
+
+    @property
+    def dataset_meta(self) -> Optional[dict]:
+        return self._dataset_meta
+
+    @dataset_meta.setter
+    def dataset_meta(self, dataset_meta: dict) -> None:
+        """Take the dataset's tasks, or check the given ones against them.
+
+        Raises:
+            ValueError: When the dataset publishes no tasks and none were
+                given, or labels a given task as another kind or not at
+                all.
+        """
+        self._dataset_meta = dataset_meta
+        published = (dataset_meta or {}).get('tasks')
+        if published is None:
+            if self.tasks is None:
+                raise ValueError(
+                    'MultiTaskMetric: the dataset publishes no tasks '
+                    "(metainfo['tasks']) and the metric was given none: "
+                    'give it tasks=[...], or evaluate an mmsquad dataset '
+                    '(or another package\'s wrapped in a TaskDataset)')
+            return
+        if self.tasks is None:
+            built = {name: build_task(name, cfg)
+                     for name, cfg in published.items()}
+            self.tasks = {name: task for name, task in built.items()
+                          if task.metric_keys}
+        for name, task in self.tasks.items():
+            if name not in published:
+                raise ValueError(
+                    f'MultiTaskMetric evaluates task {name!r}, which the '
+                    f'dataset does not label; it labels '
+                    f'{sorted(published)}')
+            if published[name] != task.config:
+                raise ValueError(
+                    f'MultiTaskMetric evaluates task {name!r} as '
+                    f'{task.config}, but the dataset labels it as '
+                    f'{published[name]}')
+        self._check_references()
+
+    def _check_references(self) -> None:
+        """Every reference names a reported key; every task has one.
+
+        Raises:
+            KeyError: Naming the keys.
+        """
+        if not self.references:
+            return
         unknown = sorted(set(self.references) - set(self.key_rules))
         if unknown:
             raise KeyError(f'single_task_references name {unknown}, which '
                            f'these tasks do not report; they report '
                            f'{sorted(self.key_rules)}')
+        missing = [task.main_metric_key for name, task in self.tasks.items()
+                   if not any(key.startswith(f'{name}/')
+                              for key in self.references)]
+        if missing:
+            raise KeyError(
+                f'single_task_references have no value for {missing}: '
+                'multitask/delta_m would leave those tasks out. Add them '
+                '(tools/analysis_tools/collect_single_task.py) or give no '
+                'references')
 
     @property
     def lower_is_better(self) -> List[str]:
         """The metric keys where lower is better."""
-        return [f'{name}/{key}' for name, task in self.tasks.items()
+        return [f'{name}/{key}' for name, task in (self.tasks or {}).items()
                 for key in task.lower_is_better]
 
     @property
@@ -106,13 +178,16 @@ class MultiTaskMetric(BaseMetric):
         """``{key: 'greater' or 'less'}``: which way every key improves."""
         rules = {f'{name}/{key}': 'less' if key in task.lower_is_better
                  else 'greater'
-                 for name, task in self.tasks.items()
+                 for name, task in (self.tasks or {}).items()
                  for key in task.metric_keys}
         rules[DELTA_M_KEY] = 'greater'
         return rules
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         """Reduce a batch to compact per-task statistics."""
+        if self.tasks is None:
+            raise ValueError('MultiTaskMetric has no tasks: give it tasks, '
+                             'or set its dataset_meta (the evaluator does)')
         batch: Dict[str, list] = {name: [] for name in self.tasks}
         for sample in data_samples:
             for name, task in self.tasks.items():

@@ -3,8 +3,9 @@ config changes: for tests, benchmarks and experiments that compare them
 all."""
 from typing import Dict
 
+from mmsquad.engine import (torchjd_aggregator_config,
+                            torchjd_aggregator_names)
 from mmsquad.registry import AGGREGATORS
-from ..aggregators import torchjd_aggregator_config, torchjd_aggregator_names
 
 
 def surgery_methods(num_tasks: int) -> Dict[str, dict]:

@@ -5,8 +5,9 @@ from typing import Dict, Sequence
 
 from mmengine.config import Config
 
+from mmsquad.datasets import configured_tasks
 from mmsquad.registry import METRICS
-from mmsquad.utils.run_logs import read_scalars
+from .run_logs import read_scalars
 
 #: How a run's evaluation is chosen.
 SELECTIONS = ('best', 'last')
@@ -59,8 +60,11 @@ def collect_single_task_references(work_dirs: Sequence[str],
     metrics: Dict[str, float] = {}
     runs: Dict[str, dict] = {}
     for work_dir in work_dirs:
-        metric = METRICS.build(run_config(work_dir).val_evaluator)
-        tasks = getattr(metric, 'tasks', {})
+        cfg = run_config(work_dir)
+        metric = METRICS.build(cfg.val_evaluator)
+        metric.dataset_meta = dict(
+            tasks=configured_tasks(cfg.val_dataloader.dataset))
+        tasks = metric.tasks
         if len(tasks) != 1:
             raise ValueError(f'{work_dir}: a single-task run evaluates one '
                              f'task, this one evaluates {sorted(tasks)}')

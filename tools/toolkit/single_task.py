@@ -59,7 +59,8 @@ def single_task_config(cfg: Config, task: str,
             cfg[loader].dataset.tasks = _only(cfg[loader].dataset.tasks, task)
     for evaluator in ('val_evaluator', 'test_evaluator'):
         if cfg.get(evaluator) is not None:
-            cfg[evaluator].tasks = _only(cfg[evaluator].tasks, task)
+            if cfg[evaluator].get('tasks') is not None:
+                cfg[evaluator].tasks = _only(cfg[evaluator].tasks, task)
             cfg[evaluator].pop('single_task_references', None)
     return cfg
 

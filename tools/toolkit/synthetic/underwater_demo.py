@@ -20,7 +20,7 @@ from typing import Dict, List, Tuple
 import cv2
 import numpy as np
 
-from ..underwater_mt import DUO_CLASSES
+from mmsquad.datasets.underwater_mt import DUO_CLASSES
 
 
 def _seabed(rng: np.random.Generator, size: int) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Config handling shared by ``tools/train.py`` and ``tools/test.py``."""
+"""Config handling shared by ``tools/train.py`` and ``tools/test.py``: the
+checks and settings a run gets before its runner is built."""
 import inspect
 import os.path as osp
 from typing import Optional
@@ -6,38 +7,9 @@ from typing import Optional
 import torch
 from mmengine.config import Config
 
-from .dist import setup_cpu_distributed, use_multitask_ddp
-from .precision import cpu_supports_bfloat16
-
-
-def read_config(config: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read ``config`` and apply ``--cfg-options`` overrides.
-
-    ``config`` is a path, or ``<package>::<path>`` for a config file of an
-    installed OpenMMLab package (``mmdet::retinanet/...``), found where
-    mmengine finds such ``_base_`` files (mmengine's ``Config.fromfile``
-    takes the form only in ``_base_``).
-
-    Raises:
-        FileNotFoundError: When ``config`` does not exist.
-    """
-    config = resolve_package_path(config)
-    if not osp.isfile(config):
-        raise FileNotFoundError(f'config file {config} does not exist')
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    return cfg
-
-
-def resolve_package_path(config: str) -> str:
-    """The file of ``<package>::<path>`` in the installed package's config
-    tree (``<package>/.mim/configs/<path>``); other paths unchanged."""
-    if '::' not in config:
-        return config
-    from mmengine.utils import get_installed_path
-    package, path = config.split('::', 1)
-    return osp.join(get_installed_path(package), '.mim', 'configs', path)
+from mmsquad.utils.config import read_config
+from mmsquad.utils.dist import setup_cpu_distributed, use_multitask_ddp
+from mmsquad.utils.precision import cpu_supports_bfloat16
 
 
 def load_tool_config(config: str,
@@ -67,10 +39,23 @@ def load_tool_config(config: str,
                                 osp.splitext(osp.basename(config))[0])
     refuse_endless_epochs(cfg)
     refuse_empty_sources(cfg)
+    ensure_hook(cfg, 'TaskAgreementHook')
     if launcher != 'none':
         use_multitask_ddp(cfg)
     setup_cpu_distributed(cfg, launcher)
     return cfg
+
+
+def ensure_hook(cfg: Config, hook_type: str) -> None:
+    """Add ``dict(type=hook_type)`` to ``cfg.custom_hooks`` unless the
+    config already has such a hook (in ``default_hooks`` or
+    ``custom_hooks``)."""
+    hooks = [*(cfg.get('default_hooks') or {}).values(),
+             *(cfg.get('custom_hooks') or [])]
+    if not any(h and h.get('type') in (hook_type, f'mmsquad.{hook_type}')
+               for h in hooks):
+        cfg.custom_hooks = [*cfg.get('custom_hooks', []),
+                            dict(type=hook_type)]
 
 
 def refuse_endless_epochs(cfg: Config) -> None:

@@ -10,9 +10,9 @@ from typing import Dict, Mapping
 import numpy as np
 from mmengine.dataset import BaseDataset
 
+from mmsquad.evaluation import MultiTaskMetric
 from mmsquad.registry import DATASETS, METRICS
 from mmsquad.tasks import BaseTask
-from .metrics import MultiTaskMetric
 
 
 def constant_predictors(dataset: BaseDataset, tasks: Mapping[str, BaseTask]
@@ -63,7 +63,8 @@ def constant_baseline(cfg) -> Dict[str, float]:
     """
     train = dict(cfg.train_dataloader.dataset,
                  pipeline=cfg.val_dataloader.dataset.pipeline)
+    val = DATASETS.build(cfg.val_dataloader.dataset)
     metric = METRICS.build(cfg.val_evaluator)
+    metric.dataset_meta = val.metainfo
     constants = constant_predictors(DATASETS.build(train), metric.tasks)
-    return evaluate_constants(DATASETS.build(cfg.val_dataloader.dataset),
-                              metric, constants)
+    return evaluate_constants(val, metric, constants)

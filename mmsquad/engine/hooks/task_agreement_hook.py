@@ -1,0 +1,105 @@
+"""Stop a run before its first iteration when the model's tasks and its
+data's disagree."""
+import logging
+from typing import Dict, Optional
+
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+
+from mmsquad.datasets import dataset_tasks
+from mmsquad.registry import HOOKS
+
+
+def task_disagreements(model_tasks: Dict[str, dict],
+                       data_tasks: Dict[str, dict],
+                       training: bool) -> list:
+    """Why a model with ``model_tasks`` cannot train (``training``) or be
+    evaluated on data labelled for ``data_tasks`` (``{name: kind config}``
+    both): tasks the data labels as another kind, or that the model lacks;
+    in training, model tasks the data never labels."""
+    problems = []
+    for name in sorted(set(model_tasks) & set(data_tasks)):
+        if model_tasks[name] != data_tasks[name]:
+            problems.append(f'task {name!r} is {model_tasks[name]} in the '
+                            f'model but {data_tasks[name]} in the data')
+    unknown = sorted(set(data_tasks) - set(model_tasks))
+    if unknown:
+        problems.append(f'the data labels {unknown}, which the model has '
+                        f'no head for (its tasks: {sorted(model_tasks)})')
+    unlabelled = sorted(set(model_tasks) - set(data_tasks))
+    if training and unlabelled:
+        problems.append(f'the model has tasks {unlabelled} that the data '
+                        f'never labels (it labels {sorted(data_tasks)}): '
+                        'they would never train')
+    return problems
+
+
+@HOOKS.register_module()
+class TaskAgreementHook(Hook):
+    """Before the first training, validation or test iteration: the tasks
+    of a multi-task model (its heads' and auxiliary tasks, with their
+    kinds) agree with the tasks its data publishes (``metainfo['tasks']``,
+    see :func:`~mmsquad.datasets.dataset_tasks`).
+
+    The tasks are defined in the dataset, the model and (optionally) the
+    metric, each from the config; this hook and
+    :class:`~mmsquad.evaluation.MultiTaskMetric` (against its dataset)
+    make a disagreement an error before anything runs, whatever the
+    config. A dataset that publishes no tasks (another package's, not in a
+    ``TaskDataset``) cannot be checked: that is logged. In
+    ``configs/_base_/default_runtime.py``'s ``default_hooks``;
+    ``tools/train.py`` and ``tools/test.py`` add it where a config has
+    none.
+
+    Raises:
+        ValueError: In ``before_train``, ``before_val`` and
+            ``before_test``, naming every disagreement.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self) -> None:
+        self.checked = set()
+
+    def before_train(self, runner) -> None:
+        self._check(runner, runner.train_dataloader, 'train_dataloader',
+                    training=True)
+
+    def before_val(self, runner) -> None:
+        self._check(runner, runner.val_dataloader, 'val_dataloader',
+                    training=False)
+
+    def before_test(self, runner) -> None:
+        self._check(runner, runner.test_dataloader, 'test_dataloader',
+                    training=False)
+
+    def _check(self, runner, loader, what: str, training: bool) -> None:
+        if what in self.checked:
+            return
+        self.checked.add(what)
+        model_tasks = model_task_configs(runner.model)
+        if model_tasks is None:
+            return
+        data_tasks = dataset_tasks(loader.dataset)
+        if data_tasks is None:
+            print_log(f'{what}: {type(loader.dataset).__name__} publishes '
+                      "no tasks (metainfo['tasks']): its labels cannot be "
+                      "checked against the model's tasks",
+                      logger='current', level=logging.WARNING)
+            return
+        problems = task_disagreements(model_tasks, data_tasks, training)
+        if problems:
+            raise ValueError(f'{what}: the model and its data disagree on '
+                             'tasks: ' + '; '.join(problems))
+
+
+def model_task_configs(model) -> Optional[Dict[str, dict]]:
+    """``{name: kind config}`` of a multi-task model's tasks (heads' and
+    auxiliary); None for another model."""
+    model = model.module if is_model_wrapper(model) else model
+    tasks = getattr(model, 'tasks', None)
+    if not isinstance(tasks, dict):
+        return None
+    tasks = dict(tasks, **getattr(model, 'auxiliary_tasks', {}))
+    return {name: task.config for name, task in tasks.items()}
