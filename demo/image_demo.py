@@ -6,12 +6,13 @@ Example::
         configs/squad/demo.py work_dirs/demo/epoch_4.pth --out-dir outputs
 """
 import argparse
+import os.path as osp
 import sys
 
-from mmsquad.apis import MultiTaskInferencer
-from mmsquad.apis.multitask_inferencer import MAX_PIXELS
-from mmsquad.utils import CheckpointError
-from mmsquad.utils.precision import PRECISIONS
+# The tools' shared command-line pieces (tools/toolkit/cli.py).
+sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(
+    __file__))), 'tools'))
+from toolkit.cli import PRECISION_CHOICES  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -34,24 +35,30 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--trust-checkpoint', action='store_true',
                         help='allow the checkpoint to run code while it '
                         'loads (only for files from a trusted source)')
-    parser.add_argument('--precision', choices=list(PRECISIONS),
+    parser.add_argument('--precision', choices=PRECISION_CHOICES,
                         default='fp32', help='numeric precision of the '
                         'network (bf16: CPUs with avx512_bf16/AMX; fp16: '
                         'CUDA)')
-    parser.add_argument('--max-pixels', type=int, default=MAX_PIXELS,
+    parser.add_argument('--max-pixels', type=int,
                         help='skip images whose network input has more '
-                        'pixels than this (default %(default)s)')
+                        'pixels than this (default: the inferencer\'s, '
+                        '2048x2048)')
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
+    # Imported after parsing: --help answers without loading torch.
+    from mmsquad.apis import MultiTaskInferencer
+    from mmsquad.apis.multitask_inferencer import MAX_PIXELS
+    from mmsquad.utils import CheckpointError
     try:
         inferencer = MultiTaskInferencer(
             args.model, weights=args.weights, device=args.device,
             tasks=args.tasks, fold=args.fold, allow_partial=args.partial,
             trust_checkpoint=args.trust_checkpoint,
-            max_pixels=args.max_pixels, precision=args.precision)
+            max_pixels=args.max_pixels or MAX_PIXELS,
+            precision=args.precision)
         result = inferencer(args.inputs, batch_size=args.batch_size,
                             out_dir=args.out_dir)
     except (CheckpointError, FileNotFoundError, ValueError) as error:

@@ -7,6 +7,7 @@ Every registry is a child of the matching mmengine root registry, scoped
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import EVALUATOR as MMENGINE_EVALUATOR
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import INFERENCERS as MMENGINE_INFERENCERS
 from mmengine.registry import LOG_PROCESSORS as MMENGINE_LOG_PROCESSORS
@@ -96,6 +97,12 @@ LOG_PROCESSORS = Registry(
 INFERENCERS = Registry(
     'inferencer', parent=MMENGINE_INFERENCERS, scope=SCOPE,
     locations=['mmsquad.apis'])
+# mmengine builds a data loader's collate function from the FUNCTIONS
+# registry of the default scope: this child (holding no functions of its own)
+# finds mmengine's from mmsquad's scope without a warning.
+FUNCTIONS = Registry(
+    'function', parent=MMENGINE_FUNCTIONS, scope=SCOPE,
+    locations=['mmsquad.datasets'])
 # Task kinds (label map, unit vectors, boxes, ...); mmsquad's own tree.
 TASKS = Registry('task', scope=SCOPE, locations=['mmsquad.tasks'])
 # Readers of annotation files, by format name (``'label_png'``): a dataset's

@@ -50,7 +50,7 @@ TINY_RESNET = dict(type='mmseg.ResNet', depth=18, base_channels=8,
                    strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4))
 TINY_HRNET = Config.fromfile(osp.join(
     REPO, 'tests', 'configs', 'tiny_padnet.py')).model.backbone.to_dict()
-FCN_HEAD = dict(type='TaskHeadAdapter', head=dict(
+FCN_HEAD = dict(type='DecodeHeadAdapter', head=dict(
     _scope_='mmseg', type='FCNHead', in_index=(0, 1, 2, 3),
     input_transform='resize_concat', channels=32, kernel_size=1,
     num_convs=1, concat_input=False, dropout_ratio=-1,

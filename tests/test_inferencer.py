@@ -13,7 +13,9 @@ import torch
 from conftest import REPO, TINY_CONFIG, reference_outputs
 from mmsquad.apis import MultiTaskInferencer, init_model
 from mmsquad.apis.multitask_inferencer import resolve_config
+from mmsquad.functional import PALETTE
 from mmsquad.utils.precision import cpu_supports_bfloat16
+from mmsquad.visualization.multitask_visualizer import LINE, legend_lines
 
 TASKS = ['semseg', 'human_parts', 'sal', 'normals']
 
@@ -68,8 +70,10 @@ def test_directory_skips_unreadable_images_and_writes_outputs(
     for stem, panel in zip(stems, result['visualization']):
         written = mmcv.imread(osp.join(out_dir, 'vis', f'{stem}.png'),
                               channel_order='rgb')
-        # One row: the input and one tile per task, 192x192 each.
-        assert written.shape == (192, 192 * (1 + len(TASKS)), 3)
+        # One row: the input and one picture per task, 192x192 each under
+        # a caption strip (semseg's legend below).
+        assert written.shape[1] == 192 * (1 + len(TASKS))
+        assert written.shape[0] >= LINE + 192 + LINE
         np.testing.assert_array_equal(written, panel)
         for task in TASKS:
             assert osp.isfile(osp.join(out_dir, 'vis', f'{stem}_{task}.png'))
@@ -102,7 +106,7 @@ def test_task_subset_and_folding(tiny_checkpoint, image_dir):
                    for m in folded.model.modules())
     result = plain(path, return_vis=True)
     assert set(result['predictions'][0]) == {'img_path', 'sal'}
-    assert result['visualization'][0].shape == (192, 2 * 192, 3)
+    assert result['visualization'][0].shape == (LINE + 192, 2 * 192, 3)
     np.testing.assert_allclose(folded(path)['predictions'][0]['sal'],
                                result['predictions'][0]['sal'], atol=1e-5)
 
@@ -126,14 +130,17 @@ def test_config_names_resolve_to_shipped_configs():
 def test_image_demo_writes_the_panel(tiny_checkpoint, image_dir, tmp_path):
     image = sorted(glob.glob(osp.join(image_dir, 'demo_*.jpg')))[0]
     out_dir = tmp_path / 'demo_out'
-    subprocess.run(
+    result = subprocess.run(
         [sys.executable, 'demo/image_demo.py', image, TINY_CONFIG,
          tiny_checkpoint, '--out-dir', str(out_dir), '--tasks', 'semseg',
          'normals'],
         cwd=REPO, check=True, capture_output=True, text=True, timeout=300)
+    # The log says what runs where, in which precision.
+    assert "tasks ['semseg', 'normals'] on cpu in fp32" in \
+        result.stdout + result.stderr
     stem = osp.splitext(osp.basename(image))[0]
     panel = mmcv.imread(str(out_dir / 'vis' / f'{stem}.png'))
-    assert panel.shape == (192, 3 * 192, 3)
+    assert panel.shape[1] == 3 * 192
     assert sorted(p.name for p in (out_dir / 'preds').iterdir()) == [
         f'{stem}_normals.npy', f'{stem}_semseg.png']
 
@@ -218,3 +225,40 @@ def test_float16_on_the_cpu_fails_clearly(tiny_checkpoint):
     with pytest.raises(ValueError, match='fp16 needs a CUDA device'):
         MultiTaskInferencer(TINY_CONFIG, weights=tiny_checkpoint,
                             device='cpu', precision='fp16')
+
+
+def test_panels_keep_the_aspect_name_the_classes_and_caption_apart():
+    """A 60x120 image: every picture 2x as wide as high; captions in their
+    own strip above the untouched pictures; a legend strip naming the label
+    map's classes (the dataset's names) below."""
+    from mmengine.structures import PixelData
+
+    from mmsquad.registry import VISUALIZERS
+    from mmsquad.structures import MultiTaskDataSample
+    from mmsquad.tasks import build_tasks
+    visualizer = VISUALIZERS.build(dict(type='MultiTaskVisualizer',
+                                        name='aspect_panel',
+                                        tile_size=(60, 60)))
+    visualizer.dataset_meta = dict(task_classes=dict(
+        semseg=[f'class{i}' for i in range(21)]))
+    tasks = build_tasks(['semseg', 'sal'])
+    image = np.full((60, 120, 3), 100, np.uint8)
+    labels = torch.zeros(1, 60, 120, dtype=torch.long)
+    labels[:, :, 80:] = 15
+    sample = MultiTaskDataSample()
+    sample.pred_semseg = PixelData(data=labels)
+    sample.pred_sal = PixelData(data=torch.full((1, 60, 120), 0.5))
+    panel = visualizer.make_panel(image, sample, tasks)
+    legend = tasks['semseg'].legend(
+        sample.pred_semseg, visualizer.class_names('semseg', tasks['semseg']))
+    assert legend == [(tuple(int(c) for c in PALETTE[0]), 'class0'),
+                      (tuple(int(c) for c in PALETTE[15]), 'class15')]
+    lines = len(legend_lines(legend, 120))
+    assert panel.shape == (LINE + 60 + lines * LINE, 3 * 120, 3)
+    np.testing.assert_array_equal(panel[LINE:LINE + 60, :120], image)
+    semseg = panel[LINE:LINE + 60, 120:240]
+    assert (semseg[:, 79] == PALETTE[0]).all()
+    assert (semseg[:, 80] == PALETTE[15]).all()
+    assert (panel[:LINE] != 0).any()  # the captions
+    assert (panel[LINE + 60:, 120:240] != 0).any()  # semseg's legend
+    assert not (panel[LINE + 60:, 240:] != 0).any()  # sal has none

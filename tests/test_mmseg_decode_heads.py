@@ -40,7 +40,7 @@ def build(name: str, loss_weight: float):
         type='MultiTaskModel', tasks=['semseg'],
         backbone=dict(type='mmseg.ResNet', depth=18, base_channels=16,
                       stem_channels=16),
-        heads=dict(semseg=dict(type='TaskHeadAdapter', head=head,
+        heads=dict(semseg=dict(type='DecodeHeadAdapter', head=head,
                                auxiliary_head=auxiliary)))), auxiliary
 
 
@@ -101,7 +101,7 @@ def test_loss_decode_is_not_used_for_a_task_that_is_not_a_class_map():
         type='MultiTaskModel', tasks=['sal'],
         backbone=dict(type='mmseg.ResNet', depth=18, base_channels=16,
                       stem_channels=16),
-        heads=dict(sal=dict(type='TaskHeadAdapter', head=head))))
+        heads=dict(sal=dict(type='DecodeHeadAdapter', head=head))))
     losses = model(torch.randn(2, 3, SIZE, SIZE),
                    random_samples(model.tasks, 2, SIZE), mode='loss')
     assert set(losses) == {'sal.loss_bce'}

@@ -173,7 +173,7 @@ def test_channels_last_training_matches_contiguous_training():
 def test_mmseg_decode_head_works_as_a_task_head():
     torch.manual_seed(0)
     model = tiny_model(tasks=('semseg', 'sal'), heads=dict(
-        semseg=dict(type='TaskHeadAdapter',
+        semseg=dict(type='DecodeHeadAdapter',
                     head=dict(_scope_='mmseg', type='ASPPHead', channels=16,
                               dilations=(1, 2), num_classes=5),
                     loss=dict(type='PixelCrossEntropyLoss')),

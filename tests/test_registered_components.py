@@ -81,9 +81,9 @@ def _fcn_head(task: BaseTask) -> dict:
 
 #: Arguments of the components that have required ones, by name.
 REQUIRED_ARGS = dict(
-    DetectionTaskHead=lambda task: _retina_head(),
-    DetectorTaskHead=_faster_rcnn,
-    TaskHeadAdapter=_fcn_head,
+    DenseHeadAdapter=lambda task: _retina_head(),
+    DetectorAdapter=_faster_rcnn,
+    DecodeHeadAdapter=_fcn_head,
     LabelMapTask=dict(num_classes=3),
     GradSurgeryOptimWrapper=dict(aggregator=dict(type='PCGrad')),
 )

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from conftest import REPO, TINY_CONFIG
+from mmsquad.visualization.multitask_visualizer import LINE
 
 
 def run(args, timeout=900, **env):
@@ -109,7 +110,10 @@ def test_train_then_test_reproduces_the_metrics(demo_root, tmp_path):
     assert glob.glob(osp.join(work_dir, '*', 'vis_data', 'vis_image',
                               'val_*.png'))
     panel = cv2.imread(panels[0])
-    assert panel.shape[0] == 2 * panel.shape[1] // 5  # input + 4 tasks
+    # Input + 4 tasks, two rows (targets over predictions) of square
+    # pictures, each under a caption strip and over a legend strip.
+    side = panel.shape[1] // 5
+    assert panel.shape[0] >= 2 * (side + LINE)
 
 
 @pytest.mark.parametrize('args, message', [
@@ -168,3 +172,38 @@ def test_test_tool_precision(tiny_checkpoint, demo_root, tmp_path):
         assert half == pytest.approx(exact, abs=tolerance), key
     metrics = {p: line.split('data_time')[0] for p, line in lines.items()}
     assert metrics['fp32'] != metrics['bf16']  # the test ran in bfloat16
+
+
+@pytest.mark.parametrize('script', ['tools/train.py', 'tools/test.py',
+                                    'tools/deployment/export_onnx.py',
+                                    'demo/image_demo.py'])
+def test_help_answers_before_torch_and_mmengine_load(script):
+    """--help parses before the heavy imports (seconds of CPU): neither
+    torch nor mmengine is imported."""
+    result = run([sys.executable, '-X', 'importtime', script, '--help'])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'usage:' in result.stdout
+    imported = {line.rsplit('|', 1)[-1].strip()
+                for line in result.stderr.splitlines() if '|' in line}
+    assert not {'torch', 'mmengine'} & imported
+
+
+def test_precision_choices_are_the_librarys():
+    from mmsquad.utils.precision import PRECISIONS
+    from toolkit.cli import PRECISION_CHOICES
+    assert set(PRECISION_CHOICES) == set(PRECISIONS)
+
+
+def test_training_logs_its_first_iteration_at_once(demo_root, tmp_path):
+    """With a logger interval longer than the run, the first iteration is
+    still reported (loss, time, ETA) before the epoch ends."""
+    data = [f'{loader}.dataset.data_root={demo_root}' for loader in (
+        'train_dataloader', 'val_dataloader', 'test_dataloader')]
+    result = tool('train.py', TINY_CONFIG, '--work-dir', str(tmp_path),
+                  '--cfg-options', *data, 'train_cfg.max_epochs=1',
+                  'default_hooks.logger.interval=50')
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    first = [line for line in log.splitlines() if 'Epoch(train) [1][1/4]'
+             in line]
+    assert first and 'eta:' in first[0] and 'loss:' in first[0]

@@ -14,6 +14,7 @@ from conftest import REPO, UNDERWATER_DEMO_CONFIG
 from mmsquad.registry import VISUALIZERS
 from mmsquad.structures import MultiTaskDataSample
 from mmsquad.tasks import build_tasks
+from mmsquad.visualization.multitask_visualizer import LINE
 
 
 def tool(name, *args):
@@ -52,8 +53,9 @@ def test_train_then_test_with_coco_and_enhancement_metrics(underwater_root,
     panels = glob.glob(osp.join(work_dir, '*', 'panels', '*.png'))
     assert len(panels) == 4
     panel = cv2.imread(panels[0])
-    # Input | det gt over det pred | reference over enhanced image.
-    assert panel.shape[1] == 3 * panel.shape[0] // 2
+    # Input | det gt over det pred | reference over enhanced image: square
+    # pictures under caption strips.
+    assert panel.shape[1] == 3 * (panel.shape[0] // 2 - LINE)
 
 
 def test_panel_draws_boxes_and_the_enhanced_image():
@@ -74,15 +76,18 @@ def test_panel_draws_boxes_and_the_enhanced_image():
     sample.pred_enhance = PixelData(data=torch.ones(3, 64, 64))
     panel = visualizer.make_panel(image, sample,
                                   build_tasks(['det', 'enhance']))
-    assert panel.shape == (128, 192, 3)
-    gt_tile, pred_tile = panel[:64, 64:128], panel[64:, 64:128]
+    # Two rows of 64-pixel pictures under their caption strips.
+    assert panel.shape == (2 * (LINE + 64), 192, 3)
+    gt_tile = panel[LINE:LINE + 64, 64:128]
+    pred_tile = panel[2 * LINE + 64:, 64:128]
     # Box outlines change pixels on the box's border only.
     assert (gt_tile[10, 10:40] != 128).any(axis=-1).all()
     assert (pred_tile[12, 12:42] != 128).any(axis=-1).all()
     # The low-score prediction is not drawn.
     assert (pred_tile[2, 2] == 128).all()
-    ref_tile, enhanced_tile = panel[20:, 128:], panel[64 + 20:, 128:]
-    assert (ref_tile[:20] == 0).all() and (enhanced_tile[:20] == 255).all()
+    ref_tile = panel[LINE:LINE + 64, 128:]
+    enhanced_tile = panel[2 * LINE + 64:, 128:]
+    assert (ref_tile == 0).all() and (enhanced_tile == 255).all()
 
 
 def test_a_config_mixes_mmdets_schedule_with_mmsquads_parts():

@@ -2,14 +2,7 @@
 import argparse
 import os
 
-import torch
-from mmengine.config import DictAction
-from mmengine.evaluator import DumpResults
-
-from mmsquad.utils import (finish_distributed, register_all_modules,
-                           trust_checkpoint)
-from mmsquad.utils.precision import PRECISIONS, precision_dtype
-from toolkit.tool_setup import build_runner, load_tool_config
+from toolkit.cli import PRECISION_CHOICES, CfgOptionsAction
 
 
 def parse_args() -> argparse.Namespace:
@@ -31,11 +24,11 @@ def parse_args() -> argparse.Namespace:
         help='allow the checkpoint to run code while it loads (only for '
         'files from a trusted source)')
     parser.add_argument(
-        '--precision', choices=list(PRECISIONS), default='fp32',
+        '--precision', choices=PRECISION_CHOICES, default='fp32',
         help='numeric precision of the network (autocast; bf16: CPUs with '
         'avx512_bf16/AMX; fp16: CUDA)')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options', nargs='+', action=CfgOptionsAction,
         help='override config settings, key=value pairs')
     parser.add_argument(
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -48,6 +41,14 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    # Imported after parsing: --help answers without loading torch.
+    import torch
+    from mmengine.evaluator import DumpResults
+
+    from mmsquad.utils import (finish_distributed, register_all_modules,
+                               trust_checkpoint)
+    from mmsquad.utils.precision import precision_dtype
+    from toolkit.tool_setup import build_runner, load_tool_config
     if not os.path.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):

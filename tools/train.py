@@ -2,14 +2,7 @@
 import argparse
 import os
 
-from mmengine.config import DictAction
-
-from mmsquad.utils import (finish_distributed, register_all_modules,
-                           trust_checkpoint)
-from mmsquad.utils.checkpoint import latest_checkpoint
-from toolkit.tool_setup import (build_runner, enable_amp,
-                                      fall_back_from_cuda_amp,
-                                      load_tool_config)
+from toolkit.cli import CfgOptionsAction
 
 
 def parse_args() -> argparse.Namespace:
@@ -33,7 +26,7 @@ def parse_args() -> argparse.Namespace:
         help='allow the --resume or load_from checkpoint to run code while '
         'it loads (only for files from a trusted source)')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options', nargs='+', action=CfgOptionsAction,
         help='override config settings, key=value pairs, e.g. '
         'train_cfg.max_iters=10 "optim_wrapper.optimizer.lr=1e-3"')
     parser.add_argument(
@@ -47,6 +40,13 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    # Imported after parsing: --help answers without loading torch.
+    from mmsquad.utils import (finish_distributed, register_all_modules,
+                               trust_checkpoint)
+    from mmsquad.utils.checkpoint import latest_checkpoint
+    from toolkit.tool_setup import (build_runner, enable_amp,
+                                    fall_back_from_cuda_amp,
+                                    load_tool_config)
     register_all_modules()
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
                            args.launcher)

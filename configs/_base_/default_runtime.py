@@ -2,7 +2,8 @@ default_scope = 'mmsquad'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50),
+    # mmengine's LoggerHook, with a first line at the first iteration.
+    logger=dict(type='ProgressLoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # mmengine's CheckpointHook, crash-safe (see SafeCheckpointHook).
     checkpoint=dict(type='SafeCheckpointHook', interval=1, max_keep_ckpts=3,

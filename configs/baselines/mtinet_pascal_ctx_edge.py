@@ -4,7 +4,7 @@ _base_ = ['./mtinet_pascal_ctx.py']
 tasks = ['semseg', 'human_parts', 'sal', 'normals', 'edge']
 model = dict(
     heads=dict(edge=dict(
-        type='TaskHeadAdapter',
+        type='DecodeHeadAdapter',
         head={{_base_.hrnet_head.head}},
         loss=dict(type='BalancedBCELoss', pos_weight=0.95))),
     task_weights=dict(edge=50.0))

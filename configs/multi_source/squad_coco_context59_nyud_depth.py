@@ -20,7 +20,7 @@ model = dict(
     tasks=['det', context59, 'depth'],
     heads=dict(
         _delete_=True,
-        det=dict(type='DetectionTaskHead', neck=_base_.det_neck,
+        det=dict(type='DenseHeadAdapter', neck=_base_.det_neck,
                  head=dict(_base_.det_head, num_classes=coco_classes)),
         context59=dict(type='ASPPTaskHead', norm_cfg=_base_.norm_cfg,
                        loss=dict(type='PixelCrossEntropyLoss')),

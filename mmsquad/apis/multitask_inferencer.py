@@ -152,6 +152,11 @@ class MultiTaskInferencer(BaseInferencer):
         self._autocast()  # checks the precision before any image is read
         self.tasks = self._check_tasks(tasks)
         self.skipped: List[str] = []
+        device = next(self.model.parameters()).device
+        print_log(f'MultiTaskInferencer: {type(self.model).__name__} with '
+                  f'tasks {list(self.tasks)} on {device} in {precision}'
+                  f'{" (BatchNorm folded)" if fold else ""}',
+                  logger='current')
 
     def _load_weights_to_model(self, model, checkpoint: Optional[dict],
                                cfg) -> None:

@@ -77,8 +77,9 @@ class MultiTaskDatasetMixin:
 @DATASETS.register_module()
 class MultiTaskConcatDataset(ConcatDataset):
     """mmengine's ``ConcatDataset`` of datasets labelled for different
-    tasks: its metainfo's ``tasks`` is the union of theirs (mmengine's
-    publishes the first dataset's), and per-dataset metainfo that differs
+    tasks: its metainfo's ``tasks`` (and ``task_classes``) is the union of
+    theirs (mmengine's publishes the first dataset's), and per-dataset
+    metainfo that differs
     between the sources (``classes``, ``palette``, ...) is the first
     dataset's, as in mmengine's with those keys in ``ignore_keys``.
 
@@ -96,7 +97,9 @@ class MultiTaskConcatDataset(ConcatDataset):
         keys = set().union(*(d.metainfo.keys() for d in built))
         super().__init__(built, lazy_init=lazy_init, ignore_keys=list(keys))
         union: Dict[str, dict] = {}
+        classes: Dict[str, tuple] = {}
         for i, dataset in enumerate(built):
+            classes.update(dataset.metainfo.get('task_classes') or {})
             for name, cfg in (dataset_tasks(dataset) or {}).items():
                 if name in union and union[name] != cfg:
                     raise ValueError(
@@ -105,3 +108,4 @@ class MultiTaskConcatDataset(ConcatDataset):
                         f'as {cfg}, an earlier one as {union[name]}')
                 union[name] = cfg
         self._metainfo[TASKS_KEY] = union
+        self._metainfo['task_classes'] = classes

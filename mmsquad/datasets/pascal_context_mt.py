@@ -133,13 +133,15 @@ class PascalContextMTDataset(BaseDenseMTDataset):
             and to :class:`~mmengine.dataset.BaseDataset`.
     """
 
-    METAINFO = dict(
-        classes=('background', 'aeroplane', 'bicycle', 'bird', 'boat',
-                 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',
-                 'diningtable', 'dog', 'horse', 'motorbike', 'person',
-                 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor'),
-        part_classes=('background', 'head', 'torso', 'upper_arm',
-                      'lower_arm', 'upper_leg', 'lower_leg'))
+    CLASSES = ('background', 'aeroplane', 'bicycle', 'bird', 'boat',
+               'bottle', 'bus', 'car', 'cat', 'chair', 'cow', 'diningtable',
+               'dog', 'horse', 'motorbike', 'person', 'pottedplant',
+               'sheep', 'sofa', 'train', 'tvmonitor')
+    PART_CLASSES = ('background', 'head', 'torso', 'upper_arm', 'lower_arm',
+                    'upper_leg', 'lower_leg')
+    METAINFO = dict(classes=CLASSES, part_classes=PART_CLASSES,
+                    task_classes=dict(semseg=CLASSES,
+                                      human_parts=PART_CLASSES))
     LAYOUT = """PASCAL_MT/
   JPEGImages/<id>.jpg
   ImageSets/Context/{train,val}.txt

@@ -34,7 +34,8 @@ class TaskDataset(BaseDataset):
     for a :class:`~mmsquad.tasks.BoxTask`. The metadata (``img_path``,
     ``ori_shape``, ``scale_factor``, ...) is kept, so the sample is
     evaluated at its original size; the metainfo is the wrapped dataset's
-    with the task (``tasks``). Other tasks of the model see the
+    with the task (``tasks``) and, where the wrapped dataset's class names
+    are the task's classes, those names (``task_classes``). Other tasks of the model see the
     sample as unlabelled: their losses skip it.
 
     Args:
@@ -89,6 +90,10 @@ class TaskDataset(BaseDataset):
                                                     {})),
                               **{TASKS_KEY: task_configs({
                                   self.task.name: self.task})})
+        classes = self._metainfo.get('classes')
+        if classes is not None and len(classes) == getattr(
+                self.task, 'num_classes', len(classes)):
+            self._metainfo['task_classes'] = {self.task.name: classes}
         self._fully_initialized = True
 
     def full_init(self) -> None:

@@ -1,7 +1,8 @@
 """The interface every task kind implements, and the dense-map base."""
 import inspect
 from abc import ABCMeta, abstractmethod
-from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence
+from typing import (Any, Callable, Dict, FrozenSet, List, Optional, Sequence,
+                    Tuple)
 
 import numpy as np
 import torch
@@ -193,6 +194,12 @@ class BaseTask(metaclass=ABCMeta):
             reference: The target, when ``value`` is a prediction (e.g. to
                 share a colour scale).
         """
+
+    def legend(self, value: BaseDataElement, classes: Sequence[str] = ()
+               ) -> List[Tuple[Tuple[int, int, int], str]]:
+        """``[(RGB colour, name)]`` explaining the colours of
+        :meth:`draw`'s picture of ``value`` (none by default)."""
+        return []
 
     @abstractmethod
     def to_output(self, prediction: BaseDataElement) -> Any:

@@ -1,5 +1,5 @@
 """Per-pixel class labels (semantic segmentation, human parts, ...)."""
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -10,6 +10,10 @@ from mmsquad.functional import PALETTE
 from mmsquad.functional.dense_stats import confusion, miou
 from mmsquad.registry import TASKS
 from .base_task import IGNORE_INDEX, DenseMapTask, resize_map
+
+
+#: The most classes a label map's legend names.
+LEGEND_SIZE = 8
 
 
 @TASKS.register_module()
@@ -91,6 +95,18 @@ class LabelMapTask(DenseMapTask):
                reference: Optional[np.ndarray] = None) -> np.ndarray:
         """The VOC palette (ignored pixels, 255, are white)."""
         return PALETTE[data[0].astype(np.int64) % 256]
+
+    def legend(self, value: PixelData, classes: Sequence[str] = ()
+               ) -> List[Tuple[Tuple[int, int, int], str]]:
+        """The classes in the map, most pixels first (at most
+        :data:`LEGEND_SIZE`), by name where ``classes`` has them."""
+        labels = value.data[0].cpu().numpy().astype(np.int64).ravel()
+        counts = np.bincount(labels[(labels != self.ignore_index) &
+                                    (labels >= 0)])
+        present = np.argsort(-counts, kind='stable')[:LEGEND_SIZE]
+        return [(tuple(int(c) for c in PALETTE[i % 256]),
+                 classes[i] if i < len(classes) else str(i))
+                for i in present if counts[i]]
 
     def to_output(self, prediction: PixelData) -> np.ndarray:
         """(H, W) class indices, uint8 when they fit."""

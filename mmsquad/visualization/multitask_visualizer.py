@@ -1,5 +1,5 @@
 """Panels of an image with every task's ground truth and prediction."""
-from typing import Mapping, Optional
+from typing import List, Mapping, Optional, Sequence, Tuple
 
 import cv2
 import mmcv
@@ -11,13 +11,60 @@ from mmsquad.registry import VISUALIZERS
 from mmsquad.structures import MultiTaskDataSample
 from mmsquad.tasks import BaseTask
 
+#: Height of the caption strip above every picture, and of a legend line.
+LINE = 16
+FONT, FONT_SCALE = cv2.FONT_HERSHEY_SIMPLEX, 0.4
+Legend = List[Tuple[Tuple[int, int, int], str]]
 
-def _tile(picture: np.ndarray, size: tuple, title: str) -> np.ndarray:
-    tile = cv2.resize(picture, (size[1], size[0]),
-                      interpolation=cv2.INTER_NEAREST)
-    cv2.putText(tile, title, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.35,
-                (255, 255, 255), 1, cv2.LINE_AA)
-    return tile
+
+def text_width(text: str) -> int:
+    """Pixels ``text`` takes in the panels' font."""
+    return cv2.getTextSize(text, FONT, FONT_SCALE, 1)[0][0]
+
+
+def fitted(text: str, width: int) -> str:
+    """``text`` cut (with '..') to fit ``width`` pixels."""
+    while text and text_width(text) > width:
+        text = text[:-3] + '..' if len(text) > 3 else text[:-1]
+    return text
+
+
+def legend_lines(legend: Legend, width: int) -> List[Legend]:
+    """The legend's entries (a colour swatch and a name each) laid out on
+    lines ``width`` pixels wide."""
+    lines: List[Legend] = [[]]
+    used = 0
+    for colour, name in legend:
+        entry = LINE + text_width(name) + 6
+        if lines[-1] and used + entry > width:
+            lines.append([])
+            used = 0
+        lines[-1].append((colour, name))
+        used += entry
+    return [line for line in lines if line]
+
+
+def cell(picture: np.ndarray, size: Tuple[int, int], caption: str,
+         legend: Legend, legend_height: int) -> np.ndarray:
+    """A caption strip, the picture resized to ``size`` (h, w) and a
+    legend strip of ``legend_height`` pixels, stacked."""
+    h, w = size
+    out = np.zeros((LINE + h + legend_height, w, 3), np.uint8)
+    cv2.putText(out, fitted(caption, w - 4), (2, LINE - 4), FONT,
+                FONT_SCALE, (255, 255, 255), 1, cv2.LINE_AA)
+    out[LINE:LINE + h] = cv2.resize(picture, (w, h),
+                                    interpolation=cv2.INTER_NEAREST)
+    for row, line in enumerate(legend_lines(legend, w)):
+        y, x = LINE + h + row * LINE, 2
+        for colour, name in line:
+            corners = (x, y + 3), (x + LINE - 6, y + LINE - 3)
+            cv2.rectangle(out, *corners, tuple(int(c) for c in colour), -1)
+            cv2.rectangle(out, *corners, (128, 128, 128), 1)  # black shows
+            x += LINE - 2
+            cv2.putText(out, fitted(name, w - x), (x, y + LINE - 4), FONT,
+                        FONT_SCALE, (255, 255, 255), 1, cv2.LINE_AA)
+            x += text_width(name) + 8
+    return out
 
 
 @VISUALIZERS.register_module()
@@ -27,11 +74,19 @@ class MultiTaskVisualizer(Visualizer):
     palettes, heat maps, unit vectors as colours, boxes over the input,
     images as they are).
 
+    Every picture keeps the image's aspect ratio (``tile_size[0]`` pixels
+    high), under a caption strip (captions never cover a picture or each
+    other) and above a legend strip for kinds that have one: a label map's
+    classes, named where the dataset names them (its metainfo's
+    ``task_classes`` of the task, or its ``classes`` when their number is
+    the task's).
+
     Args:
         name: Instance name.
         vis_backends: Backend configs (local files, TensorBoard, ...).
         save_dir: Directory of the backends.
-        tile_size: ``(h, w)`` of every tile of the panel.
+        tile_size: ``(h, w)``: the height of every picture, and the width
+            of a square image's.
     """
 
     def __init__(self, name: str = 'visualizer', vis_backends=None,
@@ -41,13 +96,24 @@ class MultiTaskVisualizer(Visualizer):
                          save_dir=save_dir)
         self.tile_size = tuple(tile_size)
 
+    def class_names(self, name: str, task: BaseTask) -> Sequence[str]:
+        """The class names of task ``name`` from the dataset's metainfo;
+        empty when it names none."""
+        meta = self.dataset_meta or {}
+        named = (meta.get('task_classes') or {}).get(name)
+        if named is not None:
+            return tuple(named)
+        classes = tuple(meta.get('classes') or ())
+        count = getattr(task, 'num_classes', None)
+        return classes if count is None or len(classes) == count else ()
+
     def make_panel(self, image: np.ndarray, sample: MultiTaskDataSample,
                    tasks: Mapping[str, BaseTask]) -> np.ndarray:
         """The panel for an RGB ``image`` and a predicted ``sample``.
 
         With any target in ``sample`` the panel has two rows (targets above
         predictions); without, one row (the input and the predictions).
-        Each task kind draws its own tiles.
+        Each task kind draws its own pictures and legends.
 
         Args:
             image: The input image, RGB.
@@ -57,25 +123,34 @@ class MultiTaskVisualizer(Visualizer):
         """
         tasks = {n: t for n, t in tasks.items() if t.prediction_key in sample}
         with_gt = any(t.has_target(sample) for t in tasks.values())
-        classes = (self.dataset_meta or {}).get('classes', ())
-        blank = np.zeros((*self.tile_size, 3), np.uint8)
-        top = [_tile(image, self.tile_size, 'input')]
-        bottom = [blank]
+        h = self.tile_size[0]
+        size = (h, max(1, round(h * self.tile_size[1] / self.tile_size[0] *
+                                image.shape[1] / image.shape[0])))
+        blank = np.zeros((*size, 3), np.uint8)
+        top = [(image, 'input', [])]
+        bottom = [(blank, '', [])]
         for name, task in tasks.items():
+            classes = self.class_names(name, task)
             gt = sample.get(task.target_key)
             if gt is not None:
-                top.append(_tile(task.draw(image, gt, classes),
-                                 self.tile_size, f'{name} gt'))
+                top.append((task.draw(image, gt, classes), f'{name} gt',
+                            task.legend(gt, classes)))
             elif with_gt:
-                top.append(_tile(blank, self.tile_size, f'{name}: no gt'))
-            pred_tile = _tile(
-                task.draw(image, sample.get(task.prediction_key), classes,
-                          reference=gt), self.tile_size, f'{name} pred')
-            (bottom if with_gt else top).append(pred_tile)
-        if not with_gt:
-            return np.concatenate(top, 1)
-        return np.concatenate([np.concatenate(top, 1),
-                               np.concatenate(bottom, 1)], 0)
+                top.append((blank, f'{name}: no gt', []))
+            prediction = sample.get(task.prediction_key)
+            pred = (task.draw(image, prediction, classes, reference=gt),
+                    f'{name} pred', task.legend(prediction, classes))
+            (bottom if with_gt else top).append(pred)
+        rows = [top, bottom] if with_gt else [top]
+        return np.concatenate([self._row(row, size) for row in rows], 0)
+
+    @staticmethod
+    def _row(row, size: Tuple[int, int]) -> np.ndarray:
+        """One row of cells, its legend strips as high as the highest."""
+        height = max(len(legend_lines(legend, size[1])) for _, _, legend
+                     in row) * LINE
+        return np.concatenate([cell(picture, size, caption, legend, height)
+                               for picture, caption, legend in row], 1)
 
     @master_only
     def add_datasample(self, name: str, image: np.ndarray,

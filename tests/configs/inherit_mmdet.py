@@ -15,7 +15,7 @@ model = dict(
         type='MultiTaskDataPreprocessor', mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_size_divisor=32),
     backbone=dict(type='SquadNet', arch='tiny'),
-    heads=dict(det=dict(type='DetectorTaskHead', detector={{_base_.model}},
+    heads=dict(det=dict(type='DetectorAdapter', detector={{_base_.model}},
                         strides_from_features=True)))
 # mmdet's COCO samples, handed to the det task.
 train_dataloader = dict(dataset=dict(

@@ -11,13 +11,11 @@ random image and the relative error against PyTorch is printed per task.
 import argparse
 import os
 import os.path as osp
+import sys
 
-import torch
-from mmengine.config import DictAction
-
-from mmsquad.apis import init_model
-from mmsquad.deployment import export_onnx, onnx_relative_errors
-from mmsquad.models.deploy import fold_batchnorm
+# tools/ holds the toolkit package the tools share.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from toolkit.cli import CfgOptionsAction  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -32,13 +30,19 @@ def parse_args() -> argparse.Namespace:
                         'checkpoint\'s path with .onnx)')
     parser.add_argument('--no-fold', action='store_true',
                         help='export without folding BatchNorm')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config settings, key=value pairs')
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
+    # Imported after parsing: --help answers without loading torch.
+    import torch
+
+    from mmsquad.apis import init_model
+    from mmsquad.deployment import export_onnx, onnx_relative_errors
+    from mmsquad.models.deploy import fold_batchnorm
     out = args.out or osp.splitext(args.checkpoint)[0] + '.onnx'
     model = init_model(args.config, args.checkpoint,
                        cfg_options=args.cfg_options)

@@ -25,7 +25,7 @@ padnet_head = dict(type='ResidualTaskHead')
 # HRNet configs (the four scales resized and concatenated, 1x1 conv + BN +
 # ReLU, 1x1 conv); no dropout, as published; the task's default loss.
 hrnet_head = dict(
-    type='TaskHeadAdapter',
+    type='DecodeHeadAdapter',
     head=dict(
         _scope_='mmseg',
         type='FCNHead',

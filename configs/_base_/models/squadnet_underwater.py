@@ -41,7 +41,7 @@ model = dict(
     backbone=dict(type='SquadNet', arch='small', norm_cfg=norm_cfg),
     neck=dict(type='ExpertSquadNeck'),
     heads=dict(
-        det=dict(type='DetectionTaskHead', neck=det_neck, head=det_head),
+        det=dict(type='DenseHeadAdapter', neck=det_neck, head=det_head),
         enhance=dict(type='EnhancementHead', channels=64, upsample_factor=2,
                      norm_cfg=norm_cfg, loss=dict(type='L1SSIMLoss'))),
     task_weights=dict(det=1.0, enhance=1.0),

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from mmsquad.registry import MODELS
 from mmsquad.tasks import BaseTask
 from ..layers import ConvNormAct, grad_in_input_format, memory_format_of
-from .base_dense_head import BaseDenseTaskHead
+from .base_dense_task_head import BaseDenseTaskHead
 
 
 #: The dropout layers the head offers.

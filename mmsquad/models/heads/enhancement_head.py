@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from mmsquad.registry import MODELS
 from mmsquad.tasks import BaseTask
-from .base_dense_head import BaseDenseTaskHead
+from .base_dense_task_head import BaseDenseTaskHead
 
 
 @MODELS.register_module()

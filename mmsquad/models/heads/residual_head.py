@@ -6,7 +6,7 @@ from torch import Tensor
 from mmsquad.registry import MODELS
 from mmsquad.tasks import BaseTask
 from ..layers import ResidualDecoder
-from .base_dense_head import BaseDenseTaskHead
+from .base_dense_task_head import BaseDenseTaskHead
 
 
 @MODELS.register_module()

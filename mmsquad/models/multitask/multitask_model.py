@@ -1,6 +1,5 @@
 """The model that wires a backbone, a neck and one head per task."""
-import inspect
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmcv.ops import DeformConv2d, ModulatedDeformConv2d, RoIAlign
@@ -14,6 +13,7 @@ from mmsquad.tasks import build_tasks
 from mmsquad.tasks.presets import TasksCfg
 from ..heads import dense_task_losses
 from ..utils import TaskLosses, task_losses, update_params
+from ..utils.contracts import fill_arguments
 from ..utils.feature_probe import probe_features
 
 #: Layers that need contiguous (not channels-last) inputs and weights:
@@ -98,6 +98,19 @@ class MultiTaskModel(BaseModel):
             data_preprocessor = dict(type='MultiTaskDataPreprocessor')
         super().__init__(data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
+        self._init_tasks(heads, tasks, auxiliary_tasks, task_weights)
+        self._init_backbone(backbone, with_neck=neck is not None)
+        self._init_neck(neck)
+        self._init_heads(heads)
+        self.loss_balancer = None if loss_balancer is None else \
+            MODELS.build(dict(loss_balancer, tasks=list(self.task_weights)))
+        self._init_memory_format(channels_last)
+
+    def _init_tasks(self, heads: Dict[str, dict], tasks: Optional[TasksCfg],
+                    auxiliary_tasks: Optional[TasksCfg],
+                    task_weights: Optional[Dict[str, float]]) -> None:
+        """The tasks (the heads' and the auxiliary ones, without a head)
+        and every supervised task's weight."""
         if not heads:
             raise ValueError('MultiTaskModel needs at least one task head')
         self.tasks = build_tasks(list(heads) if tasks is None else tasks)
@@ -109,8 +122,7 @@ class MultiTaskModel(BaseModel):
         if overlap:
             raise KeyError(f'auxiliary_tasks {overlap} have heads; an '
                            'auxiliary task is one without a head')
-        names = list(self.tasks)
-        supervised = names + list(self.auxiliary_tasks)
+        supervised = [*self.tasks, *self.auxiliary_tasks]
         unknown = sorted(set(task_weights or {}) - set(supervised))
         if unknown:
             raise KeyError(f'task_weights names tasks the model does not '
@@ -119,16 +131,24 @@ class MultiTaskModel(BaseModel):
                            f'{list(self.auxiliary_tasks)}')
         self.task_weights = {t: float((task_weights or {}).get(t, 1.0))
                              for t in supervised}
-        self.backbone = MODELS.build(_filled(backbone, dict(
-            tasks=names, num_tasks=len(names) if neck is not None else None)))
+
+    def _init_backbone(self, backbone: dict, with_neck: bool) -> None:
+        """The backbone, given the task names (a multi-task encoder) and,
+        when a neck follows, the number of tasks (SquadNet's groups)."""
+        self.backbone = MODELS.build(fill_arguments(backbone, dict(
+            tasks=list(self.tasks),
+            num_tasks=len(self.tasks) if with_neck else None)))
         #: Whether the backbone is a multi-task encoder.
         self.per_task_backbone = isinstance(
             getattr(self.backbone, 'out_channels', None), dict)
-        if self.per_task_backbone and neck is not None:
+        if self.per_task_backbone and with_neck:
             raise ValueError(f'{type(self.backbone).__name__} gives every '
                              'task its own features; a neck cannot follow it')
+
+    def _init_neck(self, neck: Optional[dict]) -> None:
+        """The neck, and the losses of the auxiliary tasks it predicts."""
         self.neck = None if neck is None else MODELS.build(
-            self._neck_config(neck, names))
+            self._neck_config(neck, list(self.tasks)))
         self.intermediate_tasks = list(getattr(self.neck, 'intermediate_tasks',
                                                None) or [])
         missing = sorted(set(self.auxiliary_tasks) -
@@ -141,8 +161,10 @@ class MultiTaskModel(BaseModel):
             t: ModuleList(MODELS.build(cfg) for cfg in _as_list(
                 task.default_loss))
             for t, task in self.auxiliary_tasks.items()})
-        self.loss_balancer = None if loss_balancer is None else \
-            MODELS.build(dict(loss_balancer, tasks=supervised))
+
+    def _init_heads(self, heads: Dict[str, dict]) -> None:
+        """One head per task, given its task and its features' channels and
+        strides."""
         # mmengine's ModuleDict, so that init_weights reaches the heads'
         # init_cfg (e.g. the prior-probability bias of mmdet's heads).
         self.heads = ModuleDict({
@@ -152,6 +174,10 @@ class MultiTaskModel(BaseModel):
                 feature_strides=self._feature_strides()))
             for name, task in self.tasks.items()
         })
+
+    def _init_memory_format(self, channels_last: bool) -> None:
+        """Channels-last parameters, except for the heads that take
+        contiguous tensors only."""
         self.channels_last = channels_last
         #: Tasks whose heads run contiguous (see CONTIGUOUS_ONLY).
         self.contiguous_tasks = [
@@ -180,7 +206,7 @@ class MultiTaskModel(BaseModel):
         if 'feature_specs' not in neck:
             values['in_channels'], values['in_strides'] = \
                 self._backbone_levels()
-        return _filled(neck, values)
+        return fill_arguments(neck, values)
 
     def _backbone_levels(self) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
         """Channels and strides of the backbone's outputs: advertised
@@ -357,41 +383,6 @@ class MultiTaskModel(BaseModel):
                    for task, weight in self.task_weights.items()}
         return TaskLosses(task_losses(losses), weights,
                           self.shared_parameters())
-
-
-def _filled(cfg: dict, values: Dict[str, Any]) -> dict:
-    """``cfg`` with each of ``values`` (None: skip) filled in where its
-    class takes that argument and the config does not give it.
-
-    Raises:
-        ValueError: When the config gives a value that contradicts it.
-    """
-    cls = cfg['type']
-    if isinstance(cls, str):
-        cls = None if '_scope_' in cfg else MODELS.get(cls)
-    if cls is None:
-        return cfg
-    accepted = inspect.signature(cls.__init__).parameters
-    filled = dict(cfg)
-    for key, value in values.items():
-        if value is None or key not in accepted:
-            continue
-        given = filled.get(key)
-        if given is None:
-            filled[key] = value
-        elif _normal(given) != _normal(value):
-            raise ValueError(f'{cls.__name__} {key}={given} contradicts the '
-                             f'model\'s {value}')
-    return filled
-
-
-def _normal(value: Any) -> Any:
-    """``value`` with its sequences as tuples and mappings as dicts."""
-    if isinstance(value, dict):
-        return {k: _normal(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return tuple(_normal(v) for v in value)
-    return value
 
 
 def _as_list(cfg: Union[dict, List[dict], None]) -> List[dict]:

@@ -15,7 +15,7 @@ from .base_task_head import BaseTaskHead
 
 
 @MODELS.register_module()
-class DetectionTaskHead(BaseTaskHead):
+class DenseHeadAdapter(BaseTaskHead):
     """Detect objects (a :class:`~mmsquad.tasks.BoxTask`) from multi-level
     features with an mmdet neck (optional) and an mmdet dense head, both
     built from config (``_scope_='mmdet'``), so any one-stage head that

@@ -7,14 +7,14 @@ from torch import Tensor, nn
 from mmsquad.registry import MODELS
 from mmsquad.structures import MultiTaskDataSample
 from mmsquad.tasks import BaseTask, LabelMapTask, build_task
-from .base_dense_head import BaseDenseTaskHead, dense_task_losses
+from .base_dense_task_head import BaseDenseTaskHead, dense_task_losses
 
 
 @MODELS.register_module()
-class TaskHeadAdapter(BaseDenseTaskHead):
+class DecodeHeadAdapter(BaseDenseTaskHead):
     """Wrap a module that maps multi-level features to logits.
 
-    Example: ``dict(type='TaskHeadAdapter', head=dict(_scope_='mmseg',
+    Example: ``dict(type='DecodeHeadAdapter', head=dict(_scope_='mmseg',
     type='ASPPHead', in_index=-1, channels=64, num_classes=21))``. The
     wrapped head's ``forward`` makes the logits; target handling, partial
     labels and prediction are mmsquad's. Its ``in_channels`` default to the
@@ -78,7 +78,7 @@ class TaskHeadAdapter(BaseDenseTaskHead):
         if losses is None:
             return None
         if not isinstance(task, LabelMapTask):
-            print_log(f'TaskHeadAdapter of task {task.name!r}: the head\'s '
+            print_log(f'DecodeHeadAdapter of task {task.name!r}: the head\'s '
                       'loss_decode is for class labels and is not used; '
                       f'{type(task).__name__} trains with its own loss '
                       '(give loss= to choose another)', logger='current')

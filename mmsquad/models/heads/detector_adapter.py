@@ -13,7 +13,7 @@ from mmsquad.registry import MODELS
 from mmsquad.structures import MultiTaskDataSample
 from mmsquad.tasks import BaseTask
 from .base_task_head import BaseTaskHead
-from .detection_task_head import (labelled_for_detection,
+from .dense_head_adapter import (labelled_for_detection,
                                   neck_output_strides, prior_stride_args,
                                   require_box_task,
                                   start_epoch_outside_a_runner,
@@ -35,7 +35,7 @@ class FeaturePassThrough(BaseModule):
 
 
 @MODELS.register_module()
-class DetectorTaskHead(BaseTaskHead):
+class DetectorAdapter(BaseTaskHead):
     """Detect objects (a :class:`~mmsquad.tasks.BoxTask`) with a whole mmdet
     detector on the task's features: two-stage (Faster / Cascade R-CNN),
     query-based (DETR, Deformable DETR, DINO) or one-stage, from its own
@@ -49,7 +49,7 @@ class DetectorTaskHead(BaseTaskHead):
     has. ``num_classes``, when given, replaces every ``num_classes`` of the
     detector config (80 in mmdet's COCO configs).
 
-    Strides are checked as :class:`DetectionTaskHead` checks them: the
+    Strides are checked as :class:`DenseHeadAdapter` checks them: the
     prior strides of the dense heads (the RPN's anchors, a one-stage
     head's) must equal the strides of the neck's outputs, and the RoI
     extractors' ``featmap_strides`` the first of them; a mismatch is an
@@ -82,7 +82,7 @@ class DetectorTaskHead(BaseTaskHead):
 
     Example:
         >>> from mmengine.hub import get_config
-        >>> det = dict(type='DetectorTaskHead', num_classes=4,
+        >>> det = dict(type='DetectorAdapter', num_classes=4,
         ...            strides_from_features=True, detector=get_config(
         ...     'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py').model)
     """
@@ -182,7 +182,7 @@ def _replace_everywhere(cfg: Union[dict, list], key: str, value) -> None:
     it, logging the values it replaces."""
     items = cfg.values() if isinstance(cfg, dict) else cfg
     if isinstance(cfg, dict) and key in cfg and cfg[key] != value:
-        print_log(f'DetectorTaskHead: {cfg.get("type")} {key} '
+        print_log(f'DetectorAdapter: {cfg.get("type")} {key} '
                   f'{cfg[key]} -> {value}', logger='current')
         cfg[key] = value
     for item in items:

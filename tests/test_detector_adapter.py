@@ -55,7 +55,7 @@ def build_model(detector, channels_last: bool = True, **det_args):
     cfg = Config.fromfile(UNDERWATER_DEMO_CONFIG)
     cfg.model.backbone.arch = 'tiny'
     cfg.model.channels_last = channels_last
-    cfg.model.heads.det = dict(type='DetectorTaskHead', detector=detector,
+    cfg.model.heads.det = dict(type='DetectorAdapter', detector=detector,
                                num_classes=4, **det_args)
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
@@ -192,5 +192,5 @@ def test_two_stage_detector_runs_contiguous_in_a_channels_last_model(
 
 def test_detector_config_without_box_task_is_refused():
     with pytest.raises(TypeError, match='not a BoxTask'):
-        MODELS.build(dict(type='DetectorTaskHead', task='semseg',
+        MODELS.build(dict(type='DetectorAdapter', task='semseg',
                           detector=bundled_detector('Faster R-CNN')))
