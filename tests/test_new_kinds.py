@@ -1,25 +1,17 @@
 """What a new task kind and a new file format get without code in
 mmsquad: warps that never blend fill values into smooth targets, for 2-D
-and 3-D targets; values in pixel units that scale with the image; and a
-kind and a reader from a module of the user's own, trained and evaluated
-from a config."""
-import os
-import os.path as osp
-import sys
-
+and 3-D targets; values in pixel units that scale with the image; an
+unregistered format named with the way to add one. (A kind and a reader
+from a module of the user's own train and evaluate in docs/own_tasks.md,
+which tests/test_docs.py runs.)"""
 import numpy as np
 import pytest
 import torch
 
-from conftest import REPO
 from mmsquad.datasets.transforms import (MultiTaskRandomScaleRotate,
                                          MultiTaskResize)
 from mmsquad.registry import DATASETS
 from mmsquad.tasks import ScalarMapTask
-from test_tools import run
-
-PLUGIN_CONFIG = osp.join(REPO, 'tests', 'configs', 'plugin_task.py')
-PLUGINS = osp.join(REPO, 'tests', 'plugins')
 
 
 class SmoothScalar(ScalarMapTask):
@@ -94,18 +86,3 @@ def test_an_unregistered_format_is_named_with_the_way_to_add_one(demo_root):
                             data_root=demo_root, tasks=['semseg'],
                             annotations=dict(semseg=('x/{id}.png',
                                                      'my_format'))))
-
-
-def test_a_kind_and_a_reader_from_outside_mmsquad_train_and_evaluate(
-        demo_root, tmp_path):
-    work_dir = str(tmp_path / 'work')
-    data = [f'{loader}.dataset.data_root={demo_root}' for loader in (
-        'train_dataloader', 'val_dataloader', 'test_dataloader')]
-    result = run([sys.executable, 'tools/train.py', PLUGIN_CONFIG,
-                  '--work-dir', work_dir, '--cfg-options', *data,
-                  'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'],
-                 PYTHONPATH=f'{REPO}{os.pathsep}{PLUGINS}')
-    log = result.stdout + result.stderr
-    assert result.returncode == 0, log[-3000:]
-    line = [ln for ln in log.splitlines() if 'Epoch(val)' in ln][-1]
-    assert 'distance/mae:' in line and 'semseg/mIoU:' in line

@@ -32,7 +32,7 @@ AMP_ONLY_KEYS = ('loss_scale', 'dtype')
 RUN_RECORD = 'experiment_run.json'
 #: The key of a stored summary that records a failed run: why it failed.
 FAILED = 'failed'
-#: The checkout mmsquad is imported from.
+#: The checkout these tools are in (whose mmsquad their runs train).
 PACKAGE_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
