@@ -61,7 +61,7 @@ def main() -> None:
             precision=args.precision)
         result = inferencer(args.inputs, batch_size=args.batch_size,
                             out_dir=args.out_dir)
-    except (CheckpointError, FileNotFoundError, ValueError) as error:
+    except (CheckpointError, OSError, ValueError) as error:
         sys.exit(f'image_demo.py: error: {error}')
     done = len(result['predictions'])
     print(f'{done} image(s) done, {len(result["skipped"])} skipped; panels '

@@ -216,6 +216,24 @@ def test_conflict_stats_match_numpy():
     assert stats['magnitude_ratio'] == pytest.approx(norms.max() / norms.min())
 
 
+def test_a_task_without_gradient_is_left_out_of_the_conflict_stats():
+    """A task with no label in the batch has a zero gradient: its pairs are
+    not counted (they used to count as cosine 0, pulling the mean cosine
+    towards 0 and the conflict rate down)."""
+    grads = np.array([[1.0, 0.0, 0.0], [-1.0, 1.0, 0.0], [0.0, 0.0, 0.0],
+                      [0.0, 2.0, 2.0]])
+    with_zero = conflict_stats(gram_matrix(torch.from_numpy(grads)),
+                               ['a', 'b', 'parts', 'c'])
+    without = conflict_stats(gram_matrix(torch.from_numpy(grads[[0, 1, 3]])),
+                             ['a', 'b', 'c'])
+    assert with_zero == without
+    assert without['pairs'] == 3
+    assert not any('parts' in key for key in with_zero)
+    only_one = conflict_stats(gram_matrix(torch.from_numpy(grads[[0, 2]])),
+                              ['a', 'parts'])
+    assert only_one == dict(pairs=0.0)
+
+
 def two_task_problem(seed=0):
     """A shared linear layer and two task heads with conflicting targets."""
     torch.manual_seed(seed)

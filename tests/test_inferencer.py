@@ -105,7 +105,7 @@ def test_task_subset_and_folding(tiny_checkpoint, image_dir):
     assert not any(isinstance(m, torch.nn.BatchNorm2d)
                    for m in folded.model.modules())
     result = plain(path, return_vis=True)
-    assert set(result['predictions'][0]) == {'img_path', 'sal'}
+    assert set(result['predictions'][0]) == {'img_path', 'exif_orientation', 'sal'}
     assert result['visualization'][0].shape == (LINE + 192, 2 * 192, 3)
     np.testing.assert_allclose(folded(path)['predictions'][0]['sal'],
                                result['predictions'][0]['sal'], atol=1e-5)

@@ -40,7 +40,8 @@ def build(root, tasks):
 
 
 def test_labels_are_shifted_and_invalid_values_ignored(nyud_root):
-    sample = build(nyud_root, ['semseg', 'depth', 'normals',
+    semseg = dict(name='semseg', type='LabelMapTask', num_classes=40)
+    sample = build(nyud_root, [semseg, 'depth', 'normals',
                                'edge'])[0]['data_samples']
     assert sample.gt_semseg.data[0, 0].tolist() == [255, 0, 1, 39, 255, 4]
     depth = sample.gt_depth.data[0]
@@ -52,7 +53,7 @@ def test_labels_are_shifted_and_invalid_values_ignored(nyud_root):
 
 def test_missing_depth_names_the_file(nyud_root):
     os.remove(os.path.join(nyud_root, 'depth', '0001.npy'))
-    with pytest.raises(FileNotFoundError, match=r'depth/0001\.npy'):
+    with pytest.raises(ValueError, match=r'depth/0001\.npy does not exist'):
         build(nyud_root, ['depth'])
 
 

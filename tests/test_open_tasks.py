@@ -75,8 +75,8 @@ def test_new_tasks_infer_draw_and_save(trained, demo_root, tmp_path):
     images = sorted(glob.glob(osp.join(demo_root, 'JPEGImages', '*.jpg')))
     result = inferencer(images[:2], out_dir=str(tmp_path), return_vis=True)
     for prediction in result['predictions']:
-        assert set(prediction) == {'img_path', 'semseg', 'context59',
-                                   'foreground', 'has_person'}
+        assert set(prediction) == {'img_path', 'exif_orientation', 'semseg',
+                                   'context59', 'foreground', 'has_person'}
         assert prediction['context59'].shape == (32, 32)
         assert prediction['context59'].max() < 59
         assert set(np.unique(prediction['foreground'])) <= {0, 1}

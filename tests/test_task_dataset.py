@@ -18,6 +18,7 @@ from conftest import REPO, TINY_CONFIG
 from toolkit.synthetic import make_pascal_context_59
 from mmsquad.evaluation import MultiTaskMetric
 from mmsquad.registry import DATASETS, MODELS
+from mmsquad.tasks import InvalidTargetError
 from toolkit.tool_setup import (fall_back_from_cuda_amp,
                                       refuse_endless_epochs)
 
@@ -44,6 +45,47 @@ def task_dataset(split: str, root: str):
     return DATASETS.build(dict(type='TaskDataset', task=CONTEXT59,
                                scope='mmseg',
                                dataset=mmseg_dataset(split, root)))
+
+
+def test_mmseg_pipelines_decode_in_stored_order(voc2010):
+    """mmseg's bundled configs decode images with their EXIF orientation
+    but read label PNGs as stored; the wrapped pipeline is switched to the
+    stored order."""
+    assert mmseg_dataset('val', voc2010)['pipeline'][0].get(
+        'color_type', 'color') == 'color'
+    loader = task_dataset('val', voc2010).dataset.pipeline.transforms[0]
+    assert loader.color_type == 'color_ignore_orientation'
+
+
+def test_a_label_outside_the_task_classes_is_named(voc2010, tmp_path):
+    import shutil
+    root = str(tmp_path / 'VOC2010')
+    shutil.copytree(voc2010, root)
+    with open(osp.join(root, 'ImageSets', 'SegmentationContext',
+                       'val.txt')) as f:
+        label = osp.join(root, 'SegmentationClassContext',
+                         f'{f.readline().strip()}.png')
+    values = cv2.imread(label, cv2.IMREAD_UNCHANGED)
+    values[0, :4] = 70  # 69 after mmseg's reduce_zero_label: beyond 59
+    cv2.imwrite(label, values)
+    dataset = task_dataset('val', root)
+    index = next(i for i in range(len(dataset)) if osp.basename(label) in
+                 dataset.get_data_info(i)['seg_map_path'])
+    with pytest.raises(InvalidTargetError,
+                       match=rf"{osp.basename(label)}: invalid target of "
+                       r"task 'context59' .*4 of \d+ pixels hold 69"):
+        dataset[index]
+
+
+def test_an_empty_image_of_a_wrapped_dataset_is_named(voc2010, tmp_path):
+    import shutil
+    root = str(tmp_path / 'VOC2010')
+    shutil.copytree(voc2010, root)
+    dataset = task_dataset('val', root)
+    path = dataset.get_data_info(0)['img_path']
+    open(path, 'wb').close()
+    with pytest.raises(OSError, match=re.escape(path)):
+        dataset[0]
 
 
 def test_mmseg_samples_become_the_task_target_at_the_original_size(voc2010):

@@ -1,6 +1,8 @@
 """Train a multi-task model: ``python tools/train.py CONFIG [options]``."""
 import argparse
 import os
+import sys
+from contextlib import nullcontext
 
 from toolkit.cli import CfgOptionsAction
 
@@ -44,6 +46,7 @@ def main() -> None:
     from mmsquad.utils import (finish_distributed, register_all_modules,
                                trust_checkpoint)
     from mmsquad.utils.checkpoint import latest_checkpoint
+    from mmsquad.utils.work_dir_lock import WorkDirLock, WorkDirLockedError
     from toolkit.tool_setup import (build_runner, enable_amp,
                                     fall_back_from_cuda_amp,
                                     load_tool_config)
@@ -76,13 +79,20 @@ def main() -> None:
     # An epoch ending in a batch BatchNorm cannot train on stops at once.
     cfg.custom_hooks = [*cfg.get('custom_hooks', []),
                         dict(type='SingleSampleBatchHook')]
-    runner = build_runner(cfg)
-    if amp_choice:
-        runner.logger.info(amp_choice)
-    if amp_fallback:
-        runner.logger.warning(amp_fallback)
-    runner.train()
-    del runner
+    # One training per work dir, held by the first process of a job.
+    rank = os.environ.get('RANK', os.environ.get('SLURM_PROCID', '0'))
+    lock = WorkDirLock(cfg.work_dir) if rank == '0' else nullcontext()
+    try:
+        with lock:
+            runner = build_runner(cfg)
+            if amp_choice:
+                runner.logger.info(amp_choice)
+            if amp_fallback:
+                runner.logger.warning(amp_fallback)
+            runner.train()
+            del runner
+    except WorkDirLockedError as error:
+        sys.exit(f'train.py: error: {error}')
     finish_distributed()
 
 

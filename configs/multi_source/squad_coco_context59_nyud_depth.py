@@ -37,7 +37,7 @@ coco_train = dict(
     data_prefix=dict(img='train2017/'),
     filter_cfg=dict(filter_empty_gt=True, min_size=32),
     pipeline=[
-        dict(type='LoadImageFromFile'),
+        dict(type='LoadImageFromFile', color_type='color_ignore_orientation'),
         dict(type='LoadAnnotations', with_bbox=True),
         dict(type='Resize', scale=(1333, 800), keep_ratio=True),
         dict(type='RandomFlip', prob=0.5),
@@ -48,7 +48,7 @@ coco_val = dict(
     ann_file='annotations/instances_val2017.json',
     data_prefix=dict(img='val2017/'), test_mode=True,
     pipeline=[
-        dict(type='LoadImageFromFile'),
+        dict(type='LoadImageFromFile', color_type='color_ignore_orientation'),
         dict(type='Resize', scale=(1333, 800), keep_ratio=True),
         dict(type='LoadAnnotations', with_bbox=True),
         dict(type='PackDetInputs', meta_keys=(
@@ -61,13 +61,13 @@ nyud_root = 'data/NYUD_MT'
 nyud_depth = dict(type='NYUDv2MTDataset', data_root=nyud_root,
                   tasks=['depth'])
 nyud_train = dict(nyud_depth, split='train', pipeline=[
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFile', color_type='color_ignore_orientation'),
     dict(type='LoadMultiTaskAnnotations'),
     dict(type='MultiTaskRandomFlip', prob=0.5),
     dict(type='PackMultiTaskInputs'),
 ])
 nyud_val = dict(nyud_depth, split='val', pipeline=[
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFile', color_type='color_ignore_orientation'),
     dict(type='LoadMultiTaskAnnotations'),
     dict(type='PackMultiTaskInputs'),
 ])

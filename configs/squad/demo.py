@@ -14,7 +14,7 @@ img_scale = (96, 96)
 # mmengine cannot patch one step of an inherited list: the pipelines are
 # restated with the demo image size.
 _train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFile', color_type='color_ignore_orientation'),
     dict(type='LoadMultiTaskAnnotations'),
     dict(type='MultiTaskRandomFlip', prob=0.5),
     dict(type='MultiTaskRandomScaleRotate', angle_range=(-20, 20),
@@ -25,7 +25,7 @@ _train_pipeline = [
     dict(type='PackMultiTaskInputs'),
 ]
 _test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFile', color_type='color_ignore_orientation'),
     dict(type='MultiTaskResize', scale=img_scale, keep_ratio=False,
          interpolation='bicubic'),
     # Targets stay at the original size: predictions are scored there.

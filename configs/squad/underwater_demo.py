@@ -23,7 +23,7 @@ model = dict(
 # mmengine cannot patch one step of an inherited list: the pipelines are
 # restated with the demo image size.
 _train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFile', color_type='color_ignore_orientation'),
     dict(type='mmdet.LoadAnnotations', with_bbox=True),
     dict(type='LoadEnhancementReference'),
     dict(type='WithReference', transforms=[
@@ -33,7 +33,7 @@ _train_pipeline = [
     dict(type='PackUnderwaterInputs'),
 ]
 _test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFile', color_type='color_ignore_orientation'),
     dict(type='mmdet.Resize', scale=img_scale, keep_ratio=True),
     dict(type='mmdet.LoadAnnotations', with_bbox=True),
     dict(type='LoadEnhancementReference'),

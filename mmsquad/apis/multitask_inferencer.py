@@ -27,7 +27,8 @@ from mmsquad.tasks import BaseTask
 from mmsquad.utils import register_all_modules
 from mmsquad.utils.checkpoint import load_weights
 from mmsquad.utils.checkpoint import trust_checkpoint as mark_trusted
-from mmsquad.utils.image_files import IMAGE_SUFFIXES, is_image_file
+from mmsquad.utils.image_files import (IMAGE_SUFFIXES, exif_orientation,
+                                       find_images)
 from mmsquad.utils.precision import autocast
 from mmsquad.visualization import MultiTaskVisualizer
 
@@ -179,7 +180,8 @@ class MultiTaskInferencer(BaseInferencer):
 
     def _init_pipeline(self, cfg: mmengine.Config) -> mmcv.transforms.Compose:
         """The test pipeline without annotation loading, reading paths and
-        arrays alike."""
+        arrays alike; photos are turned upright by their EXIF orientation
+        (datasets decode in stored order, as their annotations are)."""
         pipeline = [dict(t) for t in cfg.test_dataloader.dataset.pipeline
                     if t['type'] not in ANNOTATION_LOADERS]
         loaders = [i for i, t in enumerate(pipeline)
@@ -187,7 +189,8 @@ class MultiTaskInferencer(BaseInferencer):
         if not loaders:
             raise ValueError('the test pipeline of the config has no '
                              'LoadImageFromFile step')
-        pipeline[loaders[0]]['type'] = 'mmdet.InferencerLoader'
+        pipeline[loaders[0]].update(type='mmdet.InferencerLoader',
+                                    color_type='color')
         return mmcv.transforms.Compose(pipeline)
 
     def _init_visualizer(self, cfg: mmengine.Config) -> MultiTaskVisualizer:
@@ -199,18 +202,16 @@ class MultiTaskInferencer(BaseInferencer):
         return VISUALIZERS.build(vis_cfg)
 
     def _inputs_to_list(self, inputs: InputsType) -> list:
-        """A directory becomes its image files (sub-directories included),
-        sorted; a 2-D (grayscale) or 4-channel (BGRA) array becomes BGR.
+        """A directory becomes its image files (sub-directories included,
+        see :func:`~mmsquad.utils.image_files.find_images`), sorted; a 2-D
+        (grayscale) or 4-channel (BGRA) array becomes BGR.
 
         Raises:
             FileNotFoundError: For a path that does not exist.
             ValueError: For a directory without images, or no inputs.
         """
         if isinstance(inputs, str) and osp.isdir(inputs):
-            found = sorted(
-                osp.join(inputs, name) for name in mmengine.list_dir_or_file(
-                    inputs, list_dir=False, recursive=True)
-                if is_image_file(name))
+            found = find_images(inputs)
             if not found:
                 raise ValueError(f'no images ({", ".join(IMAGE_SUFFIXES)}) '
                                  f'in the directory {inputs}')
@@ -221,7 +222,11 @@ class MultiTaskInferencer(BaseInferencer):
             raise ValueError('no inputs given')
         for single in inputs:
             if isinstance(single, str) and not osp.isfile(single):
-                raise FileNotFoundError(f'input {single} does not exist')
+                raise FileNotFoundError(
+                    f'input {single} is a broken or looping symbolic link'
+                    if osp.islink(single) else f'input {single} does not '
+                    'exist' if not osp.exists(single) else
+                    f'input {single} is not an image file or directory')
         return [_bgr(single) for single in inputs]
 
     def __call__(self,
@@ -242,9 +247,12 @@ class MultiTaskInferencer(BaseInferencer):
 
         Returns:
             ``dict(predictions=[...], visualization=[...], skipped=[...])``:
-            one prediction per readable image (``{'img_path', <task>: array}``
-            or a data sample), the panels when asked for, and the names of
-            the images that could not be read.
+            one prediction per readable image (``{'img_path',
+            'exif_orientation', <task>: array}`` or a data sample), the
+            panels when asked for, and the names of the images that could
+            not be read. A photo is predicted upright: turned as its EXIF
+            orientation tag says (``exif_orientation``, 1 when it has none),
+            and the predictions are in that upright frame.
         """
         _, _, visualize_kwargs, postprocess_kwargs = \
             self._dispatch_kwargs(**kwargs)
@@ -288,7 +296,9 @@ class MultiTaskInferencer(BaseInferencer):
                 continue
             data['data_samples'].set_metainfo(
                 dict(input_index=index, input_name=name,
-                     output_stem=stems[index]))
+                     output_stem=stems[index],
+                     exif_orientation=exif_orientation(single)
+                     if isinstance(single, str) else 1))
             yield data
 
     @torch.no_grad()
@@ -345,7 +355,8 @@ class MultiTaskInferencer(BaseInferencer):
                 stem = osp.join(out_dir, 'preds', pred.output_stem)
                 _save_arrays(arrays, stem)
             predictions.append(pred if return_datasample else dict(
-                img_path=pred.get('img_path'), **arrays))
+                img_path=pred.get('img_path'),
+                exif_orientation=pred.get('exif_orientation'), **arrays))
         return dict(predictions=predictions,
                     visualization=visualization or [])
 

@@ -1,11 +1,14 @@
 """Common reading of multi-task dense datasets laid out as archives."""
 import os.path as osp
+from collections import Counter
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
 
 from mmsquad.tasks.presets import TasksCfg
 from .dataset_tasks import MultiTaskDatasetMixin
+from .image_checks import require_image
 from .transforms.loading import annotation_reader
 
 #: Where a task's annotation of image ``{id}`` is, relative to the data
@@ -35,6 +38,12 @@ class BaseDenseMTDataset(MultiTaskDatasetMixin, BaseDataset):
             (see :func:`~mmsquad.tasks.build_tasks`).
         annotations: ``{task: (template, format)}`` added to, or replacing,
             the layout's ``TASK_FILES``.
+        bad_files: What a sample whose files cannot be right does (an id
+            listed twice, a missing or empty image or annotation file):
+            ``'error'`` (the dataset is refused, with every such problem
+            listed) or ``'skip'`` (the sample, or the repeat, is left out
+            with a warning listing them). The problems are kept in
+            :attr:`file_problems` either way.
         **kwargs: Passed to :class:`~mmengine.dataset.BaseDataset`.
     """
 
@@ -43,8 +52,13 @@ class BaseDenseMTDataset(MultiTaskDatasetMixin, BaseDataset):
 
     def __init__(self, data_root: str, split: str, tasks: TasksCfg,
                  annotations: Optional[Dict[str, AnnotationFile]] = None,
-                 **kwargs) -> None:
+                 bad_files: str = 'error', **kwargs) -> None:
+        if bad_files not in ('error', 'skip'):
+            raise ValueError(f"{type(self).__name__}: bad_files must be "
+                             f"'error' or 'skip', got {bad_files!r}")
         self.split = split
+        self.bad_files = bad_files
+        self.file_problems: List[str] = []
         kwargs = self.init_tasks(tasks, kwargs)
         self.annotation_files = {**self.TASK_FILES, **(annotations or {})}
         unsupported = [t for t in self.tasks
@@ -72,11 +86,12 @@ class BaseDenseMTDataset(MultiTaskDatasetMixin, BaseDataset):
         raise NotImplementedError
 
     def require(self, path: str, what: str) -> str:
-        """``path``, or a FileNotFoundError naming it and the layout."""
+        """``path``, or an error naming it: it does not exist, or is empty
+        (0 bytes)."""
         if not osp.isfile(path):
-            raise FileNotFoundError(
-                f'{what} {path} does not exist; expected the layout:\n'
-                f'{self.LAYOUT}')
+            raise FileNotFoundError(f'{what} {path} does not exist')
+        if osp.getsize(path) == 0:
+            raise OSError(f'{what} {path} is empty (0 bytes)')
         return path
 
     def annotation(self, task: str, img_id: str) -> dict:
@@ -92,20 +107,50 @@ class BaseDenseMTDataset(MultiTaskDatasetMixin, BaseDataset):
                     format=fmt)
 
     def load_data_list(self) -> List[dict]:
-        split_file = self.require(self.split_file(), 'split file')
+        """One data info per id of the split file, every file checked.
+
+        Raises:
+            ValueError: When the split file lists no id, or (under
+                ``bad_files='error'``) listing every sample whose files
+                cannot be right.
+        """
+        try:
+            split_file = self.require(self.split_file(), 'split file')
+        except FileNotFoundError as error:
+            raise FileNotFoundError(f'{error}; expected the layout:\n'
+                                    f'{self.LAYOUT}') from None
         with open(split_file) as f:
             ids = [line.strip() for line in f if line.strip()]
+        if not ids:
+            raise ValueError(f'split file {split_file} lists no image ids')
+        repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
+        self.file_problems = [
+            f'split file {split_file} lists {len(repeated)} ids more than '
+            f'once: {", ".join(repeated)}'] if repeated else []
         data_list = []
-        for img_id in ids:
-            img_path = self.image_path(img_id)
-            if not osp.isfile(img_path):
-                raise FileNotFoundError(
-                    f'image id {img_id!r} listed in {split_file} has no '
-                    f'image {img_path}')
-            info = dict(img_id=img_id, img_path=img_path,
-                        ann_info={t: self.annotation(t, img_id)
-                                  for t in self.tasks})
+        for img_id in dict.fromkeys(ids):
+            try:
+                img_path = require_image(self.image_path(img_id),
+                                         f'{split_file} as {img_id!r}')
+                info = dict(img_id=img_id, img_path=img_path,
+                            ann_info={t: self.annotation(t, img_id)
+                                      for t in self.tasks})
+            except OSError as error:
+                self.file_problems.append(str(error).split('\n')[0])
+                continue
             data_list.append(self.extra_info(info))
+        if self.file_problems:
+            listed = '\n  '.join(self.file_problems)
+            what = (f'{type(self).__name__} ({self.split}): '
+                    f'{len(self.file_problems)} problems with the files of '
+                    f'{split_file}:\n  {listed}')
+            if self.bad_files == 'error':
+                raise ValueError(f"{what}\nThe layout:\n{self.LAYOUT}\n"
+                                 "Fix them, or give the dataset "
+                                 "bad_files='skip' to leave those samples "
+                                 "(and repeats) out")
+            print_log(f'{what}\nleft out (bad_files=\'skip\')', 'current',
+                      30)
         return data_list
 
     def extra_info(self, info: dict) -> dict:

@@ -1,6 +1,7 @@
 """How a dataset publishes its tasks: ``metainfo['tasks']`` (plain kind
 configs, as mmengine passes a dataset's metainfo on as ``dataset_meta``)
-and ``tasks`` (the built kinds) in every data info, for the transforms."""
+and ``tasks`` (the built kinds) in every data info, for the transforms;
+and what every mmsquad dataset shares (:class:`MultiTaskDatasetMixin`)."""
 import inspect
 from typing import Dict, Optional
 
@@ -9,6 +10,7 @@ from mmengine.dataset import ConcatDataset
 from mmsquad.registry import DATASETS
 from mmsquad.tasks import BaseTask, build_task, build_tasks, task_configs
 from mmsquad.tasks.presets import TasksCfg
+from .image_checks import decode_in_stored_order, naming_the_file
 
 #: The metainfo key of a dataset's tasks.
 TASKS_KEY = 'tasks'
@@ -52,7 +54,10 @@ def configured_tasks(dataset: dict) -> Dict[str, dict]:
 
 class MultiTaskDatasetMixin:
     """A dataset of given tasks: ``self.tasks``, published in the metainfo
-    and handed to the transforms in every data info (``tasks``).
+    and handed to the transforms in every data info (``tasks``). Its
+    pipeline decodes images in stored pixel order, as annotations are
+    (:func:`~.image_checks.decode_in_stored_order`), and an error loading
+    a sample names its image file.
 
     A subclass calls :meth:`init_tasks` before the base dataset's
     ``__init__``, with the keyword arguments it passes on.
@@ -61,17 +66,26 @@ class MultiTaskDatasetMixin:
     tasks: Dict[str, BaseTask]
 
     def init_tasks(self, tasks: TasksCfg, kwargs: dict) -> dict:
-        """Build ``tasks``; return ``kwargs`` with them in ``metainfo``."""
+        """Build ``tasks``; return ``kwargs`` with them in ``metainfo`` and
+        the pipeline decoding in stored order."""
         self.tasks = build_tasks(tasks)
         metainfo = dict(kwargs.get('metainfo') or {})
         metainfo[TASKS_KEY] = task_configs(self.tasks)
-        return dict(kwargs, metainfo=metainfo)
+        pipeline = decode_in_stored_order(kwargs.get('pipeline') or [],
+                                          type(self).__name__)
+        return dict(kwargs, metainfo=metainfo, pipeline=pipeline)
 
     def get_data_info(self, idx: int) -> dict:
         """The data info of ``idx`` with the task kinds (``tasks``)."""
         info = super().get_data_info(idx)
         info['tasks'] = self.tasks
         return info
+
+    def prepare_data(self, idx: int):
+        """The pipeline's output for ``idx``; a decoding error names the
+        image file."""
+        with naming_the_file(self.get_data_info(idx)['img_path']):
+            return super().prepare_data(idx)
 
 
 @DATASETS.register_module()

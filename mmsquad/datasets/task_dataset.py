@@ -12,6 +12,7 @@ from mmsquad.structures import MultiTaskDataSample
 from mmsquad.tasks import (BaseTask, BoxTask, DenseMapTask, build_task,
                            task_configs)
 from .dataset_tasks import TASKS_KEY
+from .image_checks import decode_in_stored_order, naming_the_file
 
 #: Where mmseg's and mmdet's packing transforms put a sample's target, by
 #: the task kinds that read it.
@@ -33,7 +34,11 @@ class TaskDataset(BaseDataset):
     mmdet's ``gt_instances`` (and ``ignored_instances``) stay as they are,
     for a :class:`~mmsquad.tasks.BoxTask`. The metadata (``img_path``,
     ``ori_shape``, ``scale_factor``, ...) is kept, so the sample is
-    evaluated at its original size; the metainfo is the wrapped dataset's
+    evaluated at its original size. Images are decoded in stored pixel
+    order (the wrapped pipeline's ``LoadImageFromFile`` ignores EXIF
+    orientation, as the annotations do), every target is checked against
+    the task's kind, and an error loading a sample names its image file.
+    The metainfo is the wrapped dataset's
     with the task (``tasks``) and, where the wrapped dataset's class names
     are the task's classes, those names (``task_classes``). Other tasks of the model see the
     sample as unlabelled: their losses skip it.
@@ -70,6 +75,9 @@ class TaskDataset(BaseDataset):
             if scope is not None:
                 dataset.setdefault('_scope_', scope)
             dataset = DATASETS.build(dataset)
+        decode_in_stored_order(
+            getattr(getattr(dataset, 'pipeline', None), 'transforms', []),
+            f'TaskDataset({type(dataset).__name__})')
         self.dataset = dataset
         self.scope = scope
         if isinstance(task, dict):
@@ -110,7 +118,9 @@ class TaskDataset(BaseDataset):
 
     def __getitem__(self, index: int) -> dict:
         # The wrapped pipeline builds lazily in some packages: in its scope.
-        with DefaultScope.overwrite_default_scope(self.scope):
+        path = str(self.get_data_info(index).get('img_path', index))
+        with DefaultScope.overwrite_default_scope(self.scope), \
+                naming_the_file(path):
             packed = self.dataset[index]
         return dict(packed, data_samples=self.convert(packed['data_samples']))
 
@@ -133,5 +143,7 @@ class TaskDataset(BaseDataset):
         target = value.data.numpy().transpose(1, 2, 0)
         target = np.where(target == self.ignore_index, self.task.ignore_index,
                           target)
+        self.task.check_target(target, sample.metainfo.get(
+            'seg_map_path', sample.metainfo.get('img_path', '?')))
         converted.set_field(self.task.pack(target), self.task.target_key)
         return converted

@@ -11,6 +11,7 @@ from mmsquad.registry import DATASETS
 from mmsquad.tasks.presets import TasksCfg
 from mmsquad.utils.image_files import is_image_file
 from .dataset_tasks import MultiTaskDatasetMixin
+from .image_checks import require_image
 
 DUO_CLASSES = ('holothurian', 'echinus', 'scallop', 'starfish')
 DUO_METAINFO = dict(
@@ -64,11 +65,8 @@ class UnderwaterMTDataset(MultiTaskDatasetMixin, CocoDataset):
         img_info = raw_data_info['raw_img_info']
         self._check_annotations(img_info, raw_data_info['raw_ann_info'])
         data_info = super().parse_data_info(raw_data_info)
-        if not osp.isfile(data_info['img_path']):
-            raise FileNotFoundError(
-                f'image {img_info["file_name"]} (id {img_info["id"]}) of '
-                f'{self.ann_file} is missing: expected '
-                f'{data_info["img_path"]}')
+        require_image(data_info['img_path'], f'{self.ann_file} as '
+                      f'{img_info["file_name"]}, id {img_info["id"]}')
         data_info['ref_path'] = self._reference_path(img_info)
         return data_info
 
@@ -99,12 +97,8 @@ class UnderwaterMTDataset(MultiTaskDatasetMixin, CocoDataset):
                 return None
         else:
             return None
-        if not osp.isfile(path):
-            raise FileNotFoundError(
-                f'the enhancement reference of image {img_info["file_name"]}'
-                f' ({self.ref_key} in {self.ann_file}) is missing: expected '
-                f'{path}')
-        return path
+        return require_image(path, f'{self.ann_file} as the enhancement '
+                             f'reference of {img_info["file_name"]}')
 
 
 @DATASETS.register_module()
@@ -146,13 +140,12 @@ class EnhancementPairDataset(MultiTaskDatasetMixin, BaseDataset):
                                     f'{raw_dir}')
         data_list = []
         for i, name in enumerate(names):
-            ref_path = osp.join(ref_dir, name)
-            if not osp.isfile(ref_path):
-                raise FileNotFoundError(
-                    f'enhancement pair {name}: the reference {ref_path} is '
-                    f'missing (raw image {osp.join(raw_dir, name)})')
+            img_path = require_image(osp.join(raw_dir, name), raw_dir)
+            ref_path = require_image(osp.join(ref_dir, name),
+                                     f'{ref_dir} as the reference of '
+                                     f'{img_path}')
             data_list.append(dict(
-                img_path=osp.join(raw_dir, name), ref_path=ref_path,
+                img_path=img_path, ref_path=ref_path,
                 img_id=osp.splitext(name)[0], instances=[],
                 det_labelled=False))
         return data_list

@@ -56,20 +56,28 @@ def conflict_stats(gram: Tensor, tasks: Sequence[str]) -> Dict[str, float]:
     """How much the task gradients disagree, from their Gram matrix
     (``gram[i, j]`` the dot product of the gradients of tasks ``i``, ``j``).
 
+    A task whose gradient is zero (no label of it in the batch) has no
+    direction: it is left out, and its pairs are not counted.
+
     Returns:
-        ``cos_<a>_<b>`` for every task pair, ``cos_mean`` (their mean),
-        ``conflict_rate`` (the fraction of pairs with a negative cosine) and
-        ``magnitude_ratio`` (largest over smallest gradient norm).
+        ``pairs`` (how many task pairs were measured), ``cos_<a>_<b>`` for
+        every measured pair and, when there is one, ``cos_mean`` (their
+        mean), ``conflict_rate`` (the fraction with a negative cosine) and
+        ``magnitude_ratio`` (largest over smallest gradient norm of the
+        measured tasks).
     """
     norms = gram.diagonal().clamp_min(0).sqrt()
     cosine = gram / (norms[:, None] * norms[None]).clamp_min(1e-24)
-    stats: Dict[str, float] = {}
-    pairs = list(itertools.combinations(range(len(tasks)), 2))
+    measured = [i for i in range(len(tasks)) if norms[i] > 0]
+    pairs = list(itertools.combinations(measured, 2))
+    stats: Dict[str, float] = dict(pairs=float(len(pairs)))
+    if not pairs:
+        return stats
     for i, j in pairs:
         stats[f'cos_{tasks[i]}_{tasks[j]}'] = float(cosine[i, j])
     values = [cosine[i, j] for i, j in pairs]
     stats['cos_mean'] = float(sum(values) / len(values))
     stats['conflict_rate'] = float(sum(v < 0 for v in values) / len(values))
-    stats['magnitude_ratio'] = float(norms.max() / norms.min().clamp_min(
-        1e-12))
+    kept = norms[measured]
+    stats['magnitude_ratio'] = float(kept.max() / kept.min())
     return stats

@@ -13,6 +13,10 @@ from torch import Tensor
 #: Value of ignored target pixels of label, binary, vector and scalar maps.
 IGNORE_INDEX = 255
 
+class InvalidTargetError(ValueError):
+    """A loaded target holds values its task kind cannot have."""
+
+
 #: ``warp(array, interpolation, fill)`` as geometric transforms apply it.
 Warp = Callable[[np.ndarray, str, float], np.ndarray]
 
@@ -135,6 +139,23 @@ class BaseTask(metaclass=ABCMeta):
         pixels grow by it): a resize, a zoom or the resize of a prediction
         to the original image size. Only values in pixel units change."""
         return values
+
+    def target_problem(self, target: Any) -> Optional[str]:
+        """What makes a loaded target impossible for the kind, in words
+        (which values, how many, what was expected), or None when it is
+        valid. Loading calls it on every target, so it must be cheap; a new
+        kind gets the check by implementing this one method."""
+        return None
+
+    def check_target(self, target: Any, source: str) -> None:
+        """Raise :class:`InvalidTargetError` naming ``source`` (the file the
+        target came from), the task and :meth:`target_problem`'s words,
+        when the target is impossible for the kind."""
+        problem = self.target_problem(target)
+        if problem:
+            raise InvalidTargetError(
+                f'{source}: invalid target of task {self.name!r} '
+                f'({type(self).__name__}): {problem}')
 
     def pack(self, target: Any) -> BaseDataElement:
         """A loaded target as the data-sample field."""
@@ -342,6 +363,23 @@ class DenseMapTask(BaseTask):
         """(H, W) for one-channel maps, (H, W, C) otherwise."""
         data = _numpy(prediction.data)
         return data[0] if data.shape[0] == 1 else data.transpose(1, 2, 0)
+
+
+def bad_values(values: np.ndarray, bad: np.ndarray, expected: str,
+               shown: int = 6) -> Optional[str]:
+    """``'<n> of <m> pixels hold <values>; expected <expected>'`` for the
+    ``bad`` (H, W) pixels of ``values`` (H, W[, C]), or None when there are
+    none."""
+    count = int(np.count_nonzero(bad))
+    if not count:
+        return None
+    found = np.unique(values[bad], axis=0)
+    listed = ', '.join(str(v.tolist() if isinstance(v, np.ndarray) else v)
+                       for v in found[:shown])
+    more = f' and {len(found) - shown} other values' \
+        if len(found) > shown else ''
+    return (f'{count} of {bad.size} pixels hold {listed}{more}; expected '
+            f'{expected}')
 
 
 def resize_map(output: Tensor, size: Sequence[int], mode: str) -> Tensor:

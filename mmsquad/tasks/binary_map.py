@@ -10,7 +10,7 @@ from mmsquad.functional import grey_levels, heat_map
 from mmsquad.functional.dense_stats import (edge_counts, edge_ods_f,
                                             saliency_metrics, saliency_stats)
 from mmsquad.registry import TASKS
-from .base_task import IGNORE_INDEX, DenseMapTask
+from .base_task import IGNORE_INDEX, DenseMapTask, bad_values
 
 
 @TASKS.register_module()
@@ -47,6 +47,17 @@ class BinaryMapTask(DenseMapTask):
     @property
     def default_loss(self) -> dict:
         return dict(type='BalancedBCELoss', ignore_index=self.ignore_index)
+
+    def target_problem(self, target: np.ndarray) -> Optional[str]:
+        """0 (background), 1 (foreground) or ``ignore_index``: a reader
+        thresholds grey levels (``binary_png`` at half)."""
+        values = target[..., 0] if target.ndim == 3 and \
+            target.shape[2] == 1 else target
+        if values.ndim != 2:
+            return f'a binary map is (H, W); got shape {target.shape}'
+        bad = (values != 0) & (values != 1) & (values != self.ignore_index)
+        return bad_values(values, bad, f'0, 1 or the ignore value '
+                          f'{self.ignore_index}')
 
     def activate(self, logits: Tensor) -> Tensor:
         return logits.sigmoid()

@@ -47,6 +47,16 @@ class ImageLabelTask(BaseTask):
         """mmdet's cross-entropy over the image logits."""
         return dict(_scope_='mmdet', type='CrossEntropyLoss')
 
+    def target_problem(self, target: np.ndarray) -> Optional[str]:
+        """One class index in ``[0, num_classes)``."""
+        values = np.asarray(target).reshape(-1)
+        if values.size != 1:
+            return f'an image label is one class index; got {values.size}'
+        if not 0 <= values[0] < self.num_classes:
+            return (f'class index {values[0]}; expected one in [0, '
+                    f'{self.num_classes})')
+        return None
+
     def pack(self, target: np.ndarray) -> LabelData:
         """A class index (any array of one element) as ``LabelData``."""
         label = int(np.asarray(target).reshape(-1)[0])

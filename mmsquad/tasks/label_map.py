@@ -9,7 +9,7 @@ from torch import Tensor
 from mmsquad.functional import PALETTE
 from mmsquad.functional.dense_stats import confusion, miou
 from mmsquad.registry import TASKS
-from .base_task import IGNORE_INDEX, DenseMapTask, resize_map
+from .base_task import IGNORE_INDEX, DenseMapTask, bad_values, resize_map
 
 
 #: The most classes a label map's legend names.
@@ -68,6 +68,18 @@ class LabelMapTask(DenseMapTask):
     def default_loss(self) -> dict:
         return dict(type='PixelCrossEntropyLoss',
                     ignore_index=self.ignore_index)
+
+    def target_problem(self, target: np.ndarray) -> Optional[str]:
+        """Class indices in ``[0, num_classes)`` or ``ignore_index``."""
+        labels = target[..., 0] if target.ndim == 3 and \
+            target.shape[2] == 1 else target
+        if labels.ndim != 2:
+            return f'a label map is (H, W); got shape {target.shape}'
+        bad = (labels != self.ignore_index) & (
+            (labels < 0) | (labels >= self.num_classes))
+        return bad_values(labels, bad, f'class indices in [0, '
+                          f'{self.num_classes}) or the ignore value '
+                          f'{self.ignore_index}')
 
     def activate(self, logits: Tensor) -> Tensor:
         return logits.softmax(dim=1)

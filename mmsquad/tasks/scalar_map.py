@@ -9,7 +9,7 @@ from torch import Tensor
 from mmsquad.functional import heat_map
 from mmsquad.functional.dense_stats import depth_errors
 from mmsquad.registry import TASKS
-from .base_task import IGNORE_INDEX, DenseMapTask
+from .base_task import IGNORE_INDEX, DenseMapTask, bad_values
 
 
 #: The unit of values that are lengths in the image's pixels.
@@ -47,6 +47,15 @@ class ScalarMapTask(DenseMapTask):
         super().__init__(name, ignore_index=ignore_index)
         self.unit = unit
         self.distance = distance
+
+    def target_problem(self, target: np.ndarray) -> Optional[str]:
+        """(H, W) finite values (or ``ignore_index``)."""
+        values = target[..., 0] if target.ndim == 3 and \
+            target.shape[2] == 1 else target
+        if values.ndim != 2:
+            return f'a scalar map is (H, W); got shape {target.shape}'
+        return bad_values(values, ~np.isfinite(values), 'finite values or '
+                          f'the ignore value {self.ignore_index}')
 
     def zoom_values(self, target: np.ndarray, zoom: float) -> np.ndarray:
         if not self.distance:

@@ -8,7 +8,7 @@ from torch import Tensor
 
 from mmsquad.functional.dense_stats import AngleAccumulator, normal_angles
 from mmsquad.registry import TASKS
-from .base_task import IGNORE_INDEX, DenseMapTask, Warp
+from .base_task import IGNORE_INDEX, DenseMapTask, Warp, bad_values
 
 
 @TASKS.register_module()
@@ -28,6 +28,9 @@ class UnitVectorTask(DenseMapTask):
     """
 
     metric_keys = ('mean', 'median', 'rmse', '11.25', '22.5', '30')
+    #: How far from 1 the length of a valid target vector may be (vectors
+    #: quantised to 8 bits are within 0.01).
+    length_tolerance = 0.1
     lower_is_better = frozenset(('mean', 'median', 'rmse'))
     interpolation = 'bilinear'
 
@@ -50,6 +53,19 @@ class UnitVectorTask(DenseMapTask):
         norm = np.linalg.norm(warped[valid], axis=-1, keepdims=True)
         warped[valid] = warped[valid] / np.maximum(norm, 1e-6)
         return warped
+
+    def target_problem(self, target: np.ndarray) -> Optional[str]:
+        """(H, W, channels); valid vectors (no channel at ``ignore_index``)
+        finite and of length 1 within :attr:`length_tolerance`."""
+        if target.ndim != 3 or target.shape[2] != self.channels:
+            return (f'a map of {self.channels}-vectors is (H, W, '
+                    f'{self.channels}); got shape {target.shape}')
+        valid = np.all(target != self.ignore_index, axis=-1)
+        length = np.linalg.norm(target.astype(np.float32), axis=-1)
+        bad = valid & ~(np.abs(length - 1) <= self.length_tolerance)
+        return bad_values(np.round(length, 3), bad, 'unit vectors (length '
+                          f'1 +- {self.length_tolerance}) or the ignore '
+                          f'value {self.ignore_index}; lengths shown')
 
     def flip_values(self, target: np.ndarray) -> np.ndarray:
         valid = np.all(target != self.ignore_index, axis=-1)

@@ -14,6 +14,7 @@ import glob
 import os.path as osp
 import pickle
 import re
+import zipfile
 from collections import OrderedDict
 from typing import Dict, List, Optional, Set, Union
 
@@ -97,18 +98,46 @@ def load_from_local(filename: str,
         if osp.realpath(filename) in _trusted_files:
             return torch.load(filename, map_location=map_location,
                               weights_only=False)
-        try:
-            unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(
-                filename)
-        except (RuntimeError, ValueError) as scan_error:
-            raise _unreadable(filename, exc) from scan_error
+        unsafe = _refused_globals(filename, exc)
+        if not unsafe:
+            raise _unreadable(filename, exc) from exc
+        legacy = '' if zipfile.is_zipfile(filename) else \
+            " in torch's legacy (non-zip) format"
+        found = f'first found: {unsafe[0]}' if legacy else ', '.join(unsafe)
         raise CheckpointError(
-            f'checkpoint {filename} holds objects that loading would have to '
-            f'run code for ({", ".join(sorted(unsafe))}); refused. If you '
+            f'checkpoint {filename}{legacy} holds objects that loading would '
+            f'have to run code for ({found}); refused. If you '
             'trust its source, load it with --trust-checkpoint (Python: '
             'mmsquad.utils.trust_checkpoint(path))') from exc
     except (RuntimeError, EOFError, KeyError, ValueError) as exc:
         raise _unreadable(filename, exc) from exc
+
+
+def _refused_globals(filename: str, exc: Exception) -> List[str]:
+    """The globals of ``filename`` that made the safe load fail: those of
+    torch's scan outside what a safe load allows (torch's own list and
+    :data:`SAFE_GLOBALS`); for a legacy-format file, which torch cannot
+    scan, the one its error names."""
+    if not zipfile.is_zipfile(filename):
+        return re.findall(r'GLOBAL ([\w.]+)', str(exc))[:1]
+    try:
+        found = torch.serialization.get_unsafe_globals_in_checkpoint(
+            filename)
+    except (RuntimeError, ValueError):
+        return []
+    # torch lists its own allowed globals only through a private helper;
+    # without it, every global the scan reports is shown.
+    allowed_by_torch = getattr(torch._weights_only_unpickler,
+                               '_get_allowed_globals', dict)()
+    allowed = {*allowed_by_torch, *map(_global_name, SAFE_GLOBALS)}
+    return sorted(name for name in found if name not in allowed)
+
+
+def _global_name(entry) -> str:
+    """The pickled name of an entry of :data:`SAFE_GLOBALS`."""
+    if isinstance(entry, tuple):
+        return entry[1]
+    return f'{entry.__module__}.{entry.__qualname__}'
 
 
 def _unreadable(filename: str, exc: Exception) -> CheckpointError:

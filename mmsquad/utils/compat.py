@@ -46,7 +46,12 @@ def temp_path_for(filepath: Union[str, Path]) -> str:
 
 def atomic_write(data: bytes, filepath: Union[str, Path]) -> None:
     """Write ``data`` to ``filepath`` whole or not at all (temporary file in
-    the same directory, fsync, rename)."""
+    the same directory, fsync, rename).
+
+    Raises:
+        OSError: As the system raised it, naming ``filepath`` (a full disk
+            says only ``No space left on device``).
+    """
     os.makedirs(osp.dirname(osp.abspath(filepath)), exist_ok=True)
     tmp_path = temp_path_for(filepath)
     # os.open with 0o666 honours the umask, as a plain open() would.
@@ -57,9 +62,12 @@ def atomic_write(data: bytes, filepath: Union[str, Path]) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp_path, filepath)
-    except BaseException:
+    except BaseException as error:
         if osp.exists(tmp_path):
             os.remove(tmp_path)
+        if isinstance(error, OSError) and error.filename is None:
+            raise OSError(error.errno, f'{error.strerror} while writing '
+                          f'{filepath}') from error
         raise
 
 

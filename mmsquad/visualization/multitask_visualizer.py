@@ -108,40 +108,58 @@ class MultiTaskVisualizer(Visualizer):
         return classes if count is None or len(classes) == count else ()
 
     def make_panel(self, image: np.ndarray, sample: MultiTaskDataSample,
-                   tasks: Mapping[str, BaseTask]) -> np.ndarray:
-        """The panel for an RGB ``image`` and a predicted ``sample``.
+                   tasks: Mapping[str, BaseTask],
+                   overlay: float = 0.0) -> np.ndarray:
+        """The panel for an RGB ``image`` and a ``sample`` with targets,
+        predictions or both.
 
-        With any target in ``sample`` the panel has two rows (targets above
-        predictions); without, one row (the input and the predictions).
-        Each task kind draws its own pictures and legends.
+        With targets and predictions the panel has two rows (targets above
+        predictions); with only one of them, one row (the input, then the
+        targets or the predictions). Each task kind draws its own pictures
+        and legends.
 
         Args:
             image: The input image, RGB.
-            sample: A data sample with the tasks' predictions.
-            tasks: ``{name: task}`` to draw (those predicted in
-                ``sample``), e.g. the model's ``tasks``.
+            sample: A data sample with the tasks' targets or predictions.
+            tasks: ``{name: task}`` to draw (those in ``sample``), e.g. the
+                model's ``tasks``.
+            overlay: The input's weight in every picture of its size
+                (0: the pictures alone; 0.5 shows at a glance whether a
+                target lines up with its image).
         """
-        tasks = {n: t for n, t in tasks.items() if t.prediction_key in sample}
+        tasks = {n: t for n, t in tasks.items()
+                 if t.prediction_key in sample or t.has_target(sample)}
         with_gt = any(t.has_target(sample) for t in tasks.values())
+        with_pred = any(t.prediction_key in sample for t in tasks.values())
         h = self.tile_size[0]
         size = (h, max(1, round(h * self.tile_size[1] / self.tile_size[0] *
                                 image.shape[1] / image.shape[0])))
         blank = np.zeros((*size, 3), np.uint8)
+
+        def over(picture: np.ndarray) -> np.ndarray:
+            if not overlay or picture.shape != image.shape:
+                return picture
+            return cv2.addWeighted(image, overlay, picture, 1 - overlay, 0)
+
         top = [(image, 'input', [])]
         bottom = [(blank, '', [])]
         for name, task in tasks.items():
             classes = self.class_names(name, task)
             gt = sample.get(task.target_key)
             if gt is not None:
-                top.append((task.draw(image, gt, classes), f'{name} gt',
-                            task.legend(gt, classes)))
+                top.append((over(task.draw(image, gt, classes)),
+                            f'{name} gt', task.legend(gt, classes)))
             elif with_gt:
                 top.append((blank, f'{name}: no gt', []))
             prediction = sample.get(task.prediction_key)
-            pred = (task.draw(image, prediction, classes, reference=gt),
-                    f'{name} pred', task.legend(prediction, classes))
-            (bottom if with_gt else top).append(pred)
-        rows = [top, bottom] if with_gt else [top]
+            if prediction is not None:
+                pred = (over(task.draw(image, prediction, classes,
+                                       reference=gt)),
+                        f'{name} pred', task.legend(prediction, classes))
+                (bottom if with_gt else top).append(pred)
+            elif with_pred:
+                bottom.append((blank, f'{name}: no pred', []))
+        rows = [top, bottom] if with_gt and with_pred else [top]
         return np.concatenate([self._row(row, size) for row in rows], 0)
 
     @staticmethod

@@ -417,6 +417,29 @@ def plot_curves_by_method(results: dict, prefix: str) -> Dict[str, str]:
     return pngs
 
 
+def unlabelled_rule_text(results: dict) -> str:
+    """Which runs counted an unlabelled task's pairs as cosine 0 (measured
+    before ``GradConflictHook`` left such tasks out and logged ``pairs``),
+    in words."""
+    old = sum('pairs' not in run['conflict'][GROUP]
+              for run in results.values())
+    old_rule = ('its pairs count as cosine 0, not as a conflict (which pulls '
+                'the mean cosine towards 0 and the conflict rate down), in '
+                'every run alike; such batches come at the same iterations '
+                'for every model of a seed')
+    new_rule = ('`GradConflictHook` leaves such a task out of the '
+                'measurement (its pairs are not counted; it logs how many '
+                'pairs each measurement had, `pairs`)')
+    if old == len(results):
+        return (f'Every run below was measured by the earlier rule: '
+                f'{old_rule}. Runs measured now: {new_rule}.')
+    if not old:
+        return f'{new_rule[0].upper()}{new_rule[1:]}.'
+    return (f'{old} of the {len(results)} runs below (those without '
+            f'`pairs` in their summaries) were measured by the earlier rule: '
+            f'{old_rule}; the others: {new_rule}.')
+
+
 def write_report(results: dict, failures: Dict[tuple, str],
                  references: dict, constant: dict, out_md: str,
                  png_names: Dict[str, str], runs_dir: str = RUNS) -> None:
@@ -482,6 +505,7 @@ def write_report(results: dict, failures: Dict[tuple, str],
             'them again until their summaries are deleted):\n\n' +
             '\n'.join(f'- {model} / {method} / seed {seed}: {reason}'
                       for (model, method, seed), reason in failures.items()))
+    unlabelled_rule = unlabelled_rule_text(results)
     pictures = '\n\n'.join(f'![gradient conflict curves, {method}]({name})'
                              for method, name in png_names.items())
     text = f"""# Gradient conflict with and without expert squads
@@ -506,9 +530,8 @@ each model declares shared (`shared_parameters()`, the same definition for
 all) every 10 iterations; mean cosine is the mean pairwise cosine and
 conflict rate the fraction of task pairs with a negative cosine, averaged
 over the run's measurements. A batch without a person has no human-parts
-label, so that task's gradient is zero and its pairs count as cosine 0,
-not as a conflict, in every run alike; such batches come at the same
-iterations for every model of a seed. Metrics are from the last validation.
+label, so that task's gradient is zero. {unlabelled_rule} Metrics are from
+the last validation.
 delta_m is the mean relative change of each task's main metric against
 single-task references (the shared-encoder trunk with one head, same
 schedule, seed {references['seed']}, {references['minutes']} minutes, at

@@ -6,10 +6,23 @@ from typing import Optional
 
 import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 
+from mmsquad.utils import register_all_modules
 from mmsquad.utils.config import read_config
 from mmsquad.utils.dist import setup_cpu_distributed, use_multitask_ddp
 from mmsquad.utils.precision import cpu_supports_bfloat16
+
+
+def load_data_config(config: str,
+                     cfg_options: Optional[dict] = None) -> Config:
+    """Read a config for a tool that builds its datasets without a runner
+    (``check_dataset.py``, ``browse_dataset.py``): every module registered,
+    the config's default scope current."""
+    register_all_modules()
+    cfg = read_config(config, cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmsquad'))
+    return cfg
 
 
 def load_tool_config(config: str,

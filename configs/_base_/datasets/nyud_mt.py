@@ -13,7 +13,7 @@ tasks = [dict(name='semseg', type='LabelMapTask', num_classes=40), 'depth']
 nyud_edge = dict(name='edge', type='BoundaryMapTask', max_dist=0.011)
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFile', color_type='color_ignore_orientation'),
     dict(type='LoadMultiTaskAnnotations'),
     dict(type='MultiTaskRandomFlip', prob=0.5),
     dict(type='MultiTaskRandomScaleRotate', angle_range=(0, 0),
@@ -22,7 +22,7 @@ train_pipeline = [
     dict(type='PackMultiTaskInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFile', color_type='color_ignore_orientation'),
     dict(type='LoadMultiTaskAnnotations'),
     dict(type='PackMultiTaskInputs'),
 ]

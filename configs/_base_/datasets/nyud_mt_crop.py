@@ -9,7 +9,7 @@ _base_ = ['./nyud_mt.py']
 crop_size = (448, 576)
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFile', color_type='color_ignore_orientation'),
     dict(type='LoadMultiTaskAnnotations'),
     dict(type='MultiTaskRandomScale', ratio_range=(1.0, 1.5)),
     dict(type='MultiTaskRandomCrop', crop_size=crop_size),
@@ -18,7 +18,7 @@ train_pipeline = [
     dict(type='PackMultiTaskInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFile', color_type='color_ignore_orientation'),
     dict(type='LoadMultiTaskAnnotations'),
     dict(type='PackMultiTaskInputs'),
 ]

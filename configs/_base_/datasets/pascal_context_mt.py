@@ -15,7 +15,7 @@ tasks = ['semseg', 'human_parts', 'sal', 'normals']
 img_scale = (512, 512)
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFile', color_type='color_ignore_orientation'),
     dict(type='LoadMultiTaskAnnotations'),
     dict(type='MultiTaskRandomFlip', prob=0.5),
     dict(type='MultiTaskRandomScaleRotate', angle_range=(-20, 20),
@@ -26,7 +26,7 @@ train_pipeline = [
     dict(type='PackMultiTaskInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFile', color_type='color_ignore_orientation'),
     dict(type='MultiTaskResize', scale=img_scale, keep_ratio=False,
          interpolation='bicubic'),
     # Targets stay at the original size: predictions are scored there.

@@ -10,7 +10,7 @@ _base_ = ['./pascal_context_mt.py']
 crop_size = (512, 512)
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFile', color_type='color_ignore_orientation'),
     dict(type='LoadMultiTaskAnnotations'),
     dict(type='MultiTaskRandomScale', ratio_range=(0.5, 2.0)),
     dict(type='MultiTaskRandomCrop', crop_size=crop_size),
@@ -19,7 +19,7 @@ train_pipeline = [
     dict(type='PackMultiTaskInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFile', color_type='color_ignore_orientation'),
     dict(type='LoadMultiTaskAnnotations'),
     dict(type='PackMultiTaskInputs'),
 ]

@@ -9,7 +9,8 @@ img_scale = (1333, 800)
 backend_args = None
 
 train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadImageFromFile', color_type='color_ignore_orientation',
+         backend_args=backend_args),
     dict(type='mmdet.LoadAnnotations', with_bbox=True),
     dict(type='LoadEnhancementReference'),
     # Geometric transforms move the input, its boxes and its reference.
@@ -20,7 +21,8 @@ train_pipeline = [
     dict(type='PackUnderwaterInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadImageFromFile', color_type='color_ignore_orientation',
+         backend_args=backend_args),
     dict(type='mmdet.Resize', scale=img_scale, keep_ratio=True),
     # Boxes and references stay at the original size, where predictions
     # are scored.

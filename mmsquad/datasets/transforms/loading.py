@@ -24,6 +24,7 @@ from mmcv.transforms import BaseTransform
 
 from mmsquad.registry import ANNOTATION_READERS, TRANSFORMS
 from mmsquad.tasks import IGNORE_INDEX
+from mmsquad.utils.image_files import STORED_ORDER
 
 #: ``(path, results) -> array`` (None: the image has no label of the task).
 Reader = Callable[[str, dict], Optional[np.ndarray]]
@@ -49,8 +50,10 @@ def annotation_reader(fmt: str) -> Reader:
 
 def read_png(path: str, flag: str = 'unchanged') -> np.ndarray:
     """A PNG as stored (palette PNGs keep their indices: pillow, not cv2,
-    which would expand them)."""
-    img = mmcv.imread(path, flag=flag, channel_order='rgb', backend='pillow')
+    which would expand them), in stored pixel order whatever its EXIF
+    orientation."""
+    img = mmcv.imread(path, flag=STORED_ORDER.get(flag, flag),
+                      channel_order='rgb', backend='pillow')
     if img is None:
         raise OSError(f'cannot decode image {path}')
     return img
@@ -121,15 +124,21 @@ class LoadMultiTaskAnnotations(BaseTransform):
     without a person) is left out. ``loaded_tasks`` lists what was loaded.
     Every map must match the size of the image file (``ori_shape``); in
     test pipelines loading after a resize keeps the targets at the
-    original size, where predictions are evaluated.
+    original size, where predictions are evaluated. Every target is
+    checked against its task kind (``results['tasks']``, see
+    :meth:`~mmsquad.tasks.BaseTask.target_problem`): an impossible value
+    raises :class:`~mmsquad.tasks.InvalidTargetError` naming the file.
     """
 
     def transform(self, results: dict) -> dict:
         loaded = []
+        kinds = results.get('tasks', {})
         for task, info in results['ann_info'].items():
             target = annotation_reader(info['format'])(info['path'], results)
             if target is None:
                 continue
+            if task in kinds:
+                kinds[task].check_target(target, info['path'])
             expected = tuple(results['ori_shape'][:2])
             if target.ndim >= 2 and target.shape[:2] != expected:
                 raise ValueError(

@@ -16,7 +16,8 @@ from mmsquad.tasks import ImageTask
 @TRANSFORMS.register_module()
 class LoadEnhancementReference(BaseTransform):
     """Load ``results['ref_path']`` (when not None) into ``ref_img``, a BGR
-    uint8 image of the input's original size (``ori_shape``). Before
+    uint8 image of the input's original size (``ori_shape``), in stored
+    pixel order (as the input). Before
     geometric transforms wrapped in :class:`WithReference` it then follows
     them; after a test-time resize it stays at the original size, where
     predictions are compared with it.
@@ -30,7 +31,8 @@ class LoadEnhancementReference(BaseTransform):
         path = results.get('ref_path')
         if path is None:
             return results
-        ref = mmcv.imfrombytes(get(path), flag='color', channel_order='bgr')
+        ref = mmcv.imfrombytes(get(path), flag='color_ignore_orientation',
+                               channel_order='bgr')
         if ref is None:
             raise OSError(f'cannot decode the enhancement reference {path}')
         img_shape = tuple(results['ori_shape'][:2])

@@ -41,8 +41,10 @@ class GradConflictHook(Hook):
     Before the iteration's own step, the batch is run once more through the
     model and each task's loss is differentiated separately; for every
     parameter group the message hub gets (and so every visualizer backend)
-    ``grad_conflict/<group>/cos_<a>_<b>``, ``.../cos_mean``,
-    ``.../conflict_rate`` and ``.../magnitude_ratio`` (see
+    ``grad_conflict/<group>/pairs`` (the task pairs measured: a task with
+    no label in the batch has no gradient and is left out),
+    ``.../cos_<a>_<b>``, ``.../cos_mean``, ``.../conflict_rate`` and
+    ``.../magnitude_ratio`` (see
     :func:`~mmsquad.engine.task_gradients.conflict_stats`). BatchNorm
     statistics and the random state are restored afterwards, so training
     is unchanged; under AMP the losses are scaled by the current loss scale

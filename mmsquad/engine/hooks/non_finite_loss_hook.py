@@ -1,14 +1,18 @@
 """Stop training at the first non-finite loss."""
 import math
-from typing import Optional
+from typing import List, Optional
 
 import torch
 import torch.distributed as dist
 from mmengine.hooks import Hook
 
 from mmsquad.registry import HOOKS
+from .safe_checkpoint_hook import SAVES_KEY
 
 GRAD_NORM_KEY = 'train/grad_norm'
+#: A checkpoint saved with a loss above this many times the median loss
+#: before it is not offered for resuming after a divergence.
+SANE_LOSS_RATIO = 10.0
 
 
 @HOOKS.register_module()
@@ -51,4 +55,30 @@ class NonFiniteLossHook(Hook):
             f'training diverged at iteration {runner.iter + 1} (epoch '
             f'{runner.epoch + 1}): non-finite {where}; stopped before '
             'saving. Lower the learning rate or clip gradients '
-            '(optim_wrapper.clip_grad) and resume from the last checkpoint')
+            '(optim_wrapper.clip_grad) and ' + resume_advice(
+                runner.message_hub.get_info(SAVES_KEY, [])))
+
+
+def resume_advice(saves: List[dict]) -> str:
+    """Which checkpoint to resume from after a divergence: the last of
+    ``saves`` (as :class:`SafeCheckpointHook` records them) whose logged
+    loss was sane, finite and at most :data:`SANE_LOSS_RATIO` times the
+    median loss before it (weights saved while the loss grew may already
+    be far off)."""
+    sane = [save for save in saves
+            if save.get('loss') is not None and math.isfinite(save['loss'])
+            and save['loss'] <= SANE_LOSS_RATIO * save['median_loss']]
+    if not sane:
+        return ('start again: no checkpoint of this run was saved while its '
+                'loss was sane' if saves else 'start again: this run saved '
+                'no checkpoint')
+    last = sane[-1]
+    later = len(saves) - saves.index(last) - 1
+    return (f'resume from {last["path"]} (loss {last["loss"]:.4g} when saved,'
+            f' median before {last["median_loss"]:.4g}; the '
+            f'{later} later checkpoint(s) were saved with a loss above '
+            f'{SANE_LOSS_RATIO}x the median or not finite): tools/train.py '
+            f'CONFIG --resume {last["path"]}' if later else
+            f'resume from the last checkpoint, {last["path"]} (loss '
+            f'{last["loss"]:.4g} when saved, median before '
+            f'{last["median_loss"]:.4g})')

@@ -1,10 +1,12 @@
 """mmengine's CheckpointHook, made crash-safe."""
 import glob
 import inspect
+import math
 import os
 import os.path as osp
 from collections import deque
 
+import numpy as np
 import torch
 from mmengine.dist import all_reduce_params, is_distributed, is_main_process
 from mmengine.hooks import CheckpointHook
@@ -14,6 +16,10 @@ from mmsquad.utils.compat import TEMP_SUFFIX
 
 #: The message-hub key of the checkpoints kept so far (their paths).
 KEEP_KEY = 'kept_checkpoints'
+#: The message-hub key of every save of the run: ``dict(path, loss,
+#: median_loss)``, the training loss logged at the save and the median of
+#: the finite losses logged up to it.
+SAVES_KEY = 'saved_checkpoints'
 
 
 @HOOKS.register_module()
@@ -35,6 +41,10 @@ class SafeCheckpointHook(CheckpointHook):
       averaged over the ranks before every save, so the saved statistics
       come from all of the data, not rank 0's share;
     * temporary files of saves killed in an earlier run are removed;
+    * every save is recorded with the loss logged then (message-hub info
+      ``saved_checkpoints``), so that a diverged run can name the last
+      checkpoint saved before its loss grew (see
+      :class:`~mmsquad.engine.hooks.NonFiniteLossHook`);
     * unknown settings are an error when the hook is built; mmengine passes
       them on to the save, so a typo fails only at the first save;
     * ``save_best='auto'`` (the first metric key) takes the comparison rule
@@ -118,6 +128,14 @@ class SafeCheckpointHook(CheckpointHook):
             self.kept.append(self.last_ckpt)
         self._prune(runner)
         runner.message_hub.update_info(KEEP_KEY, list(self.kept))
+        hub = runner.message_hub
+        losses = hub.log_scalars.get('train/loss')
+        history = [] if losses is None else [
+            float(v) for v in losses.data[0] if math.isfinite(float(v))]
+        hub.update_info(SAVES_KEY, [*hub.get_info(SAVES_KEY, []), dict(
+            path=self.last_ckpt,
+            loss=float(losses.current()) if losses is not None else None,
+            median_loss=float(np.median(history)) if history else None)])
 
     def _prune(self, runner) -> None:
         """Delete the kept checkpoints beyond the newest ``max_keep_ckpts``
