@@ -26,6 +26,7 @@ bench: install
 	$(PY) tools/analysis_tools/benchmark.py
 	$(PY) tools/analysis_tools/benchmark_architectures.py
 	$(PY) tools/analysis_tools/benchmark_optim_methods.py
+	$(PY) tools/analysis_tools/benchmark_pipeline.py
 
 # Hours of CPU (see each script's docstring); finished runs are kept in
 # work_dirs/ and not trained again.

@@ -8,6 +8,7 @@ import numpy as np
 import scipy.io as sio
 from skimage.morphology import thin
 
+from mmsquad.functional import fill_pixels, look_up
 from mmsquad.registry import ANNOTATION_READERS, DATASETS
 from mmsquad.tasks import IGNORE_INDEX
 from mmsquad.tasks.presets import TasksCfg
@@ -43,6 +44,15 @@ NORMALS_VALID_CLASSES = frozenset((
     370, 371, 374, 379, 380, 383, 384, 397, 401, 403, 405, 407, 408, 411,
     412, 413, 414, 417, 419, 421, 423, 427, 429, 430, 432, 440, 441, 442,
     443, 444, 446, 454, 457))
+
+
+#: ``NORMALS_VALID_CLASSES`` as a table over label values (the last entry,
+#: for every larger label, False).
+NORMALS_VALID_LABELS = np.zeros(max(NORMALS_VALID_CLASSES) + 2, bool)
+NORMALS_VALID_LABELS[list(NORMALS_VALID_CLASSES)] = True
+#: A normals PNG's 8-bit levels as vector components in [-1, 1] (float32:
+#: ``2 * level / 255 - 1``).
+NORMALS_OF_LEVELS = 2.0 * np.arange(256, dtype=np.float32) / 255.0 - 1.0
 
 
 def load_mat(path: str, key: str):
@@ -95,10 +105,12 @@ def read_pascal_parts_mat(path: str, results: dict) -> Optional[np.ndarray]:
 def read_masked_normals_png(path: str, results: dict) -> np.ndarray:
     """Unit normals from an RGB png, ignored off the classes they are
     distilled for (:data:`NORMALS_VALID_CLASSES` of the ``LabelMap``)."""
-    normals = 2.0 * read_png(path, 'color').astype(np.float32) / 255.0 - 1.0
-    valid = np.isin(label_map(results), list(NORMALS_VALID_CLASSES))
-    normals[~valid] = IGNORE_INDEX
-    return normals
+    normals = look_up(read_png(path, 'color'), NORMALS_OF_LEVELS)
+    labels = label_map(results)
+    valid = NORMALS_VALID_LABELS[np.minimum(labels, len(
+        NORMALS_VALID_LABELS) - 1)] if labels.dtype.kind == 'u' else \
+        np.isin(labels, list(NORMALS_VALID_CLASSES))
+    return fill_pixels(normals, ~valid, IGNORE_INDEX)
 
 
 @ANNOTATION_READERS.register_module(name='label_map_edges')

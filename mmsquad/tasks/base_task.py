@@ -10,6 +10,8 @@ import torch.nn.functional as F
 from mmengine.structures import BaseDataElement, PixelData
 from torch import Tensor
 
+from mmsquad.functional import fill_pixels, keep_pixels
+
 #: Value of ignored target pixels of label, binary, vector and scalar maps.
 IGNORE_INDEX = 255
 
@@ -290,17 +292,35 @@ class DenseMapTask(BaseTask):
                 invalid pixels shrink towards 0 (enough for unit vectors,
                 which are renormalised after).
         """
-        flat = target.ndim == 2
-        data = target[..., None] if flat else target
-        valid = np.all(data != self.ignore_index, axis=-1)
-        zeroed = np.where(valid[..., None], data, 0).astype(np.float32)
+        warped, valid = self.warp_valid_pixels(target, warp, normalise)
+        warped = fill_pixels(warped, ~valid, self.ignore_index)
+        return warped[..., 0] if target.ndim == 2 else warped
+
+    def warp_valid_pixels(self, target: np.ndarray, warp: Warp,
+                          normalise: bool = True
+                          ) -> Tuple[np.ndarray, np.ndarray]:
+        """:meth:`warp_valid`'s (H, W, C) float32 values (invalid pixels not
+        yet set to ``ignore_index``) and (H, W) validity, for kinds that
+        post-process the values first."""
+        data = target[..., None] if target.ndim == 2 else target
+        valid = self.valid_pixels(data)
+        zeroed = keep_pixels(data.astype(np.float32, copy=False), valid)
         warped = _channels_last(warp(zeroed, self.interpolation, 0))
         if normalise:
             weight = warp(valid.astype(np.float32), self.interpolation, 0)
             warped /= np.where(np.abs(weight) > 1e-6, weight, 1)[..., None]
-        valid = warp(valid.astype(np.uint8), 'nearest', 0).astype(bool)
-        warped[~valid] = self.ignore_index
-        return warped[..., 0] if flat else warped
+        valid = warp(valid.view(np.uint8), 'nearest', 0).view(bool)
+        return warped, valid
+
+    def valid_pixels(self, target: np.ndarray) -> np.ndarray:
+        """(H, W) mask of the pixels of an (H, W) or (H, W, C) target that
+        hold ``ignore_index`` in no channel."""
+        if target.ndim == 2:
+            return target != self.ignore_index
+        valid = target[..., 0] != self.ignore_index
+        for channel in range(1, target.shape[2]):
+            valid &= target[..., channel] != self.ignore_index
+        return valid
 
     def pack(self, target: np.ndarray) -> PixelData:
         """A (H, W[, C]) array as a (C, H, W) target that records its pad

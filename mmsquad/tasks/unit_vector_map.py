@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from mmengine.structures import PixelData
 from torch import Tensor
 
+from mmsquad.functional import fill_pixels
 from mmsquad.functional.dense_stats import AngleAccumulator, normal_angles
 from mmsquad.registry import TASKS
 from .base_task import IGNORE_INDEX, DenseMapTask, Warp, bad_values
@@ -48,11 +49,10 @@ class UnitVectorTask(DenseMapTask):
              border: str = 'ignore') -> np.ndarray:
         """Warp valid vectors smoothly (the validity mask with nearest),
         then renormalise; new pixels are ignored whatever ``border``."""
-        warped = self.warp_valid(target, warp, normalise=False)
-        valid = np.all(warped != self.ignore_index, axis=-1)
-        norm = np.linalg.norm(warped[valid], axis=-1, keepdims=True)
-        warped[valid] = warped[valid] / np.maximum(norm, 1e-6)
-        return warped
+        warped, valid = self.warp_valid_pixels(target, warp,
+                                               normalise=False)
+        warped /= np.maximum(_lengths(warped), 1e-6)[..., None]
+        return fill_pixels(warped, ~valid, self.ignore_index)
 
     def target_problem(self, target: np.ndarray) -> Optional[str]:
         """(H, W, channels); valid vectors (no channel at ``ignore_index``)
@@ -60,27 +60,31 @@ class UnitVectorTask(DenseMapTask):
         if target.ndim != 3 or target.shape[2] != self.channels:
             return (f'a map of {self.channels}-vectors is (H, W, '
                     f'{self.channels}); got shape {target.shape}')
-        valid = np.all(target != self.ignore_index, axis=-1)
-        length = np.linalg.norm(target.astype(np.float32), axis=-1)
-        bad = valid & ~(np.abs(length - 1) <= self.length_tolerance)
+        length = _lengths(target.astype(np.float32, copy=False))
+        bad = ~(np.abs(length - 1) <= self.length_tolerance)
+        bad &= self.valid_pixels(target)
+        if not bad.any():
+            return None
         return bad_values(np.round(length, 3), bad, 'unit vectors (length '
                           f'1 +- {self.length_tolerance}) or the ignore '
                           f'value {self.ignore_index}; lengths shown')
 
     def flip_values(self, target: np.ndarray) -> np.ndarray:
-        valid = np.all(target != self.ignore_index, axis=-1)
-        target[valid, 0] *= -1
+        x = target[..., 0]
+        np.negative(x, out=x, where=self.valid_pixels(target))
         return target
 
     def rotate_values(self, target: np.ndarray, angle: float) -> np.ndarray:
         # Image y points down: a counter-clockwise image rotation by
         # `angle` turns (x, y) vectors by -angle in image coordinates.
-        valid = np.all(target != self.ignore_index, axis=-1)
+        valid = self.valid_pixels(target)
         theta = np.deg2rad(angle)
         c, s = np.cos(theta), np.sin(theta)
-        x, y = target[valid, 0].copy(), target[valid, 1].copy()
-        target[valid, 0] = c * x + s * y
-        target[valid, 1] = -s * x + c * y
+        x, y = target[..., 0].copy(), target[..., 1].copy()
+        np.copyto(target[..., 0], c * x + s * y, where=valid,
+                  casting='same_kind')
+        np.copyto(target[..., 1], -s * x + c * y, where=valid,
+                  casting='same_kind')
         return target
 
     def activate(self, logits: Tensor) -> Tensor:
@@ -112,3 +116,12 @@ class UnitVectorTask(DenseMapTask):
         valid = self.valid_mask(data)
         rgb = ((data[:3].transpose(1, 2, 0) + 1) / 2 * 255).clip(0, 255)
         return np.where(valid[..., None], rgb, 0).astype(np.uint8)
+
+
+def _lengths(vectors: np.ndarray) -> np.ndarray:
+    """The (H, W) lengths of (H, W, C) vectors (channel by channel: numpy
+    reduces a short last axis slowly)."""
+    total = np.square(vectors[..., 0])
+    for channel in range(1, vectors.shape[-1]):
+        total += np.square(vectors[..., channel])
+    return np.sqrt(total)

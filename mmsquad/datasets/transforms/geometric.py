@@ -190,12 +190,27 @@ class MultiTaskRandomFlip(BaseTransform):
         results['flip_direction'] = 'horizontal' if flip else None
         if not flip:
             return results
-        results['img'] = mmcv.imflip(results['img'], 'horizontal')
-        warp_targets(results, lambda a, interp, fill:
-                     np.ascontiguousarray(a[:, ::-1]))
+        results['img'] = flip_horizontal(results['img'])
+        warp_targets(results,
+                     lambda a, interp, fill: flip_horizontal(a))
         for key, kind in loaded_targets(results):
             results[key] = kind.flip_values(results[key])
         return results
+
+
+def flip_horizontal(array: np.ndarray) -> np.ndarray:
+    """``array`` mirrored left-right, contiguous (OpenCV's flip, several
+    times numpy's reversed copy; numpy for what OpenCV does not take)."""
+    try:
+        return _channels_like(cv2.flip(array, 1), array)
+    except cv2.error:
+        return np.ascontiguousarray(array[:, ::-1])
+
+
+def _channels_like(out: np.ndarray, array: np.ndarray) -> np.ndarray:
+    """OpenCV's output with the channel axis of one that it drops
+    restored."""
+    return out[..., None] if array.ndim == 3 and out.ndim == 2 else out
 
 
 @TRANSFORMS.register_module()

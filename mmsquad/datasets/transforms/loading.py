@@ -75,9 +75,9 @@ def read_label_png(path: str, results: dict) -> np.ndarray:
 
 @ANNOTATION_READERS.register_module(name='binary_png')
 def read_binary_png(path: str, results: dict) -> np.ndarray:
-    """A 0/1 map: the grey levels of a PNG above half."""
-    grey = read_png(path, 'grayscale').astype(np.float32) / 255
-    return (grey > 0.5).astype(np.uint8)
+    """A 0/1 map: the (8-bit) grey levels of a PNG above half (128 and
+    up)."""
+    return (read_png(path, 'grayscale') >= 128).view(np.uint8)
 
 
 @ANNOTATION_READERS.register_module(name='binary_npy')
