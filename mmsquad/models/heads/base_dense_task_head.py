@@ -16,12 +16,15 @@ from .base_task_head import BaseTaskHead
 def dense_task_losses(task: BaseTask, losses: Sequence[torch.nn.Module],
                       logits: Tensor,
                       data_samples: List[MultiTaskDataSample],
-                      align_corners: bool = False) -> Dict[str, Tensor]:
+                      align_corners: bool = False,
+                      sampler=None) -> Dict[str, Tensor]:
     """``{loss name: value}`` of ``logits`` (a batch, at any resolution)
     against ``task``'s targets: the samples that carry one, the logits
     resized bilinearly to the target size; losses of the same name summed.
     A batch without any target gives zeros that still reach every
-    parameter behind ``logits`` (DDP-safe)."""
+    parameter behind ``logits`` (DDP-safe). A pixel ``sampler`` (mmseg's
+    ``OHEMPixelSampler``) weights the pixels, as mmseg's decode heads do
+    (the losses must take ``weight``)."""
     labelled = [i for i, s in enumerate(data_samples)
                 if s.has_target(task.name)]
     if not labelled:
@@ -32,9 +35,11 @@ def dense_task_losses(task: BaseTask, losses: Sequence[torch.nn.Module],
     if tuple(logits.shape[-2:]) != tuple(target.shape[-2:]):
         logits = F.interpolate(logits, size=tuple(target.shape[-2:]),
                                mode='bilinear', align_corners=align_corners)
+    weight = {} if sampler is None else dict(
+        weight=sampler.sample(logits, target.long()))
     values: Dict[str, Tensor] = {}
     for loss in losses:
-        value = loss(logits, target)
+        value = loss(logits, target, **weight)
         values[loss.loss_name] = values[loss.loss_name] + value \
             if loss.loss_name in values else value
     return values

@@ -1,4 +1,5 @@
 """Use any decode head of mmseg (or another package) as a task head."""
+import inspect
 from typing import Dict, List, Optional, Sequence, Union
 
 from mmengine.logging import print_log
@@ -7,6 +8,7 @@ from torch import Tensor, nn
 from mmsquad.registry import MODELS
 from mmsquad.structures import MultiTaskDataSample
 from mmsquad.tasks import BaseTask, LabelMapTask, build_task
+from ..losses import SegLossAdapter
 from .base_dense_task_head import BaseDenseTaskHead, dense_task_losses
 
 
@@ -30,6 +32,16 @@ class DecodeHeadAdapter(BaseDenseTaskHead):
     ``loss_decode`` (mmseg's configs weight it 0.4), its losses named
     ``aux.<name>`` (``aux_<i>.<name>`` for several); it does not predict.
 
+    What a head's config asks for is carried out as mmseg does it: a pixel
+    ``sampler`` (``OHEMPixelSampler``) weights its losses, its
+    ``align_corners`` upsamples the logits, its ``ignore_index`` is the
+    task's. What cannot be hosted is refused when the model is built,
+    naming the setting: cascade heads (a list, as OCRNet's), heads whose
+    ``forward`` needs more than the features (``prev_output``,
+    ``batch_data_samples``), heads with losses of their own (query-based
+    heads such as Mask2Former's), an ``in_index`` beyond the feature
+    levels.
+
     Args:
         task: The task (a built dense task, or a preset name).
         head: Config of the wrapped head; build it in its own scope.
@@ -40,7 +52,8 @@ class DecodeHeadAdapter(BaseDenseTaskHead):
             :class:`~mmsquad.models.MultiTaskModel`).
         feature_strides: Strides of every feature level (filled in by
             :class:`~mmsquad.models.MultiTaskModel`).
-        align_corners: Upsampling ``align_corners``.
+        align_corners: ``align_corners`` of the logits' upsampling; by
+            default the head's (mmseg's heads have one), else False.
         init_cfg: Initialisation config.
     """
 
@@ -51,13 +64,19 @@ class DecodeHeadAdapter(BaseDenseTaskHead):
                  auxiliary_head: Optional[Union[dict, List[dict]]] = None,
                  feature_channels: Optional[Sequence[int]] = None,
                  feature_strides: Optional[Sequence[int]] = None,
-                 align_corners: bool = False,
+                 align_corners: Optional[bool] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         task = task if isinstance(task, BaseTask) else build_task(task)
+        for config in [head, *(auxiliary_head if isinstance(
+                auxiliary_head, (list, tuple)) else [auxiliary_head])]:
+            refuse_unhostable(config, feature_channels)
         super().__init__(task, self._own_losses(head, task)
                          if loss is None else loss, feature_channels,
-                         feature_strides, align_corners, init_cfg)
+                         feature_strides, bool(align_corners), init_cfg)
         self.head = self._build(head)
+        if align_corners is None:
+            self.align_corners = bool(getattr(self.head, 'align_corners',
+                                              False))
         auxiliary = [] if auxiliary_head is None else auxiliary_head \
             if isinstance(auxiliary_head, (list, tuple)) else [auxiliary_head]
         self.auxiliary_heads = nn.ModuleList(self._build(h)
@@ -91,11 +110,24 @@ class DecodeHeadAdapter(BaseDenseTaskHead):
         return scoped if isinstance(losses, (list, tuple)) else scoped[0]
 
     def _build(self, head: dict) -> nn.Module:
-        """``head`` with the task's classes and the contract's channels."""
+        """``head`` with the task's classes, the contract's channels and
+        the task's ignored label."""
         head = dict(head, num_classes=self.contract_out_channels(
             head.get('num_classes')))
-        return MODELS.build(dict(head, in_channels=self.contract_channels(
+        built = MODELS.build(dict(head, in_channels=self.contract_channels(
             head.get('in_channels'), self._selected_channels(head))))
+        if hasattr(built, 'ignore_index'):  # mmseg's, used by its sampler
+            built.ignore_index = self.task.ignore_index
+        if getattr(built, 'sampler', None) is not None:
+            unweighted = [type(loss).__name__ for loss in self.losses
+                          if not isinstance(loss, SegLossAdapter)]
+            if unweighted:
+                raise ValueError(
+                    f'DecodeHeadAdapter of task {self.task.name!r}: the '
+                    f'head\'s sampler ({type(built.sampler).__name__}) '
+                    f'weights mmseg\'s losses; {unweighted} take no pixel '
+                    'weights: use mmseg losses or remove the sampler')
+        return built
 
     def _selected_channels(self, head: dict) -> Optional[Sequence[int]]:
         """The advertised channels of the levels ``head['in_index']``
@@ -112,14 +144,77 @@ class DecodeHeadAdapter(BaseDenseTaskHead):
 
     def loss(self, feats: Sequence[Tensor],
              data_samples: List[MultiTaskDataSample]) -> Dict[str, Tensor]:
-        """The head's losses and the auxiliary heads' (``aux.<name>``)."""
-        losses = super().loss(feats, data_samples)
+        """The head's losses and the auxiliary heads' (``aux.<name>``),
+        each weighted by its head's pixel sampler where it has one."""
+        losses = dense_task_losses(
+            self.task, self.losses, self(feats), data_samples,
+            self.align_corners, getattr(self.head, 'sampler', None))
         for i, (head, aux_losses) in enumerate(zip(self.auxiliary_heads,
                                                    self.auxiliary_losses)):
             prefix = 'aux' if len(self.auxiliary_heads) == 1 else f'aux_{i}'
             for name, value in dense_task_losses(
                     self.task, aux_losses, head(list(feats)), data_samples,
-                    self.align_corners).items():
+                    getattr(head, 'align_corners', self.align_corners),
+                    getattr(head, 'sampler', None)).items():
                 losses[f'{prefix}.{name}'] = value
         return losses
 
+
+def refuse_unhostable(head, feature_channels: Optional[Sequence[int]]
+                      ) -> None:
+    """Raise ``ValueError`` naming what makes a decode-head config
+    impossible to host (see :class:`DecodeHeadAdapter`); nothing for one
+    that can be."""
+    if head is None:
+        return
+    if isinstance(head, (list, tuple)):
+        kinds = [h.get('type') for h in head]
+        raise ValueError(
+            f'DecodeHeadAdapter hosts one decode head; {kinds} is a cascade '
+            '(each head refining the previous one\'s output, as OCRNet\'s '
+            'and PointRend\'s configs): not hosted. Host its last head '
+            'alone only if it needs nothing but the features')
+    index = head.get('in_index', -1)
+    if feature_channels is not None:
+        levels = len(feature_channels)
+        wrong = [i for i in (index if isinstance(index, (list, tuple))
+                             else [index]) if not -levels <= i < levels]
+        if wrong:
+            shown = wrong[0] if len(wrong) == 1 else wrong
+            raise ValueError(
+                f'{head["type"]}: in_index {shown} selects no level: the '
+                f'task has {levels} feature levels (in_index -{levels}..'
+                f'{levels - 1}); set in_index in the head config')
+    kind = head['type']
+    if isinstance(kind, str):
+        scope = head.get('_scope_')
+        kind = MODELS.get(f'{scope}.{kind}' if scope and '.' not in kind
+                          else kind)
+    if kind is None:
+        return  # the build names the unknown type
+    needs = [name for name, p in list(inspect.signature(
+        kind.forward).parameters.items())[2:]
+        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL,
+                                                   p.VAR_KEYWORD)]
+    if needs:
+        raise ValueError(
+            f'{kind.__name__} cannot be hosted: its forward needs {needs} '
+            'besides the features (a cascade stage, or a query-based head)')
+    own = _own_loss(kind)
+    if own:
+        raise ValueError(
+            f'{kind.__name__} computes its own loss ({own}) that '
+            "mmsquad's per-pixel losses would replace: not hosted")
+
+
+def _own_loss(kind: type) -> Optional[str]:
+    """``loss`` or ``loss_by_feat`` where ``kind`` defines one below
+    mmseg's ``BaseDecodeHead`` (whose per-pixel losses mmsquad carries
+    out), else None."""
+    for base in kind.__mro__:
+        if base is nn.Module or base.__name__ == 'BaseDecodeHead':
+            return None
+        for name in ('loss', 'loss_by_feat'):
+            if name in vars(base):
+                return name
+    return None

@@ -1,4 +1,6 @@
 """mmseg's losses on mmsquad's dense targets."""
+from typing import Optional
+
 from torch import Tensor, nn
 
 from mmsquad.tasks import IGNORE_INDEX, DenseMapTask
@@ -32,10 +34,15 @@ class SegLossAdapter(nn.Module):
         """The wrapped loss's name (its key in the loss dict)."""
         return self.loss.loss_name
 
-    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
+    def forward(self, pred: Tensor, target: Tensor,
+                weight: Optional[Tensor] = None) -> Tensor:
+        """The loss; ``weight`` (N, H, W) weights the pixels (a decode
+        head's pixel sampler)."""
         if target.dim() == pred.dim() and target.shape[1] == 1:
             target = target.squeeze(1)
-        return self.loss(pred, target, ignore_index=self.ignore_index)
+        weighted = {} if weight is None else dict(weight=weight)
+        return self.loss(pred, target, ignore_index=self.ignore_index,
+                         **weighted)
 
 
 def as_task_loss(loss: nn.Module, task: DenseMapTask) -> nn.Module:
