@@ -146,6 +146,29 @@ def test_only_samples_with_boxes_train_the_detector(underwater_root):
         torch.testing.assert_close(mixed[key], labelled[key])
 
 
+@pytest.mark.parametrize('config', ['rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
+                                    'yolox/yolox_tiny_8xb8-300e_coco.py'])
+def test_strides_through_any_neck_are_measured_and_checked(config,
+                                                          underwater_root):
+    """RTMDet's CSPNeXtPAFPN and YOLOX's YOLOXPAFPN are not FPN-like: the
+    strides they deliver are measured by running them once. Their priors
+    assume ResNet-like strides 8 to 32, SquadNet's features are finer:
+    refused (it trained silently wrong before), or set from the
+    features."""
+    detector = Config.fromfile(osp.join(MMDET_CONFIGS, config)).model
+    with pytest.raises(ValueError, match=r'strides \[8, 16, 32\] differ '
+                       r'from the strides of the features it gets, '
+                       r'\[2, 4, 8\]'):
+        build_model(detector)
+    model = build_model(detector, strides_from_features=True)
+    assert model.heads.det.detector.bbox_head.prior_generator.strides == [
+        (2, 2), (4, 4), (8, 8)]
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-3))
+    log = model.train_step(raw_batch(underwater_root), wrapper)
+    assert all(torch.isfinite(v) for v in log.values()), log
+    assert any(k.startswith('det.') and 'loss' in k for k in log)
+
+
 def test_strides_are_checked_against_the_features():
     """mmdet's Faster R-CNN assumes ResNet strides 4 to 32 (the RPN's
     anchors 4 to 64); SquadNet's features are at 2, 4 and 8."""

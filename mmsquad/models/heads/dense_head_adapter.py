@@ -79,8 +79,8 @@ class DenseHeadAdapter(BaseTaskHead):
             if delivered is None:
                 raise ValueError(
                     f'{self._name}: strides_from_features needs the '
-                    'strides of the features: a backbone (or neck) that '
-                    'advertises out_strides, and no neck or an FPN-like one')
+                    'strides of the features: a backbone that advertises '
+                    'out_strides')
             head = with_prior_strides(head, delivered)
         self.head = MODELS.build(head)
         self._check_prior_strides(delivered, head)
@@ -92,7 +92,8 @@ class DenseHeadAdapter(BaseTaskHead):
     def _head_input_strides(self) -> Optional[List[int]]:
         """Strides of the levels the mmdet head gets, or None when they
         cannot be known."""
-        return neck_output_strides(self.neck, self.feature_strides)
+        return neck_output_strides(self.neck, self.feature_strides,
+                                   self.feature_channels)
 
     def _check_prior_strides(self, delivered: Optional[List[int]],
                              head: dict) -> None:
@@ -217,13 +218,16 @@ def summed_losses(losses: Dict[str, object],
 
 
 def neck_output_strides(neck: Optional[nn.Module],
-                        strides: Optional[Sequence[int]]
+                        strides: Optional[Sequence[int]],
+                        channels: Optional[Sequence[int]] = None
                         ) -> Optional[List[int]]:
     """The strides of what an mmdet neck returns for features of
     ``strides``: the same without a neck; through an FPN-like neck (its
     ``start_level``, ``backbone_end_level`` and ``num_outs``) or a
     ``ChannelMapper`` (its ``extra_convs``), every extra level doubles the
-    stride. None when unknown (no strides, another neck)."""
+    stride; through any other neck, measured by running it once on zero
+    features of the given ``channels`` (:func:`probe_neck_strides`). None
+    when unknown (no strides, or another neck without ``channels``)."""
     if strides is None:
         return None
     if neck is None:
@@ -235,11 +239,41 @@ def neck_output_strides(neck: Optional[nn.Module],
     elif hasattr(neck, 'extra_convs') and hasattr(neck, 'convs'):
         delivered = list(strides[:len(neck.convs)])
         num_outs = len(delivered) + len(neck.extra_convs or ())
+    elif channels is not None:
+        return probe_neck_strides(neck, strides, channels)
     else:
         return None
     while len(delivered) < num_outs:
         delivered.append(delivered[-1] * 2)
     return delivered
+
+
+def probe_neck_strides(neck: nn.Module, strides: Sequence[int],
+                       channels: Sequence[int]) -> List[int]:
+    """The strides of a neck's outputs, measured: the neck runs once (in
+    eval mode, without gradients) on zero features of ``channels`` at
+    ``strides`` of an image 16 times the coarsest stride.
+
+    Raises:
+        ValueError: When the neck cannot run on such features, naming
+            them and the neck's error.
+    """
+    size = 16 * max(strides)
+    feats = [torch.zeros(1, c, size // s, size // s)
+             for c, s in zip(channels, strides)]
+    training = neck.training
+    neck.eval()
+    try:
+        with torch.no_grad():
+            outs = neck(feats)
+    except Exception as error:  # any failure means the neck cannot serve
+        raise ValueError(
+            f'the neck {type(neck).__name__} cannot run on the features '
+            f'(channels {list(channels)}, strides {list(strides)}): '
+            f'{type(error).__name__}: {error}') from error
+    finally:
+        neck.train(training)
+    return [size // out.shape[-1] for out in outs]
 
 
 def prior_stride_args(head: dict) -> Dict[str, Optional[dict]]:

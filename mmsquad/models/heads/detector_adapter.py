@@ -112,9 +112,8 @@ class DetectorAdapter(BaseTaskHead):
             if delivered is None:
                 raise ValueError(
                     f'{self._name}: strides_from_features needs the strides '
-                    'of the features: a backbone (or neck) that advertises '
-                    'out_strides, and no neck, an FPN-like one or a '
-                    'ChannelMapper')
+                    'of the features: a backbone that advertises '
+                    'out_strides')
             detector = _with_detector_strides(detector, delivered, scope)
         # mmdet's detectors read their configs by attribute.
         self.detector = MODELS.build(ConfigDict(detector))
@@ -129,7 +128,8 @@ class DetectorAdapter(BaseTaskHead):
         """The strides of the levels the detector's heads get."""
         built = None if neck is None else MODELS.build(
             dict(neck, _scope_=neck.get('_scope_', scope)))
-        return neck_output_strides(built, self.feature_strides)
+        return neck_output_strides(built, self.feature_strides,
+                                   self.feature_channels)
 
     def _check_strides(self, delivered: Optional[List[int]]) -> None:
         """Raise when a dense head's prior strides or an RoI extractor's
