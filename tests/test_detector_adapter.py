@@ -169,6 +169,26 @@ def test_strides_through_any_neck_are_measured_and_checked(config,
     assert any(k.startswith('det.') and 'loss' in k for k in log)
 
 
+def test_a_one_level_neck_gets_one_level_and_every_parameter_learns(
+        underwater_root):
+    """Conditional DETR's ChannelMapper maps one ResNet level (C5): it
+    gets the deepest feature level only. Widened to every level, as
+    before, two of its convolutions never got a gradient (and DDP without
+    find_unused_parameters fails)."""
+    detector = Config.fromfile(osp.join(
+        MMDET_CONFIGS, 'conditional_detr',
+        'conditional-detr_r50_8xb2-50e_coco.py')).model
+    model = build_model(detector)
+    neck = model.heads.det.detector.neck
+    assert len(neck.convs) == 1
+    model.zero_grad()
+    data = model.data_preprocessor(raw_batch(underwater_root), True)
+    losses = model(**data, mode='loss')
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    idle = [n for n, p in neck.named_parameters() if p.grad is None]
+    assert not idle
+
+
 def test_strides_are_checked_against_the_features():
     """mmdet's Faster R-CNN assumes ResNet strides 4 to 32 (the RPN's
     anchors 4 to 64); SquadNet's features are at 2, 4 and 8."""

@@ -44,9 +44,12 @@ class DetectorAdapter(BaseTaskHead):
     The detector's backbone becomes :class:`FeaturePassThrough` (the task's
     features are its input) and its data preprocessor is dropped (the
     multi-task model's normalises the images; boxes arrive in the batch's
-    coordinates). Its neck's ``in_channels`` are set to the advertised
-    ``feature_channels``: the config's describe the backbone it no longer
-    has. ``num_classes``, when given, replaces every ``num_classes`` of the
+    coordinates). Its neck takes as many feature levels as its config's
+    ``in_channels`` lists (the backbone's ``out_indices``: one for DETR,
+    four for an FPN detector), the deepest ones (all, where the features
+    have fewer), so that every neck parameter gets a gradient; its ``in_channels`` are set to their
+    advertised channels (the config's describe the backbone it no longer
+    has). ``num_classes``, when given, replaces every ``num_classes`` of the
     detector config (80 in mmdet's COCO configs).
 
     Strides are checked as :class:`DenseHeadAdapter` checks them: the
@@ -103,10 +106,14 @@ class DetectorAdapter(BaseTaskHead):
         detector['backbone'] = dict(type=FeaturePassThrough)
         if num_classes is not None:
             _replace_everywhere(detector, 'num_classes', num_classes)
+        self.levels = self._neck_levels(detector.get('neck'))
         if detector.get('neck') is not None:
-            detector['neck'] = dict(detector['neck'], in_channels=list(
-                self.contract_channels(None, self.feature_channels,
-                                       'detector.neck.in_channels')))
+            channels = self.contract_channels(
+                None, self._deepest(self.feature_channels),
+                'detector.neck.in_channels')
+            detector['neck'] = dict(detector['neck'], in_channels=channels[
+                -1] if isinstance(detector['neck'].get('in_channels'), int)
+                else list(channels))
         delivered = self._delivered_strides(detector.get('neck'), scope)
         if strides_from_features:
             if delivered is None:
@@ -123,13 +130,33 @@ class DetectorAdapter(BaseTaskHead):
     def _name(self) -> str:
         return f'{type(self).__name__} of task {self.task.name!r}'
 
+    def _neck_levels(self, neck: Optional[dict]) -> Optional[int]:
+        """How many feature levels the detector's neck takes: as many as
+        its config lists (``in_channels``; an int: one), the deepest ones,
+        or every level when the features have fewer; None (all) without a
+        neck or a count."""
+        wanted = None if neck is None else neck.get('in_channels')
+        count = len(wanted) if isinstance(wanted, (list, tuple)) else \
+            1 if isinstance(wanted, int) else None
+        if count is None or self.feature_channels is None:
+            return count
+        return min(count, len(self.feature_channels))
+
+    def _deepest(self, levels: Optional[Sequence]) -> Optional[list]:
+        """The deepest :attr:`levels` entries of ``levels`` (all without a
+        count)."""
+        if levels is None or self.levels is None:
+            return None if levels is None else list(levels)
+        return list(levels)[-self.levels:]
+
     def _delivered_strides(self, neck: Optional[dict],
                            scope: str) -> Optional[List[int]]:
         """The strides of the levels the detector's heads get."""
         built = None if neck is None else MODELS.build(
             dict(neck, _scope_=neck.get('_scope_', scope)))
-        return neck_output_strides(built, self.feature_strides,
-                                   self.feature_channels)
+        return neck_output_strides(built,
+                                   self._deepest(self.feature_strides),
+                                   self._deepest(self.feature_channels))
 
     def _check_strides(self, delivered: Optional[List[int]]) -> None:
         """Raise when a dense head's prior strides or an RoI extractor's
@@ -152,8 +179,8 @@ class DetectorAdapter(BaseTaskHead):
     def loss(self, feats: Sequence[Tensor],
              data_samples: List[MultiTaskDataSample]) -> Dict[str, Tensor]:
         """The detector's losses on the samples with detection labels."""
-        feats, samples, scale = labelled_for_detection(self.task, feats,
-                                                       data_samples)
+        feats, samples, scale = labelled_for_detection(
+            self.task, self._deepest(feats), data_samples)
         start_epoch_outside_a_runner()
         return summed_losses(self.detector.loss(tuple(feats), samples),
                              scale)
@@ -164,7 +191,7 @@ class DetectorAdapter(BaseTaskHead):
         """Set mmdet's ``pred_instances`` (boxes in original image
         coordinates, scores, labels) on every sample, in float32 (mmcv's
         NMS refuses reduced-precision boxes)."""
-        feats = tuple(f.float() for f in feats)
+        feats = tuple(f.float() for f in self._deepest(feats))
         with_scale_factors(data_samples)
         with torch.autocast(feats[0].device.type, enabled=False):
             self.detector.predict(feats, data_samples, rescale=True)
