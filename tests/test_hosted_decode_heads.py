@@ -79,6 +79,26 @@ def test_a_hosted_head_loss_equals_mmsegs_own(config, changes):
     assert abs(theirs.item() - unsampled.item()) > 1e-3  # OHEM mattered
 
 
+def test_deeplabv3plus_low_level_channels_come_from_the_features():
+    """The bundled DeepLabV3+ head's low-level branch expects ResNet's 256
+    channels of the first level (c1_in_channels): filled from the
+    features; its loss equals mmseg's own."""
+    head = bundled_head('_base_/models/deeplabv3plus_r50-d8.py',
+                        in_index=-1, c1_channels=8, channels=16)
+    model = build(head)
+    assert model.heads.semseg.head.c1_bottleneck.conv.in_channels == \
+        model.heads.semseg.feature_channels[0]
+    samples = random_samples(model.tasks, 2, SIZE)
+    x = torch.randn(2, 3, SIZE, SIZE)
+    model.eval()
+    with torch.no_grad():
+        ours = model(x, samples, mode='loss')['semseg.loss_ce']
+        feats = model.extract_feats(x)['semseg']
+        theirs = mmseg_losses(model.heads.semseg.head, feats,
+                              samples)['loss_ce']
+    assert ours.item() == pytest.approx(theirs.item(), rel=1e-5)
+
+
 def test_cascade_decode_heads_are_refused_by_name():
     with pytest.raises(ValueError, match=r"\['FCNHead', 'OCRHead'\] is a cascade"):
         build(bundled_head('_base_/models/ocrnet_r50-d8.py'))

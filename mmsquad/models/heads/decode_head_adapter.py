@@ -35,7 +35,8 @@ class DecodeHeadAdapter(BaseDenseTaskHead):
     What a head's config asks for is carried out as mmseg does it: a pixel
     ``sampler`` (``OHEMPixelSampler``) weights its losses, its
     ``align_corners`` upsamples the logits, its ``ignore_index`` is the
-    task's. What cannot be hosted is refused when the model is built,
+    task's; DeepLabV3+'s ``c1_in_channels`` are the first feature level's.
+    What cannot be hosted is refused when the model is built,
     naming the setting: cascade heads (a list, as OCRNet's), heads whose
     ``forward`` needs more than the features (``prev_output``,
     ``batch_data_samples``), heads with losses of their own (query-based
@@ -114,6 +115,16 @@ class DecodeHeadAdapter(BaseDenseTaskHead):
         the task's ignored label."""
         head = dict(head, num_classes=self.contract_out_channels(
             head.get('num_classes')))
+        if 'c1_in_channels' in head and self.feature_channels is not None:
+            # DeepLabV3+'s low-level branch reads the first level.
+            if head['c1_in_channels'] != self.feature_channels[0]:
+                print_log(f'DecodeHeadAdapter of task {self.task.name!r}: '
+                          f'{head["type"]} c1_in_channels '
+                          f'{head["c1_in_channels"]} -> '
+                          f'{self.feature_channels[0]} (the first feature '
+                          'level, which its low-level branch reads)',
+                          logger='current')
+            head['c1_in_channels'] = self.feature_channels[0]
         built = MODELS.build(dict(head, in_channels=self.contract_channels(
             head.get('in_channels'), self._selected_channels(head))))
         if hasattr(built, 'ignore_index'):  # mmseg's, used by its sampler
