@@ -5,8 +5,10 @@ are timed in NCHW and in channels-last; the speedups compare the efficient
 model channels-last (the layout of the shipped configs) with the faster
 layout of the oracle. Training step: forward, backward and an Adam step.
 Inference: the efficient model is folded (BatchNorm and channel shuffles
-into the convolutions, activations fused into them on CPU). Outputs are
-checked to be equal first. Each number is the median of several timed runs
+into the convolutions, activations fused into them on CPU). Both models
+are initialised and their BatchNorm calibrated (random affine, running
+statistics from forward passes), and two different inputs must give
+clearly different outputs; then the outputs are checked to be equal. Each number is the median of several timed runs
 after warm-up, the runs of the variants interleaved. The compute floor of
 the efficient inference (the arithmetic of its convolutions at the float32
 matrix-product rate measured in the same rounds) shows how close to the
@@ -25,12 +27,15 @@ amp_train_speedup=<w> cp_memory_ratio=<m> cp_time_ratio=<t>`` (bf16/amp
 """
 import argparse
 import copy
+import glob
 import multiprocessing
 import os.path as osp
 import resource
 import sys
 import time
+from typing import Optional
 
+import cv2
 import torch
 
 from mmsquad.models.deploy import fold_batchnorm
@@ -44,8 +49,13 @@ from toolkit.samples import random_samples  # noqa: E402
 from toolkit.squad_reference import ReferenceSquadNet  # noqa: E402
 from toolkit.roofline import count_conv_work, matmul_step  # noqa: E402
 from toolkit.timing import median_times  # noqa: E402
+from toolkit.calibration import (calibrate_batchnorm,  # noqa: E402
+                                 input_sensitivity)
 
 HEAD_OUT = dict(semseg=21, human_parts=7, sal=1, normals=3)
+#: The least relative difference of the outputs for two different inputs
+#: for the agreement figures to mean something.
+MIN_SENSITIVITY = 0.05
 LOSS = dict(semseg=dict(type='PixelCrossEntropyLoss'),
             human_parts=dict(type='PixelCrossEntropyLoss'),
             sal=dict(type='BalancedBCELoss'),
@@ -63,13 +73,52 @@ def build_efficient(arch: str, with_cp: bool = False):
                for t in HEAD_OUT}))
 
 
-def build_pair(arch: str):
-    """The efficient model and the oracle model with the same weights."""
+def build_pair(arch: str, inputs: torch.Tensor):
+    """The efficient model and the oracle model with the same weights:
+    initialised, and BatchNorm calibrated on ``inputs`` (see
+    :mod:`toolkit.calibration`), so that their outputs depend on the
+    input and their agreement means something."""
     efficient = build_efficient(arch)
+    efficient.init_weights()
+    calibrate_batchnorm(efficient, inputs)
     oracle = copy.deepcopy(efficient)
     oracle.backbone = ReferenceSquadNet(arch, num_tasks=4)
     oracle.load_state_dict(efficient.state_dict())
     return efficient, oracle
+
+
+#: The trained demo model (``make demo``), where bfloat16's accuracy is
+#: measured.
+DEMO_CONFIG = osp.join('configs', 'squad', 'demo.py')
+DEMO_CHECKPOINT = osp.join('work_dirs', 'demo', 'epoch_4.pth')
+DEMO_IMAGES = osp.join('data', 'PASCAL_MT_demo', 'JPEGImages', 'demo_val_*')
+
+
+def trained_bf16_accuracy(count: int = 16) -> Optional[str]:
+    """bfloat16 against float32 inference of the trained demo model (folded)
+    on ``count`` demo validation images: the relative error of each task's
+    outputs and the agreement of the label maps' argmax; None without the
+    demo checkpoint."""
+    paths = sorted(glob.glob(DEMO_IMAGES))[:count]
+    if not osp.isfile(DEMO_CHECKPOINT) or not paths:
+        return None
+    from mmsquad.apis import init_model
+    model = fold_batchnorm(init_model(DEMO_CONFIG, DEMO_CHECKPOINT))
+    images = [torch.from_numpy(cv2.resize(cv2.imread(p), (96, 96))
+                               ).permute(2, 0, 1) for p in paths]
+    x = model.data_preprocessor(dict(inputs=images), False)['inputs']
+    with torch.no_grad():
+        full = model(x, mode='tensor')
+        half = copy.deepcopy(model).to(torch.bfloat16)(x.to(torch.bfloat16),
+                                                       mode='tensor')
+    parts = []
+    for task, ref in full.items():
+        out = half[task].float()
+        parts.append(f'{task} {relative_error(out, ref):.1e}')
+        if ref.shape[1] > 1 and task in ('semseg', 'human_parts'):
+            agree = (out.argmax(1) == ref.argmax(1)).float().mean().item()
+            parts[-1] += f' (argmax agrees on {agree:.2%})'
+    return ', '.join(parts)
 
 
 def relative_error(out: torch.Tensor, ref: torch.Tensor) -> float:
@@ -168,8 +217,8 @@ def main() -> None:
         costs = checkpointing_cost(args.arch, cp_batch, args.cp_size)
     register_all_modules()
     torch.manual_seed(0)
-    efficient, oracle = build_pair(args.arch)
     x = torch.randn(args.batch, 3, args.size, args.size)
+    efficient, oracle = build_pair(args.arch, x)
 
     formats = dict(nchw=torch.contiguous_format, cl=torch.channels_last)
     inputs = {name: x.contiguous(memory_format=fmt)
@@ -183,7 +232,13 @@ def main() -> None:
         ref_out = oracle(x, mode='tensor')
         fast_out = fast(inputs['cl'], mode='tensor')
     err = max(relative_error(fast_out[t], ref_out[t]) for t in HEAD_OUT)
-    print(f'inference outputs: max relative error {err:.2e}')
+    sensitivity = input_sensitivity(oracle, x, torch.randn_like(x))
+    print(f'inference outputs: max relative error {err:.2e}; two different '
+          f'inputs give outputs {sensitivity:.2f} apart (relative)')
+    if sensitivity < MIN_SENSITIVITY:
+        sys.exit(f'benchmark.py: the outputs barely depend on the input '
+                 f'({sensitivity:.1e} < {MIN_SENSITIVITY}): an agreement '
+                 'would prove nothing')
 
     # Every (model, layout) pair gets its own copy: the runs interleave.
     def infer(model, fmt):
@@ -230,8 +285,12 @@ def main() -> None:
     if extra:
         print(f'bfloat16 folded inference: {times["bfloat16"] * 1e3:.1f} ms, '
               f'{oracle_seconds / times["bfloat16"]:.2f}x the oracle, '
-              f'outputs within {half_err:.1e} (relative); not counted in '
-              'infer_speedup')
+              f'outputs within {half_err:.1e} (relative, calibrated random '
+              'weights); not counted in infer_speedup')
+        trained = trained_bf16_accuracy()
+        print('bfloat16 on the trained demo model (relative error against '
+              f'float32): {trained}' if trained else 'bfloat16 on the '
+              f'trained demo model: run `make demo` first ({DEMO_CHECKPOINT})')
     work = count_conv_work(inference_step(fast, inputs['cl']))
     rate = matmul_flops / times['matmul']
     floor = work.seconds_at(rate)
