@@ -30,6 +30,7 @@ from mmsquad.utils.precision import PRECISIONS, precision_dtype
 
 # tools/ holds the toolkit package the tools share.
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from toolkit.calibration import calibrate_batchnorm  # noqa: E402
 from toolkit.timing import median_times  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -48,10 +49,13 @@ def main() -> None:
     dtype = precision_dtype(args.precision)
     torch.manual_seed(0)
     model = init_model(args.config)
+    image = torch.rand(1, 3, args.size, args.size) * 255
+    # Calibrated BatchNorm: outputs that depend on the input, so that the
+    # agreement below means something.
+    calibrate_batchnorm(model, torch.randn(2, 3, 128, 128))
     eager = ExportableMultiTaskModel(model).eval()
     folded = fold_batchnorm(copy.deepcopy(model)).to(
         memory_format=torch.channels_last)
-    image = torch.rand(1, 3, args.size, args.size) * 255
     image_cl = image.contiguous(memory_format=torch.channels_last)
 
     with tempfile.TemporaryDirectory() as tmp:
