@@ -1,5 +1,6 @@
 """The command-line tools, run as a user runs them."""
 import glob
+import importlib.util
 import os
 import os.path as osp
 import re
@@ -77,6 +78,31 @@ def test_flexible_runner_with_ddp_strategy_on_two_cpu_processes(
     assert result.returncode == 0, log[-3000:]
     assert 'Epoch(train) [1][2/2]' in log
     assert 'semseg/mIoU' in log
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='FSDP runs on a GPU')
+@pytest.mark.parametrize('strategy, reason', [
+    ('FSDPStrategy', 'needs a GPU'),
+    ('DeepSpeedStrategy', 'needs the deepspeed package')])
+def test_a_strategy_that_cannot_run_here_is_refused_first(
+        demo_root, tmp_path, strategy, reason):
+    """torch's FSDP refuses CPU-only machines; without this check the run
+    failed inside mmengine on a DDP argument it passes on."""
+    if strategy == 'DeepSpeedStrategy' and \
+            importlib.util.find_spec('deepspeed') is not None:
+        pytest.skip('deepspeed is installed')
+    config = tmp_path / 'flexible.py'
+    config.write_text(
+        f"_base_ = ['{TINY_CONFIG}']\n"
+        "runner_type = 'FlexibleRunner'\n"
+        f"strategy = dict(type='{strategy}')\n"
+        f"train_dataloader = dict(dataset=dict(data_root='{demo_root}'))\n"
+        f"val_dataloader = dict(dataset=dict(data_root='{demo_root}'))\n")
+    result = tool('train.py', str(config), '--work-dir',
+                  str(tmp_path / 'work'))
+    assert result.returncode != 0
+    assert f'strategy {strategy} {reason}' in result.stderr
+    assert 'Epoch(train)' not in result.stdout + result.stderr
 
 
 def test_train_then_test_reproduces_the_metrics(demo_root, tmp_path):

@@ -1,5 +1,6 @@
 """Config handling shared by ``tools/train.py`` and ``tools/test.py``: the
 checks and settings a run gets before its runner is built."""
+import importlib.util
 import inspect
 import os.path as osp
 from typing import Optional
@@ -52,6 +53,7 @@ def load_tool_config(config: str,
                                 osp.splitext(osp.basename(config))[0])
     refuse_endless_epochs(cfg)
     refuse_empty_sources(cfg)
+    refuse_unavailable_strategy(cfg)
     ensure_hook(cfg, 'TaskAgreementHook')
     if launcher != 'none':
         use_multitask_ddp(cfg)
@@ -116,6 +118,26 @@ def refuse_empty_sources(cfg: Config) -> None:
             'every source needs at least one (MultiSourceSampler waits for '
             'it forever): raise batch_size (in the sampler and the '
             'dataloader) or change source_ratio')
+
+
+def refuse_unavailable_strategy(cfg: Config) -> None:
+    """Stop before the runner is built when FlexibleRunner's strategy
+    cannot run here: FSDP without an accelerator (torch's FSDP refuses
+    CPU-only machines), DeepSpeed without the ``deepspeed`` package.
+
+    Raises:
+        RuntimeError: Naming the strategy, the reason and what runs here.
+    """
+    kind = str((cfg.get('strategy') or {}).get('type', ''))
+    if 'FSDP' in kind and not torch.cuda.is_available():
+        raise RuntimeError(
+            f'strategy {kind} needs a GPU: torch\'s FSDP refuses machines '
+            'without an accelerator ("FSDP needs a non-CPU accelerator '
+            'device"); on CPU train with DDPStrategy or the plain Runner')
+    if 'DeepSpeed' in kind and importlib.util.find_spec('deepspeed') is None:
+        raise RuntimeError(
+            f'strategy {kind} needs the deepspeed package, which is not '
+            'installed (pip install deepspeed, on a machine with CUDA)')
 
 
 #: The precision variants of mmengine's plain optim wrapper that ``--amp``
