@@ -362,7 +362,7 @@ def test_check_dataset_lists_every_problem_in_one_run(tree):
     assert 'train: 7 samples, 5 problems' in train
     for fragment in ("demo_train_00000.png: invalid target of task 'semseg'",
                      "demo_train_00001.png: invalid target of task 'normals'",
-                     'demo_train_00002.jpg (listed in',
+                     'demo_train_00002.jpg is empty (0 bytes)',
                      'demo_train_00003.jpg',
                      'lists 1 ids more than once: demo_train_00005',
                      'note: 1 images carry an EXIF orientation tag',

@@ -189,6 +189,19 @@ def test_a_one_level_neck_gets_one_level_and_every_parameter_learns(
     assert not idle
 
 
+@pytest.mark.parametrize('config, neck', [
+    ('ssd/ssd300_coco.py', 'SSDNeck cannot be built'),
+    ('yolo/yolov3_d53_8xb8-320-273e_coco.py', 'YOLOV3Neck cannot run')])
+def test_a_neck_that_cannot_take_the_features_is_refused_by_name(config,
+                                                                neck):
+    """SSD's neck keeps VGG's channels in its out_channels, YOLOv3's wants
+    them deepest first: refused when the model is built, naming the neck
+    and the features (a bare assertion or a convolution error before)."""
+    detector = Config.fromfile(osp.join(MMDET_CONFIGS, config)).model
+    with pytest.raises(ValueError, match=neck + r'.*\[\d+, \d+'):
+        build_model(detector, strides_from_features=True)
+
+
 def test_strides_are_checked_against_the_features():
     """mmdet's Faster R-CNN assumes ResNet strides 4 to 32 (the RPN's
     anchors 4 to 64); SquadNet's features are at 2, 4 and 8."""

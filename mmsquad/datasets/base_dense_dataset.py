@@ -8,7 +8,7 @@ from mmengine.logging import print_log
 
 from mmsquad.tasks.presets import TasksCfg
 from .dataset_tasks import MultiTaskDatasetMixin
-from .image_checks import require_image
+from .image_checks import require_file
 from .transforms.loading import annotation_reader
 
 #: Where a task's annotation of image ``{id}`` is, relative to the data
@@ -85,15 +85,6 @@ class BaseDenseMTDataset(MultiTaskDatasetMixin, BaseDataset):
         """Path of the image of ``img_id``."""
         raise NotImplementedError
 
-    def require(self, path: str, what: str) -> str:
-        """``path``, or an error naming it: it does not exist, or is empty
-        (0 bytes)."""
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'{what} {path} does not exist')
-        if osp.getsize(path) == 0:
-            raise OSError(f'{what} {path} is empty (0 bytes)')
-        return path
-
     def annotation(self, task: str, img_id: str) -> dict:
         """``dict(path=..., format=...)`` of one task's file: the first
         candidate template that exists."""
@@ -103,7 +94,7 @@ class BaseDenseMTDataset(MultiTaskDatasetMixin, BaseDataset):
         paths = [osp.join(self.data_root, t.format(id=img_id))
                  for t in templates]
         found = next((p for p in paths if osp.isfile(p)), paths[0])
-        return dict(path=self.require(found, f'{task} annotation'),
+        return dict(path=require_file(found, f'{task} annotation'),
                     format=fmt)
 
     def load_data_list(self) -> List[dict]:
@@ -115,7 +106,7 @@ class BaseDenseMTDataset(MultiTaskDatasetMixin, BaseDataset):
                 cannot be right.
         """
         try:
-            split_file = self.require(self.split_file(), 'split file')
+            split_file = require_file(self.split_file(), 'split file')
         except FileNotFoundError as error:
             raise FileNotFoundError(f'{error}; expected the layout:\n'
                                     f'{self.LAYOUT}') from None
@@ -130,15 +121,15 @@ class BaseDenseMTDataset(MultiTaskDatasetMixin, BaseDataset):
         data_list = []
         for img_id in dict.fromkeys(ids):
             try:
-                img_path = require_image(self.image_path(img_id),
-                                         f'{split_file} as {img_id!r}')
-                info = dict(img_id=img_id, img_path=img_path,
-                            ann_info={t: self.annotation(t, img_id)
-                                      for t in self.tasks})
+                img_path = require_file(
+                    self.image_path(img_id),
+                    f'image of {img_id!r} (split file {split_file})')
+                data_list.append(self.extra_info(dict(
+                    img_id=img_id, img_path=img_path,
+                    ann_info={t: self.annotation(t, img_id)
+                              for t in self.tasks})))
             except OSError as error:
-                self.file_problems.append(str(error).split('\n')[0])
-                continue
-            data_list.append(self.extra_info(info))
+                self.file_problems.append(str(error))
         if self.file_problems:
             listed = '\n  '.join(self.file_problems)
             what = (f'{type(self).__name__} ({self.split}): '

@@ -82,10 +82,11 @@ class MultiTaskDatasetMixin:
         return info
 
     def prepare_data(self, idx: int):
-        """The pipeline's output for ``idx``; a decoding error names the
-        image file."""
-        with naming_the_file(self.get_data_info(idx)['img_path']):
-            return super().prepare_data(idx)
+        """The pipeline's output for ``idx`` (as mmengine's); a decoding
+        error names the image file."""
+        info = self.get_data_info(idx)
+        with naming_the_file(info['img_path']):
+            return self.pipeline(info)
 
 
 @DATASETS.register_module()

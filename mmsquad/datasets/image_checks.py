@@ -1,9 +1,9 @@
-"""What every mmsquad dataset makes sure of its image files: decoded in
-stored pixel order (as every published annotation is), present and not
-empty before training, and named in any error decoding them."""
+"""What every mmsquad dataset makes sure of its files: images decoded in
+stored pixel order (as every published annotation is), files present and
+not empty before training, images named in any error decoding them."""
 import contextlib
 import os.path as osp
-from typing import Iterator, List, Sequence
+from typing import Callable, Iterator, List, Sequence, Union
 
 import cv2
 from mmcv.transforms import LoadImageFromFile
@@ -31,7 +31,7 @@ def decode_in_stored_order(pipeline: Sequence, owner: str) -> List:
     steps = [dict(s) if isinstance(s, dict) else s for s in pipeline]
     for index, step in enumerate(steps):
         if isinstance(step, dict) and str(step.get('type', '')).split(
-                '.')[-1] in ('LoadImageFromFile', 'InferencerLoader'):
+                '.')[-1] == 'LoadImageFromFile':
             asked = step.get('color_type')
             if asked in STORED_ORDER:
                 print_log(f'{owner}: pipeline[{index}] {step["type"]} '
@@ -47,28 +47,28 @@ def decode_in_stored_order(pipeline: Sequence, owner: str) -> List:
     return steps
 
 
-def require_image(path: str, listed_in: str) -> str:
-    """``path``, or an error naming it and where it is listed: it is
-    missing, or empty (0 bytes)."""
+def require_file(path: str, what: str) -> str:
+    """``path``, or an error naming ``what`` it is and the path: it does
+    not exist, or is empty (0 bytes)."""
     if not osp.isfile(path):
-        raise FileNotFoundError(f'{path} (listed in {listed_in}) does not '
-                                'exist')
+        raise FileNotFoundError(f'{what} {path} does not exist')
     if osp.getsize(path) == 0:
-        raise OSError(f'{path} (listed in {listed_in}) is empty (0 bytes)')
+        raise OSError(f'{what} {path} is empty (0 bytes)')
     return path
 
 
 @contextlib.contextmanager
-def naming_the_file(path: str) -> Iterator[None]:
+def naming_the_file(path: Union[str, Callable[[], str]]) -> Iterator[None]:
     """Re-raise a decoding error (OpenCV's, an ``OSError``, or mmcv's
     ``failed to load image`` assertion) as an ``OSError`` that names
-    ``path``."""
+    ``path`` (or what calling it gives: looked up only on an error)."""
     try:
         yield
     except (cv2.error, OSError, AssertionError) as error:
         if isinstance(error, AssertionError) and not str(error).startswith(
                 'failed to load image'):
             raise
+        path = path if isinstance(path, str) else path()
         if path in str(error) and isinstance(error, OSError):
             raise
         first_line = (str(error).strip().splitlines() or [''])[-1]

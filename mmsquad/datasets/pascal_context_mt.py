@@ -13,6 +13,7 @@ from mmsquad.registry import ANNOTATION_READERS, DATASETS
 from mmsquad.tasks import IGNORE_INDEX
 from mmsquad.tasks.presets import TasksCfg
 from .base_dense_dataset import BaseDenseMTDataset
+from .image_checks import require_file
 from .transforms.loading import read_png
 
 LABEL_MAP = osp.join('pascal-context', 'trainval', '{id}.mat')
@@ -192,7 +193,7 @@ class PascalContextMTDataset(BaseDenseMTDataset):
     def extra_info(self, info: dict) -> dict:
         formats = {self.annotation_files[t][1] for t in self.tasks}
         if formats & set(LABEL_MAP_FORMATS):
-            info['label_map_path'] = self.require(
+            info['label_map_path'] = require_file(
                 osp.join(self.data_root, LABEL_MAP.format(id=info['img_id'])),
                 'LabelMap')
         return info

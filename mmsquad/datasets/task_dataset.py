@@ -118,9 +118,9 @@ class TaskDataset(BaseDataset):
 
     def __getitem__(self, index: int) -> dict:
         # The wrapped pipeline builds lazily in some packages: in its scope.
-        path = str(self.get_data_info(index).get('img_path', index))
         with DefaultScope.overwrite_default_scope(self.scope), \
-                naming_the_file(path):
+                naming_the_file(lambda: str(self.get_data_info(index).get(
+                    'img_path', index))):
             packed = self.dataset[index]
         return dict(packed, data_samples=self.convert(packed['data_samples']))
 

@@ -11,7 +11,7 @@ from mmsquad.registry import DATASETS
 from mmsquad.tasks.presets import TasksCfg
 from mmsquad.utils.image_files import is_image_file
 from .dataset_tasks import MultiTaskDatasetMixin
-from .image_checks import require_image
+from .image_checks import require_file
 
 DUO_CLASSES = ('holothurian', 'echinus', 'scallop', 'starfish')
 DUO_METAINFO = dict(
@@ -65,8 +65,8 @@ class UnderwaterMTDataset(MultiTaskDatasetMixin, CocoDataset):
         img_info = raw_data_info['raw_img_info']
         self._check_annotations(img_info, raw_data_info['raw_ann_info'])
         data_info = super().parse_data_info(raw_data_info)
-        require_image(data_info['img_path'], f'{self.ann_file} as '
-                      f'{img_info["file_name"]}, id {img_info["id"]}')
+        require_file(data_info['img_path'], f'image {img_info["file_name"]} '
+                     f'(id {img_info["id"]} of {self.ann_file})')
         data_info['ref_path'] = self._reference_path(img_info)
         return data_info
 
@@ -97,8 +97,8 @@ class UnderwaterMTDataset(MultiTaskDatasetMixin, CocoDataset):
                 return None
         else:
             return None
-        return require_image(path, f'{self.ann_file} as the enhancement '
-                             f'reference of {img_info["file_name"]}')
+        return require_file(path, f'the enhancement reference of '
+                            f'{img_info["file_name"]} ({self.ann_file})')
 
 
 @DATASETS.register_module()
@@ -140,10 +140,9 @@ class EnhancementPairDataset(MultiTaskDatasetMixin, BaseDataset):
                                     f'{raw_dir}')
         data_list = []
         for i, name in enumerate(names):
-            img_path = require_image(osp.join(raw_dir, name), raw_dir)
-            ref_path = require_image(osp.join(ref_dir, name),
-                                     f'{ref_dir} as the reference of '
-                                     f'{img_path}')
+            img_path = require_file(osp.join(raw_dir, name), 'raw image')
+            ref_path = require_file(osp.join(ref_dir, name),
+                                    f'the reference of {img_path}')
             data_list.append(dict(
                 img_path=img_path, ref_path=ref_path,
                 img_id=osp.splitext(name)[0], instances=[],

@@ -312,6 +312,13 @@ class DenseMapTask(BaseTask):
         valid = warp(valid.view(np.uint8), 'nearest', 0).view(bool)
         return warped, valid
 
+    @staticmethod
+    def map_values(target: np.ndarray) -> np.ndarray:
+        """An (H, W) or (H, W, 1) target as (H, W); other shapes unchanged
+        (for :meth:`target_problem` to refuse)."""
+        return target[..., 0] if target.ndim == 3 and \
+            target.shape[2] == 1 else target
+
     def valid_pixels(self, target: np.ndarray) -> np.ndarray:
         """(H, W) mask of the pixels of an (H, W) or (H, W, C) target that
         hold ``ignore_index`` in no channel."""

@@ -51,8 +51,7 @@ class BinaryMapTask(DenseMapTask):
     def target_problem(self, target: np.ndarray) -> Optional[str]:
         """0 (background), 1 (foreground) or ``ignore_index``: a reader
         thresholds grey levels (``binary_png`` at half)."""
-        values = target[..., 0] if target.ndim == 3 and \
-            target.shape[2] == 1 else target
+        values = self.map_values(target)
         if values.ndim != 2:
             return f'a binary map is (H, W); got shape {target.shape}'
         bad = (values != 0) & (values != 1) & (values != self.ignore_index)

@@ -71,8 +71,7 @@ class LabelMapTask(DenseMapTask):
 
     def target_problem(self, target: np.ndarray) -> Optional[str]:
         """Class indices in ``[0, num_classes)`` or ``ignore_index``."""
-        labels = target[..., 0] if target.ndim == 3 and \
-            target.shape[2] == 1 else target
+        labels = self.map_values(target)
         if labels.ndim != 2:
             return f'a label map is (H, W); got shape {target.shape}'
         bad = (labels != self.ignore_index) & (

@@ -50,8 +50,7 @@ class ScalarMapTask(DenseMapTask):
 
     def target_problem(self, target: np.ndarray) -> Optional[str]:
         """(H, W) finite values (or ``ignore_index``)."""
-        values = target[..., 0] if target.ndim == 3 and \
-            target.shape[2] == 1 else target
+        values = self.map_values(target)
         if values.ndim != 2:
             return f'a scalar map is (H, W); got shape {target.shape}'
         return bad_values(values, ~np.isfinite(values), 'finite values or '

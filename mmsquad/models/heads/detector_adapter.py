@@ -151,9 +151,23 @@ class DetectorAdapter(BaseTaskHead):
 
     def _delivered_strides(self, neck: Optional[dict],
                            scope: str) -> Optional[List[int]]:
-        """The strides of the levels the detector's heads get."""
-        built = None if neck is None else MODELS.build(
-            dict(neck, _scope_=neck.get('_scope_', scope)))
+        """The strides of the levels the detector's heads get.
+
+        Raises:
+            ValueError: When the neck cannot be built for the features,
+                naming them and the neck's error.
+        """
+        try:
+            built = None if neck is None else MODELS.build(
+                dict(neck, _scope_=neck.get('_scope_', scope)))
+        except (AssertionError, ValueError, TypeError, KeyError) as error:
+            raise ValueError(
+                f'{self._name}: the neck {neck["type"]} cannot be built for '
+                f'the features it gets (in_channels '
+                f'{neck.get("in_channels")}, strides '
+                f'{self._deepest(self.feature_strides)}): '
+                f'{type(error).__name__}: {error}; its other channel '
+                'settings describe the backbone of its config') from error
         return neck_output_strides(built,
                                    self._deepest(self.feature_strides),
                                    self._deepest(self.feature_channels))
