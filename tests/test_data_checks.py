@@ -354,7 +354,8 @@ def test_check_dataset_lists_every_problem_in_one_run(tree):
         [sys.executable, 'tools/misc/check_dataset.py', TINY_CONFIG,
          '--workers', '2', '--cfg-options',
          f'train_dataloader.dataset.data_root={tree}',
-         f'val_dataloader.dataset.data_root={tree}'],
+         f'val_dataloader.dataset.data_root={tree}',
+         f'test_dataloader.dataset.data_root={tree}'],
         cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1, result.stderr[-3000:]
     out = result.stdout
