@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?= --numprocesses=auto --maxprocesses=4 --dist=loadfile \
 	--no-loadscope-reorder --durations=25
 
-.PHONY: install demo demo-underwater test bench experiment
+.PHONY: install demo demo-underwater test bench compat experiment
 
 install:
 	bash tools/misc/install.sh --venv $(VENV) $(if $(WHEELHOUSE),--wheelhouse $(WHEELHOUSE))
@@ -27,6 +27,12 @@ bench: install
 	$(PY) tools/analysis_tools/benchmark_architectures.py
 	$(PY) tools/analysis_tools/benchmark_optim_methods.py
 	$(PY) tools/analysis_tools/benchmark_pipeline.py
+
+# Every model family of the installed mmdet and mmseg hosted as a task
+# (about an hour of CPU; finished families are cached in work_dirs/compat):
+# writes docs/compatibility.md.
+compat: install
+	$(PY) tools/analysis_tools/compat_matrix.py
 
 # Hours of CPU (see each script's docstring); finished runs are kept in
 # work_dirs/ and not trained again.

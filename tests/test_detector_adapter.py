@@ -189,17 +189,32 @@ def test_a_one_level_neck_gets_one_level_and_every_parameter_learns(
     assert not idle
 
 
-@pytest.mark.parametrize('config, neck', [
-    ('ssd/ssd300_coco.py', 'SSDNeck cannot be built'),
-    ('yolo/yolov3_d53_8xb8-320-273e_coco.py', 'YOLOV3Neck cannot run')])
-def test_a_neck_that_cannot_take_the_features_is_refused_by_name(config,
-                                                                neck):
-    """SSD's neck keeps VGG's channels in its out_channels, YOLOv3's wants
-    them deepest first: refused when the model is built, naming the neck
-    and the features (a bare assertion or a convolution error before)."""
-    detector = Config.fromfile(osp.join(MMDET_CONFIGS, config)).model
-    with pytest.raises(ValueError, match=neck + r'.*\[\d+, \d+'):
+def test_a_neck_that_cannot_take_the_features_is_refused_by_name():
+    """SSD's neck keeps VGG's channels in its out_channels: refused when
+    the model is built, naming the neck and the features (a bare
+    assertion before)."""
+    detector = Config.fromfile(osp.join(MMDET_CONFIGS,
+                                        'ssd/ssd300_coco.py')).model
+    with pytest.raises(ValueError, match=r'SSDNeck cannot be built.*\[\d+, '
+                       r'\d+'):
         build_model(detector, strides_from_features=True)
+
+
+def test_yolov3_gets_its_neck_channels_deepest_first(underwater_root):
+    """YOLOv3's neck lists its in_channels deepest first (a convolution
+    failed on the channel count when they came shallowest first); its
+    head's featmap_strides follow the features' like its priors."""
+    detector = Config.fromfile(osp.join(
+        MMDET_CONFIGS, 'yolo/yolov3_d53_8xb8-320-273e_coco.py')).model
+    model = build_model(detector, strides_from_features=True)
+    channels = model.heads.det.feature_channels
+    yolo = model.heads.det.detector
+    assert yolo.neck.detect1.conv1.conv.in_channels == channels[-1]
+    assert list(yolo.bbox_head.featmap_strides) == [
+        s[0] for s in yolo.bbox_head.prior_generator.strides] == [8, 4, 2]
+    log = model.train_step(raw_batch(underwater_root), OptimWrapper(
+        torch.optim.SGD(model.parameters(), lr=1e-3)))
+    assert all(torch.isfinite(v) for v in log.values())
 
 
 def test_strides_are_checked_against_the_features():

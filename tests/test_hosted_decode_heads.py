@@ -138,3 +138,49 @@ def test_an_in_index_beyond_the_feature_levels_is_named():
     head = bundled_head('_base_/models/pspnet_r50-d8.py', in_index=7)
     with pytest.raises(ValueError, match=r'in_index 7.*4 feature levels'):
         build(head)
+
+
+@pytest.mark.parametrize('index, mapped', [
+    (3, 2), (2, 1), (0, 0), (-1, 2), ([0, 1, 2, 3], [0, 1, 2]),
+    ([1, 2], [0, 1]), ([0], [0])])
+def test_backbone_levels_map_in_index_deepest_onto_deepest(index, mapped):
+    """A head written for mmseg's 4 ResNet levels on a task of 3: the
+    config's deepest level is the task's deepest, its shallowest dropped
+    (a single index goes no shallower than the task's first level)."""
+    from mmsquad.models.heads.decode_head_adapter import with_task_levels
+    head = with_task_levels(dict(type='FCNHead', in_index=index), 4, 3)
+    assert head['in_index'] == mapped
+
+
+def test_a_bundled_pspnet_trains_with_its_backbone_levels():
+    """PSPNet's bundled in_index 3 (and its FCN auxiliary head's 2) count
+    ResNet's 4 levels: with backbone_levels=4 they read the task's deepest
+    and second-deepest levels (an IndexError before)."""
+    cfg = Config.fromfile(osp.join(
+        MMSEG_CONFIGS, 'pspnet/pspnet_r50-d8_4xb2-40k_cityscapes-'
+        '512x1024.py')).model
+    head, aux = (dict(h, _scope_='mmseg', norm_cfg=dict(type='BN'))
+                 for h in (cfg.decode_head, cfg.auxiliary_head))
+    for h in (head, aux):
+        h.pop('in_channels')
+        h.pop('num_classes')
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='MultiTaskModel', tasks=['semseg'], backbone=BACKBONE,
+        heads=dict(semseg=dict(type='DecodeHeadAdapter', head=head,
+                               auxiliary_head=aux, backbone_levels=4))))
+    hosted = model.heads.semseg
+    assert hosted.head.in_index == 3 and hosted.auxiliary_heads[0].in_index \
+        == 2  # ResNet-18 here: 4 levels, nothing to map
+    model = MODELS.build(dict(
+        type='MultiTaskModel', tasks=['semseg'],
+        backbone=dict(BACKBONE, out_indices=(1, 2, 3)),
+        heads=dict(semseg=dict(type='DecodeHeadAdapter', head=head,
+                               auxiliary_head=aux, backbone_levels=4))))
+    hosted = model.heads.semseg
+    assert hosted.head.in_index == 2 and hosted.auxiliary_heads[0].in_index \
+        == 1
+    losses = model(torch.randn(2, 3, SIZE, SIZE),
+                   random_samples(model.tasks, 2, SIZE), mode='loss')
+    assert torch.isfinite(losses['semseg.loss_ce'])
+    assert torch.isfinite(losses['semseg.aux.loss_ce'])

@@ -35,7 +35,12 @@ class DecodeHeadAdapter(BaseDenseTaskHead):
     What a head's config asks for is carried out as mmseg does it: a pixel
     ``sampler`` (``OHEMPixelSampler``) weights its losses, its
     ``align_corners`` upsamples the logits, its ``ignore_index`` is the
-    task's; DeepLabV3+'s ``c1_in_channels`` are the first feature level's.
+    task's; DeepLabV3+'s ``c1_in_channels`` are the first feature level's,
+    FPNHead's ``feature_strides`` the selected levels'. A bundled config's
+    ``in_index`` counts the levels of its own backbone (mmseg's ResNet
+    gives 4); given ``backbone_levels``, the indices of every head are
+    mapped onto the task's levels, deepest onto deepest, the config's
+    shallowest dropped where the task has fewer levels (logged).
     What cannot be hosted is refused when the model is built,
     naming the setting: cascade heads (a list, as OCRNet's), heads whose
     ``forward`` needs more than the features (``prev_output``,
@@ -55,7 +60,20 @@ class DecodeHeadAdapter(BaseDenseTaskHead):
             :class:`~mmsquad.models.MultiTaskModel`).
         align_corners: ``align_corners`` of the logits' upsampling; by
             default the head's (mmseg's heads have one), else False.
+        backbone_levels: How many feature levels the backbone of the
+            heads' config gives, to map their ``in_index`` onto the task's
+            levels; None to take ``in_index`` as it is.
         init_cfg: Initialisation config.
+
+    Example:
+        >>> from mmengine.hub import get_config
+        >>> seg = get_config('mmseg::pspnet/pspnet_r50-d8_4xb2-40k_'
+        ...                  'cityscapes-512x1024.py').model
+        >>> head = dict(seg.decode_head, _scope_='mmseg')
+        >>> for key in ('in_channels', 'num_classes'):
+        ...     head.pop(key)
+        >>> semseg = dict(type='DecodeHeadAdapter', head=head,
+        ...               backbone_levels=4)  # ResNet's out_indices
     """
 
     def __init__(self,
@@ -66,8 +84,14 @@ class DecodeHeadAdapter(BaseDenseTaskHead):
                  feature_channels: Optional[Sequence[int]] = None,
                  feature_strides: Optional[Sequence[int]] = None,
                  align_corners: Optional[bool] = None,
+                 backbone_levels: Optional[int] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         task = task if isinstance(task, BaseTask) else build_task(task)
+        if backbone_levels is not None and feature_channels is not None:
+            head, auxiliary_head = (
+                None if h is None else with_task_levels(
+                    h, backbone_levels, len(feature_channels))
+                for h in (head, auxiliary_head))
         for config in [head, *(auxiliary_head if isinstance(
                 auxiliary_head, (list, tuple)) else [auxiliary_head])]:
             refuse_unhostable(config, feature_channels)
@@ -125,6 +149,18 @@ class DecodeHeadAdapter(BaseDenseTaskHead):
                           'level, which its low-level branch reads)',
                           logger='current')
             head['c1_in_channels'] = self.feature_channels[0]
+        if 'feature_strides' in head and self.feature_strides is not None:
+            # FPNHead upsamples each level by its stride.
+            index = head.get('in_index', -1)
+            strides = [self.feature_strides[i] for i in (
+                index if isinstance(index, (list, tuple)) else [index])]
+            if list(head['feature_strides']) != strides:
+                print_log(f'DecodeHeadAdapter of task {self.task.name!r}: '
+                          f'{head["type"]} feature_strides '
+                          f'{list(head["feature_strides"])} -> {strides} '
+                          '(the strides of the levels it reads)',
+                          logger='current')
+            head['feature_strides'] = strides
         built = MODELS.build(dict(head, in_channels=self.contract_channels(
             head.get('in_channels'), self._selected_channels(head))))
         if hasattr(built, 'ignore_index'):  # mmseg's, used by its sampler
@@ -171,6 +207,30 @@ class DecodeHeadAdapter(BaseDenseTaskHead):
         return losses
 
 
+def with_task_levels(head: Union[dict, list], backbone_levels: int,
+                     levels: int) -> Union[dict, list]:
+    """``head`` (or each head of a cascade) with its ``in_index``, which
+    counts the ``backbone_levels`` of its config's backbone, mapped onto
+    ``levels`` task levels: deepest onto deepest, indices that fall below
+    the task's shallowest level dropped from a list (a single index goes
+    to the shallowest level). Logs what it changes."""
+    if isinstance(head, (list, tuple)):
+        return [with_task_levels(h, backbone_levels, levels) for h in head]
+    index = head.get('in_index', -1)
+    if isinstance(index, (list, tuple)):
+        index = list(index)
+        shifted = [i % backbone_levels - backbone_levels + levels
+                   for i in index]
+        mapped = [i for i in shifted if i >= 0] or [0]
+    else:
+        mapped = max(index % backbone_levels - backbone_levels + levels, 0)
+    if mapped != (index if isinstance(index, list) else index % levels):
+        print_log(f'{head["type"]}: in_index {index} (of {backbone_levels} '
+                  f'backbone levels) -> {mapped} (of the task\'s {levels})',
+                  logger='current')
+    return dict(head, in_index=mapped)
+
+
 def refuse_unhostable(head, feature_channels: Optional[Sequence[int]]
                       ) -> None:
     """Raise ``ValueError`` naming what makes a decode-head config
@@ -195,7 +255,9 @@ def refuse_unhostable(head, feature_channels: Optional[Sequence[int]]
             raise ValueError(
                 f'{head["type"]}: in_index {shown} selects no level: the '
                 f'task has {levels} feature levels (in_index -{levels}..'
-                f'{levels - 1}); set in_index in the head config')
+                f'{levels - 1}); set in_index in the head config, or '
+                'backbone_levels to the levels of the backbone it was '
+                'written for (mmseg\'s ResNet: 4)')
     kind = head['type']
     if isinstance(kind, str):
         scope = head.get('_scope_')

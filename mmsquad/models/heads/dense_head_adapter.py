@@ -279,8 +279,8 @@ def probe_neck_strides(neck: nn.Module, strides: Sequence[int],
 def prior_stride_args(head: dict) -> Dict[str, Optional[dict]]:
     """The arguments of an mmdet head config that set its prior strides:
     ``{'anchor_generator' / 'prior_generator': its config (given, or the
-    head class's default), 'strides': None}``, for those the config gives
-    or the class (through its bases) takes."""
+    head class's default), 'strides' / 'featmap_strides': None}``, for
+    those the config gives or the class (through its bases) takes."""
     scope = head.get('_scope_')
     with MODELS.switch_scope_and_registry(scope) as registry:
         cls = registry.get(head['type']) if isinstance(head['type'], str) \
@@ -296,15 +296,16 @@ def prior_stride_args(head: dict) -> Dict[str, Optional[dict]]:
         value = head.get(key, defaults.get(key))
         if isinstance(value, dict):
             args[key] = dict(value)
-    if 'strides' in head or 'strides' in defaults:
-        args['strides'] = None
+    for key in ('strides', 'featmap_strides'):  # YOLOv3's: featmap_
+        if key in head or key in defaults:
+            args[key] = None
     return args
 
 
 def _stride_keys(head: dict) -> List[str]:
     """The config keys of an mmdet head that set its prior strides."""
-    return [f'head.{key}.strides' if key != 'strides' else 'head.strides'
-            for key in prior_stride_args(head)]
+    return [f'head.{key}' if generator is None else f'head.{key}.strides'
+            for key, generator in prior_stride_args(head).items()]
 
 
 def with_prior_strides(head: dict, strides: List[int]) -> dict:

@@ -102,19 +102,27 @@ class DetectorAdapter(BaseTaskHead):
         require_box_task(self)
         detector = _plain(detector)
         scope = detector.setdefault('_scope_', 'mmdet')
-        detector.pop('data_preprocessor', None)
+        self._refuse_unhostable(detector)
+        self._refuse_own_preprocessing(detector.pop('data_preprocessor',
+                                                    None), scope)
         detector['backbone'] = dict(type=FeaturePassThrough)
         if num_classes is not None:
             _replace_everywhere(detector, 'num_classes', num_classes)
-        self.levels = self._neck_levels(detector.get('neck'))
-        if detector.get('neck') is not None:
+        # A list of necks runs in sequence (FPN then DyHead): the first
+        # takes the features.
+        necks = detector.get('neck')
+        necks = None if necks is None else list(necks) if isinstance(
+            necks, (list, tuple)) else [necks]
+        self.levels = self._neck_levels(necks and necks[0])
+        if necks:
             channels = self.contract_channels(
                 None, self._deepest(self.feature_channels),
                 'detector.neck.in_channels')
-            detector['neck'] = dict(detector['neck'], in_channels=channels[
-                -1] if isinstance(detector['neck'].get('in_channels'), int)
-                else list(channels))
-        delivered = self._delivered_strides(detector.get('neck'), scope)
+            necks[0] = dict(necks[0], in_channels=_in_config_order(
+                channels, necks[0].get('in_channels')))
+            necks = [dict(n, _scope_=n.get('_scope_', scope)) for n in necks]
+            detector['neck'] = necks if len(necks) > 1 else necks[0]
+        delivered = self._delivered_strides(necks)
         if strides_from_features:
             if delivered is None:
                 raise ValueError(
@@ -129,6 +137,52 @@ class DetectorAdapter(BaseTaskHead):
     @property
     def _name(self) -> str:
         return f'{type(self).__name__} of task {self.task.name!r}'
+
+    def _refuse_unhostable(self, detector: dict) -> None:
+        """Raise ``ValueError`` for a detector that needs more than the
+        task's features and boxes: an RoI head without an RPN (Fast
+        R-CNN's, fed proposals precomputed in the data), or an RoI head
+        whose ``shared_head`` is a stage of the config's backbone (the C4
+        detectors', made for that backbone's channels)."""
+        roi_head = detector.get('roi_head') or {}
+        if roi_head and not detector.get('rpn_head'):
+            raise ValueError(
+                f'{self._name}: the detector has an roi_head but no '
+                'rpn_head; it takes proposals precomputed in its data '
+                '(LoadProposals): not hosted')
+        if roi_head.get('shared_head'):
+            raise ValueError(
+                f'{self._name}: roi_head.shared_head '
+                f'({roi_head["shared_head"].get("type")}) is a stage of the '
+                'backbone of the detector\'s config, made for its channels '
+                '(a C4 detector): not hosted; use an FPN detector')
+
+    def _refuse_own_preprocessing(self, preprocessor: Optional[dict],
+                                  scope: str) -> None:
+        """Raise ``ValueError`` for a data preprocessor that does more
+        than mmdet's ``DetDataPreprocessor`` (normalising and padding,
+        which the multi-task model's preprocessor does): BoxInst's, say,
+        makes the masks its loss needs. Its ``batch_augments`` are logged
+        as not applied."""
+        if not preprocessor:
+            return
+        from mmdet.models.data_preprocessors import DetDataPreprocessor
+        kind = preprocessor.get('type')
+        if isinstance(kind, str):
+            with MODELS.switch_scope_and_registry(
+                    preprocessor.get('_scope_', scope)) as registry:
+                kind = registry.get(kind)
+        if kind is not None and kind is not DetDataPreprocessor:
+            raise ValueError(
+                f'{self._name}: the detector\'s data preprocessor '
+                f'{kind.__name__} prepares more than normalised, padded '
+                'images (the multi-task model\'s preprocessor gives only '
+                'those), and the detector needs it: not hosted')
+        for augment in preprocessor.get('batch_augments') or []:
+            print_log(f'{self._name}: the detector\'s batch augmentation '
+                      f'{augment.get("type")} is not applied (the '
+                      'multi-task model\'s preprocessor prepares the batch '
+                      'for every task)', logger='current')
 
     def _neck_levels(self, neck: Optional[dict]) -> Optional[int]:
         """How many feature levels the detector's neck takes: as many as
@@ -149,22 +203,24 @@ class DetectorAdapter(BaseTaskHead):
             return None if levels is None else list(levels)
         return list(levels)[-self.levels:]
 
-    def _delivered_strides(self, neck: Optional[dict],
-                           scope: str) -> Optional[List[int]]:
-        """The strides of the levels the detector's heads get.
+    def _delivered_strides(self, necks: Optional[List[dict]]
+                           ) -> Optional[List[int]]:
+        """The strides of the levels the detector's heads get from its
+        neck (several: in sequence).
 
         Raises:
             ValueError: When the neck cannot be built for the features,
                 naming them and the neck's error.
         """
         try:
-            built = None if neck is None else MODELS.build(
-                dict(neck, _scope_=neck.get('_scope_', scope)))
+            built = None if not necks else MODELS.build(
+                necks if len(necks) > 1 else necks[0])
         except (AssertionError, ValueError, TypeError, KeyError) as error:
+            names = ' then '.join(str(n['type']) for n in necks)
             raise ValueError(
-                f'{self._name}: the neck {neck["type"]} cannot be built for '
-                f'the features it gets (in_channels '
-                f'{neck.get("in_channels")}, strides '
+                f'{self._name}: the neck {names} cannot be built for the '
+                f'features it gets (in_channels '
+                f'{necks[0].get("in_channels")}, strides '
                 f'{self._deepest(self.feature_strides)}): '
                 f'{type(error).__name__}: {error}; its other channel '
                 'settings describe the backbone of its config') from error
@@ -216,6 +272,21 @@ def _plain(cfg: dict) -> dict:
     if isinstance(cfg, ConfigDict):
         cfg = cfg.to_dict()
     return copy.deepcopy(dict(cfg))
+
+
+def _in_config_order(channels: List[int],
+                     configured: Union[int, Sequence[int], None]
+                     ) -> Union[int, List[int]]:
+    """The features' ``channels`` (shallowest first) as a neck config
+    gives its ``in_channels``: one int (the deepest), or a list, deepest
+    first where the config's decreases (YOLOv3's neck counts its inputs
+    from the deepest)."""
+    if isinstance(configured, int):
+        return channels[-1]
+    if isinstance(configured, (list, tuple)) and len(configured) > 1 and \
+            all(a > b for a, b in zip(configured, configured[1:])):
+        return list(reversed(channels))
+    return list(channels)
 
 
 def _replace_everywhere(cfg: Union[dict, list], key: str, value) -> None:
@@ -277,5 +348,5 @@ def _built_strides(detector: torch.nn.Module
 def _prior_stride_args_of(head: torch.nn.Module) -> str:
     """The config key that sets a built dense head's prior strides."""
     keys = prior_stride_args(dict(type=type(head)))
-    return next((f'{key}.strides' for key in keys if key != 'strides'),
-                'strides')
+    return next((f'{key}.strides' for key, generator in keys.items()
+                 if generator is not None), 'strides')

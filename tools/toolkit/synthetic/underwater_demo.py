@@ -109,8 +109,8 @@ _DRAW = dict(holothurian=_holothurian, echinus=_echinus, scallop=_scallop,
 
 def render_clean_scene(rng: np.random.Generator, size: int
                        ) -> Tuple[np.ndarray, List[Tuple[int, list]]]:
-    """A clean RGB scene in [0, 1] and its ``(class index, xywh box)``s,
-    each box the tight box of the object's pixels."""
+    """A clean RGB scene in [0, 1] and its ``(class index, xywh box,
+    polygons)``, each box the tight box of the object's pixels."""
     canvas = _seabed(rng, size)
     objects = []
     taken = np.zeros((size, size), bool)
@@ -131,8 +131,17 @@ def render_clean_scene(rng: np.random.Generator, size: int
         taken[cy - r:cy + r, cx - r:cx + r] = True
         x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
         objects.append((label, [float(x0), float(y0), float(x1 - x0),
-                                float(y1 - y0)]))
+                                float(y1 - y0)], _polygons(mask)))
     return np.clip(canvas, 0, 1), objects
+
+
+def _polygons(mask: np.ndarray) -> List[List[float]]:
+    """The outlines of a 0/1 mask as COCO polygons (``[x, y, ...]``, at
+    least 3 points each)."""
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_SIMPLE)
+    return [c.reshape(-1).astype(float).tolist() for c in contours
+            if len(c) >= 3]
 
 
 def degrade(clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -173,11 +182,11 @@ def make_underwater_demo(out: str, num_train: int, num_test: int,
                        degrade(clean, rng))
             images.append(dict(id=i + 1, file_name=name, width=size,
                                height=size))
-            for label, box in objects:
+            for label, box, polygons in objects:
                 annotations.append(dict(
                     id=len(annotations) + 1, image_id=i + 1,
                     category_id=label + 1, bbox=box, area=box[2] * box[3],
-                    iscrowd=0))
+                    segmentation=polygons, iscrowd=0))
         os.makedirs(osp.join(out, 'annotations'), exist_ok=True)
         with open(osp.join(out, 'annotations', f'instances_{split}.json'),
                   'w') as f:

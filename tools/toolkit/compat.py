@@ -1,0 +1,489 @@
+"""Hosting every model family that the installed mmdet and mmseg bundle as
+a task of SquadNet-tiny, checked against mmdet's and mmseg's own losses
+(``tools/analysis_tools/compat_matrix.py``).
+
+A family is a folder of the package's bundled configs. Its representative
+is the first config its ``metafile.yml`` lists that exists (the folder's
+headline model), else its alphabetically first config with a ``model``.
+Each family ends as one of :data:`STATUSES`:
+
+* ``works``: the model builds, trains 2 iterations with finite losses and
+  a gradient for every parameter of the hosted part, predicts in original
+  image coordinates, and its loss equals the package's own loss on the
+  same features, targets and seed (the oracle);
+* ``refused``: mmsquad raised a clear error while building the model,
+  before any iteration (the first line of its message is recorded);
+* ``not a task model``: the folder holds no model a task can host
+  (datasets only, tracking or re-identification, semi-supervised
+  training around a detector, models that need a text encoder);
+* ``FAILED``: anything else (an exception from another package, a loss
+  that is not finite or differs from the oracle, a parameter without a
+  gradient, a wrong prediction).
+"""
+import copy
+import glob
+import os
+import os.path as osp
+import time
+import traceback
+from typing import Callable, Dict, List, NamedTuple, Optional
+
+import mmengine
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.optim import OptimWrapper
+from mmengine.structures import PixelData
+
+STATUSES = ('works', 'refused', 'not a task model', 'FAILED')
+PACKAGES = ('mmdet', 'mmseg')
+#: The summary line of each package: what its families are.
+FAMILY_WORDS = {'mmdet': 'mmdet detector families',
+                'mmseg': 'mmseg decode-head families'}
+#: A loss and the oracle's agree to this relative tolerance.
+RTOL = 1e-4
+PACKAGE_DIR = osp.dirname(osp.abspath(__import__('mmsquad').__file__))
+REPO = osp.dirname(PACKAGE_DIR)
+
+
+class Outcome(NamedTuple):
+    """How one family ended: its status and the reason or message."""
+    family: str
+    config: str
+    status: str
+    detail: str
+    seconds: float
+
+
+class NotATaskModel(Exception):
+    """The family holds no model a task can host (the reason)."""
+
+
+class Mismatch(Exception):
+    """A hosted model trains or predicts differently from its package."""
+
+
+def configs_dir(package: str) -> str:
+    """The bundled configs of an installed OpenMMLab package."""
+    module = __import__(package)
+    return osp.join(osp.dirname(module.__file__), '.mim', 'configs')
+
+
+def families(package: str) -> List[str]:
+    """The family folders of a package's bundled configs (``_base_`` is
+    the parts they inherit, not a family)."""
+    root = configs_dir(package)
+    return sorted(name for name in os.listdir(root)
+                  if osp.isdir(osp.join(root, name))
+                  and not name.startswith('_'))
+
+
+def representative(package: str, family: str) -> Optional[str]:
+    """The family's representative config (path relative to the package's
+    configs): the first its ``metafile.yml`` lists that exists, else the
+    alphabetically first that defines a ``model``; None if none does."""
+    root = configs_dir(package)
+    metafile = osp.join(root, family, 'metafile.yml')
+    if osp.exists(metafile):
+        for model in mmengine.load(metafile).get('Models') or []:
+            config = model.get('Config', '')
+            relative = config.split('configs/', 1)[-1]
+            if osp.exists(osp.join(root, relative)):
+                return relative
+    for path in sorted(glob.glob(osp.join(root, family, '**', '*.py'),
+                                 recursive=True)):
+        try:
+            if 'model' in Config.fromfile(path,
+                                          import_custom_modules=False):
+                return osp.relpath(path, root)
+        except Exception:  # a config this installation cannot read
+            continue
+    return None
+
+
+def raised_by_mmsquad(error: BaseException) -> bool:
+    """Whether the innermost frame that raised ``error`` is mmsquad's own
+    code (a refusal with a message) rather than another package's."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return False
+    return osp.abspath(frames[-1].filename).startswith(PACKAGE_DIR + os.sep)
+
+
+def first_line(error: BaseException, limit: int = 300) -> str:
+    """``Type: message`` of an exception, on one line, cut to ``limit``."""
+    text = f'{type(error).__name__}: {error}'.replace('\n', ' ').replace(
+        '|', '/')
+    return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+def check_family(package: str, family: str, data_root: str) -> Outcome:
+    """Host one family's representative and return how it ended."""
+    start = time.perf_counter()
+    config = representative(package, family)
+    if config is None:
+        return Outcome(family, '', 'not a task model',
+                       'no config with a model (datasets or shared parts)',
+                       time.perf_counter() - start)
+    check = check_detector if package == 'mmdet' else check_decode_head
+    try:
+        status, detail = check(osp.join(configs_dir(package), config),
+                               data_root)
+    except NotATaskModel as reason:
+        status, detail = 'not a task model', str(reason)
+    except Exception as error:  # every failure is recorded, not raised
+        status, detail = 'FAILED', first_line(error)
+    return Outcome(family, config, status, detail,
+                   time.perf_counter() - start)
+
+
+def _build(build: Callable[[], torch.nn.Module]):
+    """``(model, None)``, or ``(None, refusal)`` when mmsquad refuses the
+    component; another package's exception propagates (a failure)."""
+    try:
+        return build(), None
+    except Exception as error:
+        if raised_by_mmsquad(error) and isinstance(error, (ValueError,
+                                                           TypeError)):
+            return None, first_line(error)
+        raise
+
+
+def _model_class(registry, cfg: dict) -> type:
+    kind = cfg['type']
+    found = registry.get(kind) if isinstance(kind, str) else kind
+    if found is None:
+        raise Mismatch(f'{kind} is not registered in the installed package')
+    return found
+
+
+def _gradless(module: torch.nn.Module) -> List[str]:
+    return [name for name, p in module.named_parameters()
+            if p.requires_grad and p.grad is None]
+
+
+def _train_twice(model, raw: dict, hosted: torch.nn.Module) -> None:
+    """One backward pass checked for a gradient on every parameter of
+    ``hosted``, then two training steps with finite losses."""
+    model.train()
+    data = model.data_preprocessor(copy.deepcopy(raw), True)
+    losses = model(**data, mode='loss')
+    total, _ = model.parse_losses(losses)
+    total.backward()
+    missing = _gradless(hosted)
+    if missing:
+        raise Mismatch(f'{len(missing)} parameters get no gradient '
+                       f'({missing[0]}, ...): DDP would need '
+                       'find_unused_parameters')
+    model.zero_grad()
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-4))
+    for _ in range(2):
+        log = model.train_step(copy.deepcopy(raw), wrapper)
+        bad = [k for k, v in log.items() if not torch.isfinite(v).all()]
+        if bad:
+            raise Mismatch(f'losses not finite: {bad}')
+
+
+def _same(name: str, ours: float, theirs: float) -> None:
+    if not abs(ours - theirs) <= RTOL * max(1.0, abs(theirs)):
+        raise Mismatch(f'{name} {ours:.6g} differs from the package\'s own '
+                       f'{theirs:.6g} on the same features')
+
+
+# -- mmdet -------------------------------------------------------------------
+
+UNDERWATER_CONFIG = osp.join(REPO, 'configs', 'squad',
+                             'underwater_demo.py')
+
+
+def _not_a_detector(model_cfg: dict) -> None:
+    """Raise :class:`NotATaskModel` for a model that is no detector a box
+    task can host."""
+    from mmdet.models.detectors import BaseDetector
+    from mmdet.registry import MODELS as DET_MODELS
+    kind = _model_class(DET_MODELS, model_cfg)
+    if 'language_model' in model_cfg:
+        raise NotATaskModel(f'{kind.__name__} detects from text prompts '
+                            'through a language model (grounding)')
+    names = [base.__name__ for base in kind.__mro__]
+    if 'SemiBaseDetector' in names:
+        raise NotATaskModel(f'{kind.__name__} is semi-supervised training '
+                            '(teacher and student) around a detector')
+    if not issubclass(kind, BaseDetector):
+        role = next((n for n in names if n.startswith('Base')), names[1])
+        raise NotATaskModel(f'{kind.__name__} is a {role} (video tracking '
+                            'or re-identification), not a detector')
+
+
+def _keep_every_box(cfg) -> None:
+    """Set every ``score_thr`` to 0: an untrained detector's scores are
+    below mmdet's thresholds, and the check needs boxes."""
+    if isinstance(cfg, dict):
+        if 'score_thr' in cfg:
+            cfg['score_thr'] = 0.0
+        items = cfg.values()
+    else:
+        items = cfg
+    for item in items:
+        if isinstance(item, (dict, list)):
+            _keep_every_box(item)
+
+
+def _annotations_loaded(bundled: Config) -> dict:
+    """What the bundled config's training pipeline loads besides boxes
+    (``with_mask``, ``poly2mask``, ``with_seg``): its detector trains on
+    it."""
+    loader = bundled.get('train_dataloader') or {}
+    dataset = loader.get('dataset') or {}
+    while 'pipeline' not in dataset and isinstance(dataset.get('dataset'),
+                                                     dict):
+        dataset = dataset['dataset']
+    for step in dataset.get('pipeline') or bundled.get('train_pipeline') \
+            or []:
+        if str(step.get('type', '')).endswith('LoadAnnotations'):
+            return {k: v for k, v in step.items()
+                    if k in ('with_mask', 'poly2mask')}
+    return {}
+
+
+def check_detector(path: str, data_root: str):
+    """Host an mmdet config's detector as the det task of the underwater
+    model (SquadNet-tiny) on the demo data in ``data_root``."""
+    from mmsquad.registry import DATASETS, MODELS
+    bundled = Config.fromfile(path, import_custom_modules=False)
+    detector = bundled.model.to_dict()
+    _not_a_detector(detector)
+    _keep_every_box(detector)
+    cfg = Config.fromfile(UNDERWATER_CONFIG)
+    for step in cfg.train_dataloader.dataset.pipeline:
+        if step['type'].endswith('LoadAnnotations'):
+            step.update(_annotations_loaded(bundled))
+    cfg.model.backbone.arch = 'tiny'
+    cfg.model.heads.det = dict(type='DetectorAdapter', detector=detector,
+                               num_classes=4, strides_from_features=True)
+
+    def build():
+        torch.manual_seed(0)
+        model = MODELS.build(cfg.model)
+        model.init_weights()
+        return model
+
+    model, refusal = _build(build)
+    if refusal:
+        return 'refused', refusal
+    dataset = DATASETS.build(dict(cfg.train_dataloader.dataset.to_dict(),
+                                  data_root=data_root))
+    raw = pseudo_collate([dataset[i] for i in range(2)])
+    adapter = model.heads.det
+    _train_twice(model, raw, adapter)
+    # Losses with state (GHM's running statistics) see the same state.
+    own = copy.deepcopy(adapter.detector)
+    with torch.no_grad():  # in training mode: query heads need it
+        data = model.data_preprocessor(copy.deepcopy(raw), True)
+        torch.manual_seed(1)
+        ours = sum(float(v) for k, v in model(**data, mode='loss').items()
+                   if k.startswith('det.') and 'loss' in k)
+        torch.manual_seed(1)
+        feats = tuple(model.extract_feats(data['inputs'])['det'])
+        feats = feats[-adapter.levels:] if adapter.levels else feats
+        theirs, _ = own.parse_losses(own.loss(feats,
+                                              data['data_samples']))
+        _same('the detector loss', ours, float(theirs))
+        model.eval()
+        samples = model.test_step(copy.deepcopy(raw))
+        feats = tuple(model.extract_feats(data['inputs'])['det'])
+        feats = feats[-adapter.levels:] if adapter.levels else feats
+        data = model.data_preprocessor(copy.deepcopy(raw), False)
+        unscaled = adapter.detector.predict(
+            tuple(f.float() for f in feats), data['data_samples'],
+            rescale=False)
+    for sample, before in zip(samples, unscaled):
+        boxes = sample.pred_instances.bboxes
+        if len(boxes) != len(before.pred_instances.bboxes):
+            raise Mismatch(f'{len(boxes)} boxes predicted, the detector '
+                           f'predicts {len(before.pred_instances.bboxes)}')
+        scale = boxes.new_tensor(sample.scale_factor).repeat(2)
+        if not torch.allclose(boxes, before.pred_instances.bboxes / scale,
+                              rtol=1e-4, atol=1e-3):
+            raise Mismatch('predicted boxes are not the detector\'s own in '
+                           'original image coordinates')
+    return 'works', f'{type(adapter.detector).__name__}'
+
+
+# -- mmseg -------------------------------------------------------------------
+
+SEG_SIZE = 64
+
+
+def _segmentor_heads(model_cfg: dict) -> dict:
+    """The decode and auxiliary heads of an mmseg segmentor config, for a
+    task of the model (``in_channels`` and ``num_classes`` removed, as the
+    mixing guide says), or :class:`NotATaskModel`."""
+    from mmseg.models.segmentors import EncoderDecoder
+    from mmseg.registry import MODELS as SEG_MODELS
+    kind = _model_class(SEG_MODELS, model_cfg)
+    if 'text_encoder' in model_cfg:
+        raise NotATaskModel(f'{kind.__name__} segments from text prompts '
+                            'through a text encoder (open vocabulary)')
+    if not issubclass(kind, EncoderDecoder) or 'decode_head' not in \
+            model_cfg:
+        raise NotATaskModel(f'{kind.__name__} has no decode head')
+
+    def plain(head):
+        if isinstance(head, list):
+            return [plain(h) for h in head]
+        head = dict(head, _scope_='mmseg')
+        head.pop('in_channels', None)
+        head.pop('num_classes', None)
+        return head
+
+    heads = dict(head=plain(model_cfg['decode_head']),
+                 backbone_levels=_backbone_levels(model_cfg))
+    if model_cfg.get('auxiliary_head'):
+        heads['auxiliary_head'] = plain(model_cfg['auxiliary_head'])
+    return heads
+
+
+def _backbone_levels(model_cfg: dict) -> int:
+    """How many levels the segmentor config's backbone gives: its
+    ``out_indices`` (given, or its class's default), else one more than
+    the deepest ``in_index`` of its heads."""
+    import inspect
+
+    from mmseg.registry import MODELS as SEG_MODELS
+    backbone = model_cfg.get('backbone') or {}
+    out = backbone.get('out_indices')
+    if out is None and isinstance(backbone.get('type'), str):
+        kind = SEG_MODELS.get(backbone['type'])
+        if kind is not None:
+            param = inspect.signature(kind.__init__).parameters.get(
+                'out_indices')
+            out = None if param is None else param.default
+    if isinstance(out, (list, tuple)) and out:
+        return len(out)
+    heads = [model_cfg['decode_head'], model_cfg.get('auxiliary_head')]
+    indices = []
+    for head in heads:
+        for h in (head if isinstance(head, list) else [head]):
+            if h:
+                index = h.get('in_index', -1)
+                indices += index if isinstance(index, (list, tuple)) \
+                    else [index]
+    return max(indices + [0]) + 1
+
+
+def _seg_samples(samples: list) -> list:
+    from mmseg.structures import SegDataSample
+    converted = []
+    for sample in samples:
+        seg = SegDataSample(gt_sem_seg=PixelData(
+            data=sample.gt_semseg.data))
+        seg.set_metainfo(dict(img_shape=(SEG_SIZE, SEG_SIZE),
+                              pad_shape=(SEG_SIZE, SEG_SIZE)))
+        converted.append(seg)
+    return converted
+
+
+def check_decode_head(path: str, data_root: str):
+    """Host an mmseg config's decode head (and auxiliary heads) as the
+    semseg task of SquadNet-tiny on random labels."""
+    from mmsquad.registry import MODELS
+    from toolkit.samples import random_samples
+    heads = _segmentor_heads(Config.fromfile(
+        path, import_custom_modules=False).model.to_dict())
+
+    def build():
+        torch.manual_seed(0)
+        model = MODELS.build(dict(
+            type='MultiTaskModel', tasks=['semseg'],
+            backbone=dict(type='SquadNet', arch='tiny'),
+            heads=dict(semseg=dict(type='DecodeHeadAdapter', **heads))))
+        model.init_weights()
+        return model
+
+    model, refusal = _build(build)
+    if refusal:
+        return 'refused', refusal
+    torch.manual_seed(0)
+    samples = random_samples(model.tasks, 2, SEG_SIZE)
+    samples[0].gt_semseg.data[:, :4] = 255  # ignored pixels
+    inputs = [torch.randint(0, 256, (3, SEG_SIZE, SEG_SIZE),
+                            dtype=torch.uint8) for _ in samples]
+    raw = dict(inputs=inputs, data_samples=samples)
+    adapter = model.heads.semseg
+    _train_twice(model, raw, adapter)
+    model.eval()  # the same statistics and no dropout in both
+    with torch.no_grad():
+        data = model.data_preprocessor(copy.deepcopy(raw), True)
+        ours = model(**data, mode='loss')
+        feats = list(model.extract_feats(data['inputs'])['semseg'])
+        seg = _seg_samples(data['data_samples'])
+        for name, head in [('head', adapter.head), *(
+                (f'auxiliary head {i}', h)
+                for i, h in enumerate(adapter.auxiliary_heads))]:
+            theirs = head.loss_by_feat(head(feats), seg)
+            prefix = 'semseg.' if head is adapter.head else (
+                'semseg.aux.' if len(adapter.auxiliary_heads) == 1
+                else f'semseg.aux_{name.split()[-1]}.')
+            mine = sum(float(v) for k, v in ours.items()
+                       if k.startswith(prefix) and 'loss' in k and (
+                           head is not adapter.head or '.aux' not in k))
+            _same(f'the {name} loss', mine, sum(
+                float(v) for k, v in theirs.items() if 'loss' in k))
+        predicted = model.test_step(copy.deepcopy(raw))
+    for sample in predicted:
+        shape = tuple(sample.pred_semseg.data.shape[-2:])
+        if shape != (SEG_SIZE, SEG_SIZE):
+            raise Mismatch(f'pred_semseg of shape {shape}, not the image\'s')
+    return 'works', type(adapter.head).__name__
+
+
+# -- the report --------------------------------------------------------------
+
+def summary_line(package: str, outcomes: List[Outcome]) -> str:
+    """``mmdet detector families: W works, R refused, N not a task model,
+    F FAILED of T``."""
+    counts = {status: sum(o.status == status for o in outcomes)
+              for status in STATUSES}
+    return (f'{FAMILY_WORDS[package]}: ' + ', '.join(
+        f'{counts[s]} {s}' for s in STATUSES) + f' of {len(outcomes)}')
+
+
+def versions() -> Dict[str, str]:
+    """The versions (and mmsquad's commit) the matrix was made with."""
+    import mmcv
+    import mmdet
+    import mmseg
+
+    import mmsquad
+    from toolkit.experiment import code_commit
+    return {'mmsquad': f'{mmsquad.__version__} ({code_commit()})',
+            'mmdet': mmdet.__version__,
+            'mmseg': mmseg.__version__, 'mmcv': mmcv.__version__,
+            'mmengine': mmengine.__version__, 'torch': torch.__version__}
+
+
+def markdown(results: Dict[str, List[Outcome]]) -> str:
+    """``docs/compatibility.md``: versions, the summary lines, one table
+    per package with one row per family."""
+    lines = [
+        '# Compatibility with mmdet and mmseg', '',
+        'Every model family (config folder) that the installed mmdet and '
+        'mmseg bundle, hosted as a task of SquadNet-tiny by '
+        '`make compat` (`tools/analysis_tools/compat_matrix.py`): its '
+        "representative config (the first its `metafile.yml` lists) "
+        'trains 2 iterations on generated data, predicts, and its loss '
+        "is compared with the package's own on the same features "
+        '(`tools/toolkit/compat.py` states the rules).', '',
+        'Versions: ' + ', '.join(f'{k} {v}' for k, v in
+                                 versions().items()) + '.', '']
+    lines += [summary_line(p, results[p]) for p in PACKAGES if p in results]
+    for package in PACKAGES:
+        if package not in results:
+            continue
+        lines += ['', f'## {package}', '',
+                  '| family | config | status | detail |',
+                  '|---|---|---|---|']
+        lines += [f'| {o.family} | {o.config} | {o.status} | {o.detail} |'
+                  for o in results[package]]
+    return '\n'.join(lines) + '\n'
