@@ -8,7 +8,7 @@ Each family's representative config is hosted on SquadNet-tiny, trained
 2 iterations on generated data, made to predict, and compared with its
 package's own loss (the rules: ``tools/toolkit/compat.py``). Finished
 families are cached in ``--work-dir`` (keyed by the packages' versions
-and mmsquad's commit), so that an interrupted run goes on where it
+and mmsquad's source), so that an interrupted run goes on where it
 stopped. Without
 ``--families`` it writes ``--out`` with the table and the summary lines.
 """
@@ -71,7 +71,7 @@ def main() -> None:
     cache_path = osp.join(args.work_dir, 'cache.json')
     cache = {} if args.fresh or not osp.exists(cache_path) else json.load(
         open(cache_path))
-    stamp = json.dumps(compat.versions(), sort_keys=True)
+    stamp = compat.cache_key()
     chosen = selected(args.families)
     total = sum(len(f) for f in chosen.values())
     results, done = {}, 0

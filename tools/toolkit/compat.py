@@ -84,8 +84,9 @@ def representative(package: str, family: str) -> Optional[str]:
     alphabetically first that defines a ``model``; None if none does."""
     root = configs_dir(package)
     metafile = osp.join(root, family, 'metafile.yml')
-    if osp.exists(metafile):
-        for model in mmengine.load(metafile).get('Models') or []:
+    meta = mmengine.load(metafile) if osp.exists(metafile) else None
+    if isinstance(meta, dict):
+        for model in meta.get('Models') or []:
             config = model.get('Config', '')
             relative = config.split('configs/', 1)[-1]
             if osp.exists(osp.join(root, relative)):
@@ -120,7 +121,11 @@ def first_line(error: BaseException, limit: int = 300) -> str:
 def check_family(package: str, family: str, data_root: str) -> Outcome:
     """Host one family's representative and return how it ended."""
     start = time.perf_counter()
-    config = representative(package, family)
+    try:
+        config = representative(package, family)
+    except Exception as error:  # a folder this installation cannot read
+        return Outcome(family, '', 'FAILED', first_line(error),
+                       time.perf_counter() - start)
     if config is None:
         return Outcome(family, '', 'not a task model',
                        'no config with a model (datasets or shared parts)',
@@ -461,6 +466,22 @@ def versions() -> Dict[str, str]:
             'mmdet': mmdet.__version__,
             'mmseg': mmseg.__version__, 'mmcv': mmcv.__version__,
             'mmengine': mmengine.__version__, 'torch': torch.__version__}
+
+
+def cache_key() -> str:
+    """What a cached outcome depends on: the packages' versions and
+    mmsquad's source (a digest of ``mmsquad/**/*.py``)."""
+    import hashlib
+    import json
+    digest = hashlib.sha256()
+    for path in sorted(glob.glob(osp.join(PACKAGE_DIR, '**', '*.py'),
+                                 recursive=True)):
+        digest.update(osp.relpath(path, PACKAGE_DIR).encode())
+        with open(path, 'rb') as f:
+            digest.update(f.read())
+    found = {k: v for k, v in versions().items() if k != 'mmsquad'}
+    return json.dumps(dict(found, mmsquad=digest.hexdigest()[:16]),
+                      sort_keys=True)
 
 
 def markdown(results: Dict[str, List[Outcome]]) -> str:
