@@ -7,6 +7,11 @@ is the first config its ``metafile.yml`` lists that exists (the folder's
 headline model), else its alphabetically first config with a ``model``.
 Each family ends as one of :data:`STATUSES`:
 
+The model is built in a one-process group (mmcv's SyncBN needs one to be
+constructed), then reverted to BatchNorm as a runner without DDP does,
+and without downloads (``Pretrained`` initialisations of a detector
+config dropped).
+
 * ``works``: the model builds, trains 2 iterations with finite losses and
   a gradient for every parameter of the hosted part, predicts in original
   image coordinates, and its loss equals the package's own loss on the
@@ -20,18 +25,22 @@ Each family ends as one of :data:`STATUSES`:
   that is not finite or differs from the oracle, a parameter without a
   gradient, a wrong prediction).
 """
+import contextlib
 import copy
 import glob
 import os
 import os.path as osp
+import socket
 import time
 import traceback
-from typing import Callable, Dict, List, NamedTuple, Optional
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional
 
 import mmengine
 import torch
+import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
+from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import OptimWrapper
 from mmengine.structures import PixelData
 
@@ -142,11 +151,32 @@ def check_family(package: str, family: str, data_root: str) -> Outcome:
                    time.perf_counter() - start)
 
 
+@contextlib.contextmanager
+def _one_process_group() -> Iterator[None]:
+    """A one-process gloo group while a model is built: mmcv's SyncBN
+    cannot be constructed without one (as under ``dist_train.sh CONFIG
+    1``); the built model is then reverted to BatchNorm, as a runner
+    without DDP does."""
+    if dist.is_initialized():
+        yield
+        return
+    with socket.socket() as free:
+        free.bind(('127.0.0.1', 0))
+        port = free.getsockname()[1]
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}',
+                            rank=0, world_size=1)
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
+
+
 def _build(build: Callable[[], torch.nn.Module]):
     """``(model, None)``, or ``(None, refusal)`` when mmsquad refuses the
     component; another package's exception propagates (a failure)."""
     try:
-        return build(), None
+        with _one_process_group():
+            return build(), None
     except Exception as error:
         if raised_by_mmsquad(error) and isinstance(error, (ValueError,
                                                            TypeError)):
@@ -234,6 +264,35 @@ def _keep_every_box(cfg) -> None:
             _keep_every_box(item)
 
 
+def _same_state(detector: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``detector`` for the oracle, so that losses with state
+    (GHM's running statistics) see the same state in both computations;
+    the detector itself where it cannot be copied (YOLACT keeps tensors
+    made in a graph)."""
+    try:
+        return copy.deepcopy(detector)
+    except RuntimeError:
+        return detector
+
+
+def _without_downloads(cfg) -> None:
+    """Drop every ``Pretrained`` ``init_cfg`` (the check runs offline and
+    is about hosting, not about weights)."""
+    if isinstance(cfg, dict):
+        init = cfg.get('init_cfg')
+        if isinstance(init, dict) and init.get('type') == 'Pretrained':
+            del cfg['init_cfg']
+        elif isinstance(init, list):
+            cfg['init_cfg'] = [i for i in init
+                               if i.get('type') != 'Pretrained'] or None
+        items = cfg.values()
+    else:
+        items = cfg
+    for item in items:
+        if isinstance(item, (dict, list)):
+            _without_downloads(item)
+
+
 def _annotations_loaded(bundled: Config) -> dict:
     """What the bundled config's training pipeline loads besides boxes
     (``with_mask``, ``poly2mask``, ``with_seg``): its detector trains on
@@ -259,6 +318,7 @@ def check_detector(path: str, data_root: str):
     detector = bundled.model.to_dict()
     _not_a_detector(detector)
     _keep_every_box(detector)
+    _without_downloads(detector)
     cfg = Config.fromfile(UNDERWATER_CONFIG)
     for step in cfg.train_dataloader.dataset.pipeline:
         if step['type'].endswith('LoadAnnotations'):
@@ -271,7 +331,7 @@ def check_detector(path: str, data_root: str):
         torch.manual_seed(0)
         model = MODELS.build(cfg.model)
         model.init_weights()
-        return model
+        return revert_sync_batchnorm(model)  # as a runner without DDP
 
     model, refusal = _build(build)
     if refusal:
@@ -281,8 +341,7 @@ def check_detector(path: str, data_root: str):
     raw = pseudo_collate([dataset[i] for i in range(2)])
     adapter = model.heads.det
     _train_twice(model, raw, adapter)
-    # Losses with state (GHM's running statistics) see the same state.
-    own = copy.deepcopy(adapter.detector)
+    own = _same_state(adapter.detector)
     with torch.no_grad():  # in training mode: query heads need it
         data = model.data_preprocessor(copy.deepcopy(raw), True)
         torch.manual_seed(1)
@@ -404,7 +463,7 @@ def check_decode_head(path: str, data_root: str):
             backbone=dict(type='SquadNet', arch='tiny'),
             heads=dict(semseg=dict(type='DecodeHeadAdapter', **heads))))
         model.init_weights()
-        return model
+        return revert_sync_batchnorm(model)  # as a runner without DDP
 
     model, refusal = _build(build)
     if refusal:
