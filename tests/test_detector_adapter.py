@@ -265,3 +265,32 @@ def test_detector_config_without_box_task_is_refused():
     with pytest.raises(TypeError, match='not a BoxTask'):
         MODELS.build(dict(type='DetectorAdapter', task='semseg',
                           detector=bundled_detector('Faster R-CNN')))
+
+
+def test_prior_stride_arguments_are_found_in_what_a_head_takes():
+    """RepPoints sets its priors from point_strides (strides_from_features
+    refused it while asked to set them); GuidedAnchorHead takes approx_
+    and square_anchor_generator but not AnchorHead's anchor_generator
+    (its build failed on that keyword)."""
+    from mmsquad.models.heads.dense_head_adapter import prior_stride_args
+    reppoints = prior_stride_args(dict(_scope_='mmdet',
+                                       type='RepPointsHead'))
+    assert set(reppoints) == {'strides', 'point_strides'}
+    guided = prior_stride_args(dict(_scope_='mmdet', type='GuidedAnchorHead'))
+    assert set(guided) == {'approx_anchor_generator',
+                           'square_anchor_generator'}
+    assert guided['approx_anchor_generator']['type'] == 'AnchorGenerator'
+
+
+def test_reppoints_takes_its_point_strides_from_the_features(
+        underwater_root):
+    detector = Config.fromfile(osp.join(
+        MMDET_CONFIGS, 'reppoints/reppoints-bbox_r50_fpn-gn_head-gn-grid_'
+        '1x_coco.py')).model
+    model = build_model(detector, strides_from_features=True)
+    head = model.heads.det.detector.bbox_head
+    assert list(head.point_strides) == [
+        s[0] for s in head.prior_generator.strides] == [4, 8, 16, 32, 64]
+    log = model.train_step(raw_batch(underwater_root), OptimWrapper(
+        torch.optim.SGD(model.parameters(), lr=1e-3)))
+    assert all(torch.isfinite(v) for v in log.values())

@@ -250,18 +250,23 @@ def _not_a_detector(model_cfg: dict) -> None:
                             'or re-identification), not a detector')
 
 
+def _each_dict(cfg) -> Iterator[dict]:
+    """Every dict nested in a config (itself included); a visitor may
+    change the dict it is given before its items are walked."""
+    if isinstance(cfg, dict):
+        yield cfg
+        cfg = cfg.values()
+    for item in list(cfg):
+        if isinstance(item, (dict, list)):
+            yield from _each_dict(item)
+
+
 def _keep_every_box(cfg) -> None:
     """Set every ``score_thr`` to 0: an untrained detector's scores are
     below mmdet's thresholds, and the check needs boxes."""
-    if isinstance(cfg, dict):
-        if 'score_thr' in cfg:
-            cfg['score_thr'] = 0.0
-        items = cfg.values()
-    else:
-        items = cfg
-    for item in items:
-        if isinstance(item, (dict, list)):
-            _keep_every_box(item)
+    for item in _each_dict(cfg):
+        if 'score_thr' in item:
+            item['score_thr'] = 0.0
 
 
 def _same_state(detector: torch.nn.Module) -> torch.nn.Module:
@@ -278,19 +283,13 @@ def _same_state(detector: torch.nn.Module) -> torch.nn.Module:
 def _without_downloads(cfg) -> None:
     """Drop every ``Pretrained`` ``init_cfg`` (the check runs offline and
     is about hosting, not about weights)."""
-    if isinstance(cfg, dict):
-        init = cfg.get('init_cfg')
+    for item in _each_dict(cfg):
+        init = item.get('init_cfg')
         if isinstance(init, dict) and init.get('type') == 'Pretrained':
-            del cfg['init_cfg']
+            del item['init_cfg']
         elif isinstance(init, list):
-            cfg['init_cfg'] = [i for i in init
-                               if i.get('type') != 'Pretrained'] or None
-        items = cfg.values()
-    else:
-        items = cfg
-    for item in items:
-        if isinstance(item, (dict, list)):
-            _without_downloads(item)
+            item['init_cfg'] = [i for i in init
+                                if i.get('type') != 'Pretrained'] or None
 
 
 def _annotations_loaded(bundled: Config) -> dict:

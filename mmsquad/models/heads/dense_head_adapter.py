@@ -276,28 +276,45 @@ def probe_neck_strides(neck: nn.Module, strides: Sequence[int],
     return [size // out.shape[-1] for out in outs]
 
 
+def init_parameters(cls: type) -> Dict[str, object]:
+    """The ``__init__`` parameters a class takes (name: default): its own,
+    and its bases' as long as each ``__init__`` passes ``**kwargs`` on
+    (GuidedAnchorHead takes no ``anchor_generator``, though AnchorHead
+    does)."""
+    found: Dict[str, object] = {}
+    for klass in getattr(cls, '__mro__', ()):
+        if '__init__' not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters
+        for name, param in params.items():
+            if name != 'self' and param.kind not in (param.VAR_POSITIONAL,
+                                                     param.VAR_KEYWORD):
+                found.setdefault(name, param.default)
+        if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            break
+    return found
+
+
 def prior_stride_args(head: dict) -> Dict[str, Optional[dict]]:
     """The arguments of an mmdet head config that set its prior strides:
-    ``{'anchor_generator' / 'prior_generator': its config (given, or the
-    head class's default), 'strides' / 'featmap_strides': None}``, for
-    those the config gives or the class (through its bases) takes."""
+    its prior generators (``anchor_generator``, ``prior_generator``,
+    GuidedAnchorHead's ``approx_`` and ``square_anchor_generator``: their
+    configs, given or the class's defaults) and its stride lists
+    (``strides``, YOLOv3's ``featmap_strides``, RepPoints'
+    ``point_strides``: None), for those the config gives or the class
+    takes."""
     scope = head.get('_scope_')
     with MODELS.switch_scope_and_registry(scope) as registry:
         cls = registry.get(head['type']) if isinstance(head['type'], str) \
             else head['type']
-    defaults: Dict[str, object] = {}
-    for klass in getattr(cls, '__mro__', ()):
-        if '__init__' in vars(klass):
-            for name, param in inspect.signature(
-                    klass.__init__).parameters.items():
-                defaults.setdefault(name, param.default)
+    defaults = init_parameters(cls)
     args: Dict[str, Optional[dict]] = {}
-    for key in ('anchor_generator', 'prior_generator'):
-        value = head.get(key, defaults.get(key))
-        if isinstance(value, dict):
-            args[key] = dict(value)
-    for key in ('strides', 'featmap_strides'):  # YOLOv3's: featmap_
-        if key in head or key in defaults:
+    for key in [*defaults, *(k for k in head if k not in defaults)]:
+        if key.endswith(('anchor_generator', 'prior_generator')):
+            value = head.get(key, defaults.get(key))
+            if isinstance(value, dict):
+                args[key] = dict(value)
+        elif key in ('strides', 'featmap_strides', 'point_strides'):
             args[key] = None
     return args
 
