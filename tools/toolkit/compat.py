@@ -354,9 +354,10 @@ def check_detector(path: str, data_root: str):
         _same('the detector loss', ours, float(theirs))
         model.eval()
         samples = model.test_step(copy.deepcopy(raw))
+        # The inputs test_step predicts on: preprocessed for testing.
+        data = model.data_preprocessor(copy.deepcopy(raw), False)
         feats = tuple(model.extract_feats(data['inputs'])['det'])
         feats = feats[-adapter.levels:] if adapter.levels else feats
-        data = model.data_preprocessor(copy.deepcopy(raw), False)
         unscaled = adapter.detector.predict(
             tuple(f.float() for f in feats), data['data_samples'],
             rescale=False)
@@ -481,16 +482,17 @@ def check_decode_head(path: str, data_root: str):
         ours = model(**data, mode='loss')
         feats = list(model.extract_feats(data['inputs'])['semseg'])
         seg = _seg_samples(data['data_samples'])
-        for name, head in [('head', adapter.head), *(
-                (f'auxiliary head {i}', h)
-                for i, h in enumerate(adapter.auxiliary_heads))]:
+        aux = adapter.auxiliary_heads
+        # The adapter's loss names: semseg.<loss>, semseg.aux.<loss>
+        # (semseg.aux_<i>.<loss> for several auxiliary heads).
+        for name, head, prefix in [('head', adapter.head, 'semseg.'), *(
+                (f'auxiliary head {i}', h,
+                 'semseg.aux.' if len(aux) == 1 else f'semseg.aux_{i}.')
+                for i, h in enumerate(aux))]:
             theirs = head.loss_by_feat(head(feats), seg)
-            prefix = 'semseg.' if head is adapter.head else (
-                'semseg.aux.' if len(adapter.auxiliary_heads) == 1
-                else f'semseg.aux_{name.split()[-1]}.')
             mine = sum(float(v) for k, v in ours.items()
-                       if k.startswith(prefix) and 'loss' in k and (
-                           head is not adapter.head or '.aux' not in k))
+                       if k.startswith(prefix) and 'loss' in k
+                       and k.count('.') == prefix.count('.'))
             _same(f'the {name} loss', mine, sum(
                 float(v) for k, v in theirs.items() if 'loss' in k))
         predicted = model.test_step(copy.deepcopy(raw))
