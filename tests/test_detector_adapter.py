@@ -12,6 +12,7 @@ from mmengine.optim import OptimWrapper
 import mmdet
 
 from conftest import UNDERWATER_DEMO_CONFIG
+from mmsquad.models.heads.dense_head_adapter import with_test_metainfo
 from mmsquad.registry import DATASETS, MODELS
 
 MMDET_CONFIGS = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs')
@@ -29,6 +30,13 @@ DETECTORS = {
     'Faster R-CNN': 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
     'Cascade R-CNN': 'cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py',
     'DINO': 'dino/dino-4scale_r50_8xb2-12e_coco.py',
+    # No neck: the head reads the features (its in_channels, and
+    # num_feat_levels, the stacks of its Hourglass backbone, are theirs);
+    # its heatmap views need contiguous tensors in a channels-last model.
+    'CornerNet': 'cornernet/cornernet_hourglass104_8xb6-210e-mstest_coco.py',
+    # Reads mmdet's test-time ``border`` (the image's place in the batch).
+    'CenterNet (DCN)': 'centernet/centernet_r18-dcnv2_8xb16-crop512-140e_'
+                       'coco.py',
 }
 
 
@@ -63,12 +71,20 @@ def build_model(detector, channels_last: bool = True, **det_args):
     return model
 
 
-def raw_batch(underwater_root: str, n: int = 2) -> dict:
+def raw_batch(underwater_root: str, n: int = 2, size: int = 128,
+              masks: bool = False) -> dict:
     """``n`` samples of the underwater demo (64x64 images, resized to
-    128x128 by the pipeline), as a data loader gives them."""
+    ``size`` by the pipeline; with instance ``masks`` if asked), as a data
+    loader gives them."""
     cfg = Config.fromfile(UNDERWATER_DEMO_CONFIG)
-    dataset = DATASETS.build(dict(cfg.train_dataloader.dataset.to_dict(),
-                                  data_root=underwater_root))
+    dataset = cfg.train_dataloader.dataset.to_dict()
+    for step in dataset['pipeline']:
+        for inner in step.get('transforms', [step]):
+            if inner['type'].endswith('Resize'):
+                inner['scale'] = (size, size)
+            if inner['type'].endswith('LoadAnnotations'):
+                inner['with_mask'] = masks
+    dataset = DATASETS.build(dict(dataset, data_root=underwater_root))
     return pseudo_collate([dataset[i] for i in range(n)])
 
 
@@ -94,6 +110,9 @@ def test_bundled_detector_trains_and_predicts_in_image_coordinates(
         # The detector's own boxes in the network's input coordinates.
         data = model.data_preprocessor(raw, False)
         feats = model.extract_feats(data['inputs'])['det']
+        feats = feats[-model.heads.det.levels:] if model.heads.det.levels \
+            else feats
+        with_test_metainfo(data['data_samples'])  # as mmdet's test pipeline
         unscaled = model.heads.det.detector.predict(
             tuple(f.float() for f in feats), data['data_samples'],
             rescale=False)
@@ -189,14 +208,82 @@ def test_a_one_level_neck_gets_one_level_and_every_parameter_learns(
     assert not idle
 
 
-def test_a_neck_that_cannot_take_the_features_is_refused_by_name():
-    """SSD's neck keeps VGG's channels in its out_channels: refused when
-    the model is built, naming the neck and the features (a bare
-    assertion before)."""
+def test_a_neck_that_fails_on_the_features_is_refused_by_name():
+    """NAS-FCOS's searched neck indexes the 4 levels of its backbone from
+    its start_level: tried on the task's 3 levels when built, it is
+    refused naming the neck and its error (an IndexError at the first
+    iteration before)."""
+    detector = Config.fromfile(osp.join(
+        MMDET_CONFIGS, 'nas_fcos/nas-fcos_r50-caffe_fpn_nashead-gn-head_4xb4-'
+        '1x_coco.py')).model
+    detector.neck.pop('init_cfg', None)
+    with pytest.raises(ValueError, match=r'the neck NASFCOS_FPN cannot be '
+                       r'built for the features it gets or fails on them.*'
+                       r'IndexError'):
+        build_model(detector, strides_from_features=True)
+
+
+def test_ssd_passes_the_features_through_its_neck_and_predicts(
+        underwater_root):
+    """SSD's neck passes its inputs on (its out_channels begin with its
+    in_channels): both, and the head's in_channels, follow the features
+    (a bare AssertionError before); its head, which has no loss_cls,
+    predicts despite mmdet 3.3's read of one (mmdetection#11063)."""
     detector = Config.fromfile(osp.join(MMDET_CONFIGS,
                                         'ssd/ssd300_coco.py')).model
-    with pytest.raises(ValueError, match=r'SSDNeck cannot be built.*\[\d+, '
-                       r'\d+'):
+    keep_every_box(detector)
+    model = build_model(detector, strides_from_features=True)
+    ssd = model.heads.det.detector
+    levels = list(model.heads.det.feature_channels[-2:])
+    assert ssd.neck.l2_norm.weight.numel() == levels[0]
+    assert list(ssd.bbox_head.in_channels)[:2] == levels
+    raw = raw_batch(underwater_root, size=320)  # SSD's unpadded levels
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-3))
+    log = model.train_step(raw, wrapper)
+    assert torch.isfinite(log['det.loss_cls']) and log['det.loss_cls'] > 0
+    model.eval()
+    with torch.no_grad():
+        samples = model.test_step(raw)
+    assert all(len(s.pred_instances.bboxes) for s in samples)
+
+
+def test_a_mask_branch_reads_its_level_at_the_features_stride(
+        underwater_root):
+    """CondInst's mask branch upsamples its level by mask_stride (8, P3's
+    in its config): checked against the stride of its start_level, set
+    from it with strides_from_features (the mask loss compared maps of
+    different sizes before)."""
+    detector = Config.fromfile(osp.join(
+        MMDET_CONFIGS, 'condinst/condinst_r50_fpn_ms-poly-90k_coco_'
+        'instance.py')).model
+    detector.bbox_head.strides = [4, 8, 16, 32, 64]  # the features' here
+    with pytest.raises(ValueError, match=r'mask_feature_head.mask_stride '
+                       r'\[8\] differ.*\[4\]'):
+        build_model(detector)
+    model = build_model(detector, strides_from_features=True)
+    assert model.heads.det.detector.mask_head.mask_feat_stride == 4
+    raw = raw_batch(underwater_root, masks=True)
+    log = model.train_step(raw, OptimWrapper(torch.optim.SGD(
+        model.parameters(), lr=1e-3)))
+    assert torch.isfinite(log['det.loss_mask'])
+
+
+@pytest.mark.parametrize('config, reason', [
+    ('ld/ld_r18-gflv1-r101_fpn_1x_coco.py',
+     r'distils from a teacher detector \(teacher_config'),
+    ('misc/d2_faster-rcnn_r50-caffe_fpn_ms-90k_coco.py',
+     'Detectron2Wrapper takes no backbone'),
+    ('panoptic_fpn/panoptic-fpn_r50_fpn_1x_coco.py',
+     'trains on semantic segmentation maps'),
+    ('htc/htc_r50_fpn_1x_coco.py', 'trains on semantic segmentation maps'),
+], ids=['ld', 'detectron2', 'panoptic_fpn', 'htc'])
+def test_detectors_that_need_more_than_features_and_boxes_are_refused(
+        config, reason):
+    """Refused when the model is built, saying why (before: a missing
+    teacher config file, a TypeError from the wrapper, an AttributeError
+    at the first iteration)."""
+    detector = Config.fromfile(osp.join(MMDET_CONFIGS, config)).model
+    with pytest.raises(ValueError, match=reason):
         build_model(detector, strides_from_features=True)
 
 

@@ -1,8 +1,9 @@
 """mmseg decode heads from mmseg's own bundled configs, hosted as task
 heads: what their configs ask for is carried out (pixel samplers, the
 head's ``align_corners``), checked against mmseg's own loss on the same
-features; what cannot be hosted is refused when the model is built, naming
-the setting."""
+features; heads that train themselves (cascades, heads with losses of
+their own, query-based heads) as mmseg's segmentor code trains them; what
+cannot be hosted is refused when the model is built, naming the setting."""
 import os.path as osp
 
 import pytest
@@ -99,39 +100,140 @@ def test_deeplabv3plus_low_level_channels_come_from_the_features():
     assert ours.item() == pytest.approx(theirs.item(), rel=1e-5)
 
 
-def test_cascade_decode_heads_are_refused_by_name():
-    with pytest.raises(ValueError, match=r"\['FCNHead', 'OCRHead'\] is a cascade"):
-        build(bundled_head('_base_/models/ocrnet_r50-d8.py'))
+def segmentor_config(config: str) -> dict:
+    """The DecodeHeadAdapter arguments of an mmseg bundled config: its
+    heads (a cascade as a list), mapped from its backbone's 4 levels, and
+    its train_cfg / test_cfg."""
+    model = Config.fromfile(osp.join(MMSEG_CONFIGS, config)).model
+
+    def plain(head):
+        if isinstance(head, (list, tuple)):
+            return [plain(h) for h in head]
+        head = dict(head, _scope_='mmseg')
+        head.pop('in_channels', None)
+        head.pop('num_classes', None)
+        if 'norm_cfg' in head:
+            head['norm_cfg'] = dict(type='BN')
+        return head
+
+    args = dict(head=plain(model.decode_head), backbone_levels=4,
+                train_cfg=model.get('train_cfg'),
+                test_cfg=model.get('test_cfg'))
+    if model.get('auxiliary_head'):
+        args['auxiliary_head'] = plain(model.auxiliary_head)
+    return args
 
 
-def test_a_head_that_needs_more_than_features_is_refused():
-    ocr = bundled_head('_base_/models/ocrnet_r50-d8.py')[1]
-    ocr.pop('in_channels', None)
-    ocr.pop('num_classes', None)
-    with pytest.raises(ValueError, match="OCRHead.*prev_output"):
+def build_hosted(args: dict, tasks=('semseg', )) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return MODELS.build(dict(
+        type='MultiTaskModel', tasks=list(tasks), backbone=BACKBONE,
+        heads={task: dict(type='DecodeHeadAdapter', **args)
+               for task in tasks}))
+
+
+@pytest.mark.parametrize('config', [
+    # A cascade: OCRHead refines FCNHead's logits (prev_output).
+    'ocrnet/ocrnet_hr18_4xb2-160k_cityscapes-512x1024.py',
+    # A cascade whose last stage samples points (train_cfg, test_cfg).
+    'point_rend/pointrend_r50_4xb2-80k_cityscapes-512x1024.py',
+    # A head with three outputs and a loss for each, an FCN auxiliary head.
+    '_base_/models/danet_r50-d8.py',
+    # Query-based, its own set-prediction losses; class_weight of 150
+    # classes and a no-object weight fitted to the task's 21.
+    'mask2former/mask2former_r50_8xb2-160k_ade20k-512x512.py',
+    # STDC's boundary head: its own loss, as an auxiliary head.
+    'stdc/stdc1_4xb12-80k_cityscapes-512x1024.py',
+], ids=['ocrnet', 'pointrend', 'danet', 'mask2former', 'stdc'])
+def test_a_head_that_trains_itself_equals_mmsegs_segmentor(config):
+    """Cascades, heads with losses of their own and query-based heads
+    train and predict as mmseg's own segmentor code does on the same
+    features (they were refused, or trained with mmsquad's per-pixel loss
+    in place of theirs)."""
+    from toolkit.compat import as_mmseg_segmentor
+    model = build_hosted(segmentor_config(config))
+    hosted = model.heads.semseg
+    assert hosted.self_trained or any(hosted.auxiliary_self_trained)
+    samples = random_samples(model.tasks, 2, SIZE)
+    samples[0].gt_semseg.data[:, :5] = 255  # ignored pixels
+    x = torch.randn(2, 3, SIZE, SIZE)
+    losses = model(x, samples, mode='loss')
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert not [n for n, p in hosted.named_parameters()
+                if p.requires_grad and p.grad is None]
+    model.eval()  # the same BatchNorm statistics in both computations
+    with torch.no_grad():
+        torch.manual_seed(1)  # point and query heads sample points
+        ours = model(x, samples, mode='loss')
+        feats = list(model.extract_feats(x)['semseg'])
+        segmentor = as_mmseg_segmentor(hosted, feats)
+        seg = [SegDataSample(gt_sem_seg=PixelData(data=s.gt_semseg.data),
+                             metainfo=dict(img_shape=(SIZE, SIZE),
+                                           pad_shape=(SIZE, SIZE)))
+               for s in samples]
+        torch.manual_seed(1)
+        theirs = segmentor._decode_head_forward_train(feats, seg)
+        if segmentor.with_auxiliary_head:
+            theirs.update(segmentor._auxiliary_head_forward_train(feats,
+                                                                  seg))
+        predicted = model.predict(x, samples)
+        expected = segmentor.encode_decode(None, [s.metainfo for s in seg])
+    assert len([k for k in theirs if 'loss' in k]) == len(
+        [k for k in ours if 'loss' in k])
+    assert sum(float(v) for k, v in ours.items() if 'loss' in k) == \
+        pytest.approx(sum(float(v) for k, v in theirs.items()
+                          if 'loss' in k), rel=1e-5)
+    for sample, logits in zip(predicted, expected):
+        assert torch.equal(sample.pred_semseg.data[0], logits.argmax(0))
+
+
+def test_a_cascade_stage_alone_is_refused_naming_its_input():
+    ocr = segmentor_config('_base_/models/ocrnet_r50-d8.py')['head'][1]
+    with pytest.raises(ValueError, match=r"OCRHead cannot be hosted: its "
+                       r"forward needs \['prev_output'\].*cascade stage"):
         build(ocr)
 
 
-def test_a_query_based_head_is_refused():
-    head = bundled_head(
-        'mask2former/mask2former_r50_8xb2-160k_ade20k-512x512.py')
-    with pytest.raises(ValueError, match='Mask2FormerHead cannot be hosted'
-                       r".*\['batch_data_samples'\]"):
-        build(head)
+def test_a_head_that_reads_its_own_backbone_is_refused():
+    """DDRNet's head unpacks its backbone's two outputs instead of the
+    levels its in_index selects."""
+    args = segmentor_config('ddrnet/ddrnet_23-slim_in1k-pre_2xb6-120k_'
+                            'cityscapes-1024x1024.py')
+    with pytest.raises(ValueError, match='DDRHead cannot be hosted: it does '
+                       'not read the feature levels its in_index selects'):
+        build_hosted(args)
 
 
-def test_a_head_with_a_loss_of_its_own_is_refused():
-    """STDC's boundary head computes its own loss_by_feat (a boundary
-    loss); mmsquad's per-pixel losses would replace it silently."""
-    stdc = Config.fromfile(osp.join(MMSEG_CONFIGS, '_base_', 'models',
-                                    'stdc.py')).model.auxiliary_head
-    head = next(h for h in stdc if h['type'] == 'STDCHead')
-    head = dict(head, _scope_='mmseg', in_index=-1)
-    head.pop('in_channels', None)
-    head.pop('num_classes', None)
-    with pytest.raises(ValueError, match='STDCHead computes its own loss '
-                       r'\(loss_by_feat\)'):
-        build(head)
+def test_a_head_that_trains_itself_needs_a_class_map_and_its_own_loss():
+    args = segmentor_config('_base_/models/danet_r50-d8.py')
+    with pytest.raises(ValueError, match="DAHead trains itself on class "
+                       "labels.*task 'depth' is a"):
+        build_hosted(dict(args, auxiliary_head=None), tasks=['depth'])
+    with pytest.raises(ValueError, match='DAHead trains itself with its own '
+                       'losses; loss= cannot replace them'):
+        build_hosted(dict(args, loss=dict(type='PixelCrossEntropyLoss')))
+
+
+def test_class_weights_of_another_dataset_are_refused_by_key():
+    """CGNet's loss weighs Cityscapes' 19 classes: the task has 21."""
+    args = segmentor_config('cgnet/cgnet_fcn_4xb4-60k_cityscapes-'
+                            '680x680.py')
+    with pytest.raises(ValueError, match='CrossEntropyLoss: class_weight has '
+                       '19 entries.*the task has 21 classes'):
+        build_hosted(args)
+    args['head']['loss_decode'].pop('class_weight')
+    head = build_hosted(args).heads.semseg.head  # num_convs=0: channels
+    assert head.channels == head.in_channels  # are the features'
+
+
+def test_a_head_that_fails_on_the_features_is_refused_before_training():
+    """DPT reassembles a ViT's tokens: tried on the task's features when
+    built, it is refused naming the failed assertion (a bare
+    AssertionError at the first iteration before)."""
+    args = segmentor_config('dpt/dpt_vit-b16_8xb2-160k_ade20k-512x512.py')
+    with pytest.raises(ValueError, match=r"DPTHead fails on the task's "
+                       r'features.*AssertionError: assert len'):
+        build_hosted(args)
 
 
 def test_an_in_index_beyond_the_feature_levels_is_named():

@@ -3,8 +3,10 @@ a task of SquadNet-tiny, checked against mmdet's and mmseg's own losses
 (``tools/analysis_tools/compat_matrix.py``).
 
 A family is a folder of the package's bundled configs. Its representative
-is the first config its ``metafile.yml`` lists that exists (the folder's
-headline model), else its alphabetically first config with a ``model``.
+is the first config its ``metafile.yml`` (mmseg: ``.yaml``) lists that
+exists (the folder's headline model), else its alphabetically first
+config with a ``model``. A family is checked on small images, and again on
+larger ones (:data:`SIZES`) only where it fails with an error.
 Each family ends as one of :data:`STATUSES`:
 
 The model is built in a one-process group (mmcv's SyncBN needs one to be
@@ -49,6 +51,11 @@ PACKAGES = ('mmdet', 'mmseg')
 #: The summary line of each package: what its families are.
 FAMILY_WORDS = {'mmdet': 'mmdet detector families',
                 'mmseg': 'mmseg decode-head families'}
+#: The image sizes a family is checked at: the first, and the next only
+#: where a check fails with an error at the one before (heads that pool
+#: over large maps, LRASPP's 49-pixel pool at stride 8; SSD's extra
+#: levels without padding; deformable convolutions on a 2x2 level).
+SIZES = {'mmdet': (128, 320), 'mmseg': (64, 400)}
 #: A loss and the oracle's agree to this relative tolerance.
 RTOL = 1e-4
 PACKAGE_DIR = osp.dirname(osp.abspath(__import__('mmsquad').__file__))
@@ -89,11 +96,14 @@ def families(package: str) -> List[str]:
 
 def representative(package: str, family: str) -> Optional[str]:
     """The family's representative config (path relative to the package's
-    configs): the first its ``metafile.yml`` lists that exists, else the
+    configs): the first its ``metafile.yml`` (mmseg: ``metafile.yaml``)
+    lists that exists, else the
     alphabetically first that defines a ``model``; None if none does."""
     root = configs_dir(package)
-    metafile = osp.join(root, family, 'metafile.yml')
-    meta = mmengine.load(metafile) if osp.exists(metafile) else None
+    metafile = next((path for path in (
+        osp.join(root, family, f'metafile.{ext}') for ext in ('yml', 'yaml'))
+        if osp.exists(path)), None)
+    meta = mmengine.load(metafile) if metafile else None
     if isinstance(meta, dict):
         for model in meta.get('Models') or []:
             config = model.get('Config', '')
@@ -140,13 +150,23 @@ def check_family(package: str, family: str, data_root: str) -> Outcome:
                        'no config with a model (datasets or shared parts)',
                        time.perf_counter() - start)
     check = check_detector if package == 'mmdet' else check_decode_head
-    try:
-        status, detail = check(osp.join(configs_dir(package), config),
-                               data_root)
-    except NotATaskModel as reason:
-        status, detail = 'not a task model', str(reason)
-    except Exception as error:  # every failure is recorded, not raised
-        status, detail = 'FAILED', first_line(error)
+    path = osp.join(configs_dir(package), config)
+    for size in SIZES[package]:
+        try:
+            status, detail = check(path, data_root, size)
+        except NotATaskModel as reason:
+            status, detail = 'not a task model', str(reason)
+        except Mismatch as error:  # wrong, not too small: no retry
+            status, detail = 'FAILED', first_line(error)
+        except Exception as error:  # every failure is recorded, not raised
+            status, detail = 'FAILED', first_line(error)
+            if size != SIZES[package][-1]:
+                continue
+        break
+    if size != SIZES[package][0]:
+        detail += f' (at {size} px; at {SIZES[package][0]} px it fails)' \
+            if status != 'FAILED' else ' (at ' + ' and '.join(
+                str(s) for s in SIZES[package]) + ' px)'
     return Outcome(family, config, status, detail,
                    time.perf_counter() - start)
 
@@ -309,9 +329,11 @@ def _annotations_loaded(bundled: Config) -> dict:
     return {}
 
 
-def check_detector(path: str, data_root: str):
+def check_detector(path: str, data_root: str, size: int):
     """Host an mmdet config's detector as the det task of the underwater
-    model (SquadNet-tiny) on the demo data in ``data_root``."""
+    model (SquadNet-tiny) on the demo data in ``data_root``, resized to
+    ``size`` (the longer side)."""
+    from mmsquad.models.heads.dense_head_adapter import with_test_metainfo
     from mmsquad.registry import DATASETS, MODELS
     bundled = Config.fromfile(path, import_custom_modules=False)
     detector = bundled.model.to_dict()
@@ -319,9 +341,11 @@ def check_detector(path: str, data_root: str):
     _keep_every_box(detector)
     _without_downloads(detector)
     cfg = Config.fromfile(UNDERWATER_CONFIG)
-    for step in cfg.train_dataloader.dataset.pipeline:
+    for step in _each_dict(cfg.train_dataloader.dataset.pipeline):
         if step['type'].endswith('LoadAnnotations'):
             step.update(_annotations_loaded(bundled))
+        if step['type'].endswith('Resize'):
+            step['scale'] = (size, size)
     cfg.model.backbone.arch = 'tiny'
     cfg.model.heads.det = dict(type='DetectorAdapter', detector=detector,
                                num_classes=4, strides_from_features=True)
@@ -353,14 +377,20 @@ def check_detector(path: str, data_root: str):
                                               data['data_samples']))
         _same('the detector loss', ours, float(theirs))
         model.eval()
-        samples = model.test_step(copy.deepcopy(raw))
-        # The inputs test_step predicts on: preprocessed for testing.
-        data = model.data_preprocessor(copy.deepcopy(raw), False)
-        feats = tuple(model.extract_feats(data['inputs'])['det'])
-        feats = feats[-adapter.levels:] if adapter.levels else feats
-        unscaled = adapter.detector.predict(
-            tuple(f.float() for f in feats), data['data_samples'],
-            rescale=False)
+        samples, unscaled = [], []
+        # One image a batch, as mmdet's test loaders (its guided anchoring
+        # masks a convolution per image).
+        for one in ({k: v[i:i + 1] for k, v in raw.items()}
+                    for i in range(len(raw['inputs']))):
+            samples += model.test_step(copy.deepcopy(one))
+            # The inputs test_step predicts on: preprocessed for testing.
+            data = model.data_preprocessor(copy.deepcopy(one), False)
+            feats = tuple(model.extract_feats(data['inputs'])['det'])
+            feats = feats[-adapter.levels:] if adapter.levels else feats
+            with_test_metainfo(data['data_samples'])  # as mmdet's pipeline
+            unscaled += adapter.detector.predict(
+                tuple(f.float() for f in feats), data['data_samples'],
+                rescale=False)
     for sample, before in zip(samples, unscaled):
         boxes = sample.pred_instances.bboxes
         if len(boxes) != len(before.pred_instances.bboxes):
@@ -375,9 +405,6 @@ def check_detector(path: str, data_root: str):
 
 
 # -- mmseg -------------------------------------------------------------------
-
-SEG_SIZE = 64
-
 
 def _segmentor_heads(model_cfg: dict) -> dict:
     """The decode and auxiliary heads of an mmseg segmentor config, for a
@@ -436,32 +463,66 @@ def _backbone_levels(model_cfg: dict) -> int:
     return max(indices + [0]) + 1
 
 
-def _seg_samples(samples: list) -> list:
+def _seg_samples(samples: list, size: int) -> list:
     from mmseg.structures import SegDataSample
     converted = []
     for sample in samples:
         seg = SegDataSample(gt_sem_seg=PixelData(
             data=sample.gt_semseg.data))
-        seg.set_metainfo(dict(img_shape=(SEG_SIZE, SEG_SIZE),
-                              pad_shape=(SEG_SIZE, SEG_SIZE)))
+        seg.set_metainfo(dict(img_shape=(size, size),
+                              pad_shape=(size, size)))
         converted.append(seg)
     return converted
 
 
-def check_decode_head(path: str, data_root: str):
+def as_mmseg_segmentor(adapter, feats: list):
+    """The hosted heads in mmseg's own segmentor code: the methods of
+    ``EncoderDecoder`` (``CascadeEncoderDecoder`` for a cascade) bound to
+    a stand-in whose backbone gives ``feats``."""
+    import types
+
+    from mmseg.models.segmentors import (CascadeEncoderDecoder,
+                                         EncoderDecoder)
+    stages = adapter.stages
+    kind = CascadeEncoderDecoder if len(stages) > 1 else EncoderDecoder
+    aux = adapter.auxiliary_heads
+    segmentor = types.SimpleNamespace(
+        decode_head=adapter.head, num_stages=len(stages),
+        auxiliary_head=aux[0] if len(aux) == 1 else aux,
+        with_auxiliary_head=len(aux) > 0, train_cfg=adapter.train_cfg,
+        test_cfg=adapter.test_cfg, extract_feat=lambda inputs: feats)
+    for name in ('_decode_head_forward_train',
+                 '_auxiliary_head_forward_train', 'encode_decode'):
+        setattr(segmentor, name, types.MethodType(getattr(kind, name),
+                                                  segmentor))
+    return segmentor
+
+
+def _loss_sum(losses: dict, keep: Callable[[str], bool]) -> float:
+    return sum(float(v) for k, v in losses.items()
+               if keep(k) and 'loss' in k.rpartition('.')[2])
+
+
+def check_decode_head(path: str, data_root: str, size: int):
     """Host an mmseg config's decode head (and auxiliary heads) as the
-    semseg task of SquadNet-tiny on random labels."""
+    semseg task of SquadNet-tiny on random labels of ``size`` x ``size``
+    (``data_root`` unused); the oracle is mmseg's own segmentor code
+    (``EncoderDecoder`` or ``CascadeEncoderDecoder``) on the same
+    features."""
     from mmsquad.registry import MODELS
     from toolkit.samples import random_samples
-    heads = _segmentor_heads(Config.fromfile(
-        path, import_custom_modules=False).model.to_dict())
+    segmentor = Config.fromfile(path, import_custom_modules=False).model
+    heads = _segmentor_heads(segmentor.to_dict())
 
     def build():
         torch.manual_seed(0)
         model = MODELS.build(dict(
             type='MultiTaskModel', tasks=['semseg'],
             backbone=dict(type='SquadNet', arch='tiny'),
-            heads=dict(semseg=dict(type='DecodeHeadAdapter', **heads))))
+            heads=dict(semseg=dict(
+                type='DecodeHeadAdapter', **heads,
+                train_cfg=segmentor.get('train_cfg'),
+                test_cfg=segmentor.get('test_cfg')))))
         model.init_weights()
         return revert_sync_batchnorm(model)  # as a runner without DDP
 
@@ -469,9 +530,9 @@ def check_decode_head(path: str, data_root: str):
     if refusal:
         return 'refused', refusal
     torch.manual_seed(0)
-    samples = random_samples(model.tasks, 2, SEG_SIZE)
+    samples = random_samples(model.tasks, 2, size)
     samples[0].gt_semseg.data[:, :4] = 255  # ignored pixels
-    inputs = [torch.randint(0, 256, (3, SEG_SIZE, SEG_SIZE),
+    inputs = [torch.randint(0, 256, (3, size, size),
                             dtype=torch.uint8) for _ in samples]
     raw = dict(inputs=inputs, data_samples=samples)
     adapter = model.heads.semseg
@@ -479,28 +540,40 @@ def check_decode_head(path: str, data_root: str):
     model.eval()  # the same statistics and no dropout in both
     with torch.no_grad():
         data = model.data_preprocessor(copy.deepcopy(raw), True)
+        torch.manual_seed(1)  # point and query heads sample points
         ours = model(**data, mode='loss')
         feats = list(model.extract_feats(data['inputs'])['semseg'])
-        seg = _seg_samples(data['data_samples'])
-        aux = adapter.auxiliary_heads
-        # The adapter's loss names: semseg.<loss>, semseg.aux.<loss>
-        # (semseg.aux_<i>.<loss> for several auxiliary heads).
-        for name, head, prefix in [('head', adapter.head, 'semseg.'), *(
-                (f'auxiliary head {i}', h,
-                 'semseg.aux.' if len(aux) == 1 else f'semseg.aux_{i}.')
-                for i, h in enumerate(aux))]:
-            theirs = head.loss_by_feat(head(feats), seg)
-            mine = sum(float(v) for k, v in ours.items()
-                       if k.startswith(prefix) and 'loss' in k
-                       and k.count('.') == prefix.count('.'))
-            _same(f'the {name} loss', mine, sum(
-                float(v) for k, v in theirs.items() if 'loss' in k))
+        seg = _seg_samples(data['data_samples'], size)
+        own = as_mmseg_segmentor(adapter, feats)
+        torch.manual_seed(1)
+        theirs = own._decode_head_forward_train(feats, seg)
+        if own.with_auxiliary_head:
+            theirs.update(own._auxiliary_head_forward_train(feats, seg))
+        _same('the decode head loss',
+              _loss_sum(ours, lambda k: not k.startswith('semseg.aux')),
+              _loss_sum(theirs, lambda k: k.startswith('decode')))
+        _same('the auxiliary head loss',
+              _loss_sum(ours, lambda k: k.startswith('semseg.aux')),
+              _loss_sum(theirs, lambda k: k.startswith('aux')))
+        torch.manual_seed(2)  # heads that draw (Hamburger's NMF bases)
         predicted = model.test_step(copy.deepcopy(raw))
-    for sample in predicted:
-        shape = tuple(sample.pred_semseg.data.shape[-2:])
-        if shape != (SEG_SIZE, SEG_SIZE):
-            raise Mismatch(f'pred_semseg of shape {shape}, not the image\'s')
-    return 'works', type(adapter.head).__name__
+        data = model.data_preprocessor(copy.deepcopy(raw), False)
+        feats = list(model.extract_feats(data['inputs'])['semseg'])
+        metas = [dict(img_shape=(size, size), pad_shape=(size, size))
+                 for _ in feats[0]]
+        torch.manual_seed(2)
+        classes = as_mmseg_segmentor(adapter, feats).encode_decode(
+            None, metas).argmax(1)
+    for sample, expected in zip(predicted, classes):
+        found = sample.pred_semseg.data
+        if tuple(found.shape[-2:]) != (size, size):
+            raise Mismatch(f'pred_semseg of shape {tuple(found.shape)}, '
+                           'not the image\'s')
+        agree = (found[0] == expected).float().mean().item()
+        if agree < 0.999:
+            raise Mismatch(f'pred_semseg agrees with mmseg\'s prediction '
+                           f'on {agree:.1%} of the pixels')
+    return 'works', ' + '.join(type(h).__name__ for h in adapter.stages)
 
 
 # -- the report --------------------------------------------------------------
@@ -529,14 +602,15 @@ def versions() -> Dict[str, str]:
 
 
 def cache_key() -> str:
-    """What a cached outcome depends on: the packages' versions and
-    mmsquad's source (a digest of ``mmsquad/**/*.py``)."""
+    """What a cached outcome depends on: the packages' versions, mmsquad's
+    source and the checks' (a digest of ``mmsquad/**/*.py`` and of this
+    file)."""
     import hashlib
     import json
     digest = hashlib.sha256()
     for path in sorted(glob.glob(osp.join(PACKAGE_DIR, '**', '*.py'),
-                                 recursive=True)):
-        digest.update(osp.relpath(path, PACKAGE_DIR).encode())
+                                 recursive=True)) + [osp.abspath(__file__)]:
+        digest.update(osp.relpath(path, REPO).encode())
         with open(path, 'rb') as f:
             digest.update(f.read())
     found = {k: v for k, v in versions().items() if k != 'mmsquad'}

@@ -30,6 +30,13 @@ class BaseTaskHead(BaseModule, metaclass=ABCMeta):
         init_cfg: Initialisation config.
     """
 
+    #: Whether the head runs on channels-last tensors in a channels-last
+    #: model. Heads that host another package's components set False:
+    #: that code is written for contiguous tensors (mmdet's views of head
+    #: outputs fail on channels-last maps; mmcv's RoIAlign reads them as if
+    #: contiguous).
+    takes_channels_last: bool = True
+
     def __init__(self,
                  task: Union[str, BaseTask],
                  feature_channels: Optional[Sequence[int]] = None,

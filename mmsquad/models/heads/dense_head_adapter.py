@@ -11,6 +11,8 @@ from torch import Tensor, nn
 from mmsquad.registry import MODELS
 from mmsquad.structures import MultiTaskDataSample
 from mmsquad.tasks import BaseTask, BoxTask
+from ..utils.contracts import error_text
+from ..utils.feature_probe import TRIAL_SIZE, try_on_features
 from .base_task_head import BaseTaskHead
 
 
@@ -55,6 +57,8 @@ class DenseHeadAdapter(BaseTaskHead):
         init_cfg: Initialisation config.
     """
 
+    takes_channels_last = False  # mmdet/mmseg code: contiguous tensors
+
     def __init__(self,
                  task: Union[str, BaseTask],
                  head: dict,
@@ -83,6 +87,7 @@ class DenseHeadAdapter(BaseTaskHead):
                     'out_strides')
             head = with_prior_strides(head, delivered)
         self.head = MODELS.build(head)
+        predicts_without_loss_cls(self.head)
         self._check_prior_strides(delivered, head)
 
     @property
@@ -153,7 +158,7 @@ class DenseHeadAdapter(BaseTaskHead):
         """
         outs = [[_float(o) for o in level] if isinstance(level, (list, tuple))
                 else _float(level) for level in self(feats)]
-        with_scale_factors(data_samples)
+        with_test_metainfo(data_samples)
         with torch.autocast(feats[0].device.type, enabled=False):
             results = self.head.predict_by_feat(
                 *outs, batch_img_metas=[s.metainfo for s in data_samples],
@@ -169,14 +174,33 @@ def _float(value):
     return value
 
 
-def with_scale_factors(data_samples: List[MultiTaskDataSample]) -> None:
-    """Give ``scale_factor`` 1 to the samples whose pipeline recorded none
-    (mmsquad's dense-task pipelines, which do not resize at test time):
-    mmdet rescales predicted boxes by it and requires it on every sample.
-    """
+def with_test_metainfo(data_samples: List[MultiTaskDataSample]) -> None:
+    """Give the samples the test-time metainfo mmdet's heads read and
+    mmsquad's dense-task pipelines do not record: ``scale_factor`` 1 (they
+    do not resize at test time; mmdet rescales predicted boxes by it), and
+    ``border`` (CenterNet's and CornerNet's offset of the image in the
+    padded batch: top, bottom, left, right; the batch pads right and
+    below)."""
     for sample in data_samples:
         if sample.metainfo.get('scale_factor') is None:
             sample.set_metainfo(dict(scale_factor=(1.0, 1.0)))
+        if sample.metainfo.get('border') is None:
+            h, w = sample.metainfo.get('img_shape', (0, 0))[:2]
+            sample.set_metainfo(dict(border=(0, h, 0, w)))
+
+
+def predicts_without_loss_cls(module: nn.Module) -> None:
+    """Let dense heads without a ``loss_cls`` (SSD's: it computes its
+    classification loss itself) predict: mmdet 3.3's
+    ``BaseDenseHead._predict_by_feat_single`` reads ``self.loss_cls`` (for
+    v3det's custom class channels) and raises for them
+    (open-mmlab/mmdetection#11063). ``None`` means no custom channels, as
+    the pending upstream fix (#11524) reads a missing one."""
+    from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
+    for head in module.modules():
+        if isinstance(head, BaseDenseHead) and not hasattr(
+                head, 'loss_cls'):
+            head.loss_cls = None
 
 
 def require_box_task(head: BaseTaskHead) -> None:
@@ -251,29 +275,32 @@ def neck_output_strides(neck: Optional[nn.Module],
 def probe_neck_strides(neck: nn.Module, strides: Sequence[int],
                        channels: Sequence[int]) -> List[int]:
     """The strides of a neck's outputs, measured: the neck runs once (in
-    eval mode, without gradients) on zero features of ``channels`` at
-    ``strides`` of an image 16 times the coarsest stride.
+    eval mode, without gradients) on features of ``channels`` at
+    ``strides`` of an image of :data:`TRIAL_SIZE` (at least 16 times the
+    coarsest stride): on the meta device (shapes only), or on zeros where
+    an operator has no meta implementation.
 
     Raises:
         ValueError: When the neck cannot run on such features, naming
             them and the neck's error.
     """
-    size = 16 * max(strides)
-    feats = [torch.zeros(1, c, size // s, size // s)
-             for c, s in zip(channels, strides)]
+    size = max(TRIAL_SIZE, 16 * max(strides))
     training = neck.training
-    neck.eval()
     try:
-        with torch.no_grad():
-            outs = neck(feats)
+        outs = try_on_features(neck, channels, strides, size)
+        if outs is None:
+            neck.eval()
+            with torch.no_grad():
+                outs = neck([torch.zeros(1, c, size // s, size // s)
+                             for c, s in zip(channels, strides)])
     except Exception as error:  # any failure means the neck cannot serve
         raise ValueError(
             f'the neck {type(neck).__name__} cannot run on the features '
             f'(channels {list(channels)}, strides {list(strides)}): '
-            f'{type(error).__name__}: {error}') from error
+            f'{error_text(error)}') from error
     finally:
         neck.train(training)
-    return [size // out.shape[-1] for out in outs]
+    return [round(size / out.shape[-1]) for out in outs]
 
 
 def init_parameters(cls: type) -> Dict[str, object]:

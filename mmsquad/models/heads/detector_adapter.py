@@ -1,6 +1,7 @@
 """A whole mmdet detector (one-stage, two-stage, query-based) as the
 detection task of a multi-task model."""
 import copy
+import inspect
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -12,13 +13,16 @@ from torch import Tensor
 from mmsquad.registry import MODELS
 from mmsquad.structures import MultiTaskDataSample
 from mmsquad.tasks import BaseTask
+from ..utils.contracts import error_text
+from ..utils.feature_probe import TRIAL_SIZE, try_on_features
 from .base_task_head import BaseTaskHead
 from .dense_head_adapter import (labelled_for_detection,
-                                  neck_output_strides, prior_stride_args,
+                                  neck_output_strides,
+                                  predicts_without_loss_cls, prior_stride_args,
                                   require_box_task,
                                   start_epoch_outside_a_runner,
                                   summed_losses, with_prior_strides,
-                                  with_scale_factors)
+                                  with_test_metainfo)
 
 #: The parts of an mmdet detector config that are dense heads (with prior
 #: strides), and the RoI extractors of its ``roi_head``.
@@ -90,6 +94,8 @@ class DetectorAdapter(BaseTaskHead):
         ...     'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py').model)
     """
 
+    takes_channels_last = False  # mmdet/mmseg code: contiguous tensors
+
     def __init__(self,
                  task: Union[str, BaseTask],
                  detector: dict,
@@ -113,15 +119,20 @@ class DetectorAdapter(BaseTaskHead):
         necks = detector.get('neck')
         necks = None if necks is None else list(necks) if isinstance(
             necks, (list, tuple)) else [necks]
-        self.levels = self._neck_levels(necks and necks[0])
+        if not necks and self.feature_channels is not None:
+            self._stacks_read(detector)
+        self.levels = self._levels_read(necks[0] if necks else
+                                        _reading_heads(detector))
         if necks:
             channels = self.contract_channels(
                 None, self._deepest(self.feature_channels),
                 'detector.neck.in_channels')
-            necks[0] = dict(necks[0], in_channels=_in_config_order(
-                channels, necks[0].get('in_channels')))
+            necks[0] = self._neck_reads_features(necks[0], channels,
+                                                 detector)
             necks = [dict(n, _scope_=n.get('_scope_', scope)) for n in necks]
             detector['neck'] = necks if len(necks) > 1 else necks[0]
+        elif self.feature_channels is not None:
+            self._heads_read_features(detector)
         delivered = self._delivered_strides(necks)
         if strides_from_features:
             if delivered is None:
@@ -132,6 +143,7 @@ class DetectorAdapter(BaseTaskHead):
             detector = _with_detector_strides(detector, delivered, scope)
         # mmdet's detectors read their configs by attribute.
         self.detector = MODELS.build(ConfigDict(detector))
+        predicts_without_loss_cls(self.detector)
         self._check_strides(delivered)
 
     @property
@@ -140,10 +152,42 @@ class DetectorAdapter(BaseTaskHead):
 
     def _refuse_unhostable(self, detector: dict) -> None:
         """Raise ``ValueError`` for a detector that needs more than the
-        task's features and boxes: an RoI head without an RPN (Fast
-        R-CNN's, fed proposals precomputed in the data), or an RoI head
-        whose ``shared_head`` is a stage of the config's backbone (the C4
-        detectors', made for that backbone's channels)."""
+        task's features and boxes: one that takes no backbone (a wrapper
+        of another framework's model), one that distils from a teacher
+        detector (which runs on the images), one that trains on semantic
+        maps (a ``semantic_head``, a panoptic head's stuff classes), an
+        RoI head without an RPN (Fast R-CNN's, fed proposals precomputed
+        in the data), or an RoI head whose ``shared_head`` is a stage of
+        the config's backbone (the C4 detectors', made for that backbone's
+        channels)."""
+        kind = detector['type']
+        if isinstance(kind, str):
+            with MODELS.switch_scope_and_registry(
+                    detector['_scope_']) as registry:
+                kind = registry.get(kind)
+        if kind is not None:
+            takes = inspect.signature(kind.__init__).parameters
+            if 'backbone' not in takes and not any(
+                    p.kind is p.VAR_KEYWORD for p in takes.values()):
+                raise ValueError(
+                    f'{self._name}: {kind.__name__} takes no backbone (it '
+                    'wraps a model of another framework): not hosted')
+            teacher = [name for name in takes if name.startswith('teacher')]
+            if teacher:
+                raise ValueError(
+                    f'{self._name}: {kind.__name__} distils from a teacher '
+                    f'detector ({", ".join(teacher)}) that runs on the '
+                    'images, not on the task\'s features: not hosted')
+        semantic = [key for key, item in _config_items(detector)
+                    if key == 'semantic_head' or (
+                        isinstance(item, dict) and item.get(
+                            'num_stuff_classes'))]
+        if semantic:
+            raise ValueError(
+                f'{self._name}: the detector trains on semantic '
+                f'segmentation maps (its {semantic[0]}: gt_sem_seg, or '
+                'panoptic stuff classes) that a box task does not carry: '
+                'not hosted')
         roi_head = detector.get('roi_head') or {}
         if roi_head and not detector.get('rpn_head'):
             raise ValueError(
@@ -156,6 +200,61 @@ class DetectorAdapter(BaseTaskHead):
                 f'({roi_head["shared_head"].get("type")}) is a stage of the '
                 'backbone of the detector\'s config, made for its channels '
                 '(a C4 detector): not hosted; use an FPN detector')
+
+    def _neck_reads_features(self, neck: dict, channels: List[int],
+                             detector: dict) -> dict:
+        """``neck`` with ``in_channels`` the features' ``channels``; a
+        neck that passes its inputs on (SSD's: ``out_channels`` begin with
+        its ``in_channels``) gets them at the start of its
+        ``out_channels``, and the heads that read its outputs get those
+        (logged)."""
+        configured = neck.get('in_channels')
+        found = _in_config_order(channels, configured)
+        neck = dict(neck, in_channels=found)
+        out = neck.get('out_channels')
+        if isinstance(out, (list, tuple)) and isinstance(
+                configured, (list, tuple)) and list(
+                    out[:len(configured)]) == list(configured):
+            passed = list(found) + list(out[len(configured):])
+            print_log(f'{self._name}: neck.out_channels {list(out)} -> '
+                      f'{passed} (it passes its inputs on)',
+                      logger='current')
+            neck['out_channels'] = passed
+            for head in _reading_heads(detector).values():
+                if list(head['in_channels']) == list(out):
+                    head['in_channels'] = passed
+        return neck
+
+    def _stacks_read(self, detector: dict) -> None:
+        """A head that reads ``num_feat_levels`` levels of one
+        ``in_channels`` (CornerNet's: the stacks of its Hourglass
+        backbone) reads the deepest levels that share the deepest level's
+        channels, at most its config's count (logged)."""
+        channels = list(self.feature_channels)
+        same = next((i for i, c in enumerate(reversed(channels))
+                     if c != channels[-1]), len(channels))
+        for key, head in _reading_heads(detector).items():
+            configured = head.get('num_feat_levels')
+            if isinstance(configured, int) and isinstance(
+                    head['in_channels'], int) and configured > same:
+                print_log(f'{self._name}: {key}.num_feat_levels '
+                          f'{configured} -> {same} (the deepest levels of '
+                          f'{channels[-1]} channels)', logger='current')
+                head['num_feat_levels'] = same
+
+    def _heads_read_features(self, detector: dict) -> None:
+        """Without a neck the detector's heads read the features: their
+        ``in_channels`` (the config's describe its backbone) become the
+        channels of the levels they get (logged)."""
+        channels = self._deepest(self.feature_channels)
+        for key, head in _reading_heads(detector).items():
+            configured = head['in_channels']
+            found = _in_config_order(channels, configured)
+            if found != configured:
+                print_log(f'{self._name}: {key}.in_channels {configured} -> '
+                          f'{found} (no neck: the head reads the features)',
+                          logger='current')
+            head['in_channels'] = found
 
     def _refuse_own_preprocessing(self, preprocessor: Optional[dict],
                                   scope: str) -> None:
@@ -184,14 +283,20 @@ class DetectorAdapter(BaseTaskHead):
                       'multi-task model\'s preprocessor prepares the batch '
                       'for every task)', logger='current')
 
-    def _neck_levels(self, neck: Optional[dict]) -> Optional[int]:
-        """How many feature levels the detector's neck takes: as many as
-        its config lists (``in_channels``; an int: one), the deepest ones,
-        or every level when the features have fewer; None (all) without a
-        neck or a count."""
-        wanted = None if neck is None else neck.get('in_channels')
-        count = len(wanted) if isinstance(wanted, (list, tuple)) else \
-            1 if isinstance(wanted, int) else None
+    def _levels_read(self, reader: Union[dict, Dict[str, dict], None]
+                     ) -> Optional[int]:
+        """How many feature levels the detector's neck (or, without one,
+        its heads: ``{key: head config}``) takes: as many as its config
+        lists (``in_channels``; an int: one, or ``num_feat_levels``), the
+        deepest ones, or every
+        level when the features have fewer; None (all) without a count."""
+        readers = [] if reader is None else list(reader.values()) \
+            if 'type' not in reader else [reader]
+        counts = [r.get('num_feat_levels') or (
+            len(c) if isinstance(c, (list, tuple)) else 1)
+            for r, c in ((r, r.get('in_channels')) for r in readers)
+            if isinstance(c, (int, list, tuple))]
+        count = max(counts) if counts else None
         if count is None or self.feature_channels is None:
             return count
         return min(count, len(self.feature_channels))
@@ -209,20 +314,26 @@ class DetectorAdapter(BaseTaskHead):
         neck (several: in sequence).
 
         Raises:
-            ValueError: When the neck cannot be built for the features,
+            ValueError: When the neck cannot be built for the features
+                or fails on them (tried on meta-device features, see
+                :func:`~mmsquad.models.utils.feature_probe.try_on_features`),
                 naming them and the neck's error.
         """
+        strides = self._deepest(self.feature_strides)
         try:
             built = None if not necks else MODELS.build(
                 necks if len(necks) > 1 else necks[0])
-        except (AssertionError, ValueError, TypeError, KeyError) as error:
+            if built is not None and strides is not None:
+                try_on_features(built, self._deepest(self.feature_channels),
+                                strides)
+        except (AssertionError, ValueError, TypeError, KeyError,
+                IndexError, RuntimeError) as error:
             names = ' then '.join(str(n['type']) for n in necks)
             raise ValueError(
                 f'{self._name}: the neck {names} cannot be built for the '
-                f'features it gets (in_channels '
-                f'{necks[0].get("in_channels")}, strides '
-                f'{self._deepest(self.feature_strides)}): '
-                f'{type(error).__name__}: {error}; its other channel '
+                f'features it gets or fails on them (in_channels '
+                f'{necks[0].get("in_channels")}, strides {strides}, tried '
+                f'at {TRIAL_SIZE} px): {error_text(error)}; its other '
                 'settings describe the backbone of its config') from error
         return neck_output_strides(built,
                                    self._deepest(self.feature_strides),
@@ -237,9 +348,8 @@ class DetectorAdapter(BaseTaskHead):
         """
         if delivered is None:
             return
-        for key, strides in _built_strides(self.detector):
-            expected = delivered[:len(strides)] if 'featmap' in key \
-                else delivered
+        for key, strides, expected in _built_strides(self.detector,
+                                                     delivered):
             if list(strides) != expected:
                 raise ValueError(
                     f'{self._name}: {key} {list(strides)} differ from the '
@@ -262,7 +372,7 @@ class DetectorAdapter(BaseTaskHead):
         coordinates, scores, labels) on every sample, in float32 (mmcv's
         NMS refuses reduced-precision boxes)."""
         feats = tuple(f.float() for f in self._deepest(feats))
-        with_scale_factors(data_samples)
+        with_test_metainfo(data_samples)
         with torch.autocast(feats[0].device.type, enabled=False):
             self.detector.predict(feats, data_samples, rescale=True)
 
@@ -289,6 +399,24 @@ def _in_config_order(channels: List[int],
     return list(channels)
 
 
+def _reading_heads(detector: dict) -> Dict[str, dict]:
+    """``{key: config}`` of the detector's top-level heads that give
+    ``in_channels`` (``bbox_head``, ``rpn_head``, ``panoptic_head``)."""
+    return {key: head for key, head in detector.items()
+            if key.endswith('head') and isinstance(head, dict)
+            and 'in_channels' in head}
+
+
+def _config_items(cfg: Union[dict, list]) -> Iterator[Tuple[str, object]]:
+    """``(key, value)`` of every dict nested in ``cfg``."""
+    items = cfg.items() if isinstance(cfg, dict) else ((None, i) for i in cfg)
+    for key, item in items:
+        if key is not None:
+            yield key, item
+        if isinstance(item, (dict, list)):
+            yield from _config_items(item)
+
+
 def _replace_everywhere(cfg: Union[dict, list], key: str, value) -> None:
     """Set ``key`` to ``value`` in every dict nested in ``cfg`` that has
     it, logging the values it replaces."""
@@ -304,13 +432,18 @@ def _replace_everywhere(cfg: Union[dict, list], key: str, value) -> None:
 
 def _with_detector_strides(detector: dict, strides: List[int],
                            scope: str) -> dict:
-    """``detector`` with its dense heads' prior strides set to ``strides``
-    and its RoI extractors' to as many of them as they take."""
+    """``detector`` with its dense heads' prior strides set to ``strides``,
+    a mask branch's ``mask_stride`` to the stride of its ``start_level``,
+    and its RoI extractors' strides to as many of them as they take."""
     for key in DENSE_HEAD_KEYS:
         if isinstance(detector.get(key), dict):
             head = dict(detector[key])
             head.setdefault('_scope_', scope)
             detector[key] = with_prior_strides(head, strides)
+    for _, item in _config_items(detector):
+        if isinstance(item, dict) and 'mask_stride' in item:
+            # CondInst's mask branch reads the level at its start_level.
+            item['mask_stride'] = strides[item.get('start_level', 0)]
     roi_head = detector.get('roi_head') or {}
     for key in ROI_EXTRACTOR_KEYS:
         extractors = roi_head.get(key)
@@ -321,10 +454,12 @@ def _with_detector_strides(detector: dict, strides: List[int],
     return detector
 
 
-def _built_strides(detector: torch.nn.Module
-                   ) -> Iterator[Tuple[str, List[int]]]:
-    """``(config key, strides)`` of every dense head's prior generator and
-    every RoI extractor of a built detector."""
+def _built_strides(detector: torch.nn.Module, delivered: List[int]
+                   ) -> Iterator[Tuple[str, List[int], List[int]]]:
+    """``(config key, strides, expected)`` of every dense head's prior
+    generator, every RoI extractor and every mask branch (CondInst's) of a
+    built detector, with the strides of the ``delivered`` features each
+    should have."""
     for key in DENSE_HEAD_KEYS:
         generator = getattr(getattr(detector, key, None), 'prior_generator',
                             None)
@@ -332,7 +467,7 @@ def _built_strides(detector: torch.nn.Module
             args = _prior_stride_args_of(getattr(detector, key))
             yield (f'detector.{key}.{args}',
                    [s[0] if isinstance(s, (tuple, list)) else s
-                    for s in generator.strides])
+                    for s in generator.strides], delivered)
     roi_head = getattr(detector, 'roi_head', None)
     for key in ROI_EXTRACTOR_KEYS:
         extractors = getattr(roi_head, key, None)
@@ -341,8 +476,15 @@ def _built_strides(detector: torch.nn.Module
         for extractor in (extractors if isinstance(extractors,
                                                    torch.nn.ModuleList)
                           else [extractors]):
-            yield (f'detector.roi_head.{key}.featmap_strides',
-                   list(extractor.featmap_strides))
+            strides = list(extractor.featmap_strides)
+            yield (f'detector.roi_head.{key}.featmap_strides', strides,
+                   delivered[:len(strides)])
+    for name, module in detector.named_modules():
+        branch = getattr(module, 'mask_feature_head', None)
+        if branch is not None and hasattr(module, 'mask_feat_stride'):
+            yield (f'detector.{name}.mask_feature_head.mask_stride',
+                   [module.mask_feat_stride],
+                   [delivered[getattr(branch, 'start_level', 0)]])
 
 
 def _prior_stride_args_of(head: torch.nn.Module) -> str:

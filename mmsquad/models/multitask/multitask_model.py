@@ -179,18 +179,21 @@ class MultiTaskModel(BaseModel):
         """Channels-last parameters, except for the heads that take
         contiguous tensors only."""
         self.channels_last = channels_last
-        #: Tasks whose heads run contiguous (see CONTIGUOUS_ONLY).
+        #: Tasks whose heads run contiguous: heads hosting mmdet's or
+        #: mmseg's code (``takes_channels_last``), and any with a layer of
+        #: CONTIGUOUS_ONLY.
         self.contiguous_tasks = [
             task for task, head in self.heads.items()
-            if any(isinstance(m, CONTIGUOUS_ONLY) for m in head.modules())
+            if not getattr(head, 'takes_channels_last', True) or any(
+                isinstance(m, CONTIGUOUS_ONLY) for m in head.modules())
         ] if channels_last else []
         if channels_last:
             self.to(memory_format=torch.channels_last)
         for task in self.contiguous_tasks:
             self.heads[task].to(memory_format=torch.contiguous_format)
-            print_log(f'channels_last is off for the {task} head: mmcv\'s '
-                      'deformable convolutions and RoIAlign take contiguous '
-                      'tensors only', logger='current')
+            print_log(f'channels_last is off for the {task} head '
+                      f'({type(self.heads[task]).__name__}): it takes '
+                      'contiguous tensors only', logger='current')
 
     def _neck_config(self, neck: dict, names: List[str]) -> dict:
         """``neck`` with what the model knows filled in: the task names,

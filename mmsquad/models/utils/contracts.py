@@ -1,5 +1,6 @@
 """How a model fills in what it knows of its parts' arguments."""
 import inspect
+import traceback
 from typing import Any, Dict
 
 from mmsquad.registry import MODELS
@@ -38,3 +39,13 @@ def normal_form(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return tuple(normal_form(v) for v in value)
     return value
+
+
+def error_text(error: BaseException) -> str:
+    """``Type: message`` of an exception, for a refusal that names its
+    cause; for a bare assertion, the source line that failed."""
+    text = str(error)
+    if not text:
+        frames = traceback.extract_tb(error.__traceback__)
+        text = frames[-1].line if frames else ''
+    return f'{type(error).__name__}: {text}'

@@ -1,4 +1,6 @@
-"""Channels and strides of a module's outputs, measured on a small input."""
+"""Channels and strides of a module's outputs, measured on a small input;
+a module tried on features before training."""
+import copy
 from typing import Sequence, Tuple, Union
 
 import torch
@@ -39,3 +41,40 @@ def probe_features(module: nn.Module, in_channels: int = 3,
     finally:
         module.train(was_training)
     return feature_shapes(feats, (size, size))
+
+
+#: The input size a hosted head is tried on when built (mmseg's usual
+#: training crop): heads whose pooling needs large maps pass.
+TRIAL_SIZE = 512
+
+
+def try_on_features(module: nn.Module, channels: Sequence[int],
+                    strides: Sequence[int], size: int = TRIAL_SIZE):
+    """Run a meta-device copy of ``module`` once, in eval mode, on features
+    of ``channels`` at ``strides`` of a ``size x size`` input: shapes
+    only, nothing computed, ``module`` untouched. Returns the (meta)
+    outputs, or None when the trial was skipped.
+
+    Raises:
+        Exception: What ``module`` raises on such features (a channel
+            count, a number of levels, a map too small for a pooling). An
+            operator without a meta implementation (some of mmcv's) is
+            not an error: the trial is skipped.
+    """
+    # The copy shares the module's structure and ties; its tensors are
+    # meta (deepcopy takes them from the memo, so no data is copied).
+    memo = {}
+    for tensor in [*module.parameters(), *module.buffers()]:
+        meta = torch.empty_like(tensor, device='meta')
+        memo[id(tensor)] = nn.Parameter(meta, tensor.requires_grad) \
+            if isinstance(tensor, nn.Parameter) else meta
+    trial = copy.deepcopy(module, memo).eval()
+    feats = [torch.empty(1, c, max(size // s, 1), max(size // s, 1),
+                         device='meta') for c, s in zip(channels, strides)]
+    try:
+        with torch.no_grad():
+            return trial(feats)
+    except (RuntimeError, NotImplementedError) as error:
+        if 'meta' not in str(error).lower():
+            raise
+        return None
