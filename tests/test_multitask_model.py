@@ -208,6 +208,37 @@ def test_neck_gives_a_resnet_task_experts():
     assert set(feats) == {'semseg', 'sal'}
     assert [f.shape[1] for f in feats['sal']] == [32, 64]
     assert model.neck.out_channels == {'semseg': (32, 64), 'sal': (32, 64)}
+    # The strides the ResNet levels have, advertised through the neck (None
+    # before: strides_from_features was refused behind it).
+    assert model.neck.out_strides == (16, 32)
+    assert model.heads['sal'].feature_strides == (16, 32)
+
+
+class _StageWidthAttribute(torch.nn.Module):
+    """A backbone whose ``in_channels`` attribute is its last stage's
+    width, as mmpretrain's EfficientNet sets it."""
+
+    in_channels = 320
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = torch.nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.stage = torch.nn.Conv2d(8, 320, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        return (self.stage(self.stem(x)), )
+
+
+def test_a_backbone_is_probed_with_the_channels_of_its_first_convolution():
+    """The probe fed a backbone its ``in_channels`` attribute (an
+    EfficientNet's 320) as image channels; the first convolution's are
+    the images'."""
+    model = MODELS.build(dict(
+        type='MultiTaskModel', backbone=dict(type=_StageWidthAttribute),
+        tasks=dict(semseg=TASKS['semseg']),
+        heads=dict(semseg=dict(type='ASPPTaskHead', channels=16))))
+    assert model.heads['semseg'].feature_channels == (320, )
+    assert model.heads['semseg'].feature_strides == (4, )
 
 
 def test_squad_routing_hands_each_task_its_group_and_the_shared_ones():

@@ -14,7 +14,7 @@ from mmsquad.tasks.presets import TasksCfg
 from ..heads import dense_task_losses
 from ..utils import TaskLosses, task_losses, update_params
 from ..utils.contracts import fill_arguments
-from ..utils.feature_probe import probe_features
+from ..utils.feature_probe import image_channels, probe_features
 
 #: Layers that need contiguous (not channels-last) inputs and weights:
 #: mmcv's deformable convolutions refuse channels-last tensors, and its
@@ -220,7 +220,7 @@ class MultiTaskModel(BaseModel):
             strides = getattr(self.backbone, 'out_strides', None)
             if channels is None or strides is None:
                 channels, strides = probe_features(
-                    self.backbone, getattr(self.backbone, 'in_channels', 3))
+                    self.backbone, image_channels(self.backbone))
             if isinstance(channels, int):
                 channels = (channels, )
             self._levels = (channels, tuple(strides))

@@ -26,6 +26,9 @@ class ExpertSquadNeck(BaseModule):
         feature_specs: Specs of the backbone outputs (SquadNet backbones;
             :class:`~mmsquad.models.MultiTaskModel` fills this in).
         in_channels: Channels of the backbone outputs (other backbones).
+        in_strides: Strides of the backbone outputs (other backbones;
+            :class:`~mmsquad.models.MultiTaskModel` fills them in), which
+            the neck's outputs advertise.
         levels: Indices of the backbone outputs to use; all by default.
         channels_per_group: Group width per selected level (int or list),
             other backbones only.
@@ -44,6 +47,7 @@ class ExpertSquadNeck(BaseModule):
                  tasks: Sequence[str],
                  feature_specs: Optional[Sequence[SquadFeatureSpec]] = None,
                  in_channels: Optional[Sequence[int]] = None,
+                 in_strides: Optional[Sequence[int]] = None,
                  levels: Optional[Sequence[int]] = None,
                  channels_per_group: Union[int, Sequence[int]] = 32,
                  num_shared: int = 1,
@@ -96,13 +100,14 @@ class ExpertSquadNeck(BaseModule):
                       for _ in range(num_blocks)]))
                 specs.append(SquadFeatureSpec(
                     channels=c * groups, group_channels=c,
-                    num_tasks=len(self.tasks), num_shared=num_shared))
+                    num_tasks=len(self.tasks), num_shared=num_shared,
+                    stride=None if in_strides is None else in_strides[level]))
         self.specs: Tuple[SquadFeatureSpec, ...] = tuple(specs)
 
     @property
     def out_strides(self) -> Optional[Tuple[int, ...]]:
-        """Strides of every output level (None where they are unknown: the
-        backbone gave no ``feature_specs``)."""
+        """Strides of every output level (None where they are unknown:
+        neither ``feature_specs`` nor ``in_strides`` gave them)."""
         strides = tuple(s.stride for s in self.specs)
         return None if None in strides else strides
 

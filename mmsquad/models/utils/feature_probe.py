@@ -19,6 +19,16 @@ def feature_shapes(feats: Features, input_size: Sequence[int]
     return channels, strides
 
 
+def image_channels(backbone: nn.Module) -> int:
+    """The channels of the images ``backbone`` takes: its first
+    convolution's input channels (3 without one). Not a backbone's
+    ``in_channels`` attribute: mmpretrain's EfficientNet, for one, sets it
+    to its last stage's width."""
+    conv = next((m for m in backbone.modules()
+                 if isinstance(m, nn.modules.conv._ConvNd)), None)
+    return 3 if conv is None else conv.in_channels
+
+
 def probe_features(module: nn.Module, in_channels: int = 3,
                    size: int = 64
                    ) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
