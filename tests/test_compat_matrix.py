@@ -91,6 +91,25 @@ def test_representative_is_the_first_config_the_metafile_lists():
     assert compat.representative('mmdet', 'common') is None
 
 
+def test_a_backbone_family_is_hosted_and_checked_against_its_own_output():
+    """The mmpretrain check, run on a config of the installed mmseg (the
+    same rules: its ``model.backbone`` under an FCN head): it trains, and
+    the features the heads get are the backbone's own outputs."""
+    path = osp.join(compat.configs_dir('mmseg'),
+                    'fcn/fcn_r18-d8_4xb2-80k_cityscapes-512x1024.py')
+    assert compat.check_backbone(path, '', 64) == ('works', 'ResNetV1c')
+
+
+def test_mmpretrain_is_skipped_with_the_reason_where_it_cannot_import():
+    why = compat.unavailable('mmpretrain')
+    if why is None:
+        pytest.skip('mmpretrain and torchvision import here')
+    assert why.startswith(('torchvision cannot be imported',
+                           'mmpretrain cannot be imported'))
+    text = open(DOC).read()
+    assert '## mmpretrain\n\nNot checked: ' in text
+
+
 def _rows(text: str, package: str) -> list:
     section = text.split(f'## {package}\n', 1)[1].split('\n## ', 1)[0]
     return [line.split(' | ')[0].lstrip('| ').strip()

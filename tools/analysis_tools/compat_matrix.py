@@ -1,5 +1,6 @@
 """Host every model family that the installed mmdet and mmseg bundle as a
-task, and write the compatibility matrix.
+task (and mmpretrain's backbones, where it imports), and write the
+compatibility matrix.
 
 ``python tools/analysis_tools/compat_matrix.py [--families mmdet:ssd ...]
 [--out docs/compatibility.md]``
@@ -41,17 +42,21 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def selected(families) -> dict:
-    """``{package: [family, ...]}`` to check."""
+def selected(families, skipped: dict) -> dict:
+    """``{package: [family, ...]}`` to check (none of a package in
+    ``skipped``, ``{package: why}``)."""
+    every = (*compat.PACKAGES, *compat.BACKBONE_PACKAGES)
     if families is None:
-        return {p: compat.families(p) for p in compat.PACKAGES}
+        return {p: compat.families(p) for p in every if p not in skipped}
     chosen: dict = {}
     for item in families:
         package, _, family = item.partition(':')
-        if package not in compat.PACKAGES or \
-                family not in compat.families(package):
+        if package in skipped:
+            sys.exit(f'compat_matrix.py: {package} is not checked here: '
+                     f'{skipped[package]}')
+        if package not in every or family not in compat.families(package):
             sys.exit(f'compat_matrix.py: {item!r} is no family; give '
-                     f'PACKAGE:FOLDER with PACKAGE one of {compat.PACKAGES}')
+                     f'PACKAGE:FOLDER with PACKAGE one of {every}')
         chosen.setdefault(package, []).append(family)
     return chosen
 
@@ -72,7 +77,11 @@ def main() -> None:
     cache = {} if args.fresh or not osp.exists(cache_path) else json.load(
         open(cache_path))
     stamp = compat.cache_key()
-    chosen = selected(args.families)
+    skipped = {p: why for p in compat.BACKBONE_PACKAGES
+               if (why := compat.unavailable(p))}
+    for package, why in skipped.items():
+        print(f'{package}: not checked: {why}', flush=True)
+    chosen = selected(args.families, skipped)
     total = sum(len(f) for f in chosen.values())
     results, done = {}, 0
     for package, names in chosen.items():
@@ -99,7 +108,7 @@ def main() -> None:
         print(compat.summary_line(package, results[package]))
     if args.families is None:
         with open(args.out, 'w') as f:
-            f.write(compat.markdown(results))
+            f.write(compat.markdown(results, skipped))
         print(f'wrote {args.out}')
 
 

@@ -1,6 +1,7 @@
 """Hosting every model family that the installed mmdet and mmseg bundle as
 a task of SquadNet-tiny, checked against mmdet's and mmseg's own losses
-(``tools/analysis_tools/compat_matrix.py``).
+(``tools/analysis_tools/compat_matrix.py``); mmpretrain's backbone
+families, where mmpretrain imports, as the backbone of a one-task model.
 
 A family is a folder of the package's bundled configs. Its representative
 is the first config its ``metafile.yml`` (mmseg: ``.yaml``) lists that
@@ -48,14 +49,19 @@ from mmengine.structures import PixelData
 
 STATUSES = ('works', 'refused', 'not a task model', 'FAILED')
 PACKAGES = ('mmdet', 'mmseg')
+#: Packages whose families are backbones, hosted under a decode head:
+#: checked where they import (mmpretrain needs torchvision, whose only
+#: wheel for this torch is CUDA-built).
+BACKBONE_PACKAGES = ('mmpretrain', )
 #: The summary line of each package: what its families are.
 FAMILY_WORDS = {'mmdet': 'mmdet detector families',
-                'mmseg': 'mmseg decode-head families'}
+                'mmseg': 'mmseg decode-head families',
+                'mmpretrain': 'mmpretrain backbone families'}
 #: The image sizes a family is checked at: the first, and the next only
 #: where a check fails with an error at the one before (heads that pool
 #: over large maps, LRASPP's 49-pixel pool at stride 8; SSD's extra
 #: levels without padding; deformable convolutions on a 2x2 level).
-SIZES = {'mmdet': (128, 320), 'mmseg': (64, 400)}
+SIZES = {'mmdet': (128, 320), 'mmseg': (64, 400), 'mmpretrain': (64, 224)}
 #: A loss and the oracle's agree to this relative tolerance.
 RTOL = 1e-4
 PACKAGE_DIR = osp.dirname(osp.abspath(__import__('mmsquad').__file__))
@@ -77,6 +83,19 @@ class NotATaskModel(Exception):
 
 class Mismatch(Exception):
     """A hosted model trains or predicts differently from its package."""
+
+
+def unavailable(package: str) -> Optional[str]:
+    """Why ``package``'s families cannot be checked here (it, or
+    torchvision for mmpretrain, does not import), or None."""
+    needs = ['torchvision', package] if package in BACKBONE_PACKAGES \
+        else [package]
+    for module in needs:
+        try:
+            __import__(module)
+        except Exception as error:  # ImportError, or a CUDA-built wheel's
+            return f'{module} cannot be imported here ({first_line(error)})'
+    return None
 
 
 def configs_dir(package: str) -> str:
@@ -149,7 +168,8 @@ def check_family(package: str, family: str, data_root: str) -> Outcome:
         return Outcome(family, '', 'not a task model',
                        'no config with a model (datasets or shared parts)',
                        time.perf_counter() - start)
-    check = check_detector if package == 'mmdet' else check_decode_head
+    check = dict(mmdet=check_detector, mmseg=check_decode_head,
+                 mmpretrain=check_backbone)[package]
     path = osp.join(configs_dir(package), config)
     for size in SIZES[package]:
         try:
@@ -576,6 +596,63 @@ def check_decode_head(path: str, data_root: str, size: int):
     return 'works', ' + '.join(type(h).__name__ for h in adapter.stages)
 
 
+# -- mmpretrain ---------------------------------------------------------------
+
+def check_backbone(path: str, data_root: str, size: int):
+    """Host a config's backbone (an mmpretrain classifier's, or any
+    config's ``model.backbone``, in its package's scope) as the backbone
+    of a one-task model under an FCN decode head, on random labels of
+    ``size`` x ``size`` (``data_root`` unused): it trains 2 iterations
+    with a gradient for each of its trainable parameters, and the features
+    the model hands the head are the backbone's own outputs (the
+    oracle)."""
+    from mmsquad.registry import MODELS
+    from toolkit.samples import random_samples
+    model_cfg = Config.fromfile(path, import_custom_modules=False).model
+    backbone = model_cfg.get('backbone')
+    if not backbone:
+        raise NotATaskModel(f'{model_cfg.get("type")} has no backbone')
+    scope = next(p for p in (*PACKAGES, *BACKBONE_PACKAGES)
+                 if path.startswith(configs_dir(p)))
+    backbone = dict(backbone.to_dict(), _scope_=scope)
+    _without_downloads(backbone)
+
+    def build():
+        torch.manual_seed(0)
+        model = MODELS.build(dict(
+            type='MultiTaskModel', tasks=['semseg'], backbone=backbone,
+            heads=dict(semseg=dict(type='DecodeHeadAdapter', head=dict(
+                _scope_='mmseg', type='FCNHead', channels=16, num_convs=1,
+                norm_cfg=dict(type='BN'))))))
+        model.init_weights()
+        return revert_sync_batchnorm(model)
+
+    model, refusal = _build(build)
+    if refusal:
+        return 'refused', refusal
+    torch.manual_seed(0)
+    samples = random_samples(model.tasks, 2, size)
+    inputs = [torch.randint(0, 256, (3, size, size), dtype=torch.uint8)
+              for _ in samples]
+    raw = dict(inputs=inputs, data_samples=samples)
+    _train_twice(model, raw, model.backbone)
+    model.eval()
+    with torch.no_grad():
+        data = model.data_preprocessor(copy.deepcopy(raw), False)
+        ours = model.extract_feats(data['inputs'])['semseg']
+        theirs = model.backbone(data['inputs'])
+        theirs = [theirs] if isinstance(theirs, torch.Tensor) else theirs
+        for level, (a, b) in enumerate(zip(ours, theirs)):
+            if not torch.allclose(a, b, rtol=RTOL, atol=1e-5):
+                raise Mismatch(f'feature level {level} differs from the '
+                               'backbone\'s own output')
+        predicted = model.test_step(copy.deepcopy(raw))
+    shape = tuple(predicted[0].pred_semseg.data.shape[-2:])
+    if shape != (size, size):
+        raise Mismatch(f'pred_semseg of shape {shape}, not the image\'s')
+    return 'works', type(model.backbone).__name__
+
+
 # -- the report --------------------------------------------------------------
 
 def summary_line(package: str, outcomes: List[Outcome]) -> str:
@@ -588,17 +665,20 @@ def summary_line(package: str, outcomes: List[Outcome]) -> str:
 
 
 def versions() -> Dict[str, str]:
-    """The versions (and mmsquad's commit) the matrix was made with."""
+    """The versions (and mmsquad's commit) the matrix was made with
+    (mmpretrain's where it imports)."""
     import mmcv
     import mmdet
     import mmseg
 
     import mmsquad
     from toolkit.experiment import code_commit
-    return {'mmsquad': f'{mmsquad.__version__} ({code_commit()})',
-            'mmdet': mmdet.__version__,
-            'mmseg': mmseg.__version__, 'mmcv': mmcv.__version__,
-            'mmengine': mmengine.__version__, 'torch': torch.__version__}
+    found = {'mmsquad': f'{mmsquad.__version__} ({code_commit()})',
+             'mmdet': mmdet.__version__, 'mmseg': mmseg.__version__}
+    if unavailable('mmpretrain') is None:
+        found['mmpretrain'] = __import__('mmpretrain').__version__
+    return dict(found, mmcv=mmcv.__version__, mmengine=mmengine.__version__,
+                torch=torch.__version__)
 
 
 def cache_key() -> str:
@@ -618,22 +698,30 @@ def cache_key() -> str:
                       sort_keys=True)
 
 
-def markdown(results: Dict[str, List[Outcome]]) -> str:
+def markdown(results: Dict[str, List[Outcome]],
+             skipped: Dict[str, str]) -> str:
     """``docs/compatibility.md``: versions, the summary lines, one table
-    per package with one row per family."""
+    per package with one row per family, and why a package in
+    ``skipped`` was not checked."""
     lines = [
-        '# Compatibility with mmdet and mmseg', '',
+        '# Compatibility with mmdet, mmseg and mmpretrain', '',
         'Every model family (config folder) that the installed mmdet and '
         'mmseg bundle, hosted as a task of SquadNet-tiny by '
         '`make compat` (`tools/analysis_tools/compat_matrix.py`): its '
         "representative config (the first its `metafile.yml` lists) "
         'trains 2 iterations on generated data, predicts, and its loss '
         "is compared with the package's own on the same features "
-        '(`tools/toolkit/compat.py` states the rules).', '',
+        '(`tools/toolkit/compat.py` states the rules). mmpretrain\'s '
+        'backbone families, where it imports, are hosted as the backbone '
+        'of a one-task model under an FCN head.', '',
         'Versions: ' + ', '.join(f'{k} {v}' for k, v in
                                  versions().items()) + '.', '']
-    lines += [summary_line(p, results[p]) for p in PACKAGES if p in results]
-    for package in PACKAGES:
+    every = (*PACKAGES, *BACKBONE_PACKAGES)
+    lines += [summary_line(p, results[p]) for p in every if p in results]
+    for package in every:
+        if package in skipped:
+            lines += ['', f'## {package}', '',
+                      f'Not checked: {skipped[package]}.']
         if package not in results:
             continue
         lines += ['', f'## {package}', '',
