@@ -321,6 +321,25 @@ def test_wrapper_applies_the_surgery_to_shared_params_only(
         torch.testing.assert_close(b - p.detach(), g)
 
 
+def test_the_ordinary_backward_stops_short_of_the_shared_parameters():
+    """The per-task gradients replace the shared parameters' gradient:
+    the ordinary backward (for the heads) does not run through the shared
+    layer again (one backward there per task, not one more)."""
+    torch.manual_seed(0)
+    shared, head_a, head_b = nn.Linear(4, 3), nn.Linear(3, 1), nn.Linear(3, 1)
+    feats = shared(torch.randn(8, 4))
+    passes = []
+    feats.register_hook(lambda grad: passes.append(grad))
+    losses = {'a': (head_a(feats) - 1).square().mean(),
+              'b': (head_b(feats) + 1).square().mean()}
+    params = list(shared.parameters())
+    heads = [*head_a.parameters(), *head_b.parameters()]
+    wrapper = surgery('PCGrad', torch.optim.SGD(params + heads, lr=1.0))
+    wrapper.update_params(sum(losses.values()),
+                          task_losses=TaskLosses(losses, {}, params))
+    assert len(passes) == 2
+
+
 def test_config_wrapper_weights_tasks_by_its_pref_vector():
     shared, heads, losses = two_task_problem()
     params = list(shared.parameters())

@@ -191,10 +191,10 @@ class MultiTaskRandomFlip(BaseTransform):
         if not flip:
             return results
         results['img'] = flip_horizontal(results['img'])
-        warp_targets(results,
-                     lambda a, interp, fill: flip_horizontal(a))
+        # A mirror moves pixels without resampling them: every kind's
+        # target is mirrored as it is (no validity handling to do).
         for key, kind in loaded_targets(results):
-            results[key] = kind.flip_values(results[key])
+            results[key] = kind.flip_values(flip_horizontal(results[key]))
         return results
 
 

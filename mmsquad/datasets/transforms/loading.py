@@ -18,6 +18,7 @@ imported by the config (``custom_imports = dict(imports=['my_module'])``).
 """
 from typing import Callable, Optional
 
+import cv2
 import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -51,7 +52,18 @@ def annotation_reader(fmt: str) -> Reader:
 def read_png(path: str, flag: str = 'unchanged') -> np.ndarray:
     """A PNG as stored (palette PNGs keep their indices: pillow, not cv2,
     which would expand them), in stored pixel order whatever its EXIF
-    orientation."""
+    orientation. An 8-bit PNG already stored as asked (RGB for
+    ``'color'``, grey for ``'grayscale'``) is decoded by OpenCV, which
+    gives the same pixels without pillow's copies; anything else (palette,
+    16-bit, alpha, a conversion to do) by pillow."""
+    if flag in STORED_ORDER:
+        stored = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        if stored is not None and stored.dtype == np.uint8:
+            if flag == 'grayscale' and stored.ndim == 2:
+                return stored
+            if flag == 'color' and stored.ndim == 3 and \
+                    stored.shape[2] == 3:
+                return cv2.cvtColor(stored, cv2.COLOR_BGR2RGB)
     img = mmcv.imread(path, flag=STORED_ORDER.get(flag, flag),
                       channel_order='rgb', backend='pillow')
     if img is None:

@@ -3,6 +3,7 @@ import contextlib
 from typing import Dict, Optional, Union
 
 import torch
+from mmengine.dist import get_world_size
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from torch import Tensor, nn
 from torch.optim import Optimizer
@@ -137,8 +138,23 @@ class GradSurgeryOptimWrapper(OptimWrapper):
         previous = [p.grad for p in params]
         for p in params:
             p.grad = None
-        self.backward(self.scale_loss(
-            self.aggregator.ordinary_loss(loss, losses)))
+        ordinary = self.scale_loss(self.aggregator.ordinary_loss(loss,
+                                                                 losses))
+        if get_world_size() > 1:
+            # DDP's reducer waits for every parameter's gradient.
+            self.backward(ordinary)
+        else:
+            # Only the parameters outside the surgery need the ordinary
+            # gradient (the others are replaced below): the backward stops
+            # where they end, short of the shared encoder.
+            surgery = {id(p) for p in params}
+            others = [p for group in self.optimizer.param_groups
+                      for p in group['params']
+                      if p.requires_grad and id(p) not in surgery]
+            if others:
+                self.backward(ordinary, inputs=others)
+            else:
+                self._inner_count += 1
         combined = self.aggregator(grads) * scale
         offset = 0
         for p, prev in zip(params, previous):
