@@ -361,7 +361,8 @@ def check_detector(path: str, data_root: str, size: int):
     _keep_every_box(detector)
     _without_downloads(detector)
     cfg = Config.fromfile(UNDERWATER_CONFIG)
-    for step in _each_dict(cfg.train_dataloader.dataset.pipeline):
+    for step in _each_dict([cfg.train_dataloader.dataset.pipeline,
+                            cfg.test_dataloader.dataset.pipeline]):
         if step['type'].endswith('LoadAnnotations'):
             step.update(_annotations_loaded(bundled))
         if step['type'].endswith('Resize'):
@@ -379,9 +380,10 @@ def check_detector(path: str, data_root: str, size: int):
     model, refusal = _build(build)
     if refusal:
         return 'refused', refusal
-    dataset = DATASETS.build(dict(cfg.train_dataloader.dataset.to_dict(),
-                                  data_root=data_root))
-    raw = pseudo_collate([dataset[i] for i in range(2)])
+    raw, test_raw = (pseudo_collate([dataset[i] for i in range(min(
+        2, len(dataset)))]) for dataset in (DATASETS.build(dict(
+            loader.dataset.to_dict(), data_root=data_root)) for loader in (
+                cfg.train_dataloader, cfg.test_dataloader)))
     adapter = model.heads.det
     _train_twice(model, raw, adapter)
     own = _same_state(adapter.detector)
@@ -398,10 +400,11 @@ def check_detector(path: str, data_root: str, size: int):
         _same('the detector loss', ours, float(theirs))
         model.eval()
         samples, unscaled = [], []
-        # One image a batch, as mmdet's test loaders (its guided anchoring
-        # masks a convolution per image).
-        for one in ({k: v[i:i + 1] for k, v in raw.items()}
-                    for i in range(len(raw['inputs']))):
+        # The test pipeline's samples (no training flip for mmdet's
+        # test-time merges to undo), one image a batch, as mmdet's test
+        # loaders (its guided anchoring masks a convolution per image).
+        for one in ({k: v[i:i + 1] for k, v in test_raw.items()}
+                    for i in range(len(test_raw['inputs']))):
             samples += model.test_step(copy.deepcopy(one))
             # The inputs test_step predicts on: preprocessed for testing.
             data = model.data_preprocessor(copy.deepcopy(one), False)
