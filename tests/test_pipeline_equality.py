@@ -86,3 +86,28 @@ def test_the_protocol_transforms_equal_the_reference(seed, smooth):
     valid = want != ref.IGNORE
     np.testing.assert_allclose(normals[valid], want[valid], atol=2e-5)
     assert normals.dtype == np.float32
+
+
+@pytest.mark.parametrize('mode', ['L', 'RGB', 'P', 'RGBA', 'I;16'])
+@pytest.mark.parametrize('flag', ['unchanged', 'color', 'grayscale'])
+def test_png_reading_equals_pillows_for_every_kind_of_png(mode, flag,
+                                                          tmp_path):
+    """8-bit grey and RGB PNGs read as stored go through OpenCV, every
+    other one (palette, alpha, 16-bit, a conversion) through pillow: the
+    pixels are pillow's either way."""
+    import mmcv
+    from PIL import Image
+
+    from mmsquad.datasets.transforms.loading import read_png
+    from mmsquad.utils.image_files import STORED_ORDER
+    rng = np.random.default_rng(0)
+    if mode == 'I;16':
+        image = Image.fromarray(rng.integers(0, 60000, (9, 13), np.uint16))
+    else:
+        base = rng.integers(0, 256, (9, 13, 4), np.uint8)
+        image = Image.fromarray(base, 'RGBA').convert(mode)
+    path = str(tmp_path / 'map.png')
+    image.save(path)
+    expected = mmcv.imread(path, flag=STORED_ORDER.get(flag, flag),
+                           channel_order='rgb', backend='pillow')
+    np.testing.assert_array_equal(read_png(path, flag), expected)

@@ -49,23 +49,32 @@ def annotation_reader(fmt: str) -> Reader:
     return reader
 
 
+#: PNG colour types (the IHDR byte) that OpenCV decodes as stored, by
+#: decoding flag: 8-bit grey for ``'grayscale'``, 8-bit RGB for ``'color'``.
+PNG_AS_STORED = {'grayscale': 0, 'color': 2}
+
+
 def read_png(path: str, flag: str = 'unchanged') -> np.ndarray:
     """A PNG as stored (palette PNGs keep their indices: pillow, not cv2,
     which would expand them), in stored pixel order whatever its EXIF
-    orientation. An 8-bit PNG already stored as asked (RGB for
-    ``'color'``, grey for ``'grayscale'``) is decoded by OpenCV, which
-    gives the same pixels without pillow's copies; anything else (palette,
-    16-bit, alpha, a conversion to do) by pillow."""
-    if flag in STORED_ORDER:
-        stored = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-        if stored is not None and stored.dtype == np.uint8:
-            if flag == 'grayscale' and stored.ndim == 2:
-                return stored
-            if flag == 'color' and stored.ndim == 3 and \
-                    stored.shape[2] == 3:
-                return cv2.cvtColor(stored, cv2.COLOR_BGR2RGB)
-    img = mmcv.imread(path, flag=STORED_ORDER.get(flag, flag),
-                      channel_order='rgb', backend='pillow')
+    orientation. An 8-bit PNG already stored as asked (grey for
+    ``'grayscale'``, RGB for ``'color'``: its header says so) is decoded
+    by OpenCV, which gives the same pixels without pillow's copies;
+    anything else (palette, 16-bit, alpha, a conversion to do) by pillow.
+    The file is read once either way."""
+    with open(path, 'rb') as f:
+        content = f.read()
+    # The IHDR chunk: bit depth at byte 24, colour type at byte 25.
+    header = content[:8] == b'\x89PNG\r\n\x1a\n' and len(content) > 25
+    if header and flag in PNG_AS_STORED and content[24] == 8 and \
+            content[25] == PNG_AS_STORED[flag]:
+        img = cv2.imdecode(np.frombuffer(content, np.uint8),
+                           cv2.IMREAD_UNCHANGED)
+        if img is not None and flag == 'color':
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    else:
+        img = mmcv.imfrombytes(content, flag=STORED_ORDER.get(flag, flag),
+                               channel_order='rgb', backend='pillow')
     if img is None:
         raise OSError(f'cannot decode image {path}')
     return img

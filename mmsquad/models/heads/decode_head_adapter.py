@@ -68,7 +68,8 @@ class DecodeHeadAdapter(BaseDenseTaskHead):
     outputs rather than the levels ``in_index`` selects (DDRNet's,
     PIDNet's), an ``in_index`` beyond the feature levels, and a head that
     cannot be built for the task's features or fails on them (each head
-    is tried once on meta-device features of a 512-px input, see
+    whose ``forward`` takes the features alone is tried once on
+    meta-device features of a 512-px input, see
     :func:`~mmsquad.models.utils.feature_probe.try_on_features`; the
     cause named).
 

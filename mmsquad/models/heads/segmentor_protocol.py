@@ -19,12 +19,6 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.structures import SegDataSample
 from torch import Tensor, nn
 
-#: What a hosted head's ``forward`` may take besides the features: a
-#: cascade stage the previous stage's output, a query-based head the
-#: samples (for their image shapes).
-PROTOCOL_ARGUMENTS = ('prev_output', 'batch_data_samples')
-
-
 def forward_needs(kind: type) -> List[str]:
     """The arguments of ``kind.forward`` besides the features that have no
     default."""
