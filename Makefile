@@ -21,12 +21,10 @@ demo-underwater: install
 test: install
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
+# Every benchmark in turn (logs in work_dirs/bench); the last line holds
+# all their results.
 bench: install
-	$(PY) tools/analysis_tools/benchmark_deploy.py
-	$(PY) tools/analysis_tools/benchmark.py
-	$(PY) tools/analysis_tools/benchmark_architectures.py
-	$(PY) tools/analysis_tools/benchmark_optim_methods.py
-	$(PY) tools/analysis_tools/benchmark_pipeline.py
+	$(PY) tools/analysis_tools/benchmark_all.py
 
 # Every model family of the installed mmdet and mmseg hosted as a task
 # (about an hour of CPU; finished families are cached in work_dirs/compat):

@@ -226,12 +226,15 @@ def _grads_of(module, x, with_cp):
     lambda: MODELS.build(dict(type='ExpertSquadNeck', tasks=['a', 'b'],
                               in_channels=[16], num_blocks=2,
                               channels_per_group=8)),
-], ids=['squadnet', 'neck_on_other_backbone'])
+    # The oracle the benchmark times against SquadNet with checkpointing.
+    lambda: ReferenceSquadNet('tiny'),
+], ids=['squadnet', 'neck_on_other_backbone', 'reference'])
 def test_gradient_checkpointing_keeps_outputs_and_gradients(build):
     torch.manual_seed(0)
     module = build()
-    x = torch.randn(2, 3 if isinstance(module, SquadNet) else 16, 32, 32)
-    if not isinstance(module, SquadNet):
+    backbone = isinstance(module, (SquadNet, ReferenceSquadNet))
+    x = torch.randn(2, 3 if backbone else 16, 32, 32)
+    if not backbone:
         x = [x]
     plain = _grads_of(module, x, with_cp=False)
     checkpointed = _grads_of(module, x, with_cp=True)

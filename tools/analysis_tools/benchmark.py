@@ -8,20 +8,31 @@ Inference: the efficient model is folded (BatchNorm and channel shuffles
 into the convolutions, activations fused into them on CPU). Both models
 are initialised and their BatchNorm calibrated (random affine, running
 statistics from forward passes), and two different inputs must give
-clearly different outputs; then the outputs are checked to be equal. Each number is the median of several timed runs
-after warm-up, the runs of the variants interleaved. The compute floor of
-the efficient inference (the arithmetic of its convolutions at the float32
-matrix-product rate measured in the same rounds) shows how close to the
-machine's rate the efficient model runs, and the inference speedup it would
-have at that rate. Where the CPU runs oneDNN in bfloat16, the folded model
-in bfloat16 is timed too, for information: it changes the outputs, so it is
-not part of the speedup; so is a training step under bfloat16 autocast
-(``--amp`` on such a CPU). Gradient checkpointing (``with_cp``) is measured
-at ``--cp-batch`` x3x``--cp-size``^2 (the published batch, 6x3x512x512, by
-default; halved until it fits without checkpointing), each variant in a
-fresh process: the peak of its resident memory during a training step over
-the memory before it, and the step time. The
-last line is ``train_speedup=<x> infer_speedup=<y> bf16_infer_speedup=<z>
+clearly different outputs; then the outputs are checked to be equal. Each
+number is the median of several timed runs after warm-up, the runs of the
+variants interleaved. The compute floor of the efficient inference (the
+arithmetic of its convolutions at the float32 matrix-product rate measured
+in the same rounds) shows how close to the machine's rate the efficient
+model runs, and the inference speedup it would have at that rate. Where
+the CPU runs oneDNN in bfloat16, the folded model in bfloat16 is timed
+too, for information: it changes the outputs, so it is not part of the
+speedup; so is a training step under bfloat16 autocast (``--amp`` on such
+a CPU). The training speedup is measured again at ``--large-size`` (384 by
+default) and, both backbones checkpointing their blocks, at
+``--cp-speed-size`` (512). Gradient checkpointing (``with_cp``) is
+measured at ``--cp-batch`` x3x``--cp-size``^2 (the published batch,
+6x3x512x512, by default), each variant in a fresh process: the peak of its
+resident memory during a training step over the memory before it, and the
+step time.
+
+No step is started that would not fit: steps of two and four samples at
+half ``--cp-size`` are measured first (each in its own process), and every
+larger step's memory is estimated from them (linear in the samples and the
+pixels) against the memory available; where it would not fit, the batch is
+halved until it does, and the output says so.
+
+The last line is ``train_speedup=<x> train_speedup_384=<l>
+train_speedup_512_cp=<c> infer_speedup=<y> bf16_infer_speedup=<z>
 amp_train_speedup=<w> cp_memory_ratio=<m> cp_time_ratio=<t>`` (bf16/amp
 ``n/a`` where the CPU has no bfloat16 units).
 """
@@ -51,11 +62,15 @@ from toolkit.roofline import count_conv_work, matmul_step  # noqa: E402
 from toolkit.timing import median_times  # noqa: E402
 from toolkit.calibration import (calibrate_batchnorm,  # noqa: E402
                                  input_sensitivity)
+from toolkit.memory import (available_memory, batch_that_fits,  # noqa: E402
+                            gib)
 
 HEAD_OUT = dict(semseg=21, human_parts=7, sal=1, normals=3)
 #: The least relative difference of the outputs for two different inputs
 #: for the agreement figures to mean something.
 MIN_SENSITIVITY = 0.05
+#: The memory layouts timed.
+FORMATS = dict(nchw=torch.contiguous_format, cl=torch.channels_last)
 LOSS = dict(semseg=dict(type='PixelCrossEntropyLoss'),
             human_parts=dict(type='PixelCrossEntropyLoss'),
             sal=dict(type='BalancedBCELoss'),
@@ -178,24 +193,79 @@ def _measure_memory(arch: str, with_cp: bool, batch: int, size: int,
     results.put(((peak - before) * 1024, seconds))
 
 
-def checkpointing_cost(arch: str, batch: int, size: int) -> dict:
-    """``{with_cp: (peak memory growth, step seconds) or None}``, each
+def step_cost(arch: str, with_cp: bool, batch: int,
+              size: int) -> Optional[tuple]:
+    """(peak memory growth in bytes, step seconds) of a training step,
     measured in a process of its own (the resident peak never goes down);
-    None where the process died (out of memory, most likely)."""
+    None where the process died."""
     context = multiprocessing.get_context('spawn')
-    costs = {}
-    for with_cp in (False, True):
-        results = context.Queue()
-        process = context.Process(target=_measure_memory, args=(
-            arch, with_cp, batch, size, results))
-        process.start()
-        process.join()
-        costs[with_cp] = results.get() if process.exitcode == 0 else None
-        if costs[with_cp] is None:
-            print(f'train step {batch}x3x{size}x{size} with_cp={with_cp}: '
-                  f'the process died (exit code {process.exitcode}; out of '
-                  'memory?)')
-    return costs
+    results = context.Queue()
+    process = context.Process(target=_measure_memory, args=(
+        arch, with_cp, batch, size, results))
+    process.start()
+    process.join()
+    if process.exitcode != 0:
+        print(f'train step {batch}x3x{size}x{size} with_cp={with_cp}: '
+              f'the process died (exit code {process.exitcode})')
+        return None
+    return results.get()
+
+
+def checkpointing_cost(arch: str, batch: int, size: int,
+                       per_sample: float, fixed: float) -> tuple:
+    """``(batch, {with_cp: step_cost or None})`` at the largest batch up to
+    ``batch`` whose step without checkpointing fits the available memory
+    (``fixed`` + ``per_sample`` bytes a sample; said when the batch is
+    smaller)."""
+    fitting = batch_that_fits(per_sample, batch, fixed)
+    if fitting < batch:
+        print(f'train step {batch}x3x{size}x{size} without checkpointing '
+              f'needs about {gib(fixed + per_sample * batch)}, '
+              f'{gib(available_memory())} available: '
+              + (f'measured at batch {fitting}' if fitting else
+                 'not measured'))
+    return fitting, {with_cp: step_cost(arch, with_cp, fitting, size)
+                     for with_cp in (False, True)} if fitting else {}
+
+
+def large_training_speedup(efficient: torch.nn.Module,
+                           oracle: torch.nn.Module, batch: int, size: int,
+                           per_sample: float, warmup: int, runs: int,
+                           with_cp: bool = False) -> str:
+    """The training speedup (the oracle's faster layout over the efficient
+    model channels-last) on a ``batch`` x3x``size``^2 batch, both
+    backbones with ``with_cp``, or at the largest batch that fits
+    (``per_sample`` bytes a sample, said when smaller); ``n/a`` where not
+    one sample fits."""
+    what = f'train step {batch}x3x{size}x{size} with_cp={with_cp}'
+    fitting = batch_that_fits(per_sample, batch)
+    if fitting < batch:
+        print(f'{what} needs about '
+              f'{gib(per_sample * batch)}, {gib(available_memory())} '
+              'available: ' + (f'measured at batch {fitting}' if fitting
+                               else 'not measured'))
+    if not fitting:
+        return 'n/a'
+    x = torch.randn(fitting, 3, size, size)
+    samples = random_samples(efficient.tasks, fitting, size)
+    steps = {}
+    for label, model, layouts in (
+            ('oracle', oracle, ('nchw', 'cl')), ('efficient', efficient,
+                                                 ('cl',))):
+        for fmt in layouts:
+            layout = FORMATS[fmt]
+            copied = copy.deepcopy(model).to(memory_format=layout).train()
+            copied.backbone.with_cp = with_cp
+            steps[label, fmt] = training_step(
+                copied, x.contiguous(memory_format=layout), samples)
+    times = median_times(steps, warmup, runs)
+    oracle_seconds = min(times['oracle', 'nchw'], times['oracle', 'cl'])
+    print(f'train step {fitting}x3x{size}x{size} with_cp={with_cp}: '
+          f'oracle NCHW '
+          f'{times["oracle", "nchw"] * 1e3:.0f} ms, channels-last '
+          f'{times["oracle", "cl"] * 1e3:.0f} ms; efficient channels-last '
+          f'{times["efficient", "cl"] * 1e3:.0f} ms')
+    return f'{oracle_seconds / times["efficient", "cl"]:.2f}'
 
 
 def main() -> None:
@@ -207,22 +277,37 @@ def main() -> None:
     parser.add_argument('--runs', type=int, default=5)
     parser.add_argument('--cp-batch', type=int, default=6)
     parser.add_argument('--cp-size', type=int, default=512)
+    parser.add_argument('--large-size', type=int, default=384,
+                        help='the training step timed again at this size')
+    parser.add_argument('--cp-speed-size', type=int, default=512,
+                        help='... and at this size, both models with '
+                        'checkpointing')
+    parser.add_argument('--large-runs', type=int, default=3)
     args = parser.parse_args()
-    # First, while this process holds little memory. Where the batch does
-    # not fit without checkpointing, halve it until it does.
-    cp_batch = args.cp_batch
-    costs = checkpointing_cost(args.arch, cp_batch, args.cp_size)
-    while costs[False] is None and cp_batch > 1:
-        cp_batch //= 2
-        costs = checkpointing_cost(args.arch, cp_batch, args.cp_size)
+    # First, while this process holds little memory: what two and four
+    # samples at half the checkpointing size need, from which every larger
+    # step's need is estimated (linear in the pixels) before it runs.
+    probe = args.cp_size // 2
+    two, four = (step_cost(args.arch, False, batch, probe)
+                 for batch in (2, 4))
+    if not (two and four):
+        sys.exit(f'benchmark.py: a training step of two or four samples at '
+                 f'{probe}x{probe} did not complete')
+    per_sample = (four[0] - two[0]) / 2 * (args.cp_size / probe) ** 2
+    fixed = max(two[0] - (four[0] - two[0]), 0)
+    print(f'train step 2x3x{probe}x{probe}: peak memory +{gib(two[0])}, '
+          f'4x3x{probe}x{probe}: +{gib(four[0])}; estimated at '
+          f'{args.cp_size}x{args.cp_size}: {gib(fixed)} and '
+          f'{gib(per_sample)} a sample')
+    cp_batch, costs = checkpointing_cost(args.arch, args.cp_batch,
+                                         args.cp_size, per_sample, fixed)
     register_all_modules()
     torch.manual_seed(0)
     x = torch.randn(args.batch, 3, args.size, args.size)
     efficient, oracle = build_pair(args.arch, x)
 
-    formats = dict(nchw=torch.contiguous_format, cl=torch.channels_last)
     inputs = {name: x.contiguous(memory_format=fmt)
-              for name, fmt in formats.items()}
+              for name, fmt in FORMATS.items()}
 
     # Inference: the folded efficient model against the oracle.
     oracle.eval()
@@ -243,25 +328,26 @@ def main() -> None:
     # Every (model, layout) pair gets its own copy: the runs interleave.
     def infer(model, fmt):
         return inference_step(
-            copy.deepcopy(model).to(memory_format=formats[fmt]), inputs[fmt])
+            copy.deepcopy(model).to(memory_format=FORMATS[fmt]),
+            inputs[fmt])
 
     samples = random_samples(efficient.tasks, args.batch, args.size)
 
     def train(model, fmt, amp=False):
-        model = copy.deepcopy(model).to(memory_format=formats[fmt]).train()
+        model = copy.deepcopy(model).to(memory_format=FORMATS[fmt]).train()
         return training_step(model, inputs[fmt], samples, amp)
 
     def variants(make_step, efficient_model):
         return {(label, fmt): make_step(model, fmt)
                 for label, model in (('oracle', oracle),
                                      ('efficient', efficient_model))
-                for fmt in formats}
+                for fmt in FORMATS}
 
     def report(name, times):
         """Print the times; the oracle's faster layout and the speedup."""
         print(f'{name:10s} ' + '   '.join(
             f'{label} {fmt} {times[label, fmt] * 1e3:8.1f} ms'
-            for label in ('oracle', 'efficient') for fmt in formats))
+            for label in ('oracle', 'efficient') for fmt in FORMATS))
         oracle_seconds = min(times['oracle', 'nchw'], times['oracle', 'cl'])
         return oracle_seconds, oracle_seconds / times['efficient', 'cl']
 
@@ -307,6 +393,15 @@ def main() -> None:
     times = median_times({**variants(train, efficient), **amp_step},
                          args.warmup, args.runs)
     oracle_seconds, train_speedup = report('train step', times)
+    # Larger steps: the same number of rounds, one warm-up (each step
+    # takes seconds).
+    large_speedup = {
+        size: large_training_speedup(
+            efficient, oracle, args.batch, size,
+            per_sample * (size / args.cp_size) ** 2, 1, args.large_runs,
+            with_cp)
+        for size, with_cp in ((args.large_size, False),
+                              (args.cp_speed_size, True))}
     amp_train = 'n/a'
     if bf16:
         print(f'bfloat16 autocast train step: '
@@ -318,11 +413,15 @@ def main() -> None:
                   f'{args.cp_size} with_cp={with_cp}: peak memory '
                   f'+{cost[0] / 2**30:.2f} GiB, {cost[1]:.1f} s')
     cp_memory = cp_time = 'n/a'
-    if None not in costs.values() and costs[False][0] > 0:
+    if costs and None not in costs.values() and costs[False][0] > 0:
         cp_memory = f'{costs[True][0] / costs[False][0]:.2f}'
         cp_time = f'{costs[True][1] / costs[False][1]:.2f}'
 
     print(f'train_speedup={train_speedup:.2f} '
+          f'train_speedup_{args.large_size}='
+          f'{large_speedup[args.large_size]} '
+          f'train_speedup_{args.cp_speed_size}_cp='
+          f'{large_speedup[args.cp_speed_size]} '
           f'infer_speedup={infer_speedup:.2f} '
           f'bf16_infer_speedup={bf16_infer} amp_train_speedup={amp_train} '
           f'cp_memory_ratio={cp_memory} cp_time_ratio={cp_time}')

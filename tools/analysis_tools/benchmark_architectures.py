@@ -27,26 +27,18 @@ from mmsquad.utils import register_all_modules
 # tools/ holds the toolkit package the tools share.
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from toolkit.samples import random_samples  # noqa: E402
-from toolkit.timing import (in_fresh_process, median_times,
-                                  peak_memory_growth)
+from toolkit.timing import (in_fresh_process, median_times,  # noqa: E402
+                            peak_memory_growth)
+from toolkit.train_steps import ARCHITECTURE_CONFIGS  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-#: The models compared, SquadNet-small (the reference) first.
-CONFIGS = {
-    'SquadNet-small': 'configs/squad/pascal_ctx.py',
-    'shared ResNet-18': 'configs/baselines/shared_r18_pascal_ctx.py',
-    'Cross-Stitch': 'configs/baselines/cross_stitch_pascal_ctx.py',
-    'NDDR-CNN': 'configs/baselines/nddr_cnn_pascal_ctx.py',
-    'MTAN': 'configs/baselines/mtan_pascal_ctx.py',
-    'PAD-Net': 'configs/baselines/padnet_pascal_ctx.py',
-    'MTI-Net': 'configs/baselines/mtinet_pascal_ctx.py',
-}
 
 
 def build(name: str) -> torch.nn.Module:
-    """The model of ``CONFIGS[name]`` in training mode."""
+    """The model of ``ARCHITECTURE_CONFIGS[name]`` in training mode
+    (SquadNet-small, the reference, first)."""
     register_all_modules()
-    cfg = Config.fromfile(osp.join(REPO, CONFIGS[name]))
+    cfg = Config.fromfile(osp.join(REPO, ARCHITECTURE_CONFIGS[name]))
     return MODELS.build(cfg.model).train()
 
 
@@ -87,17 +79,17 @@ def main() -> None:
     args = parser.parse_args()
     memory = {name: in_fresh_process(step_memory, name, args.batch,
                                      args.size)
-              for name in CONFIGS}
+              for name in ARCHITECTURE_CONFIGS}
     start = time.perf_counter()
     steps = {name: training_step(build(name), args.batch, args.size)
-             for name in CONFIGS}
+             for name in ARCHITECTURE_CONFIGS}
     times = median_times(steps, args.warmup, args.runs)
-    reference = next(iter(CONFIGS))
+    reference = next(iter(ARCHITECTURE_CONFIGS))
     print(f'training step on {args.batch}x3x{args.size}x{args.size}, '
           f'Adam, float32 (measured in {time.perf_counter() - start:.0f} s)')
     print(f'{"model":18s} {"step ms":>9s} {"time ratio":>10s} '
           f'{"peak MiB":>9s} {"memory ratio":>12s}')
-    for name in CONFIGS:
+    for name in ARCHITECTURE_CONFIGS:
         print(f'{name:18s} {times[name] * 1e3:9.0f} '
               f'{times[name] / times[reference]:10.2f} '
               f'{memory[name] / 2**20:9.0f} '

@@ -18,6 +18,10 @@ reports the difference: where they differ (modules that use a child's
 weights directly, as SquadNet's channel-shuffle folding does, are outside
 what the engine tracks), autogram cannot serve and is not timed.
 
+The last line is ``surgery_time_ratio=<t> surgery_memory_ratio=<m>``:
+PCGrad's step time and memory over plain training's (when PCGrad is
+measured).
+
 ``python tools/analysis_tools/benchmark_optim_methods.py [--size 256]
 [--methods PCGrad torchjd.UPGrad ...]``
 """
@@ -26,58 +30,36 @@ import os.path as osp
 import sys
 
 import torch
-from mmengine.config import Config
-from mmengine.optim import build_optim_wrapper
 
 from mmsquad.engine.task_gradients import gram_matrix, per_task_gradients
 from mmsquad.models.utils import task_losses
-from mmsquad.registry import MODELS
 from mmsquad.utils import register_all_modules
 
 # tools/ holds the toolkit package the tools share.
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from toolkit.method_catalogue import training_methods  # noqa: E402
 from toolkit.samples import random_samples  # noqa: E402
-from toolkit.timing import (in_fresh_process, median_times,
-                                  peak_memory_growth)
+from toolkit.timing import (in_fresh_process, median_times,  # noqa: E402
+                            peak_memory_growth)
+from toolkit.train_steps import build_train_step  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'squad', 'pascal_ctx.py')
+#: The method whose cost the last line reports as the surgery's.
+SURGERY = 'PCGrad'
+
+
 def methods() -> dict:
     """``{name: changes}``: :func:`~mmsquad.engine.training_methods`."""
     register_all_modules()
     return training_methods(num_tasks=4)
 
 
-def build(method: dict, batch: int, size: int, **model_changes):
-    """The model (its config changed by ``model_changes``), its optim
-    wrapper and a step on a random batch."""
-    register_all_modules()
-    torch.manual_seed(0)
-    cfg = Config.fromfile(CONFIG).model
-    cfg.update(model_changes)
-    if 'loss_balancer' in method:
-        cfg.loss_balancer = method['loss_balancer']
-    model = MODELS.build(cfg).train()
-    wrapper = build_optim_wrapper(model, dict(
-        method['optim_wrapper'],
-        optimizer=dict(type='SGD', lr=1e-3, momentum=0.9)))
-
-    def step_at(batch_size: int, side: int):
-        data = dict(inputs=[torch.randint(0, 256, (3, side, side),
-                                          dtype=torch.uint8)
-                            for _ in range(batch_size)],
-                    data_samples=random_samples(model.tasks, batch_size,
-                                                side))
-        return lambda: model.train_step(data, wrapper)
-    return model, step_at
-
-
 def step_memory(name: str, batch: int, size: int) -> int:
     """The peak resident-memory growth (bytes) of a training step with
     method ``name``, after a small step has made the optimizer's and the
     method's state (run it in a fresh process)."""
-    _, step_at = build(methods()[name], batch, size)
+    _, step_at = build_train_step(CONFIG, methods()[name])
     step_at(2, 64)()
     return peak_memory_growth(step_at(batch, size))
 
@@ -88,7 +70,8 @@ def autogram_difference(batch: int, size: int) -> float:
     gradients of the shared parameters (on the same batch), in NCHW (the
     engine's vmap takes no channels-last tensors)."""
     from torchjd.autogram import Engine
-    model, _ = build(methods()['plain'], batch, size, channels_last=False)
+    model, _ = build_train_step(CONFIG, methods()['plain'],
+                                dict(channels_last=False))
     data = model.data_preprocessor(dict(
         inputs=[torch.randint(0, 256, (3, size, size), dtype=torch.uint8)
                 for _ in range(batch)],
@@ -131,7 +114,7 @@ def main() -> None:
     memory = {name: in_fresh_process(step_memory, name, args.batch,
                                      args.size)
               for name in names}
-    steps = {name: build(methods()[name], args.batch, args.size)[1](
+    steps = {name: build_train_step(CONFIG, methods()[name])[1](
         args.batch, args.size) for name in names}
     times = median_times(steps, args.warmup, args.runs)
     print(f'SquadNet-small training step on {args.batch}x3x{args.size}x'
@@ -143,6 +126,10 @@ def main() -> None:
               f'{times[name] / times["plain"]:10.2f} '
               f'{memory[name] / 2**20:9.0f} '
               f'{memory[name] / memory["plain"]:12.2f}')
+    if SURGERY in names:
+        print(f'surgery_time_ratio={times[SURGERY] / times["plain"]:.2f} '
+              'surgery_memory_ratio='
+              f'{memory[SURGERY] / memory["plain"]:.2f}')
 
 
 if __name__ == '__main__':

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from mmsquad.models.backbones.squadnet import SquadNet
+from mmsquad.models.layers.checkpointing import run_layer
 
 
 def _shuffle(x: Tensor, groups: int) -> Tensor:
@@ -92,11 +93,15 @@ class RefDownsample(nn.Module):
 
 
 class ReferenceSquadNet(nn.Module):
-    """The oracle SquadNet for an arch name or dict, with ``num_tasks``."""
+    """The oracle SquadNet for an arch name or dict, with ``num_tasks``;
+    ``with_cp`` checkpoints every block and downsampling as SquadNet's
+    ``with_cp`` does."""
 
     def __init__(self, arch='small', num_tasks: int = 4,
-                 out_indices: Optional[Tuple[int, ...]] = (0, 1, 2)) -> None:
+                 out_indices: Optional[Tuple[int, ...]] = (0, 1, 2),
+                 with_cp: bool = False) -> None:
         super().__init__()
+        self.with_cp = with_cp
         a = (SquadNet.arch_settings[arch] if isinstance(arch, str)
              else arch)
         groups = num_tasks + a['num_shared']
@@ -122,7 +127,8 @@ class ReferenceSquadNet(nn.Module):
         x = self.stem(x)
         outs = []
         for i, stage in enumerate(self.stages):
-            x = stage(x)
+            for layer in stage:
+                x = run_layer(layer, x, self.with_cp)
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)

@@ -1,0 +1,78 @@
+"""The benchmarks' shared machinery: results collected from each script's
+last line, the memory budget of a step, models with more tasks."""
+import os.path as osp
+import sys
+
+import pytest
+from mmengine.config import Config
+
+from conftest import REPO
+from toolkit import memory
+from toolkit.train_steps import build_train_step, many_tasks
+
+sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
+import benchmark_all  # noqa: E402
+
+SQUAD = osp.join(REPO, 'configs', 'squad', 'pascal_ctx.py')
+
+
+def test_results_come_from_the_last_line_of_pairs_only():
+    lines = ['train step 5 ms\n', 'a=1 b=n/a\n', '\n']
+    assert benchmark_all.result_pairs(lines) == {'a': '1', 'b': 'n/a'}
+    assert benchmark_all.result_pairs(['a=1', 'done: x=2 ms']) == {}
+    assert benchmark_all.result_pairs([]) == {}
+
+
+def test_the_summary_line_holds_every_script_and_names_a_failure(
+        tmp_path, monkeypatch, capsys):
+    scripts = {'first.py': 'print("x")\nprint("a=1 b=2")\n',
+               'broken.py': 'print("c=3")\nraise SystemExit(2)\n',
+               'last.py': 'print("d=4")\n'}
+    for name, text in scripts.items():
+        (tmp_path / name).write_text(text)
+    monkeypatch.setattr(benchmark_all, 'HERE', str(tmp_path))
+    monkeypatch.setattr(benchmark_all, 'SCRIPTS', tuple(scripts))
+    monkeypatch.setattr(sys, 'argv', ['benchmark_all.py', '--log-dir',
+                                      str(tmp_path / 'logs')])
+    with pytest.raises(SystemExit) as exit_info:
+        benchmark_all.main()
+    assert exit_info.value.code == 1
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == 'a=1 b=2 broken=failed d=4'
+    assert (tmp_path / 'logs' / 'first.log').read_text() == 'x\na=1 b=2\n'
+
+
+def test_a_batch_is_halved_until_it_fits(monkeypatch):
+    monkeypatch.setattr(memory, 'available_memory', lambda: 10 * 2**30)
+    assert memory.batch_that_fits(2**30, 6) == 6
+    assert memory.batch_that_fits(2 * 2**30, 6) == 3
+    assert memory.batch_that_fits(3 * 2**30, 6) == 1
+    assert memory.batch_that_fits(3 * 2**30, 6, fixed=6 * 2**30) == 0
+
+
+def test_the_memory_available_is_read_from_the_kernel():
+    with open('/proc/meminfo') as meminfo:
+        line = next(t for t in meminfo if t.startswith('MemTotal:'))
+    total = int(line.split()[1]) * 1024
+    assert 0 < memory.available_memory() <= total
+
+
+def test_many_tasks_copies_kinds_heads_and_losses():
+    model_cfg = Config.fromfile(SQUAD).model
+    changes = many_tasks(model_cfg, 6)
+    assert list(changes['heads']) == [
+        'semseg', 'human_parts', 'sal', 'normals', 'semseg_2',
+        'human_parts_2']
+    assert changes['heads']['human_parts_2'] == model_cfg.heads.human_parts
+    assert list(many_tasks(model_cfg, 2)['heads']) == ['semseg',
+                                                       'human_parts']
+    model, step_at = build_train_step(
+        SQUAD, dict(optim_wrapper=dict(type='OptimWrapper')),
+        dict(many_tasks(model_cfg, 6), backbone=dict(
+            type='SquadNet', arch='tiny')))
+    assert model.tasks['semseg_2'].num_classes == 21
+    assert model.heads['normals'].conv_out.out_channels == 3
+    assert model.backbone.num_tasks == 6
+    before = model.heads['semseg_2'].conv_out.weight.detach().clone()
+    step_at(2, 32)()
+    assert not model.heads['semseg_2'].conv_out.weight.detach().equal(before)

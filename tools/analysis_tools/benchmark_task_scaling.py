@@ -1,0 +1,106 @@
+"""Training-step time and peak memory as the number of tasks grows: 2, 4
+and 8 tasks, SquadNet-small, the shared encoder (ResNet-18) and MTAN,
+with plain training and with PCGrad.
+
+Each model is its PASCAL-Context config with its tasks cut to the first
+two or extended by copies (``semseg_2``, ``human_parts_2``, ...: the same
+kind, head and loss; every task weighted 1), trained with SGD through
+mmengine's ``train_step`` on one random ``--batch`` x3x``--size``^2 batch
+(float32, the config's memory layout). Times: the median of ``--runs``
+timed steps after ``--warmup``, the variants of one model interleaved
+round by round. Memory: in a fresh process per variant, the growth of the
+resident set's peak over one step, after a small step has made the
+optimizer's and the method's state; a variant whose memory, estimated
+from the 2-task plain step (linear in the tasks, PCGrad at three times
+plain), would not fit the available memory is skipped and says so.
+
+``python tools/analysis_tools/benchmark_task_scaling.py [--tasks 2 4 8]
+[--size 256]``
+"""
+import argparse
+import os.path as osp
+import sys
+
+from mmengine.config import Config
+
+# tools/ holds the toolkit package the tools share.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from toolkit.memory import available_memory, gib  # noqa: E402
+from toolkit.timing import (in_fresh_process, median_times,  # noqa: E402
+                            peak_memory_growth)
+from toolkit.train_steps import (ARCHITECTURE_CONFIGS,  # noqa: E402
+                                 build_train_step, many_tasks)
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+#: The models compared.
+COMPARED = ('SquadNet-small', 'shared ResNet-18', 'MTAN')
+#: The training methods compared (optim wrapper configs).
+METHODS = {
+    'plain': dict(type='OptimWrapper'),
+    'PCGrad': dict(type='GradSurgeryOptimWrapper',
+                   aggregator=dict(type='PCGrad')),
+}
+#: How many times plain training's memory PCGrad is budgeted (measured
+#: about 2 on SquadNet-small; docs/benchmarks.md).
+SURGERY_MEMORY = 3.0
+
+
+def build(model: str, method: str, tasks: int):
+    """``step_at`` of ``model`` with ``tasks`` tasks trained by
+    ``method``."""
+    config = osp.join(REPO, ARCHITECTURE_CONFIGS[model])
+    changes = many_tasks(Config.fromfile(config).model, tasks)
+    return build_train_step(config, dict(optim_wrapper=METHODS[method]),
+                            changes)[1]
+
+
+def step_memory(model: str, method: str, tasks: int, batch: int,
+                size: int) -> int:
+    """The peak resident-memory growth (bytes) of one training step (run
+    it in a fresh process)."""
+    step_at = build(model, method, tasks)
+    step_at(2, 64)()
+    return peak_memory_growth(step_at(batch, size))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--tasks', type=int, nargs='+', default=[2, 4, 8])
+    parser.add_argument('--batch', type=int, default=2)
+    parser.add_argument('--size', type=int, default=256)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--runs', type=int, default=2)
+    args = parser.parse_args()
+    print(f'training step on {args.batch}x3x{args.size}x{args.size}, SGD, '
+          'float32')
+    print(f'{"model":16s} {"tasks":>5s} {"method":8s} {"step ms":>9s} '
+          f'{"peak MiB":>9s}')
+    for model in COMPARED:
+        per_task = None
+        variants = {}
+        memory = {}
+        for tasks in args.tasks:
+            for method in METHODS:
+                if per_task is not None:
+                    need = per_task * tasks * (
+                        SURGERY_MEMORY if method != 'plain' else 1.0)
+                    if need > 0.8 * available_memory():
+                        print(f'{model} {tasks} tasks {method}: needs about '
+                              f'{gib(need)}, {gib(available_memory())} '
+                              'available; skipped')
+                        continue
+                memory[tasks, method] = in_fresh_process(
+                    step_memory, model, method, tasks, args.batch,
+                    args.size)
+                if per_task is None:
+                    per_task = memory[tasks, method] / tasks
+                variants[tasks, method] = build(model, method, tasks)(
+                    args.batch, args.size)
+        times = median_times(variants, args.warmup, args.runs)
+        for (tasks, method), seconds in times.items():
+            print(f'{model:16s} {tasks:5d} {method:8s} {seconds * 1e3:9.0f} '
+                  f'{memory[tasks, method] / 2**20:9.0f}')
+
+
+if __name__ == '__main__':
+    main()

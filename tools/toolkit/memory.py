@@ -1,0 +1,33 @@
+"""How much memory the machine has left, for benchmark steps that must
+not be killed for lack of it."""
+
+
+def available_memory() -> int:
+    """Bytes the kernel reports as available (``MemAvailable`` of
+    ``/proc/meminfo``: free memory plus what it can reclaim).
+
+    Raises:
+        RuntimeError: Where ``/proc/meminfo`` has no such line.
+    """
+    with open('/proc/meminfo') as meminfo:
+        for line in meminfo:
+            if line.startswith('MemAvailable:'):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError('/proc/meminfo has no MemAvailable line')
+
+
+def batch_that_fits(per_sample: float, batch: int, fixed: float = 0.0,
+                    share: float = 0.8) -> int:
+    """The largest batch up to ``batch`` (halving, as the benchmarks do)
+    whose step, ``fixed + per_sample * batch`` bytes, takes at most
+    ``share`` of the available memory; 0 where not even one sample fits.
+    """
+    budget = share * available_memory() - fixed
+    while batch > 0 and per_sample * batch > budget:
+        batch //= 2
+    return batch
+
+
+def gib(size: float) -> str:
+    """``size`` bytes in GiB, one decimal."""
+    return f'{size / 2**30:.1f} GiB'
