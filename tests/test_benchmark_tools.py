@@ -42,12 +42,13 @@ def test_the_summary_line_holds_every_script_and_names_a_failure(
     assert (tmp_path / 'logs' / 'first.log').read_text() == 'x\na=1 b=2\n'
 
 
-def test_a_batch_is_halved_until_it_fits(monkeypatch):
+def test_the_batch_is_the_largest_that_fits(monkeypatch):
     monkeypatch.setattr(memory, 'available_memory', lambda: 10 * 2**30)
-    assert memory.batch_that_fits(2**30, 6) == 6
-    assert memory.batch_that_fits(2 * 2**30, 6) == 3
-    assert memory.batch_that_fits(3 * 2**30, 6) == 1
+    assert memory.batch_that_fits(2**30, 6) == 6  # 6 of 8 GiB
+    assert memory.batch_that_fits(2 * 2**30, 6) == 4
+    assert memory.batch_that_fits(3 * 2**30, 6) == 2
     assert memory.batch_that_fits(3 * 2**30, 6, fixed=6 * 2**30) == 0
+    assert memory.batch_that_fits(2**30, 6, share=0.5) == 5
 
 
 def test_the_memory_available_is_read_from_the_kernel():

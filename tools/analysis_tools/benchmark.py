@@ -28,8 +28,8 @@ step time.
 No step is started that would not fit: steps of two and four samples at
 half ``--cp-size`` are measured first (each in its own process), and every
 larger step's memory is estimated from them (linear in the samples and the
-pixels) against the memory available; where it would not fit, the batch is
-halved until it does, and the output says so.
+pixels) against the memory available; where it would not fit, the largest
+batch that does is measured, and the output says so.
 
 The last line is ``train_speedup=<x> train_speedup_384=<l>
 train_speedup_512_cp=<c> infer_speedup=<y> bf16_infer_speedup=<z>

@@ -18,14 +18,13 @@ def available_memory() -> int:
 
 def batch_that_fits(per_sample: float, batch: int, fixed: float = 0.0,
                     share: float = 0.8) -> int:
-    """The largest batch up to ``batch`` (halving, as the benchmarks do)
-    whose step, ``fixed + per_sample * batch`` bytes, takes at most
-    ``share`` of the available memory; 0 where not even one sample fits.
-    """
+    """The largest batch up to ``batch`` whose step, ``fixed + per_sample *
+    batch`` bytes, takes at most ``share`` of the available memory; 0
+    where not even one sample fits."""
     budget = share * available_memory() - fixed
-    while batch > 0 and per_sample * batch > budget:
-        batch //= 2
-    return batch
+    if per_sample <= 0:
+        return batch if budget >= 0 else 0
+    return max(0, min(batch, int(budget // per_sample)))
 
 
 def gib(size: float) -> str:
