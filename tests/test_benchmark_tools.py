@@ -7,11 +7,12 @@ import pytest
 from mmengine.config import Config
 
 from conftest import REPO
-from toolkit import memory
+from toolkit import memory, timing
 from toolkit.train_steps import build_train_step, many_tasks
 
 sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
 import benchmark_all  # noqa: E402
+import benchmark_task_scaling  # noqa: E402
 
 SQUAD = osp.join(REPO, 'configs', 'squad', 'pascal_ctx.py')
 
@@ -77,3 +78,28 @@ def test_many_tasks_copies_kinds_heads_and_losses():
     before = model.heads['semseg_2'].conv_out.weight.detach().clone()
     step_at(2, 32)()
     assert not model.heads['semseg_2'].conv_out.weight.detach().equal(before)
+
+
+def _grow_by(size: int) -> int:
+    return timing.peak_memory_growth(
+        lambda: bytearray(size).__setitem__(slice(None), b'x' * size))
+
+
+def test_a_fresh_process_measures_its_own_peak_under_a_large_parent():
+    held = bytearray(400 * 2**20)
+    held[:] = b'y' * len(held)  # resident in the parent
+    grown = timing.in_fresh_process(_grow_by, 100 * 2**20)
+    assert 100 * 2**20 <= grown < 300 * 2**20
+    del held
+
+
+def test_a_variant_is_budgeted_from_those_measured_before_it():
+    estimate = benchmark_task_scaling.estimate
+    assert estimate({}, 2, 'plain') == 0
+    memory = {(2, 'plain'): 100.0}
+    assert estimate(memory, 4, 'plain') == 200
+    assert estimate(memory, 2, 'PCGrad') == \
+        100 * benchmark_task_scaling.SURGERY_MEMORY
+    memory.update({(2, 'PCGrad'): 150.0, (4, 'plain'): 220.0})
+    assert estimate(memory, 8, 'plain') == 440
+    assert estimate(memory, 4, 'PCGrad') == 220 * 1.5

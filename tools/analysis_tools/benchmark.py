@@ -39,9 +39,7 @@ amp_train_speedup=<w> cp_memory_ratio=<m> cp_time_ratio=<t>`` (bf16/amp
 import argparse
 import copy
 import glob
-import multiprocessing
 import os.path as osp
-import resource
 import sys
 import time
 from typing import Optional
@@ -59,11 +57,11 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from toolkit.samples import random_samples  # noqa: E402
 from toolkit.squad_reference import ReferenceSquadNet  # noqa: E402
 from toolkit.roofline import count_conv_work, matmul_step  # noqa: E402
-from toolkit.timing import median_times  # noqa: E402
+from toolkit.timing import in_fresh_process, median_times  # noqa: E402
 from toolkit.calibration import (calibrate_batchnorm,  # noqa: E402
                                  input_sensitivity)
 from toolkit.memory import (available_memory, batch_that_fits,  # noqa: E402
-                            gib)
+                            gib, peak_resident)
 
 HEAD_OUT = dict(semseg=21, human_parts=7, sal=1, normals=3)
 #: The least relative difference of the outputs for two different inputs
@@ -164,8 +162,8 @@ def training_step(model: torch.nn.Module, inputs: torch.Tensor,
     return step
 
 
-def _measure_memory(arch: str, with_cp: bool, batch: int, size: int,
-                    results) -> None:
+def _measure_memory(arch: str, with_cp: bool, batch: int,
+                    size: int) -> tuple:
     """In a fresh process: (peak memory growth in bytes, seconds) of
     training steps; a small step first allocates the optimizer state, the
     second full step is timed."""
@@ -184,31 +182,25 @@ def _measure_memory(arch: str, with_cp: bool, batch: int, size: int,
 
     step_at(2, 64)()
     step = step_at(batch, size)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_resident()
     step()
     start = time.perf_counter()
     step()
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    results.put(((peak - before) * 1024, seconds))
+    return peak_resident() - before, seconds
 
 
 def step_cost(arch: str, with_cp: bool, batch: int,
               size: int) -> Optional[tuple]:
     """(peak memory growth in bytes, step seconds) of a training step,
     measured in a process of its own (the resident peak never goes down);
-    None where the process died."""
-    context = multiprocessing.get_context('spawn')
-    results = context.Queue()
-    process = context.Process(target=_measure_memory, args=(
-        arch, with_cp, batch, size, results))
-    process.start()
-    process.join()
-    if process.exitcode != 0:
+    None where the process failed."""
+    try:
+        return in_fresh_process(_measure_memory, arch, with_cp, batch, size)
+    except RuntimeError as error:
         print(f'train step {batch}x3x{size}x{size} with_cp={with_cp}: '
-              f'the process died (exit code {process.exitcode})')
+              f'{error}')
         return None
-    return results.get()
 
 
 def checkpointing_cost(arch: str, batch: int, size: int,
@@ -228,43 +220,44 @@ def checkpointing_cost(arch: str, batch: int, size: int,
                      for with_cp in (False, True)} if fitting else {}
 
 
-def large_training_speedup(efficient: torch.nn.Module,
-                           oracle: torch.nn.Module, batch: int, size: int,
-                           per_sample: float, warmup: int, runs: int,
-                           with_cp: bool = False) -> str:
+def large_training_speedup(arch: str, batch: int, size: int, with_cp: bool,
+                           per_sample: float, warmup: int,
+                           runs: int) -> str:
     """The training speedup (the oracle's faster layout over the efficient
     model channels-last) on a ``batch`` x3x``size``^2 batch, both
     backbones with ``with_cp``, or at the largest batch that fits
     (``per_sample`` bytes a sample, said when smaller); ``n/a`` where not
-    one sample fits."""
-    what = f'train step {batch}x3x{size}x{size} with_cp={with_cp}'
+    two samples fit (BatchNorm trains on at least two). Run it in a fresh
+    process, where the memory is the step's."""
     fitting = batch_that_fits(per_sample, batch)
     if fitting < batch:
-        print(f'{what} needs about '
-              f'{gib(per_sample * batch)}, {gib(available_memory())} '
-              'available: ' + (f'measured at batch {fitting}' if fitting
-                               else 'not measured'))
-    if not fitting:
+        print(f'train step {batch}x3x{size}x{size} with_cp={with_cp} needs '
+              f'about {gib(per_sample * batch)}, {gib(available_memory())} '
+              'available: ' + (f'measured at batch {fitting}'
+                               if fitting > 1 else 'not measured'))
+    if fitting < 2:
         return 'n/a'
+    register_all_modules()
+    torch.manual_seed(0)
+    efficient, oracle = build_pair(arch, torch.randn(2, 3, 128, 128))
     x = torch.randn(fitting, 3, size, size)
     samples = random_samples(efficient.tasks, fitting, size)
     steps = {}
-    for label, model, layouts in (
-            ('oracle', oracle, ('nchw', 'cl')), ('efficient', efficient,
-                                                 ('cl',))):
+    for label, model, layouts in (('oracle', oracle, ('nchw', 'cl')),
+                                  ('efficient', efficient, ('cl', ))):
         for fmt in layouts:
             layout = FORMATS[fmt]
             copied = copy.deepcopy(model).to(memory_format=layout).train()
             copied.backbone.with_cp = with_cp
             steps[label, fmt] = training_step(
                 copied, x.contiguous(memory_format=layout), samples)
+    del efficient, oracle
     times = median_times(steps, warmup, runs)
     oracle_seconds = min(times['oracle', 'nchw'], times['oracle', 'cl'])
-    print(f'train step {fitting}x3x{size}x{size} with_cp={with_cp}: '
-          f'oracle NCHW '
-          f'{times["oracle", "nchw"] * 1e3:.0f} ms, channels-last '
+    print(f'train step {fitting}x3x{size}x{size} with_cp={with_cp}: oracle '
+          f'NCHW {times["oracle", "nchw"] * 1e3:.0f} ms, channels-last '
           f'{times["oracle", "cl"] * 1e3:.0f} ms; efficient channels-last '
-          f'{times["efficient", "cl"] * 1e3:.0f} ms')
+          f'{times["efficient", "cl"] * 1e3:.0f} ms', flush=True)
     return f'{oracle_seconds / times["efficient", "cl"]:.2f}'
 
 
@@ -301,6 +294,17 @@ def main() -> None:
           f'{gib(per_sample)} a sample')
     cp_batch, costs = checkpointing_cost(args.arch, args.cp_batch,
                                          args.cp_size, per_sample, fixed)
+    # The larger training steps, each in a process of its own; with
+    # checkpointing a sample takes the share of memory measured above.
+    cp_share = costs[True][0] / costs[False][0] if costs and \
+        None not in costs.values() else 1.0
+    large_speedup = {
+        size: in_fresh_process(
+            large_training_speedup, args.arch, args.batch, size, with_cp,
+            per_sample * (size / args.cp_size) ** 2 * (
+                cp_share if with_cp else 1.0), 1, args.large_runs)
+        for size, with_cp in ((args.large_size, False),
+                              (args.cp_speed_size, True))}
     register_all_modules()
     torch.manual_seed(0)
     x = torch.randn(args.batch, 3, args.size, args.size)
@@ -393,15 +397,6 @@ def main() -> None:
     times = median_times({**variants(train, efficient), **amp_step},
                          args.warmup, args.runs)
     oracle_seconds, train_speedup = report('train step', times)
-    # Larger steps: the same number of rounds, one warm-up (each step
-    # takes seconds).
-    large_speedup = {
-        size: large_training_speedup(
-            efficient, oracle, args.batch, size,
-            per_sample * (size / args.cp_size) ** 2, 1, args.large_runs,
-            with_cp)
-        for size, with_cp in ((args.large_size, False),
-                              (args.cp_speed_size, True))}
     amp_train = 'n/a'
     if bf16:
         print(f'bfloat16 autocast train step: '

@@ -7,8 +7,12 @@ palette PNGs, .mat parts and LabelMaps, normals PNGs) and NYUD_MT-format
 resize to 512x512; ``nyud_mt.py``) sample by sample on one core (OpenCV
 and torch single-threaded), interleaved with a floor measured in the same
 rounds: decoding the image and its annotations and one plain warp per
-target (a resize to the output size, no validity handling). The DataLoader
-rate with 1 and 2 workers follows (batches of 6, mmengine's collate).
+target (a resize to the output size, no validity handling), and the
+pipeline with bilinear instead of bicubic warps (an option, not the
+protocol). The cost of the protocol's two bicubic warps of an image
+(rotation+zoom, then resize) is compared with one composed warp. The
+DataLoader rate with 1 and 2 workers follows (batches of 6, mmengine's
+collate).
 
 The last line is ``pipeline_samples_per_s=<x> pipeline_floor_ratio=<r>
 nyud_samples_per_s=<y> loader_1_worker=<a> loader_2_workers=<b>``: the
@@ -20,7 +24,7 @@ import os.path as osp
 import sys
 import tempfile
 import time
-from typing import Callable, List
+from typing import Callable, List, Optional
 
 import cv2
 import numpy as np
@@ -46,11 +50,38 @@ NYUD = osp.join(ROOT, 'configs', '_base_', 'datasets', 'nyud_mt.py')
 LOADERS = ('LoadImageFromFile', 'LoadMultiTaskAnnotations')
 
 
-def protocol_dataset(config: str, data_root: str):
-    """The training dataset of a shipped dataset config on ``data_root``."""
+def protocol_dataset(config: str, data_root: str,
+                     interpolation: Optional[str] = None):
+    """The training dataset of a shipped dataset config on ``data_root``
+    (its smooth warps with ``interpolation`` where given)."""
     cfg = Config.fromfile(config)
-    return DATASETS.build(dict(cfg.train_dataloader.dataset,
-                               data_root=data_root))
+    dataset = cfg.train_dataloader.dataset
+    if interpolation:
+        dataset.pipeline = [
+            dict(t, interpolation=interpolation) if 'interpolation' in t
+            else t for t in dataset.pipeline]
+    return DATASETS.build(dict(dataset, data_root=data_root))
+
+
+def warp_choices(image: np.ndarray, size, rounds: int) -> dict:
+    """Milliseconds of OpenCV's bicubic warps of ``image`` as the protocol
+    runs them (a rotation+zoom on the original canvas, then a resize to
+    ``size``), as one composed warp to ``size``, and of the bilinear
+    rotation+zoom."""
+    h, w = image.shape[:2]
+    rotate = cv2.getRotationMatrix2D((w / 2, h / 2), 10, 1.1)
+    scale = np.diag([size[0] / w, size[1] / h, 1.0])
+    composed = (scale @ np.vstack([rotate, [0, 0, 1]]))[:2]
+    times = median_times(dict(
+        protocol=lambda: cv2.resize(
+            cv2.warpAffine(image, rotate, (w, h), flags=cv2.INTER_CUBIC),
+            size, interpolation=cv2.INTER_CUBIC),
+        composed=lambda: cv2.warpAffine(image, composed, size,
+                                        flags=cv2.INTER_CUBIC),
+        bilinear=lambda: cv2.warpAffine(image, rotate, (w, h),
+                                        flags=cv2.INTER_LINEAR)),
+        warmup=2, runs=rounds * 5)
+    return {key: value * 1e3 for key, value in times.items()}
 
 
 def floor_steps(pipeline: List[dict], size) -> Callable[[dict], dict]:
@@ -106,6 +137,7 @@ def main() -> None:
     nyud_root = make_nyud_mt(osp.join(work, 'NYUD_MT'),
                              [(480, 640)] * args.samples, seed=0)
     pascal = protocol_dataset(PASCAL, pascal_root)
+    bilinear = protocol_dataset(PASCAL, pascal_root, 'bilinear')
     nyud = protocol_dataset(NYUD, nyud_root)
     np.random.seed(0)
     floor = floor_steps(Config.fromfile(PASCAL).train_pipeline, (512, 512))
@@ -113,6 +145,7 @@ def main() -> None:
         pipeline=one_pass(pascal.prepare_data, len(pascal)),
         floor=one_pass(lambda i: floor(pascal.get_data_info(i)),
                        len(pascal)),
+        bilinear=one_pass(bilinear.prepare_data, len(bilinear)),
         nyud=one_pass(nyud.prepare_data, len(nyud))),
         warmup=1, runs=args.rounds)
     per_s = len(pascal) / times['pipeline']
@@ -121,7 +154,15 @@ def main() -> None:
     print(f'PASCAL-Context train pipeline, 375x500 -> 512x512, one core: '
           f'{per_s:.1f} samples/s ({1e3 / per_s:.1f} ms); the floor '
           f'(decode + one plain resize per target): {floor_per_s:.1f} '
-          f'samples/s')
+          f'samples/s; with bilinear instead of bicubic warps (not the '
+          f'protocol): {len(bilinear) / times["bilinear"]:.1f} samples/s')
+    image = pascal.prepare_data(0)['inputs'].permute(1, 2, 0).numpy()
+    image = cv2.resize(np.ascontiguousarray(image), (500, 375))
+    warps = warp_choices(image, (512, 512), args.rounds)
+    print(f'bicubic warps of a 375x500 image: rotation+zoom then resize to '
+          f'512x512 (the protocol) {warps["protocol"]:.2f} ms, as one '
+          f'composed warp {warps["composed"]:.2f} ms; the bilinear '
+          f'rotation+zoom alone {warps["bilinear"]:.2f} ms')
     print(f'NYUD-v2 train pipeline, 480x640, one core: {nyud_per_s:.1f} '
           'samples/s')
     loaders = {k: loader_rate(pascal, k, batches=6) for k in (1, 2)}

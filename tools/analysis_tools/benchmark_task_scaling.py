@@ -11,8 +11,9 @@ timed steps after ``--warmup``, the variants of one model interleaved
 round by round. Memory: in a fresh process per variant, the growth of the
 resident set's peak over one step, after a small step has made the
 optimizer's and the method's state; a variant whose memory, estimated
-from the 2-task plain step (linear in the tasks, PCGrad at three times
-plain), would not fit the available memory is skipped and says so.
+from the variants measured before it (plain training linear in the
+tasks, PCGrad at its last measured ratio to plain), would not fit the
+available memory is skipped and named.
 
 ``python tools/analysis_tools/benchmark_task_scaling.py [--tasks 2 4 8]
 [--size 256]``
@@ -40,8 +41,8 @@ METHODS = {
     'PCGrad': dict(type='GradSurgeryOptimWrapper',
                    aggregator=dict(type='PCGrad')),
 }
-#: How many times plain training's memory PCGrad is budgeted (measured
-#: about 2 on SquadNet-small; docs/benchmarks.md).
+#: How many times plain training's memory a method is budgeted before a
+#: ratio of it has been measured (PCGrad: about 1.5, docs/benchmarks.md).
 SURGERY_MEMORY = 3.0
 
 
@@ -63,6 +64,41 @@ def step_memory(model: str, method: str, tasks: int, batch: int,
     return peak_memory_growth(step_at(batch, size))
 
 
+def estimate(memory: dict, tasks: int, method: str) -> float:
+    """Bytes a step of ``tasks`` tasks with ``method`` is expected to take,
+    from the steps of one model measured so far (``{(tasks, method):
+    bytes}``): plain training linear in the tasks from the last plain
+    step, a method at its ratio to plain training at the last task count
+    that has both (:data:`SURGERY_MEMORY` without one); 0 before any."""
+    plain = [(t, m) for (t, name), m in memory.items() if name == 'plain']
+    if not plain:
+        return 0.0
+    last_tasks, last = plain[-1]
+    need = last * tasks / last_tasks
+    if method == 'plain':
+        return need
+    ratios = [m / memory[t, 'plain'] for (t, name), m in memory.items()
+              if name == method and (t, 'plain') in memory]
+    return need * (ratios[-1] if ratios else SURGERY_MEMORY)
+
+
+def measure_memory(model: str, counts, batch: int, size: int) -> dict:
+    """``{(tasks, method): bytes}`` of every variant of ``model`` that is
+    expected to fit, each in a fresh process; the others are named."""
+    memory = {}
+    for tasks in counts:
+        for method in METHODS:
+            need = estimate(memory, tasks, method)
+            if need > 0.8 * available_memory():
+                print(f'{model} {tasks} tasks {method}: needs about '
+                      f'{gib(need)}, {gib(available_memory())} available; '
+                      'skipped')
+                continue
+            memory[tasks, method] = in_fresh_process(
+                step_memory, model, method, tasks, batch, size)
+    return memory
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--tasks', type=int, nargs='+', default=[2, 4, 8])
@@ -71,35 +107,22 @@ def main() -> None:
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--runs', type=int, default=2)
     args = parser.parse_args()
+    # Memory first, while this process holds no model.
+    memory = {model: measure_memory(model, sorted(args.tasks), args.batch,
+                                    args.size)
+              for model in COMPARED}
     print(f'training step on {args.batch}x3x{args.size}x{args.size}, SGD, '
           'float32')
     print(f'{"model":16s} {"tasks":>5s} {"method":8s} {"step ms":>9s} '
           f'{"peak MiB":>9s}')
     for model in COMPARED:
-        per_task = None
-        variants = {}
-        memory = {}
-        for tasks in args.tasks:
-            for method in METHODS:
-                if per_task is not None:
-                    need = per_task * tasks * (
-                        SURGERY_MEMORY if method != 'plain' else 1.0)
-                    if need > 0.8 * available_memory():
-                        print(f'{model} {tasks} tasks {method}: needs about '
-                              f'{gib(need)}, {gib(available_memory())} '
-                              'available; skipped')
-                        continue
-                memory[tasks, method] = in_fresh_process(
-                    step_memory, model, method, tasks, args.batch,
-                    args.size)
-                if per_task is None:
-                    per_task = memory[tasks, method] / tasks
-                variants[tasks, method] = build(model, method, tasks)(
-                    args.batch, args.size)
-        times = median_times(variants, args.warmup, args.runs)
+        times = median_times(
+            {(tasks, method): build(model, method, tasks)(args.batch,
+                                                          args.size)
+             for tasks, method in memory[model]}, args.warmup, args.runs)
         for (tasks, method), seconds in times.items():
             print(f'{model:16s} {tasks:5d} {method:8s} {seconds * 1e3:9.0f} '
-                  f'{memory[tasks, method] / 2**20:9.0f}')
+                  f'{memory[model][tasks, method] / 2**20:9.0f}')
 
 
 if __name__ == '__main__':

@@ -16,6 +16,22 @@ def available_memory() -> int:
     raise RuntimeError('/proc/meminfo has no MemAvailable line')
 
 
+def peak_resident() -> int:
+    """Bytes of this process's highest resident set so far (``VmHWM`` of
+    ``/proc/self/status``). Unlike ``getrusage``'s ``ru_maxrss``, it
+    starts afresh in a spawned process instead of at the size of the
+    parent it was forked from.
+
+    Raises:
+        RuntimeError: Where ``/proc/self/status`` has no such line.
+    """
+    with open('/proc/self/status') as status:
+        for line in status:
+            if line.startswith('VmHWM:'):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError('/proc/self/status has no VmHWM line')
+
+
 def batch_that_fits(per_sample: float, batch: int, fixed: float = 0.0,
                     share: float = 0.8) -> int:
     """The largest batch up to ``batch`` whose step, ``fixed + per_sample *

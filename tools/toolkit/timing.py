@@ -1,9 +1,10 @@
 """Timing and memory measurements for the benchmark tools."""
 import multiprocessing
-import resource
 import statistics
 import time
 from typing import Callable, Dict, Hashable, Mapping
+
+from .memory import peak_resident
 
 
 def median_times(fns: Mapping[Hashable, Callable[[], None]], warmup: int,
@@ -52,7 +53,6 @@ def in_fresh_process(fn: Callable, *args):
 def peak_memory_growth(step: Callable[[], None]) -> int:
     """Bytes by which ``step()`` raises the resident set's peak (meaningful
     in a fresh process, see :func:`in_fresh_process`)."""
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_resident()
     step()
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) \
-        * 1024
+    return peak_resident() - before
