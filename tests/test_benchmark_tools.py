@@ -1,5 +1,6 @@
 """The benchmarks' shared machinery: results collected from each script's
-last line, the memory budget of a step, models with more tasks."""
+last line, the memory budget of a step, models with more tasks, whether
+bfloat16 is native."""
 import os.path as osp
 import sys
 
@@ -7,6 +8,8 @@ import pytest
 from mmengine.config import Config
 
 from conftest import REPO
+from mmsquad.utils.precision import (cpu_bfloat16_is_native,
+                                     cpu_supports_bfloat16)
 from toolkit import memory, timing
 from toolkit.train_steps import build_train_step, many_tasks
 
@@ -103,3 +106,13 @@ def test_a_variant_is_budgeted_from_those_measured_before_it():
     memory.update({(2, 'PCGrad'): 150.0, (4, 'plain'): 220.0})
     assert estimate(memory, 8, 'plain') == 440
     assert estimate(memory, 4, 'PCGrad') == 220 * 1.5
+
+
+def test_native_bfloat16_follows_the_cpu_flags():
+    with open('/proc/cpuinfo') as cpuinfo:
+        flags = next(line for line in cpuinfo
+                     if line.startswith('flags')).split()
+    native = 'avx512_bf16' in flags or 'amx_tile' in flags
+    assert cpu_bfloat16_is_native() == native
+    if native:
+        assert cpu_supports_bfloat16()

@@ -9,8 +9,17 @@ PRECISIONS = {'fp32': torch.float32, 'bf16': torch.bfloat16,
 
 
 def cpu_supports_bfloat16() -> bool:
-    """Whether oneDNN runs bfloat16 natively here (avx512_bf16 or AMX)."""
+    """Whether oneDNN runs bfloat16 here: natively (see
+    :func:`cpu_bfloat16_is_native`) or emulated with AVX-512, which is
+    slower than float32."""
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def cpu_bfloat16_is_native() -> bool:
+    """Whether the CPU computes bfloat16 in hardware (avx512_bf16 or AMX),
+    where bfloat16 is faster than float32."""
+    return bool(torch.cpu._is_avx512_bf16_supported() or
+                torch.cpu._is_amx_tile_supported())
 
 
 def precision_dtype(precision: str, device: str = 'cpu') -> torch.dtype:

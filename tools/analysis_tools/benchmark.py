@@ -14,8 +14,9 @@ variants interleaved. The compute floor of the efficient inference (the
 arithmetic of its convolutions at the float32 matrix-product rate measured
 in the same rounds) shows how close to the machine's rate the efficient
 model runs, and the inference speedup it would have at that rate. Where
-the CPU runs oneDNN in bfloat16, the folded model in bfloat16 is timed
-too, for information: it changes the outputs, so it is not part of the
+the CPU runs oneDNN in bfloat16 (natively, or emulated and slower: the
+output says which), the folded model in bfloat16 is timed too, for
+information: it changes the outputs, so it is not part of the
 speedup; so is a training step under bfloat16 autocast (``--amp`` on such
 a CPU). The training speedup is measured again at ``--large-size`` (384 by
 default) and, both backbones checkpointing their blocks, at
@@ -50,7 +51,8 @@ import torch
 from mmsquad.models.deploy import fold_batchnorm
 from mmsquad.registry import MODELS
 from mmsquad.utils import register_all_modules
-from mmsquad.utils.precision import cpu_supports_bfloat16
+from mmsquad.utils.precision import (cpu_bfloat16_is_native,
+                                     cpu_supports_bfloat16)
 
 # tools/ holds the toolkit package the tools share.
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -373,7 +375,10 @@ def main() -> None:
         args.warmup, args.runs)
     oracle_seconds, infer_speedup = report('inference', times)
     if extra:
-        print(f'bfloat16 folded inference: {times["bfloat16"] * 1e3:.1f} ms, '
+        kind = 'native' if cpu_bfloat16_is_native() else \
+            'emulated: no avx512_bf16 or AMX here'
+        print(f'bfloat16 ({kind}) folded inference: '
+              f'{times["bfloat16"] * 1e3:.1f} ms, '
               f'{oracle_seconds / times["bfloat16"]:.2f}x the oracle, '
               f'outputs within {half_err:.1e} (relative, calibrated random '
               'weights); not counted in infer_speedup')
