@@ -55,6 +55,17 @@ def test_the_batch_is_the_largest_that_fits(monkeypatch):
     assert memory.batch_that_fits(2**30, 6, share=0.5) == 5
 
 
+def test_a_smaller_batch_is_said_and_too_few_samples_run_none(
+        monkeypatch, capsys):
+    monkeypatch.setattr(memory, 'available_memory', lambda: 10 * 2**30)
+    assert memory.batch_to_run('step', 2**30, 6) == 6
+    assert capsys.readouterr().out == ''
+    assert memory.batch_to_run('step', 3 * 2**30, 6) == 2
+    assert 'step needs about 18.0 GiB' in capsys.readouterr().out
+    assert memory.batch_to_run('step', 5 * 2**30, 6, least=2) == 0
+    assert 'not measured' in capsys.readouterr().out
+
+
 def test_the_memory_available_is_read_from_the_kernel():
     with open('/proc/meminfo') as meminfo:
         line = next(t for t in meminfo if t.startswith('MemTotal:'))

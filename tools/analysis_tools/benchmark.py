@@ -62,8 +62,8 @@ from toolkit.roofline import count_conv_work, matmul_step  # noqa: E402
 from toolkit.timing import in_fresh_process, median_times  # noqa: E402
 from toolkit.calibration import (calibrate_batchnorm,  # noqa: E402
                                  input_sensitivity)
-from toolkit.memory import (available_memory, batch_that_fits,  # noqa: E402
-                            gib, peak_resident)
+from toolkit.memory import (batch_to_run, gib,  # noqa: E402
+                            peak_resident)
 
 HEAD_OUT = dict(semseg=21, human_parts=7, sal=1, normals=3)
 #: The least relative difference of the outputs for two different inputs
@@ -210,14 +210,10 @@ def checkpointing_cost(arch: str, batch: int, size: int,
     """``(batch, {with_cp: step_cost or None})`` at the largest batch up to
     ``batch`` whose step without checkpointing fits the available memory
     (``fixed`` + ``per_sample`` bytes a sample; said when the batch is
-    smaller)."""
-    fitting = batch_that_fits(per_sample, batch, fixed)
-    if fitting < batch:
-        print(f'train step {batch}x3x{size}x{size} without checkpointing '
-              f'needs about {gib(fixed + per_sample * batch)}, '
-              f'{gib(available_memory())} available: '
-              + (f'measured at batch {fitting}' if fitting else
-                 'not measured'))
+    smaller; nothing measured where not two samples fit)."""
+    fitting = batch_to_run(
+        f'train step {batch}x3x{size}x{size} without checkpointing',
+        per_sample, batch, fixed, least=2)
     return fitting, {with_cp: step_cost(arch, with_cp, fitting, size)
                      for with_cp in (False, True)} if fitting else {}
 
@@ -231,13 +227,10 @@ def large_training_speedup(arch: str, batch: int, size: int, with_cp: bool,
     (``per_sample`` bytes a sample, said when smaller); ``n/a`` where not
     two samples fit (BatchNorm trains on at least two). Run it in a fresh
     process, where the memory is the step's."""
-    fitting = batch_that_fits(per_sample, batch)
-    if fitting < batch:
-        print(f'train step {batch}x3x{size}x{size} with_cp={with_cp} needs '
-              f'about {gib(per_sample * batch)}, {gib(available_memory())} '
-              'available: ' + (f'measured at batch {fitting}'
-                               if fitting > 1 else 'not measured'))
-    if fitting < 2:
+    fitting = batch_to_run(
+        f'train step {batch}x3x{size}x{size} with_cp={with_cp}',
+        per_sample, batch, least=2)
+    if not fitting:
         return 'n/a'
     register_all_modules()
     torch.manual_seed(0)

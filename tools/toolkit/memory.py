@@ -43,6 +43,20 @@ def batch_that_fits(per_sample: float, batch: int, fixed: float = 0.0,
     return max(0, min(batch, int(budget // per_sample)))
 
 
+def batch_to_run(what: str, per_sample: float, batch: int,
+                 fixed: float = 0.0, least: int = 1) -> int:
+    """:func:`batch_that_fits`, said where it is smaller than ``batch``
+    (``what`` names the step); 0 where fewer than ``least`` samples fit
+    (BatchNorm trains on at least two)."""
+    fitting = batch_that_fits(per_sample, batch, fixed)
+    if fitting < batch:
+        print(f'{what} needs about {gib(fixed + per_sample * batch)}, '
+              f'{gib(available_memory())} available: '
+              + (f'measured at batch {fitting}' if fitting >= least
+                 else 'not measured'))
+    return fitting if fitting >= least else 0
+
+
 def gib(size: float) -> str:
     """``size`` bytes in GiB, one decimal."""
     return f'{size / 2**30:.1f} GiB'
