@@ -26,7 +26,8 @@ from mmengine.config import Config
 
 # tools/ holds the toolkit package the tools share.
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from toolkit.memory import available_memory, gib  # noqa: E402
+from toolkit.memory import (available_memory, batch_that_fits,  # noqa: E402
+                            gib)
 from toolkit.timing import (in_fresh_process, median_times,  # noqa: E402
                             peak_memory_growth)
 from toolkit.train_steps import (ARCHITECTURE_CONFIGS,  # noqa: E402
@@ -89,7 +90,7 @@ def measure_memory(model: str, counts, batch: int, size: int) -> dict:
     for tasks in counts:
         for method in METHODS:
             need = estimate(memory, tasks, method)
-            if need > 0.8 * available_memory():
+            if not batch_that_fits(need, 1):
                 print(f'{model} {tasks} tasks {method}: needs about '
                       f'{gib(need)}, {gib(available_memory())} available; '
                       'skipped')
