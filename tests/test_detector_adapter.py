@@ -29,6 +29,9 @@ DETECTORS = {
     'DDOD': 'ddod/ddod_r50_fpn_1x_coco.py',
     'Faster R-CNN': 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
     'Cascade R-CNN': 'cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py',
+    # No neck; the RoI head's shared_head (a ResNet stage) reads the
+    # features' channels, not its backbone's 1024.
+    'Faster R-CNN C4': 'faster_rcnn/faster-rcnn_r50-caffe_c4-1x_coco.py',
     'DINO': 'dino/dino-4scale_r50_8xb2-12e_coco.py',
     # No neck: the head reads the features (its in_channels, and
     # num_feat_levels, the stacks of its Hourglass backbone, are theirs);
@@ -42,8 +45,10 @@ DETECTORS = {
 
 def bundled_detector(name: str) -> Config:
     """The ``model`` of mmdet's bundled config, read from the installed
-    mmdet."""
-    return Config.fromfile(osp.join(MMDET_CONFIGS, DETECTORS[name])).model
+    mmdet, without the download of a C4 shared head's weights."""
+    model = Config.fromfile(osp.join(MMDET_CONFIGS, DETECTORS[name])).model
+    model.get('roi_head', {}).get('shared_head', {}).pop('init_cfg', None)
+    return model
 
 
 def keep_every_box(cfg) -> None:
@@ -285,6 +290,60 @@ def test_detectors_that_need_more_than_features_and_boxes_are_refused(
     detector = Config.fromfile(osp.join(MMDET_CONFIGS, config)).model
     with pytest.raises(ValueError, match=reason):
         build_model(detector, strides_from_features=True)
+
+
+def test_trident_detectors_that_read_their_backbone_are_refused():
+    """TridentNet's detector reads its TridentResNet's branches: refused
+    when built, naming the attribute (a refusal of its C4 shared head
+    before; an AttributeError from mmdet once that is hosted)."""
+    detector = Config.fromfile(osp.join(
+        MMDET_CONFIGS, 'tridentnet/tridentnet_r50-caffe_1x_coco.py')).model
+    with pytest.raises(ValueError, match=r'TridentFasterRCNN reads its own '
+                       r'backbone.*num_branch.*not hosted'):
+        build_model(detector, strides_from_features=True)
+
+
+def test_the_c4_shared_head_is_mmdets_stage_on_the_features_channels():
+    """The C4 shared head built on the features' channels is mmdet's
+    ResLayer where the channels are its backbone's (the same weights give
+    the same output); it reads the RoI extractor's channels, which are
+    the deepest level's without a neck."""
+    from mmdet.models.roi_heads.shared_heads import ResLayer
+    from mmsquad.models.heads.res_layer_on_features import \
+        ResLayerOnFeatures
+    settings = dict(depth=50, stage=3, style='caffe',
+                    norm_cfg=dict(type='BN', requires_grad=False))
+    theirs = ResLayer(**settings)
+    ours = ResLayerOnFeatures(in_channels=1024, **settings)
+    ours.load_state_dict(theirs.state_dict())
+    theirs.eval(), ours.eval()  # (mmdet's train() returns None)
+    x = torch.randn(2, 1024, 14, 14)
+    torch.testing.assert_close(ours(x), theirs(x))
+    model = build_model(bundled_detector('Faster R-CNN C4'),
+                        strides_from_features=True)
+    roi_head = model.heads.det.detector.roi_head
+    deepest = model.heads.det.feature_channels[-1]
+    assert roi_head.bbox_roi_extractor.out_channels == deepest
+    assert roi_head.shared_head.layer4[0].conv1.in_channels == deepest
+    assert roi_head.bbox_roi_extractor.featmap_strides == [
+        model.heads.det.feature_strides[-1]]
+
+
+def test_shared_heads_whose_channels_cannot_be_set_are_refused():
+    """A shared head other than mmdet's ResLayer, and a neckless RoI
+    extractor over levels of different channels, are refused by key."""
+    detector = bundled_detector('Faster R-CNN C4')
+    detector.roi_head.shared_head.type = 'SELayer'
+    with pytest.raises(ValueError, match=r'roi_head.shared_head SELayer '
+                       r'reads RoI features of channels fixed'):
+        build_model(detector, strides_from_features=True)
+    adapter = build_model(bundled_detector('Faster R-CNN C4'),
+                          strides_from_features=True).heads.det
+    adapter.levels = 3  # three levels of different channels
+    roi_head = dict(bbox_roi_extractor=dict(featmap_strides=[2, 4, 8]))
+    with pytest.raises(ValueError, match=r'roi_head.bbox_roi_extractor '
+                       r'pools levels of \[.*\] channels'):
+        adapter._roi_head_reads_features(roi_head, False, 'mmdet')
 
 
 def test_yolov3_gets_its_neck_channels_deepest_first(underwater_root):

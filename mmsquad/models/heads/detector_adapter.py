@@ -5,6 +5,7 @@ import inspect
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
+from mmdet.models.roi_heads.shared_heads import ResLayer
 from mmengine.config import ConfigDict
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
@@ -23,6 +24,7 @@ from .dense_head_adapter import (labelled_for_detection,
                                   start_epoch_outside_a_runner,
                                   summed_losses, with_prior_strides,
                                   with_test_metainfo)
+from .res_layer_on_features import ResLayerOnFeatures
 
 #: The parts of an mmdet detector config that are dense heads (with prior
 #: strides), and the RoI extractors of its ``roi_head``.
@@ -133,6 +135,9 @@ class DetectorAdapter(BaseTaskHead):
             detector['neck'] = necks if len(necks) > 1 else necks[0]
         elif self.feature_channels is not None:
             self._heads_read_features(detector)
+        if detector.get('roi_head') and self.feature_channels is not None:
+            self._roi_head_reads_features(detector['roi_head'], bool(necks),
+                                          scope)
         delivered = self._delivered_strides(necks)
         if strides_from_features:
             if delivered is None:
@@ -141,8 +146,16 @@ class DetectorAdapter(BaseTaskHead):
                     'of the features: a backbone that advertises '
                     'out_strides')
             detector = _with_detector_strides(detector, delivered, scope)
-        # mmdet's detectors read their configs by attribute.
-        self.detector = MODELS.build(ConfigDict(detector))
+        try:  # mmdet's detectors read their configs by attribute
+            self.detector = MODELS.build(ConfigDict(detector))
+        except AttributeError as error:
+            if FeaturePassThrough.__name__ not in str(error):
+                raise
+            raise ValueError(
+                f'{self._name}: {detector["type"]} reads its own backbone '
+                f'({error_text(error)}; TridentNet\'s: the branches of its '
+                'TridentResNet), which the task\'s features replace: not '
+                'hosted') from error
         predicts_without_loss_cls(self.detector)
         self._check_strides(delivered)
 
@@ -157,9 +170,7 @@ class DetectorAdapter(BaseTaskHead):
         detector (which runs on the images), one that trains on semantic
         maps (a ``semantic_head``, a panoptic head's stuff classes), an
         RoI head without an RPN (Fast R-CNN's, fed proposals precomputed
-        in the data), or an RoI head whose ``shared_head`` is a stage of
-        the config's backbone (the C4 detectors', made for that backbone's
-        channels)."""
+        in the data)."""
         kind = detector['type']
         if isinstance(kind, str):
             with MODELS.switch_scope_and_registry(
@@ -194,12 +205,6 @@ class DetectorAdapter(BaseTaskHead):
                 f'{self._name}: the detector has an roi_head but no '
                 'rpn_head; it takes proposals precomputed in its data '
                 '(LoadProposals): not hosted')
-        if roi_head.get('shared_head'):
-            raise ValueError(
-                f'{self._name}: roi_head.shared_head '
-                f'({roi_head["shared_head"].get("type")}) is a stage of the '
-                'backbone of the detector\'s config, made for its channels '
-                '(a C4 detector): not hosted; use an FPN detector')
 
     def _neck_reads_features(self, neck: dict, channels: List[int],
                              detector: dict) -> dict:
@@ -255,6 +260,62 @@ class DetectorAdapter(BaseTaskHead):
                           f'{found} (no neck: the head reads the features)',
                           logger='current')
             head['in_channels'] = found
+
+    def _roi_head_reads_features(self, roi_head: dict, has_neck: bool,
+                                 scope: str) -> None:
+        """Without a neck the RoI extractors read the features: their
+        ``out_channels`` become the channels of the levels they pool (one
+        count). A ``shared_head`` (a C4 detector's fifth ResNet stage, run
+        on every RoI) reads what the extractor gives: mmdet's
+        ``ResLayer`` becomes :class:`ResLayerOnFeatures` on those channels
+        (logged).
+
+        Raises:
+            ValueError: When an extractor would pool levels of different
+                channels, or the shared head is not mmdet's ``ResLayer``
+                (its input channels cannot be set), naming the key.
+        """
+        extractor = None
+        for key in ROI_EXTRACTOR_KEYS:
+            extractors = roi_head.get(key)
+            for extractor in (extractors if isinstance(extractors, list)
+                              else [extractors] if extractors else []):
+                if has_neck:
+                    continue
+                pooled = self._deepest(self.feature_channels)[:len(
+                    extractor['featmap_strides'])]
+                if len(set(pooled)) > 1:
+                    raise ValueError(
+                        f'{self._name}: roi_head.{key} pools levels of '
+                        f'{pooled} channels (no neck: the features\'); '
+                        'an RoI extractor needs one count: add a neck')
+                if extractor.get('out_channels') != pooled[0]:
+                    print_log(f'{self._name}: roi_head.{key}.out_channels '
+                              f'{extractor.get("out_channels")} -> '
+                              f'{pooled[0]} (no neck: it pools the '
+                              'features)', logger='current')
+                extractor['out_channels'] = pooled[0]
+        shared = roi_head.get('shared_head')
+        if not shared:
+            return
+        kind = shared['type']
+        if isinstance(kind, str):
+            with MODELS.switch_scope_and_registry(
+                    shared.get('_scope_', scope)) as registry:
+                kind = registry.get(kind)
+        if kind is not ResLayer or extractor is None:
+            raise ValueError(
+                f'{self._name}: roi_head.shared_head {shared["type"]} '
+                'reads RoI features of channels fixed by its config (its '
+                'detector\'s backbone): not hosted; mmdet\'s ResLayer is')
+        channels = extractor['out_channels']
+        print_log(f'{self._name}: roi_head.shared_head ResLayer -> '
+                  f'ResLayerOnFeatures(in_channels={channels}) (it reads '
+                  'the RoI features, not its config\'s backbone)',
+                  logger='current')
+        roi_head['shared_head'] = dict(
+            {k: v for k, v in shared.items() if k != '_scope_'},
+            type=ResLayerOnFeatures, in_channels=channels)
 
     def _refuse_own_preprocessing(self, preprocessor: Optional[dict],
                                   scope: str) -> None:
