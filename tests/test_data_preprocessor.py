@@ -59,3 +59,19 @@ def test_a_target_without_a_ignore_index_is_named():
     preprocessor = MODELS.build(dict(type='MultiTaskDataPreprocessor'))
     with pytest.raises(KeyError, match="'road' records no ignore_index"):
         preprocessor(data, training=True)
+
+
+def test_a_box_samples_semantic_map_is_padded_with_mmdets_255():
+    """mmdet's gt_sem_seg (HTC's semantic head stacks the batch's maps)
+    is padded like the image in training, with mmdet's seg_pad_value."""
+    data = _batch()
+    for i, ((h, w), sample) in enumerate(zip(SIZES, data['data_samples'])):
+        sample.gt_sem_seg = PixelData(sem_seg=torch.full(
+            (1, h, w), i, dtype=torch.uint8))
+    preprocessor = MODELS.build(dict(type='MultiTaskDataPreprocessor',
+                                     pad_size_divisor=32))
+    samples = preprocessor(data, training=True)['data_samples']
+    for i, ((h, w), sample) in enumerate(zip(SIZES, samples)):
+        expected = torch.full((1, 128, 160), 255, dtype=torch.uint8)
+        expected[:, :h, :w] = i
+        torch.testing.assert_close(sample.gt_sem_seg.sem_seg, expected)

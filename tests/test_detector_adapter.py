@@ -1,5 +1,6 @@
 """Whole mmdet detectors as the detection task: mmdet's own bundled configs
 (one-stage, two-stage, query-based) hosted on SquadNet's features."""
+import copy
 import os.path as osp
 
 import pytest
@@ -77,10 +78,10 @@ def build_model(detector, channels_last: bool = True, **det_args):
 
 
 def raw_batch(underwater_root: str, n: int = 2, size: int = 128,
-              masks: bool = False) -> dict:
+              masks: bool = False, semantic: bool = False) -> dict:
     """``n`` samples of the underwater demo (64x64 images, resized to
-    ``size`` by the pipeline; with instance ``masks`` if asked), as a data
-    loader gives them."""
+    ``size`` by the pipeline; with instance ``masks`` and ``semantic``
+    maps if asked), as a data loader gives them."""
     cfg = Config.fromfile(UNDERWATER_DEMO_CONFIG)
     dataset = cfg.train_dataloader.dataset.to_dict()
     for step in dataset['pipeline']:
@@ -88,7 +89,9 @@ def raw_batch(underwater_root: str, n: int = 2, size: int = 128,
             if inner['type'].endswith('Resize'):
                 inner['scale'] = (size, size)
             if inner['type'].endswith('LoadAnnotations'):
-                inner['with_mask'] = masks
+                inner.update(with_mask=masks, with_seg=semantic)
+    if semantic:
+        dataset['data_prefix']['seg'] = 'semantic/train/'
     dataset = DATASETS.build(dict(dataset, data_root=underwater_root))
     return pseudo_collate([dataset[i] for i in range(n)])
 
@@ -279,9 +282,10 @@ def test_a_mask_branch_reads_its_level_at_the_features_stride(
     ('misc/d2_faster-rcnn_r50-caffe_fpn_ms-90k_coco.py',
      'Detectron2Wrapper takes no backbone'),
     ('panoptic_fpn/panoptic-fpn_r50_fpn_1x_coco.py',
-     'trains on semantic segmentation maps'),
-    ('htc/htc_r50_fpn_1x_coco.py', 'trains on semantic segmentation maps'),
-], ids=['ld', 'detectron2', 'panoptic_fpn', 'htc'])
+     'is a panoptic segmentor .*predicts panoptic maps, not the boxes'),
+    ('maskformer/maskformer_r50_ms-16xb1-75e_coco.py',
+     'is a panoptic segmentor'),
+], ids=['ld', 'detectron2', 'panoptic_fpn', 'maskformer'])
 def test_detectors_that_need_more_than_features_and_boxes_are_refused(
         config, reason):
     """Refused when the model is built, saying why (before: a missing
@@ -344,6 +348,43 @@ def test_shared_heads_whose_channels_cannot_be_set_are_refused():
     with pytest.raises(ValueError, match=r'roi_head.bbox_roi_extractor '
                        r'pools levels of \[.*\] channels'):
         adapter._roi_head_reads_features(roi_head, False, 'mmdet')
+
+
+def test_htc_trains_its_semantic_head_on_the_box_tasks_maps(
+        underwater_root):
+    """HTC's semantic head trains on mmdet's gt_sem_seg, loaded with the
+    boxes and carried by the box task's samples (refused before); its
+    seg_scale_factor follows the stride of its fusion level; samples
+    without maps are an error naming the image and how to load them."""
+    detector = Config.fromfile(osp.join(
+        MMDET_CONFIGS, 'htc/htc_r50_fpn_1x_coco.py')).model
+    model = build_model(detector, strides_from_features=True)
+    htc = model.heads.det.detector
+    semantic = htc.roi_head.semantic_head
+    strides = model.heads.det.feature_strides
+    assert semantic.seg_scale_factor == 1 / strides[semantic.fusion_level]
+    semantic.seg_scale_factor = 1 / 8  # its config's, for ResNet's P3
+    with pytest.raises(ValueError, match=r'semantic_head.seg_scale_factor '
+                       r'\(1 / stride\) \[8\] differ .* \[4\]'):
+        model.heads.det._check_strides(  # the strides of the FPN's levels
+            [s[0] for s in htc.rpn_head.prior_generator.strides])
+    semantic.seg_scale_factor = 1 / strides[semantic.fusion_level]
+    raw = raw_batch(underwater_root, masks=True, semantic=True)
+    assert all('gt_sem_seg' in s for s in raw['data_samples'])
+    data = model.data_preprocessor(copy.deepcopy(raw), True)
+    losses = model(**data, mode='loss')
+    # mmdet's own semantic loss on the same features and maps.
+    feats = htc.neck(tuple(model.extract_feats(data['inputs'])['det'][
+        -model.heads.det.levels:]))
+    maps = torch.stack([s.gt_sem_seg.sem_seg for s in data['data_samples']])
+    torch.testing.assert_close(losses['det.loss_semantic_seg'],
+                               semantic.loss(semantic(feats)[0], maps))
+    assert losses['det.loss_semantic_seg'] > 0
+    with pytest.raises(ValueError, match=r'semantic_head trains on semantic '
+                       r'maps \(gt_sem_seg\), which .*train_0000\d.jpg does '
+                       r'not carry: load them.*with_seg=True'):
+        model.train_step(raw_batch(underwater_root, masks=True), OptimWrapper(
+            torch.optim.SGD(model.parameters(), lr=1e-3)))
 
 
 def test_yolov3_gets_its_neck_channels_deepest_first(underwater_root):

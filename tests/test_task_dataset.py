@@ -224,3 +224,28 @@ def test_an_infinite_sampler_under_an_epoch_loop_is_refused(tmp_path):
         type='InfiniteSampler')), train_cfg=dict(
             type='IterBasedTrainLoop', max_iters=10)))
     refuse_endless_epochs(cfg)  # mmseg's own way: fine
+
+
+def test_an_mmdet_dataset_keeps_its_semantic_maps_for_the_box_task(
+        underwater_root):
+    """mmdet's CocoDataset with LoadAnnotations(with_seg=True), as HTC's
+    config loads it: the box task's samples keep gt_sem_seg beside the
+    boxes (HTC's semantic head trains on it)."""
+    dataset = DATASETS.build(dict(
+        type='TaskDataset', task=dict(name='det', type='BoxTask'),
+        scope='mmdet', dataset=dict(
+            type='CocoDataset', data_root=underwater_root,
+            ann_file='annotations/instances_train.json',
+            metainfo=dict(classes=('holothurian', 'echinus', 'scallop',
+                                   'starfish')),
+            data_prefix=dict(img='images/train/', seg='semantic/train/'),
+            pipeline=[dict(type='LoadImageFromFile'),
+                      dict(type='LoadAnnotations', with_bbox=True,
+                           with_seg=True),
+                      dict(type='PackDetInputs')])))
+    sample = dataset[0]['data_samples']
+    stored = cv2.imread(osp.join(underwater_root, 'semantic', 'train',
+                                 'train_00000.png'), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(sample.gt_sem_seg.sem_seg[0].numpy(),
+                                  stored)
+    assert len(sample.gt_instances.bboxes)

@@ -6,6 +6,7 @@ import os
 import os.path as osp
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -211,3 +212,28 @@ def test_partial_config_mixes_both_sets_in_every_batch(underwater_root,
         det = sum('gt_instances' in s for s in batch)
         enhance = sum(s.has_target('enhance') for s in batch)
         assert det == 2 and enhance == 2
+
+
+def test_semantic_maps_follow_the_boxes_and_a_missing_one_is_named(
+        underwater_root, tmp_path):
+    """With data_prefix seg and mmdet's LoadAnnotations(with_seg=True),
+    the box task's samples carry gt_sem_seg (HTC's semantic head trains on
+    it), resized and flipped with the image; a missing map is named when
+    the dataset is built."""
+    cfg = dataset_cfg(underwater_root)
+    cfg['data_prefix']['seg'] = 'semantic/train/'
+    for step in cfg['pipeline']:
+        if step['type'].endswith('LoadAnnotations'):
+            step['with_seg'] = True
+    sample = DATASETS.build(cfg)[0]
+    semantic = sample['data_samples'].gt_sem_seg.sem_seg
+    assert semantic.shape[-2:] == sample['inputs'].shape[-2:]
+    stored = cv2.imread(osp.join(underwater_root, 'semantic', 'train',
+                                 'train_00000.png'), cv2.IMREAD_UNCHANGED)
+    assert set(semantic.unique().tolist()) == set(np.unique(stored).tolist())
+    root = str(tmp_path / 'uw')
+    shutil.copytree(underwater_root, root)
+    os.remove(osp.join(root, 'semantic', 'train', 'train_00002.png'))
+    with pytest.raises(FileNotFoundError, match=r'semantic map of '
+                       r'train_00002.jpg'):
+        DATASETS.build(dict(cfg, data_root=root))

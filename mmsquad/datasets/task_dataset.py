@@ -31,8 +31,9 @@ class TaskDataset(BaseDataset):
     :class:`~mmsquad.structures.MultiTaskDataSample` labelled for ``task``
     only: mmseg's ``gt_sem_seg`` (or ``source_key``) becomes the task's
     target, its ignored pixels (``ignore_index``) the task's ``ignore_index``;
-    mmdet's ``gt_instances`` (and ``ignored_instances``) stay as they are,
-    for a :class:`~mmsquad.tasks.BoxTask`. The metadata (``img_path``,
+    mmdet's ``gt_instances`` (and ``ignored_instances``, and a semantic
+    map ``gt_sem_seg`` where its pipeline loads one) stay as they are, for
+    a :class:`~mmsquad.tasks.BoxTask`. The metadata (``img_path``,
     ``ori_shape``, ``scale_factor``, ...) is kept, so the sample is
     evaluated at its original size. Images are decoded in stored pixel
     order (the wrapped pipeline's ``LoadImageFromFile`` ignores EXIF
@@ -131,9 +132,9 @@ class TaskDataset(BaseDataset):
             return converted
         value = sample.get(self.source_key)
         if isinstance(value, InstanceData):
-            converted.gt_instances = value
-            if 'ignored_instances' in sample:
-                converted.ignored_instances = sample.ignored_instances
+            for key in BoxTask.packed_fields:
+                if key in sample:
+                    converted.set_field(sample.get(key), key)
             return converted
         if not isinstance(value, PixelData):
             raise TypeError(

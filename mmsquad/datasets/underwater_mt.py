@@ -39,7 +39,9 @@ class UnderwaterMTDataset(MultiTaskDatasetMixin, CocoDataset):
         box_tolerance: Pixels a box may extend past the image border.
         **kwargs: :class:`mmdet.datasets.CocoDataset` arguments
             (``ann_file``, ``data_root``, ``data_prefix=dict(img=...,
-            ref=...)``, ``metainfo=dict(classes=...)``, ``pipeline``, ...).
+            ref=..., seg=...)``: ``seg`` the semantic maps, PNGs named
+            after the images, that detectors with a semantic head train
+            on; ``metainfo=dict(classes=...)``, ``pipeline``, ...).
     """
 
     METAINFO = DUO_METAINFO
@@ -67,6 +69,10 @@ class UnderwaterMTDataset(MultiTaskDatasetMixin, CocoDataset):
         data_info = super().parse_data_info(raw_data_info)
         require_file(data_info['img_path'], f'image {img_info["file_name"]} '
                      f'(id {img_info["id"]} of {self.ann_file})')
+        if data_info.get('seg_map_path'):
+            require_file(data_info['seg_map_path'], f'the semantic map of '
+                         f'{img_info["file_name"]} (data_prefix seg, '
+                         f'{self.ann_file})')
         data_info['ref_path'] = self._reference_path(img_info)
         return data_info
 

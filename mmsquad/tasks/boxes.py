@@ -17,9 +17,20 @@ class BoxTask(BaseTask):
     heads, transforms and metrics (``CocoDetectionMetric``) work on it
     unchanged; a model has at most one box task.
 
+    Its samples may also carry mmdet's semantic map ``gt_sem_seg``
+    (``sem_seg``, loaded by mmdet's ``LoadAnnotations(with_seg=True)``),
+    which detectors with a semantic head (HTC, SCNet) train on.
+
     Args:
         name: The task's name.
     """
+
+    #: The fields of an mmdet-packed sample (``PackDetInputs``) that the
+    #: task's samples carry.
+    packed_fields = ('gt_instances', 'ignored_instances', 'gt_sem_seg')
+    #: The value of ``gt_sem_seg`` pixels that count for nothing (mmdet's
+    #: ``seg_pad_value`` and its semantic heads' ``ignore_index``).
+    semantic_ignore_index = 255
 
     @property
     def target_key(self) -> str:

@@ -345,7 +345,7 @@ def _annotations_loaded(bundled: Config) -> dict:
             or []:
         if str(step.get('type', '')).endswith('LoadAnnotations'):
             return {k: v for k, v in step.items()
-                    if k in ('with_mask', 'poly2mask')}
+                    if k in ('with_mask', 'poly2mask', 'with_seg')}
     return {}
 
 
@@ -367,6 +367,10 @@ def check_detector(path: str, data_root: str, size: int):
             step.update(_annotations_loaded(bundled))
         if step['type'].endswith('Resize'):
             step['scale'] = (size, size)
+    if _annotations_loaded(bundled).get('with_seg'):  # HTC's, SCNet's
+        for loader, split in ((cfg.train_dataloader, 'train'),
+                              (cfg.test_dataloader, 'test')):
+            loader.dataset.data_prefix['seg'] = f'semantic/{split}/'
     cfg.model.backbone.arch = 'tiny'
     cfg.model.heads.det = dict(type='DetectorAdapter', detector=detector,
                                num_classes=4, strides_from_features=True)

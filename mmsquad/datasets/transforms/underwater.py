@@ -11,7 +11,7 @@ from mmengine.fileio import get
 
 from mmsquad.registry import TRANSFORMS
 from mmsquad.structures import MultiTaskDataSample
-from mmsquad.tasks import ImageTask
+from mmsquad.tasks import BoxTask, ImageTask
 
 @TRANSFORMS.register_module()
 class LoadEnhancementReference(BaseTransform):
@@ -94,7 +94,8 @@ class WithReference(BaseTransform):
 @TRANSFORMS.register_module()
 class PackUnderwaterInputs(PackDetInputs):
     """Pack the input, its boxes (mmdet's ``gt_instances`` and
-    ``ignored_instances``, only for samples with detection labels) and its
+    ``ignored_instances``, and ``gt_sem_seg`` where loaded, only for
+    samples with detection labels) and its
     reference (the target of the dataset's
     :class:`~mmsquad.tasks.ImageTask`: RGB float in [0, 1], (3, H, W)) into
     a :class:`~mmsquad.structures.MultiTaskDataSample`.
@@ -114,8 +115,9 @@ class PackUnderwaterInputs(PackDetInputs):
         det_sample = packed['data_samples']
         sample = MultiTaskDataSample(metainfo=det_sample.metainfo)
         if results.get('det_labelled', 'gt_bboxes' in results):
-            sample.gt_instances = det_sample.gt_instances
-            sample.ignored_instances = det_sample.ignored_instances
+            for key in BoxTask.packed_fields:
+                if key in det_sample:
+                    sample.set_field(det_sample.get(key), key)
         ref = results.get('ref_img')
         if ref is not None:
             task = reference_task(results)

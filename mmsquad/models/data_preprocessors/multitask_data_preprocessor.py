@@ -1,10 +1,14 @@
 """Batching of images and every task's targets."""
+from typing import Tuple
+
 import torch.nn.functional as F
 from mmdet.models.utils import samplelist_boxtype2tensor
 from mmengine.model import ImgDataPreprocessor
 from mmengine.structures import PixelData
+from torch import Tensor
 
 from mmsquad.registry import MODELS
+from mmsquad.tasks import BoxTask
 
 
 @MODELS.register_module()
@@ -19,7 +23,9 @@ class MultiTaskDataPreprocessor(ImgDataPreprocessor):
     original image size, where predictions are compared with them).
     ``batch_input_shape`` and ``pad_shape`` are recorded in each sample's
     metainfo. Detection boxes (mmdet box types) become plain tensors, as
-    mmdet's ``DetDataPreprocessor`` leaves them for its heads.
+    mmdet's ``DetDataPreprocessor`` leaves them for its heads; a box
+    sample's semantic map (``gt_sem_seg``) is padded with 255 in training,
+    as its ``pad_seg=True``.
 
     Arguments as mmengine's ``ImgDataPreprocessor``.
     """
@@ -36,18 +42,29 @@ class MultiTaskDataPreprocessor(ImgDataPreprocessor):
                                      pad_shape=batch_shape))
             if not training:
                 continue
+            semantic = sample.get('gt_sem_seg')
+            if isinstance(semantic, PixelData) and 'sem_seg' in semantic:
+                sample.gt_sem_seg = PixelData(
+                    metainfo=semantic.metainfo, sem_seg=_padded(
+                        semantic.sem_seg, batch_shape,
+                        BoxTask.semantic_ignore_index))
             for task in sample.labelled_tasks:
                 target = sample.get_target(task)
-                h, w = target.shape
-                if (h, w) == batch_shape:
+                if tuple(target.shape) == batch_shape:
                     continue
                 # PixelData refuses a field of a new size: build a new one.
-                padded = F.pad(target.data,
-                               (0, batch_shape[1] - w, 0, batch_shape[0] - h),
-                               value=_ignore_index(target, task))
                 sample.set_target(task, PixelData(
-                    metainfo=target.metainfo, data=padded))
+                    metainfo=target.metainfo, data=_padded(
+                        target.data, batch_shape,
+                        _ignore_index(target, task))))
         return data
+
+
+def _padded(target: Tensor, shape: Tuple[int, int], value: float) -> Tensor:
+    """``target`` (..., H, W) padded at the bottom and right to ``shape``
+    with ``value``."""
+    h, w = target.shape[-2:]
+    return F.pad(target, (0, shape[1] - w, 0, shape[0] - h), value=value)
 
 
 def _ignore_index(target: PixelData, task: str) -> float:

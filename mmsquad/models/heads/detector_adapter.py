@@ -9,11 +9,12 @@ from mmdet.models.roi_heads.shared_heads import ResLayer
 from mmengine.config import ConfigDict
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
+from mmengine.structures import PixelData
 from torch import Tensor
 
 from mmsquad.registry import MODELS
 from mmsquad.structures import MultiTaskDataSample
-from mmsquad.tasks import BaseTask
+from mmsquad.tasks import BaseTask, BoxTask
 from ..utils.contracts import error_text
 from ..utils.feature_probe import TRIAL_SIZE, try_on_features
 from .base_task_head import BaseTaskHead
@@ -111,6 +112,11 @@ class DetectorAdapter(BaseTaskHead):
         detector = _plain(detector)
         scope = detector.setdefault('_scope_', 'mmdet')
         self._refuse_unhostable(detector)
+        #: The key of the detector's head that trains on semantic maps
+        #: (HTC's, SCNet's ``semantic_head``), or None.
+        self.semantic_head_key = next(
+            (key for key, item in _config_items(detector)
+             if key == 'semantic_head' and item), None)
         self._refuse_own_preprocessing(detector.pop('data_preprocessor',
                                                     None), scope)
         detector['backbone'] = dict(type=FeaturePassThrough)
@@ -167,8 +173,8 @@ class DetectorAdapter(BaseTaskHead):
         """Raise ``ValueError`` for a detector that needs more than the
         task's features and boxes: one that takes no backbone (a wrapper
         of another framework's model), one that distils from a teacher
-        detector (which runs on the images), one that trains on semantic
-        maps (a ``semantic_head``, a panoptic head's stuff classes), an
+        detector (which runs on the images), a panoptic segmentor (a
+        head with stuff classes: it predicts no boxes), an
         RoI head without an RPN (Fast R-CNN's, fed proposals precomputed
         in the data)."""
         kind = detector['type']
@@ -189,16 +195,14 @@ class DetectorAdapter(BaseTaskHead):
                     f'{self._name}: {kind.__name__} distils from a teacher '
                     f'detector ({", ".join(teacher)}) that runs on the '
                     'images, not on the task\'s features: not hosted')
-        semantic = [key for key, item in _config_items(detector)
-                    if key == 'semantic_head' or (
-                        isinstance(item, dict) and item.get(
-                            'num_stuff_classes'))]
-        if semantic:
+        panoptic = [key for key, item in _config_items(detector)
+                    if isinstance(item, dict) and item.get(
+                        'num_stuff_classes')]
+        if panoptic:
             raise ValueError(
-                f'{self._name}: the detector trains on semantic '
-                f'segmentation maps (its {semantic[0]}: gt_sem_seg, or '
-                'panoptic stuff classes) that a box task does not carry: '
-                'not hosted')
+                f'{self._name}: the detector is a panoptic segmentor (its '
+                f'{panoptic[0]} has stuff classes): it predicts panoptic '
+                'maps, not the boxes of a box task: not hosted')
         roi_head = detector.get('roi_head') or {}
         if roi_head and not detector.get('rpn_head'):
             raise ValueError(
@@ -422,9 +426,36 @@ class DetectorAdapter(BaseTaskHead):
         """The detector's losses on the samples with detection labels."""
         feats, samples, scale = labelled_for_detection(
             self.task, self._deepest(feats), data_samples)
+        if self.semantic_head_key:
+            self._require_semantic_maps(samples, scale)
         start_epoch_outside_a_runner()
         return summed_losses(self.detector.loss(tuple(feats), samples),
                              scale)
+
+    def _require_semantic_maps(self, samples: list, scale: float) -> None:
+        """Give the stand-in sample of a batch without boxes (``scale``
+        0) a map of ignored pixels; otherwise every sample must carry
+        ``gt_sem_seg``.
+
+        Raises:
+            ValueError: Naming the first sample without one and how to
+                load the maps.
+        """
+        if not scale:
+            shape = samples[0].batch_input_shape
+            samples[0].gt_sem_seg = PixelData(sem_seg=torch.full(
+                (1, *shape), BoxTask.semantic_ignore_index,
+                dtype=torch.uint8))
+            return
+        missing = [s.metainfo.get('img_path', '?') for s in samples
+                   if 'gt_sem_seg' not in s]
+        if missing:
+            raise ValueError(
+                f'{self._name}: the detector\'s {self.semantic_head_key} '
+                f'trains on semantic maps (gt_sem_seg), which {missing[0]} '
+                'does not carry: load them with mmdet\'s '
+                'LoadAnnotations(with_seg=True) and the dataset\'s '
+                'data_prefix=dict(seg=...)')
 
     def predict(self, feats: Sequence[Tensor],
                 data_samples: List[MultiTaskDataSample],
@@ -495,7 +526,9 @@ def _with_detector_strides(detector: dict, strides: List[int],
                            scope: str) -> dict:
     """``detector`` with its dense heads' prior strides set to ``strides``,
     a mask branch's ``mask_stride`` to the stride of its ``start_level``,
-    and its RoI extractors' strides to as many of them as they take."""
+    a semantic head's ``seg_scale_factor`` to 1 / the stride of its
+    ``fusion_level``, and its RoI extractors' strides to as many of them
+    as they take."""
     for key in DENSE_HEAD_KEYS:
         if isinstance(detector.get(key), dict):
             head = dict(detector[key])
@@ -505,6 +538,9 @@ def _with_detector_strides(detector: dict, strides: List[int],
         if isinstance(item, dict) and 'mask_stride' in item:
             # CondInst's mask branch reads the level at its start_level.
             item['mask_stride'] = strides[item.get('start_level', 0)]
+        if isinstance(item, dict) and 'fusion_level' in item:
+            # HTC's semantic head predicts at its fusion level's stride.
+            item['seg_scale_factor'] = 1 / strides[item['fusion_level']]
     roi_head = detector.get('roi_head') or {}
     for key in ROI_EXTRACTOR_KEYS:
         extractors = roi_head.get(key)
@@ -518,7 +554,8 @@ def _with_detector_strides(detector: dict, strides: List[int],
 def _built_strides(detector: torch.nn.Module, delivered: List[int]
                    ) -> Iterator[Tuple[str, List[int], List[int]]]:
     """``(config key, strides, expected)`` of every dense head's prior
-    generator, every RoI extractor and every mask branch (CondInst's) of a
+    generator, every RoI extractor, a semantic head (HTC's) and every
+    mask branch (CondInst's) of a
     built detector, with the strides of the ``delivered`` features each
     should have."""
     for key in DENSE_HEAD_KEYS:
@@ -540,6 +577,11 @@ def _built_strides(detector: torch.nn.Module, delivered: List[int]
             strides = list(extractor.featmap_strides)
             yield (f'detector.roi_head.{key}.featmap_strides', strides,
                    delivered[:len(strides)])
+    semantic = getattr(roi_head, 'semantic_head', None)
+    if hasattr(semantic, 'seg_scale_factor'):
+        yield ('detector.roi_head.semantic_head.seg_scale_factor (1 / '
+               'stride)', [round(1 / semantic.seg_scale_factor)],
+               [delivered[semantic.fusion_level]])
     for name, module in detector.named_modules():
         branch = getattr(module, 'mask_feature_head', None)
         if branch is not None and hasattr(module, 'mask_feat_stride'):

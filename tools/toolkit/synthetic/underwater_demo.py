@@ -10,6 +10,9 @@ its enhancement reference. Layout (DUO style, plus references)::
 
     <out>/images/{train,test}/<name>.jpg      degraded inputs
     <out>/reference/{train,test}/<name>.jpg   clean references
+    <out>/semantic/{train,test}/<name>.png    class index of every object
+                                              pixel, 255 elsewhere (mmdet's
+                                              semantic maps: HTC, SCNet)
     <out>/annotations/instances_{train,test}.json
 """
 import json
@@ -158,6 +161,17 @@ def degrade(clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(degraded, 0, 1).astype(np.float32)
 
 
+def _semantic_map(objects: List[Tuple[int, list, list]],
+                  size: int) -> np.ndarray:
+    """The class index of every pixel inside an object's polygons, 255
+    (ignored) elsewhere."""
+    semantic = np.full((size, size), 255, np.uint8)
+    for label, _, polygons in objects:
+        cv2.fillPoly(semantic, [np.round(np.reshape(p, (-1, 2))).astype(
+            np.int32) for p in polygons], label)
+    return semantic
+
+
 def _write_rgb(path: str, image: np.ndarray) -> None:
     bgr = np.round(image[..., ::-1] * 255).astype(np.uint8)
     cv2.imwrite(path, bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
@@ -171,7 +185,7 @@ def make_underwater_demo(out: str, num_train: int, num_test: int,
                   for i, name in enumerate(DUO_CLASSES)]
     counts = {}
     for split, num in (('train', num_train), ('test', num_test)):
-        for sub in ('images', 'reference'):
+        for sub in ('images', 'reference', 'semantic'):
             os.makedirs(osp.join(out, sub, split), exist_ok=True)
         images, annotations = [], []
         for i in range(num):
@@ -182,6 +196,9 @@ def make_underwater_demo(out: str, num_train: int, num_test: int,
                        degrade(clean, rng))
             images.append(dict(id=i + 1, file_name=name, width=size,
                                height=size))
+            cv2.imwrite(osp.join(out, 'semantic', split,
+                                 osp.splitext(name)[0] + '.png'),
+                        _semantic_map(objects, size))
             for label, box, polygons in objects:
                 annotations.append(dict(
                     id=len(annotations) + 1, image_id=i + 1,
