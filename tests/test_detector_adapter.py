@@ -380,9 +380,9 @@ def test_htc_trains_its_semantic_head_on_the_box_tasks_maps(
     torch.testing.assert_close(losses['det.loss_semantic_seg'],
                                semantic.loss(semantic(feats)[0], maps))
     assert losses['det.loss_semantic_seg'] > 0
-    with pytest.raises(ValueError, match=r'semantic_head trains on semantic '
-                       r'maps \(gt_sem_seg\), which .*train_0000\d.jpg does '
-                       r'not carry: load them.*with_seg=True'):
+    with pytest.raises(ValueError, match=r'train_0000\d.jpg carries no '
+                       r'gt_sem_seg: the detector\'s semantic_head trains on '
+                       r'semantic maps; load them.*with_seg=True'):
         model.train_step(raw_batch(underwater_root, masks=True), OptimWrapper(
             torch.optim.SGD(model.parameters(), lr=1e-3)))
 

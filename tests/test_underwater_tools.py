@@ -8,8 +8,10 @@ import sys
 import cv2
 import numpy as np
 import torch
+from mmengine.config import Config
 from mmengine.structures import InstanceData, PixelData
 
+import mmdet
 from conftest import REPO, UNDERWATER_DEMO_CONFIG
 from mmsquad.registry import VISUALIZERS
 from mmsquad.structures import MultiTaskDataSample
@@ -119,3 +121,29 @@ def test_inferencer_returns_boxes_and_the_enhanced_image(underwater_root,
                  f'vis/{stem}.png', f'vis/{stem}_det.png',
                  f'vis/{stem}_enhance.png'):
         assert osp.isfile(osp.join(out_dir, name)), name
+
+
+def test_htc_without_semantic_maps_stops_before_the_first_iteration(
+        underwater_root, tmp_path):
+    """HTC hosted as the det task needs semantic maps its data does not
+    load: train.py stops before training, naming the image, the field and
+    how to load it (the first step failed before)."""
+    cfg = Config.fromfile(UNDERWATER_DEMO_CONFIG)
+    htc = Config.fromfile(osp.join(
+        osp.dirname(mmdet.__file__), '.mim', 'configs', 'htc',
+        'htc_r50_fpn_1x_coco.py')).model
+    cfg.model.backbone.arch = 'tiny'
+    cfg.model.heads.det = dict(type='DetectorAdapter', detector=htc,
+                               num_classes=4, strides_from_features=True)
+    path = str(tmp_path / 'htc.py')
+    cfg.dump(path)
+    train = tool('train.py', path, '--work-dir', str(tmp_path / 'w'),
+                 '--cfg-options',
+                 f'train_dataloader.dataset.data_root={underwater_root}/',
+                 f'val_dataloader.dataset.data_root={underwater_root}/')
+    log = train.stdout + train.stderr
+    assert train.returncode != 0 and 'Epoch(train)' not in log, log[-3000:]
+    assert re.search(r"train_dataloader: \S+train_0000\d\.jpg \(task 'det'\) "
+                     r"carries no gt_sem_seg: the detector's semantic_head "
+                     r'trains on semantic maps; load them with mmdet\'s '
+                     r'LoadAnnotations\(with_seg=True\)', log), log[-3000:]

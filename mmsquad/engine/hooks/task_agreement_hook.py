@@ -1,7 +1,7 @@
 """Stop a run before its first iteration when the model's tasks and its
-data's disagree."""
+data's disagree, or its samples lack what a head needs."""
 import logging
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
@@ -47,7 +47,9 @@ class TaskAgreementHook(Hook):
     :class:`~mmsquad.evaluation.MultiTaskMetric` (against its dataset)
     make a disagreement an error before anything runs, whatever the
     config. A dataset that publishes no tasks (another package's, not in a
-    ``TaskDataset``) cannot be checked: that is logged. In
+    ``TaskDataset``) cannot be checked: that is logged. Before training,
+    the first sample labelled for each task must also carry what its head
+    needs besides the target (``needed_fields``: HTC's semantic maps). In
     ``configs/_base_/default_runtime.py``'s ``default_hooks``;
     ``tools/train.py`` and ``tools/test.py`` add it where a config has
     none.
@@ -92,6 +94,33 @@ class TaskAgreementHook(Hook):
         if problems:
             raise ValueError(f'{what}: the model and its data disagree on '
                              'tasks: ' + '; '.join(problems))
+        if training:
+            missing = missing_fields(runner.model, loader.dataset)
+            if missing:
+                raise ValueError(f'{what}: ' + '; '.join(missing))
+
+
+def missing_fields(model, dataset, look_at: int = 8) -> List[str]:
+    """What the first sample labelled for each task (among the first
+    ``look_at``) lacks of the fields its head needs
+    (:attr:`~mmsquad.models.heads.BaseTaskHead.needed_fields`), each
+    named with the sample, the field and why it is needed."""
+    model = model.module if is_model_wrapper(model) else model
+    needs = {name: (head.task, head.needed_fields)
+             for name, head in getattr(model, 'heads', {}).items()
+             if getattr(head, 'needed_fields', None)}
+    problems = []
+    for index in range(min(look_at, len(dataset)) if needs else 0):
+        sample = dataset[index]['data_samples']
+        for name, (task, fields) in list(needs.items()):
+            if not task.has_target(sample):
+                continue
+            del needs[name]
+            problems += [
+                f'{sample.metainfo.get("img_path", index)} (task {name!r}) '
+                f'carries no {field}: {why}'
+                for field, why in fields.items() if field not in sample]
+    return problems
 
 
 def model_task_configs(model) -> Optional[Dict[str, dict]]:

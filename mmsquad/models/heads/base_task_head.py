@@ -49,6 +49,14 @@ class BaseTaskHead(BaseModule, metaclass=ABCMeta):
         self.feature_strides = None if feature_strides is None else tuple(
             feature_strides)
 
+    @property
+    def needed_fields(self) -> Dict[str, str]:
+        """``{field: why and how to load it}`` of what a training sample
+        labelled for the task must carry besides its target (checked
+        before the first iteration by
+        :class:`~mmsquad.engine.hooks.TaskAgreementHook`); none here."""
+        return {}
+
     @abstractmethod
     def loss(self, feats: Sequence[Tensor],
              data_samples: List[MultiTaskDataSample]) -> Dict[str, Tensor]:

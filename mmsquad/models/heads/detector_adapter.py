@@ -450,12 +450,18 @@ class DetectorAdapter(BaseTaskHead):
         missing = [s.metainfo.get('img_path', '?') for s in samples
                    if 'gt_sem_seg' not in s]
         if missing:
-            raise ValueError(
-                f'{self._name}: the detector\'s {self.semantic_head_key} '
-                f'trains on semantic maps (gt_sem_seg), which {missing[0]} '
-                'does not carry: load them with mmdet\'s '
-                'LoadAnnotations(with_seg=True) and the dataset\'s '
-                'data_prefix=dict(seg=...)')
+            raise ValueError(f'{self._name}: {missing[0]} carries no '
+                             f'gt_sem_seg: {self.needed_fields["gt_sem_seg"]}')
+
+    @property
+    def needed_fields(self) -> Dict[str, str]:
+        """mmdet's semantic map where the detector has a semantic head."""
+        if not self.semantic_head_key:
+            return {}
+        return dict(gt_sem_seg=(
+            f'the detector\'s {self.semantic_head_key} trains on semantic '
+            'maps; load them with mmdet\'s LoadAnnotations(with_seg=True) '
+            'and the dataset\'s data_prefix=dict(seg=...)'))
 
     def predict(self, feats: Sequence[Tensor],
                 data_samples: List[MultiTaskDataSample],
