@@ -2,6 +2,7 @@
 (one-stage, two-stage, query-based) hosted on SquadNet's features."""
 import copy
 import os.path as osp
+import sys
 
 import pytest
 import torch
@@ -293,6 +294,22 @@ def test_detectors_that_need_more_than_features_and_boxes_are_refused(
     at the first iteration)."""
     detector = Config.fromfile(osp.join(MMDET_CONFIGS, config)).model
     with pytest.raises(ValueError, match=reason):
+        build_model(detector, strides_from_features=True)
+
+
+def test_torchvision_ops_asked_for_where_torchvision_is_missing_are_refused(
+        monkeypatch):
+    """CrowdDet's RoIAlign asks for torchvision's (use_torchvision=True):
+    without torchvision the model is refused when built, naming the key
+    (mmcv's ModuleNotFoundError at the first iteration before)."""
+    monkeypatch.setitem(sys.modules, 'torchvision', None)  # not importable
+    detector = Config.fromfile(osp.join(
+        MMDET_CONFIGS, 'crowddet/crowddet-rcnn_r50_fpn_8xb2-30e_crowdhuman.'
+        'py')).model
+    with pytest.raises(ValueError, match=r"its roi_layer asks for "
+                       r"torchvision's ops \(use_torchvision=True\), and "
+                       r'torchvision cannot be imported here.*set '
+                       r'use_torchvision=False'):
         build_model(detector, strides_from_features=True)
 
 

@@ -112,6 +112,7 @@ class DetectorAdapter(BaseTaskHead):
         detector = _plain(detector)
         scope = detector.setdefault('_scope_', 'mmdet')
         self._refuse_unhostable(detector)
+        self._refuse_missing_torchvision(detector)
         #: The key of the detector's head that trains on semantic maps
         #: (HTC's, SCNet's ``semantic_head``), or None.
         self.semantic_head_key = next(
@@ -209,6 +210,24 @@ class DetectorAdapter(BaseTaskHead):
                 f'{self._name}: the detector has an roi_head but no '
                 'rpn_head; it takes proposals precomputed in its data '
                 '(LoadProposals): not hosted')
+
+    def _refuse_missing_torchvision(self, detector: dict) -> None:
+        """Raise ``ValueError`` when a part of the detector asks for
+        torchvision's ops (``use_torchvision=True``: CrowdDet's RoIAlign)
+        and torchvision cannot be imported (mmcv would fail at the first
+        iteration)."""
+        wants = [key for key, item in _config_items(detector)
+                 if isinstance(item, dict) and item.get('use_torchvision')]
+        if not wants:
+            return
+        try:
+            import torchvision.ops  # noqa: F401
+        except Exception as error:  # absent, or a wheel built for CUDA
+            raise ValueError(
+                f'{self._name}: its {wants[0]} asks for torchvision\'s ops '
+                '(use_torchvision=True), and torchvision cannot be imported '
+                f'here ({error_text(error)}): install it, or set '
+                'use_torchvision=False') from error
 
     def _neck_reads_features(self, neck: dict, channels: List[int],
                              detector: dict) -> dict:
