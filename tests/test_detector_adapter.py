@@ -365,6 +365,13 @@ def test_shared_heads_whose_channels_cannot_be_set_are_refused():
     with pytest.raises(ValueError, match=r'roi_head.bbox_roi_extractor '
                        r'pools levels of \[.*\] channels'):
         adapter._roi_head_reads_features(roi_head, False, 'mmdet')
+    roi_head = dict(  # a neck's levels, pooled to different channels
+        bbox_roi_extractor=dict(featmap_strides=[8], out_channels=256),
+        mask_roi_extractor=dict(featmap_strides=[8], out_channels=128),
+        shared_head=dict(type='ResLayer', depth=50))
+    with pytest.raises(ValueError, match=r'its RoI extractors give '
+                       r'\[128, 256\] channels'):
+        adapter._roi_head_reads_features(roi_head, True, 'mmdet')
 
 
 def test_htc_trains_its_semantic_head_on_the_box_tasks_maps(

@@ -289,21 +289,23 @@ class DetectorAdapter(BaseTaskHead):
         """Without a neck the RoI extractors read the features: their
         ``out_channels`` become the channels of the levels they pool (one
         count). A ``shared_head`` (a C4 detector's fifth ResNet stage, run
-        on every RoI) reads what the extractor gives: mmdet's
+        on every RoI) reads what the extractors give: mmdet's
         ``ResLayer`` becomes :class:`ResLayerOnFeatures` on those channels
         (logged).
 
         Raises:
             ValueError: When an extractor would pool levels of different
                 channels, or the shared head is not mmdet's ``ResLayer``
-                (its input channels cannot be set), naming the key.
+                (its input channels cannot be set) or its extractors
+                give different channels, naming the key.
         """
-        extractor = None
+        given = set()  # the channels the extractors give
         for key in ROI_EXTRACTOR_KEYS:
             extractors = roi_head.get(key)
             for extractor in (extractors if isinstance(extractors, list)
                               else [extractors] if extractors else []):
                 if has_neck:
+                    given.add(extractor.get('out_channels'))
                     continue
                 pooled = self._deepest(self.feature_channels)[:len(
                     extractor['featmap_strides'])]
@@ -318,6 +320,7 @@ class DetectorAdapter(BaseTaskHead):
                               f'{pooled[0]} (no neck: it pools the '
                               'features)', logger='current')
                 extractor['out_channels'] = pooled[0]
+                given.add(pooled[0])
         shared = roi_head.get('shared_head')
         if not shared:
             return
@@ -326,12 +329,14 @@ class DetectorAdapter(BaseTaskHead):
             with MODELS.switch_scope_and_registry(
                     shared.get('_scope_', scope)) as registry:
                 kind = registry.get(kind)
-        if kind is not ResLayer or extractor is None:
+        if kind is not ResLayer or len(given) != 1:
             raise ValueError(
                 f'{self._name}: roi_head.shared_head {shared["type"]} '
                 'reads RoI features of channels fixed by its config (its '
-                'detector\'s backbone): not hosted; mmdet\'s ResLayer is')
-        channels = extractor['out_channels']
+                'detector\'s backbone), or its RoI extractors give '
+                f'{sorted(given, key=str)} channels: not hosted; mmdet\'s '
+                'ResLayer after extractors of one channel count is')
+        channels = given.pop()
         print_log(f'{self._name}: roi_head.shared_head ResLayer -> '
                   f'ResLayerOnFeatures(in_channels={channels}) (it reads '
                   'the RoI features, not its config\'s backbone)',
