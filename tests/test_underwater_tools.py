@@ -25,15 +25,21 @@ def tool(name, *args):
                           timeout=900)
 
 
+def data_options(underwater_root):
+    """``--cfg-options`` values pointing every loader and evaluator of the
+    underwater demo config at ``underwater_root``."""
+    root = underwater_root + '/'
+    ann = root + 'annotations/instances_test.json'
+    return [f'{k}.dataset.data_root={root}' for k in
+            ('train_dataloader', 'val_dataloader', 'test_dataloader')] + [
+        f'val_evaluator.0.ann_file={ann}', f'test_evaluator.0.ann_file={ann}']
+
+
 def test_train_then_test_with_coco_and_enhancement_metrics(underwater_root,
                                                            tmp_path):
     work_dir = str(tmp_path / 'work')
-    root = underwater_root + '/'
-    ann = root + 'annotations/instances_test.json'
-    options = ['--cfg-options'] + [
-        f'{k}.dataset.data_root={root}' for k in
-        ('train_dataloader', 'val_dataloader', 'test_dataloader')] + [
-        f'val_evaluator.0.ann_file={ann}', f'test_evaluator.0.ann_file={ann}',
+    options = [
+        '--cfg-options', *data_options(underwater_root),
         'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
         # After one epoch no score passes the default threshold: the
         # metric must still report, and save_best still find its key.
@@ -138,9 +144,7 @@ def test_htc_without_semantic_maps_stops_before_the_first_iteration(
     path = str(tmp_path / 'htc.py')
     cfg.dump(path)
     train = tool('train.py', path, '--work-dir', str(tmp_path / 'w'),
-                 '--cfg-options',
-                 f'train_dataloader.dataset.data_root={underwater_root}/',
-                 f'val_dataloader.dataset.data_root={underwater_root}/')
+                 '--cfg-options', *data_options(underwater_root))
     log = train.stdout + train.stderr
     assert train.returncode != 0 and 'Epoch(train)' not in log, log[-3000:]
     assert re.search(r"train_dataloader: \S+train_0000\d\.jpg \(task 'det'\) "
