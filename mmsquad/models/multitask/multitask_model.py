@@ -3,6 +3,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmcv.ops import DeformConv2d, ModulatedDeformConv2d, RoIAlign
+from mmengine.device import get_device
 from mmengine.logging import print_log
 from mmengine.model import BaseModel, ModuleDict, ModuleList
 from torch import Tensor, nn
@@ -14,6 +15,7 @@ from mmsquad.tasks.presets import TasksCfg
 from ..heads import dense_task_losses
 from ..utils import TaskLosses, task_losses, update_params
 from ..utils.contracts import fill_arguments
+from ..utils.device_kernels import refuse_accelerator_only
 from ..utils.feature_probe import image_channels, probe_features
 
 #: Layers that need contiguous (not channels-last) inputs and weights:
@@ -102,6 +104,7 @@ class MultiTaskModel(BaseModel):
         self._init_backbone(backbone, with_neck=neck is not None)
         self._init_neck(neck)
         self._init_heads(heads)
+        refuse_accelerator_only(self, get_device())
         self.loss_balancer = None if loss_balancer is None else \
             MODELS.build(dict(loss_balancer, tasks=list(self.task_weights)))
         self._init_memory_format(channels_last)
