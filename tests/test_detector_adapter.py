@@ -12,6 +12,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.optim import OptimWrapper
 
 import mmdet
+import mmengine
 
 from conftest import UNDERWATER_DEMO_CONFIG
 from mmsquad.models.heads.dense_head_adapter import with_test_metainfo
@@ -79,10 +80,12 @@ def build_model(detector, channels_last: bool = True, **det_args):
 
 
 def raw_batch(underwater_root: str, n: int = 2, size: int = 128,
-              masks: bool = False, semantic: bool = False) -> dict:
+              masks: bool = False, semantic: bool = False,
+              proposals: bool = False) -> dict:
     """``n`` samples of the underwater demo (64x64 images, resized to
-    ``size`` by the pipeline; with instance ``masks`` and ``semantic``
-    maps if asked), as a data loader gives them."""
+    ``size`` by the pipeline; with instance ``masks``, ``semantic`` maps
+    and precomputed ``proposals`` if asked, the last loaded as mmdet's Fast
+    R-CNN configs do), as a data loader gives them."""
     cfg = Config.fromfile(UNDERWATER_DEMO_CONFIG)
     dataset = cfg.train_dataloader.dataset.to_dict()
     for step in dataset['pipeline']:
@@ -93,6 +96,13 @@ def raw_batch(underwater_root: str, n: int = 2, size: int = 128,
                 inner.update(with_mask=masks, with_seg=semantic)
     if semantic:
         dataset['data_prefix']['seg'] = 'semantic/train/'
+    if proposals:
+        dataset['proposal_file'] = 'proposals/train.pkl'
+        dataset['pipeline'] = [
+            dict(type='mmdet.ProposalBroadcaster', transforms=[step])
+            if step['type'] == 'WithReference' else step
+            for step in dataset['pipeline']]
+        dataset['pipeline'].insert(1, dict(type='mmdet.LoadProposals'))
     dataset = DATASETS.build(dict(dataset, data_root=underwater_root))
     return pseudo_collate([dataset[i] for i in range(n)])
 
@@ -408,6 +418,58 @@ def test_htc_trains_its_semantic_head_on_the_box_tasks_maps(
                        r'gt_sem_seg: the detector\'s semantic_head trains on '
                        r'semantic maps; load them.*with_seg=True'):
         model.train_step(raw_batch(underwater_root, masks=True), OptimWrapper(
+            torch.optim.SGD(model.parameters(), lr=1e-3)))
+
+
+def test_fast_rcnn_reads_the_proposals_its_data_carries(underwater_root):
+    """Fast R-CNN (an RoI head, no RPN) hosted: the box task's samples
+    carry mmdet's proposals, transformed with the image (refused before);
+    its losses equal mmdet's own detector's on the same features and
+    samples; a batch without boxes keeps every parameter in the graph;
+    samples without proposals are an error naming the image."""
+    detector = Config.fromfile(osp.join(
+        MMDET_CONFIGS, 'fast_rcnn/fast-rcnn_r50_fpn_1x_coco.py')).model
+    keep_every_box(detector)
+    model = build_model(detector, strides_from_features=True)
+    raw = raw_batch(underwater_root, proposals=True)
+    stored = mmengine.load(osp.join(underwater_root, 'proposals',
+                                    'train.pkl'))
+    for sample in raw['data_samples']:  # scaled, and flipped with the image
+        path = sample.img_path
+        boxes = stored[osp.join(osp.basename(osp.dirname(path)),
+                                osp.basename(path))]['bboxes'] * 2
+        if sample.flip:
+            boxes[:, [0, 2]] = sample.img_shape[1] - boxes[:, [2, 0]]
+        torch.testing.assert_close(sample.proposals.bboxes,
+                                   torch.from_numpy(boxes))
+    data = model.data_preprocessor(copy.deepcopy(raw), True)
+    torch.manual_seed(0)  # the RoI sampler draws
+    losses = model(**copy.deepcopy(data), mode='loss')
+    feats = tuple(model.extract_feats(data['inputs'])['det'][
+        -model.heads.det.levels:])
+    torch.manual_seed(0)
+    theirs = model.heads.det.detector.loss(feats, data['data_samples'])
+    for key in ('loss_cls', 'loss_bbox', 'acc'):
+        torch.testing.assert_close(losses[f'det.{key}'], theirs[key])
+    model.eval()
+    with torch.no_grad():
+        samples = model.test_step(copy.deepcopy(raw))
+    assert all(len(s.pred_instances.bboxes) for s in samples)
+    model.train()
+    data = model.data_preprocessor(copy.deepcopy(raw), True)
+    for sample in data['data_samples']:
+        del sample.gt_instances  # enhancement-only samples
+    losses = model.loss(data['inputs'], data['data_samples'])
+    assert all(float(v) == 0 for k, v in losses.items()
+               if k.startswith('det.'))
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert not [n for n, p in model.heads.det.named_parameters()
+                if p.requires_grad and p.grad is None]
+    with pytest.raises(ValueError, match=r"train_0000\d.jpg carries no "
+                       r"proposals: the detector's roi_head reads proposals "
+                       r"precomputed in the data \(it has no rpn_head\); "
+                       r"load them with mmdet's LoadProposals"):
+        model.train_step(raw_batch(underwater_root), OptimWrapper(
             torch.optim.SGD(model.parameters(), lr=1e-3)))
 
 

@@ -8,6 +8,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+import mmengine
 import torch
 from mmengine.config import Config
 from mmengine.dataset import ConcatDataset, pseudo_collate
@@ -249,3 +250,27 @@ def test_an_mmdet_dataset_keeps_its_semantic_maps_for_the_box_task(
     np.testing.assert_array_equal(sample.gt_sem_seg.sem_seg[0].numpy(),
                                   stored)
     assert len(sample.gt_instances.bboxes)
+
+
+def test_an_mmdet_dataset_keeps_its_proposals(
+        underwater_root):
+    """mmdet's CocoDataset with a proposal_file, as Fast R-CNN's test
+    config loads it (no boxes): the box task's samples keep the proposals
+    (Fast R-CNN trains and predicts from them)."""
+    dataset = DATASETS.build(dict(
+        type='TaskDataset', task=dict(name='det', type='BoxTask'),
+        scope='mmdet', dataset=dict(
+            type='CocoDataset', data_root=underwater_root,
+            ann_file='annotations/instances_test.json',
+            proposal_file='proposals/test.pkl',
+            metainfo=dict(classes=('holothurian', 'echinus', 'scallop',
+                                   'starfish')),
+            data_prefix=dict(img='images/test/'),
+            pipeline=[dict(type='LoadImageFromFile'),
+                      dict(type='LoadProposals'),
+                      dict(type='PackDetInputs')])))
+    sample = dataset[0]['data_samples']
+    stored = mmengine.load(osp.join(underwater_root, 'proposals',
+                                    'test.pkl'))['test/test_00000.jpg']
+    np.testing.assert_array_equal(sample.proposals.bboxes.numpy(),
+                                  stored['bboxes'])

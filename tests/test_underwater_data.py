@@ -164,6 +164,43 @@ def test_reference_follows_resize_and_flip_but_not_photometric():
     assert flips == {True, False} and len(crops) == 6
 
 
+def test_proposals_and_reference_share_the_random_parameters():
+    """Inside mmdet's ProposalBroadcaster (Fast R-CNN's proposals), the
+    proposals, the input, its boxes and its reference all take the same
+    random resize, crop and flip (the proposals flipped on their own half
+    the time before)."""
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (40, 60, 3), dtype=np.uint8)
+    boxes = np.array([[5, 6, 20, 30], [30, 2, 58, 39]], np.float32)
+
+    def results():
+        from mmdet.structures.bbox import HorizontalBoxes
+        return dict(img=img.copy(), ref_img=img.copy(), img_path='x.jpg',
+                    img_shape=img.shape[:2], ori_shape=img.shape[:2],
+                    gt_bboxes=HorizontalBoxes(boxes.copy()),
+                    gt_bboxes_labels=np.array([1, 2]),
+                    gt_ignore_flags=np.array([False, False]),
+                    proposals=boxes.copy(),
+                    proposals_scores=np.ones(2, np.float32))
+
+    broadcast = TRANSFORMS.build(dict(
+        type='mmdet.ProposalBroadcaster', transforms=[dict(
+            type='WithReference', transforms=[
+                dict(type='mmdet.RandomResize', scale=(90, 45),
+                     ratio_range=(0.5, 1.5), keep_ratio=True,
+                     resize_type='mmdet.Resize'),
+                dict(type='mmdet.RandomFlip', prob=0.5)])]))
+    flips = []
+    for seed in range(8):
+        np.random.seed(seed)
+        out = broadcast(results())
+        np.testing.assert_allclose(out['proposals'],
+                                   out['gt_bboxes'].numpy(), atol=1e-4)
+        np.testing.assert_array_equal(out['ref_img'], out['img'])
+        flips.append(out['flip'])
+    assert set(flips) == {True, False}
+
+
 def test_packed_reference_is_rgb_in_unit_range():
     bgr = np.random.default_rng(1).integers(0, 255, (8, 10, 3), np.uint8)
     pack = TRANSFORMS.build(dict(type='PackUnderwaterInputs'))

@@ -128,13 +128,11 @@ class TaskDataset(BaseDataset):
     def convert(self, sample: BaseDataElement) -> MultiTaskDataSample:
         """A packed sample of the wrapped dataset, labelled for the task."""
         converted = MultiTaskDataSample(metainfo=sample.metainfo)
-        if self.source_key not in sample:
-            return converted
         value = sample.get(self.source_key)
-        if isinstance(value, InstanceData):
-            for key in BoxTask.packed_fields:
-                if key in sample:
-                    converted.set_field(sample.get(key), key)
+        boxes = isinstance(value, InstanceData)
+        if boxes or isinstance(self.task, BoxTask):
+            BoxTask.carry_fields(sample, converted, labelled=boxes)
+        if value is None or boxes:
             return converted
         if not isinstance(value, PixelData):
             raise TypeError(

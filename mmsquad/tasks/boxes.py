@@ -19,7 +19,10 @@ class BoxTask(BaseTask):
 
     Its samples may also carry mmdet's semantic map ``gt_sem_seg``
     (``sem_seg``, loaded by mmdet's ``LoadAnnotations(with_seg=True)``),
-    which detectors with a semantic head (HTC, SCNet) train on.
+    which detectors with a semantic head (HTC, SCNet) train on, and, in
+    training and prediction, mmdet's precomputed ``proposals`` (loaded by
+    ``LoadProposals`` from a dataset's ``proposal_file``), which detectors
+    with an RoI head but no RPN (Fast R-CNN) read.
 
     Args:
         name: The task's name.
@@ -28,9 +31,23 @@ class BoxTask(BaseTask):
     #: The fields of an mmdet-packed sample (``PackDetInputs``) that the
     #: task's samples carry.
     packed_fields = ('gt_instances', 'ignored_instances', 'gt_sem_seg')
+    #: The fields of an mmdet-packed sample that a detector reads beside
+    #: the features, labelled or not (Fast R-CNN's proposals).
+    input_fields = ('proposals', )
     #: The value of ``gt_sem_seg`` pixels that count for nothing (mmdet's
     #: ``seg_pad_value`` and its semantic heads' ``ignore_index``).
     semantic_ignore_index = 255
+
+    @classmethod
+    def carry_fields(cls, source: BaseDataElement, target: BaseDataElement,
+                     labelled: bool) -> None:
+        """Set on ``target`` the :attr:`input_fields` that ``source``
+        has, and its :attr:`packed_fields` if ``labelled``."""
+        keys = (*cls.packed_fields, *cls.input_fields) if labelled \
+            else cls.input_fields
+        for key in keys:
+            if key in source:
+                target.set_field(source.get(key), key)
 
     @property
     def target_key(self) -> str:

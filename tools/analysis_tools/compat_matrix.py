@@ -69,7 +69,7 @@ def main() -> None:
     from mmsquad.utils import register_all_modules
     register_all_modules()
     data_root = osp.join(args.work_dir, 'underwater_demo')
-    if not osp.exists(osp.join(data_root, 'semantic')):
+    if not osp.exists(osp.join(data_root, 'proposals')):  # older layouts
         from toolkit.synthetic import make_underwater_demo
         make_underwater_demo(data_root, num_train=2, num_test=1, size=64,
                              seed=1)

@@ -332,21 +332,43 @@ def _without_downloads(cfg) -> None:
                                 if i.get('type') != 'Pretrained'] or None
 
 
-def _annotations_loaded(bundled: Config) -> dict:
-    """What the bundled config's training pipeline loads besides boxes
-    (``with_mask``, ``poly2mask``, ``with_seg``): its detector trains on
-    it."""
+def _training_pipeline(bundled: Config) -> list:
+    """The bundled config's training pipeline (inside dataset wrappers)."""
     loader = bundled.get('train_dataloader') or {}
     dataset = loader.get('dataset') or {}
     while 'pipeline' not in dataset and isinstance(dataset.get('dataset'),
                                                      dict):
         dataset = dataset['dataset']
-    for step in dataset.get('pipeline') or bundled.get('train_pipeline') \
-            or []:
+    return dataset.get('pipeline') or bundled.get('train_pipeline') or []
+
+
+def _annotations_loaded(bundled: Config) -> dict:
+    """What the bundled config's training pipeline loads besides boxes
+    (``with_mask``, ``poly2mask``, ``with_seg``): its detector trains on
+    it."""
+    for step in _training_pipeline(bundled):
         if str(step.get('type', '')).endswith('LoadAnnotations'):
             return {k: v for k, v in step.items()
                     if k in ('with_mask', 'poly2mask', 'with_seg')}
     return {}
+
+
+def _loads_proposals(bundled: Config) -> bool:
+    """Whether the bundled config's detector reads precomputed proposals
+    (Fast R-CNN's ``LoadProposals``)."""
+    return any(str(step.get('type', '')).endswith('LoadProposals')
+               for step in _training_pipeline(bundled))
+
+
+def _with_proposals(pipeline: list) -> list:
+    """``pipeline`` loading the demo's proposals after the image, its
+    geometric steps (``WithReference``, ``Resize``) wrapped in mmdet's
+    ``ProposalBroadcaster``, as mmdet's Fast R-CNN configs do."""
+    steps = [dict(type='mmdet.ProposalBroadcaster', transforms=[step])
+             if step['type'] == 'WithReference'
+             or step['type'].endswith('Resize') else step
+             for step in pipeline]
+    return steps[:1] + [dict(type='mmdet.LoadProposals')] + steps[1:]
 
 
 def check_detector(path: str, data_root: str, size: int):
@@ -367,10 +389,14 @@ def check_detector(path: str, data_root: str, size: int):
             step.update(_annotations_loaded(bundled))
         if step['type'].endswith('Resize'):
             step['scale'] = (size, size)
-    if _annotations_loaded(bundled).get('with_seg'):  # HTC's, SCNet's
-        for loader, split in ((cfg.train_dataloader, 'train'),
-                              (cfg.test_dataloader, 'test')):
+    for loader, split in ((cfg.train_dataloader, 'train'),
+                          (cfg.test_dataloader, 'test')):
+        if _annotations_loaded(bundled).get('with_seg'):  # HTC's, SCNet's
             loader.dataset.data_prefix['seg'] = f'semantic/{split}/'
+        if _loads_proposals(bundled):  # Fast R-CNN's
+            loader.dataset.proposal_file = f'proposals/{split}.pkl'
+            loader.dataset.pipeline = _with_proposals(
+                loader.dataset.pipeline)
     cfg.model.backbone.arch = 'tiny'
     cfg.model.heads.det = dict(type='DetectorAdapter', detector=detector,
                                num_classes=4, strides_from_features=True)
@@ -394,8 +420,11 @@ def check_detector(path: str, data_root: str, size: int):
     with torch.no_grad():  # in training mode: query heads need it
         data = model.data_preprocessor(copy.deepcopy(raw), True)
         torch.manual_seed(1)
-        ours = sum(float(v) for k, v in model(**data, mode='loss').items()
-                   if k.startswith('det.') and 'loss' in k)
+        # A copy: mmdet's RoI heads rename the fields of the samples'
+        # proposals in place.
+        ours = sum(float(v) for k, v in model(
+            **copy.deepcopy(data), mode='loss').items()
+            if k.startswith('det.') and 'loss' in k)
         torch.manual_seed(1)
         feats = tuple(model.extract_feats(data['inputs'])['det'])
         feats = feats[-adapter.levels:] if adapter.levels else feats

@@ -1,7 +1,8 @@
 """Transforms of the underwater setting: the enhancement reference loads
 beside the input, follows its geometric transforms, and is packed with the
 detection targets into one multi-task data sample."""
-from typing import List, Optional, Union
+import contextlib
+from typing import ContextManager, Iterator, List, Optional, Union
 
 import mmcv
 from mmcv.transforms import BaseTransform, Compose
@@ -54,7 +55,10 @@ class WithReference(BaseTransform):
     (mmdet's ``Resize``, ``RandomResize``, ``RandomFlip``, ``RandomCrop``,
     ...) can be wrapped; the input and its targets are transformed once,
     the reference on its own. Photometric transforms stay outside, so they
-    change the input only.
+    change the input only. Inside a wrapper that shares random parameters
+    between several inputs (mmdet's ``ProposalBroadcaster``, whose
+    ``cache_random_params`` reaches the wrapped transforms through
+    ``__iter__``), the wrapper's parameters serve every call.
 
     Args:
         transforms: Transform configs.
@@ -71,7 +75,7 @@ class WithReference(BaseTransform):
         ref = results.get('ref_img')
         if ref is None:
             return self.transforms(results)
-        with cache_random_params(self.transforms):
+        with self._shared_random_params():
             results = self.transforms(results)
             if results is None:  # e.g. a crop without objects, retried
                 return None
@@ -87,6 +91,17 @@ class WithReference(BaseTransform):
         results['ref_img'] = ref
         return results
 
+    def __iter__(self) -> Iterator[BaseTransform]:
+        return iter(self.transforms)
+
+    def _shared_random_params(self) -> ContextManager:
+        """mmcv's ``cache_random_params`` over the wrapped transforms,
+        unless an enclosing one already caches them (a nested one would
+        drop the enclosing cache when it ends)."""
+        if any(getattr(t, '_cache_enabled', False) for t in self.transforms):
+            return contextlib.nullcontext()
+        return cache_random_params(self.transforms)
+
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}({self.transforms})'
 
@@ -95,8 +110,8 @@ class WithReference(BaseTransform):
 class PackUnderwaterInputs(PackDetInputs):
     """Pack the input, its boxes (mmdet's ``gt_instances`` and
     ``ignored_instances``, and ``gt_sem_seg`` where loaded, only for
-    samples with detection labels) and its
-    reference (the target of the dataset's
+    samples with detection labels), mmdet's ``proposals`` where loaded,
+    and its reference (the target of the dataset's
     :class:`~mmsquad.tasks.ImageTask`: RGB float in [0, 1], (3, H, W)) into
     a :class:`~mmsquad.structures.MultiTaskDataSample`.
 
@@ -114,10 +129,8 @@ class PackUnderwaterInputs(PackDetInputs):
         packed = super().transform(results)
         det_sample = packed['data_samples']
         sample = MultiTaskDataSample(metainfo=det_sample.metainfo)
-        if results.get('det_labelled', 'gt_bboxes' in results):
-            for key in BoxTask.packed_fields:
-                if key in det_sample:
-                    sample.set_field(det_sample.get(key), key)
+        BoxTask.carry_fields(det_sample, sample, labelled=results.get(
+            'det_labelled', 'gt_bboxes' in results))
         ref = results.get('ref_img')
         if ref is not None:
             task = reference_task(results)

@@ -216,12 +216,14 @@ def labelled_for_detection(task: BoxTask, feats: Sequence[Tensor],
     """The features and samples of the images labelled for ``task``, and
     the scale of their losses: 1, or 0 when no image is labelled, where the
     first image stands in with no boxes, so the detector runs (and every
-    parameter stays in the graph under DDP) and its losses are zero."""
+    parameter stays in the graph under DDP) and its losses are zero (with
+    the first image's :attr:`~mmsquad.tasks.BoxTask.input_fields`)."""
     labelled = [i for i, s in enumerate(data_samples) if task.has_target(s)]
     if labelled:
         samples, scale = [data_samples[i] for i in labelled], 1.0
     else:
         empty = MultiTaskDataSample(metainfo=data_samples[0].metainfo)
+        BoxTask.carry_fields(data_samples[0], empty, labelled=False)
         empty.gt_instances = InstanceData(
             bboxes=feats[0].new_zeros((0, 4)),
             labels=torch.zeros(0, dtype=torch.long, device=feats[0].device))

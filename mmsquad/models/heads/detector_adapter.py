@@ -113,6 +113,10 @@ class DetectorAdapter(BaseTaskHead):
         scope = detector.setdefault('_scope_', 'mmdet')
         self._refuse_unhostable(detector)
         self._refuse_missing_torchvision(detector)
+        #: Whether the detector reads proposals precomputed in the data
+        #: (an RoI head without an RPN: Fast R-CNN).
+        self.reads_proposals = bool(detector.get('roi_head')) and not \
+            detector.get('rpn_head')
         #: The key of the detector's head that trains on semantic maps
         #: (HTC's, SCNet's ``semantic_head``), or None.
         self.semantic_head_key = next(
@@ -175,9 +179,7 @@ class DetectorAdapter(BaseTaskHead):
         task's features and boxes: one that takes no backbone (a wrapper
         of another framework's model), one that distils from a teacher
         detector (which runs on the images), a panoptic segmentor (a
-        head with stuff classes: it predicts no boxes), an
-        RoI head without an RPN (Fast R-CNN's, fed proposals precomputed
-        in the data)."""
+        head with stuff classes: it predicts no boxes)."""
         kind = detector['type']
         if isinstance(kind, str):
             with MODELS.switch_scope_and_registry(
@@ -204,12 +206,6 @@ class DetectorAdapter(BaseTaskHead):
                 f'{self._name}: the detector is a panoptic segmentor (its '
                 f'{panoptic[0]} has stuff classes): it predicts panoptic '
                 'maps, not the boxes of a box task: not hosted')
-        roi_head = detector.get('roi_head') or {}
-        if roi_head and not detector.get('rpn_head'):
-            raise ValueError(
-                f'{self._name}: the detector has an roi_head but no '
-                'rpn_head; it takes proposals precomputed in its data '
-                '(LoadProposals): not hosted')
 
     def _refuse_missing_torchvision(self, detector: dict) -> None:
         """Raise ``ValueError`` when a part of the detector asks for
@@ -451,41 +447,51 @@ class DetectorAdapter(BaseTaskHead):
         feats, samples, scale = labelled_for_detection(
             self.task, self._deepest(feats), data_samples)
         if self.semantic_head_key:
-            self._require_semantic_maps(samples, scale)
+            self._stand_in_semantic_map(samples, scale)
+        self._require_fields(samples, list(self.needed_fields))
         start_epoch_outside_a_runner()
         return summed_losses(self.detector.loss(tuple(feats), samples),
                              scale)
 
-    def _require_semantic_maps(self, samples: list, scale: float) -> None:
+    def _stand_in_semantic_map(self, samples: list, scale: float) -> None:
         """Give the stand-in sample of a batch without boxes (``scale``
-        0) a map of ignored pixels; otherwise every sample must carry
-        ``gt_sem_seg``.
-
-        Raises:
-            ValueError: Naming the first sample without one and how to
-                load the maps.
-        """
+        0) a map of ignored pixels."""
         if not scale:
             shape = samples[0].batch_input_shape
             samples[0].gt_sem_seg = PixelData(sem_seg=torch.full(
                 (1, *shape), BoxTask.semantic_ignore_index,
                 dtype=torch.uint8))
-            return
-        missing = [s.metainfo.get('img_path', '?') for s in samples
-                   if 'gt_sem_seg' not in s]
-        if missing:
-            raise ValueError(f'{self._name}: {missing[0]} carries no '
-                             f'gt_sem_seg: {self.needed_fields["gt_sem_seg"]}')
+
+    def _require_fields(self, samples: list,
+                        fields: Sequence[str]) -> None:
+        """Raise ``ValueError`` naming the first sample without one of
+        ``fields`` (of :attr:`needed_fields`), and how to load it."""
+        for field, why in self.needed_fields.items():
+            if field not in fields:
+                continue
+            missing = [s.metainfo.get('img_path', '?') for s in samples
+                       if field not in s]
+            if missing:
+                raise ValueError(f'{self._name}: {missing[0]} carries no '
+                                 f'{field}: {why}')
 
     @property
     def needed_fields(self) -> Dict[str, str]:
-        """mmdet's semantic map where the detector has a semantic head."""
-        if not self.semantic_head_key:
-            return {}
-        return dict(gt_sem_seg=(
-            f'the detector\'s {self.semantic_head_key} trains on semantic '
-            'maps; load them with mmdet\'s LoadAnnotations(with_seg=True) '
-            'and the dataset\'s data_prefix=dict(seg=...)'))
+        """mmdet's semantic map where the detector has a semantic head;
+        its precomputed proposals where it has an RoI head but no RPN."""
+        needed = {}
+        if self.semantic_head_key:
+            needed['gt_sem_seg'] = (
+                f'the detector\'s {self.semantic_head_key} trains on '
+                'semantic maps; load them with mmdet\'s LoadAnnotations('
+                'with_seg=True) and the dataset\'s data_prefix=dict(seg=...)')
+        if self.reads_proposals:
+            needed['proposals'] = (
+                'the detector\'s roi_head reads proposals precomputed in the '
+                'data (it has no rpn_head); load them with mmdet\'s '
+                'LoadProposals and the dataset\'s proposal_file, and wrap the '
+                'geometric transforms in mmdet\'s ProposalBroadcaster')
+        return needed
 
     def predict(self, feats: Sequence[Tensor],
                 data_samples: List[MultiTaskDataSample],
@@ -493,6 +499,7 @@ class DetectorAdapter(BaseTaskHead):
         """Set mmdet's ``pred_instances`` (boxes in original image
         coordinates, scores, labels) on every sample, in float32 (mmcv's
         NMS refuses reduced-precision boxes)."""
+        self._require_fields(data_samples, BoxTask.input_fields)
         feats = tuple(f.float() for f in self._deepest(feats))
         with_test_metainfo(data_samples)
         with torch.autocast(feats[0].device.type, enabled=False):

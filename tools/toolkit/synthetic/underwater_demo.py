@@ -14,6 +14,11 @@ its enhancement reference. Layout (DUO style, plus references)::
                                               pixel, 255 elsewhere (mmdet's
                                               semantic maps: HTC, SCNet)
     <out>/annotations/instances_{train,test}.json
+    <out>/proposals/{train,test}.pkl          mmdet's precomputed proposals
+                                              (Fast R-CNN's ``proposal_file``):
+                                              jittered object boxes and
+                                              random ones, keyed
+                                              ``<split>/<name>``
 """
 import json
 import os
@@ -21,6 +26,7 @@ import os.path as osp
 from typing import Dict, List, Tuple
 
 import cv2
+import mmengine
 import numpy as np
 
 from mmsquad.datasets.underwater_mt import DUO_CLASSES
@@ -172,6 +178,24 @@ def _semantic_map(objects: List[Tuple[int, list, list]],
     return semantic
 
 
+def _proposals(objects: List[Tuple[int, list, list]], size: int,
+               rng: np.random.Generator, num_random: int = 8) -> dict:
+    """mmdet's proposals of one image: each object's box jittered, and
+    ``num_random`` boxes anywhere, with scores in [0, 1]."""
+    boxes = [[x, y, x + w, y + h] for _, (x, y, w, h), _ in objects]
+    boxes = np.array(boxes, np.float32).reshape(-1, 4)
+    boxes = boxes + rng.normal(0, 0.05 * size, boxes.shape)
+    corners = np.sort(rng.uniform(0, size, (num_random, 2, 2)), axis=1)
+    boxes = np.concatenate([boxes, corners.transpose(0, 2, 1).reshape(
+        num_random, 4)[:, [0, 2, 1, 3]]])
+    boxes = np.clip(np.concatenate([
+        np.minimum(boxes[:, :2], boxes[:, 2:]),
+        np.maximum(boxes[:, :2], boxes[:, 2:])], axis=1), 0, size)
+    boxes = boxes.astype(np.float32)
+    return dict(bboxes=boxes, scores=rng.uniform(0, 1, len(boxes)).astype(
+        np.float32))
+
+
 def _write_rgb(path: str, image: np.ndarray) -> None:
     bgr = np.round(image[..., ::-1] * 255).astype(np.uint8)
     cv2.imwrite(path, bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
@@ -181,16 +205,20 @@ def make_underwater_demo(out: str, num_train: int, num_test: int,
                          size: int, seed: int) -> Dict[str, int]:
     """Render the demo into ``out``; returns images per split."""
     rng = np.random.default_rng(seed)
+    # Its own generator: the images stay those of earlier versions.
+    proposal_rng = np.random.default_rng([seed, 1])
     categories = [dict(id=i + 1, name=name)
                   for i, name in enumerate(DUO_CLASSES)]
     counts = {}
     for split, num in (('train', num_train), ('test', num_test)):
         for sub in ('images', 'reference', 'semantic'):
             os.makedirs(osp.join(out, sub, split), exist_ok=True)
-        images, annotations = [], []
+        images, annotations, proposals = [], [], {}
         for i in range(num):
             name = f'{split}_{i:05d}.jpg'
             clean, objects = render_clean_scene(rng, size)
+            proposals[f'{split}/{name}'] = _proposals(objects, size,
+                                                      proposal_rng)
             _write_rgb(osp.join(out, 'reference', split, name), clean)
             _write_rgb(osp.join(out, 'images', split, name),
                        degrade(clean, rng))
@@ -209,5 +237,6 @@ def make_underwater_demo(out: str, num_train: int, num_test: int,
                   'w') as f:
             json.dump(dict(images=images, annotations=annotations,
                            categories=categories), f)
+        mmengine.dump(proposals, osp.join(out, 'proposals', f'{split}.pkl'))
         counts[split] = num
     return counts
