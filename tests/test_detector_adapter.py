@@ -473,6 +473,40 @@ def test_fast_rcnn_reads_the_proposals_its_data_carries(underwater_root):
             torch.optim.SGD(model.parameters(), lr=1e-3)))
 
 
+def test_unclipped_mask_detectors_are_refused_where_masks_paste_on_cpu(
+        underwater_root, monkeypatch):
+    """QueryInst's boxes are not clipped to the image, and mmdet's CPU
+    mask pasting fails on a box wholly outside it (at a prediction, in
+    mmdet's own model too): refused on a CPU-only machine, naming the key;
+    with clip_border=True, as the refusal advises, it trains and predicts
+    on the CPU; where a GPU is, it builds."""
+    detector = Config.fromfile(osp.join(
+        MMDET_CONFIGS, 'queryinst/queryinst_r50_fpn_1x_coco.py')).model
+    detector.rpn_head.num_proposals = 20  # quick
+    detector.test_cfg.rcnn.max_per_img = 20
+    where = 'mmsquad.models.heads.detector_adapter.get_device'
+    monkeypatch.setattr(where, lambda: 'cpu')
+    with pytest.raises(ValueError, match=r'roi_head\.bbox_head\.0\.bbox_'
+                       r'coder does not clip boxes to the image \(clip_border'
+                       r'=False\).*no GPU: set clip_border=True'):
+        build_model(copy.deepcopy(detector), strides_from_features=True)
+    monkeypatch.setattr(where, lambda: 'cuda')
+    build_model(copy.deepcopy(detector), strides_from_features=True)
+    monkeypatch.setattr(where, lambda: 'cpu')
+    for stage in detector.roi_head.bbox_head:
+        stage.bbox_coder.clip_border = True
+    keep_every_box(detector)
+    model = build_model(detector, strides_from_features=True)
+    raw = raw_batch(underwater_root, masks=True)
+    log = model.train_step(raw, OptimWrapper(torch.optim.SGD(
+        model.parameters(), lr=1e-3)))
+    assert all(torch.isfinite(v) for v in log.values()), log
+    model.eval()
+    with torch.no_grad():
+        samples = model.test_step(raw)
+    assert all(len(s.pred_instances.masks) for s in samples)
+
+
 def test_yolov3_gets_its_neck_channels_deepest_first(underwater_root):
     """YOLOv3's neck lists its in_channels deepest first (a convolution
     failed on the channel count when they came shallowest first); its

@@ -5,8 +5,10 @@ import inspect
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
+from mmdet.models.roi_heads.mask_heads import FCNMaskHead
 from mmdet.models.roi_heads.shared_heads import ResLayer
 from mmengine.config import ConfigDict
+from mmengine.device import get_device
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmengine.structures import PixelData
@@ -169,6 +171,7 @@ class DetectorAdapter(BaseTaskHead):
                 'hosted') from error
         predicts_without_loss_cls(self.detector)
         self._check_strides(delivered)
+        self._refuse_unclipped_masks_on_cpu()
 
     @property
     def _name(self) -> str:
@@ -224,6 +227,28 @@ class DetectorAdapter(BaseTaskHead):
                 '(use_torchvision=True), and torchvision cannot be imported '
                 f'here ({error_text(error)}): install it, or set '
                 'use_torchvision=False') from error
+
+    def _refuse_unclipped_masks_on_cpu(self) -> None:
+        """Raise ``ValueError`` where no accelerator is for a detector
+        whose masks mmdet's ``FCNMaskHead`` pastes behind a box coder that
+        does not clip to the image (QueryInst's): on the CPU mmdet pastes
+        each box alone within its extent (``_do_paste_mask`` with
+        ``skip_empty``), and a box wholly outside the image fails there
+        (``torch.arange`` with reversed bounds) at a prediction."""
+        if get_device() != 'cpu' or not any(
+                isinstance(m, FCNMaskHead) for m in self.detector.modules()):
+            return
+        unclipped = [
+            name for name, m in self.detector.named_modules()
+            if getattr(getattr(m, 'bbox_coder', None), 'clip_border',
+                       True) is False]
+        if unclipped:
+            raise ValueError(
+                f'{self._name}: {unclipped[0]}.bbox_coder does not clip '
+                'boxes to the image (clip_border=False), and mmdet pastes '
+                'masks on the CPU in a way that fails on a box wholly '
+                'outside the image; this machine has no GPU: set '
+                'clip_border=True, or train where a GPU is available')
 
     def _neck_reads_features(self, neck: dict, channels: List[int],
                              detector: dict) -> dict:
