@@ -75,3 +75,17 @@ def test_a_box_samples_semantic_map_is_padded_with_mmdets_255():
         expected = torch.full((1, 128, 160), 255, dtype=torch.uint8)
         expected[:, :h, :w] = i
         torch.testing.assert_close(sample.gt_sem_seg.sem_seg, expected)
+
+
+def test_a_semantic_map_of_the_batch_shape_is_kept_as_it_is():
+    """A map already at the batch shape (a padded one, preprocessed
+    again) is neither copied nor changed."""
+    data = _batch()
+    preprocessor = MODELS.build(dict(type='MultiTaskDataPreprocessor',
+                                     pad_size_divisor=32))
+    for sample in data['data_samples']:
+        sample.gt_sem_seg = PixelData(sem_seg=torch.zeros(
+            (1, 128, 160), dtype=torch.uint8))
+    kept = [s.gt_sem_seg.sem_seg for s in data['data_samples']]
+    samples = preprocessor(data, training=True)['data_samples']
+    assert all(s.gt_sem_seg.sem_seg is k for s, k in zip(samples, kept))

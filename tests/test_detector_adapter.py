@@ -44,13 +44,29 @@ DETECTORS = {
     'CenterNet (DCN)': 'centernet/centernet_r18-dcnv2_8xb16-crop512-140e_'
                        'coco.py',
 }
+#: Detectors that segment instances (they train on masks, and HTC and
+#: SCNet on semantic maps too).
+MASK_DETECTORS = {
+    'Mask R-CNN': 'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+    'HTC': 'htc/htc_r50_fpn_1x_coco.py',
+    'SCNet': 'scnet/scnet_r50_fpn_1x_coco.py',
+    'CondInst': 'condinst/condinst_r50_fpn_ms-poly-90k_coco_instance.py',
+    'SOLOv2': 'solov2/solov2_r50_fpn_1x_coco.py',
+    'YOLACT': 'yolact/yolact_r50_1xb8-55e_coco.py',
+    'RTMDet-Ins': 'rtmdet/rtmdet-ins_tiny_8xb32-300e_coco.py',
+}
 
 
 def bundled_detector(name: str) -> Config:
     """The ``model`` of mmdet's bundled config, read from the installed
     mmdet, without the download of a C4 shared head's weights."""
-    model = Config.fromfile(osp.join(MMDET_CONFIGS, DETECTORS[name])).model
+    model = Config.fromfile(osp.join(MMDET_CONFIGS, {
+        **DETECTORS, **MASK_DETECTORS}[name])).model
     model.get('roi_head', {}).get('shared_head', {}).pop('init_cfg', None)
+    if name == 'DDOD':
+        # mmcv's deformable convolution refuses maps smaller than its
+        # kernel: no 2x2 level (stride 64) at 128 px.
+        model.neck.num_outs = 4
     return model
 
 
@@ -111,10 +127,6 @@ def raw_batch(underwater_root: str, n: int = 2, size: int = 128,
 def test_bundled_detector_trains_and_predicts_in_image_coordinates(
         name, underwater_root):
     detector = bundled_detector(name)
-    if name == 'DDOD':
-        # mmcv's deformable convolution refuses maps smaller than its
-        # kernel: no 2x2 level (stride 64) at 128 px.
-        detector.neck.num_outs = 4
     keep_every_box(detector)
     model = build_model(detector, strides_from_features=True)
     raw = raw_batch(underwater_root)
@@ -145,9 +157,14 @@ def test_bundled_detector_trains_and_predicts_in_image_coordinates(
                                    scale)
 
 
-@pytest.mark.parametrize('name', ['Faster R-CNN', 'DINO'])
+@pytest.mark.parametrize('name', [*DETECTORS, *MASK_DETECTORS])
 def test_a_batch_without_boxes_gives_zero_losses_and_full_graph(
         name, underwater_root):
+    """No image of the batch labelled for detection (enhancement-only
+    pairs): the first stands in with no boxes, no masks and (HTC, SCNet)
+    a semantic map of ignored pixels, so every parameter stays in the
+    graph (DDP) and the losses are zero (mask detectors failed on the
+    stand-in's missing masks before)."""
     detector = bundled_detector(name)
     if name == 'DINO':  # shallower and fewer queries, to be quick
         detector.update(num_queries=30)

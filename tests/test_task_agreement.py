@@ -2,6 +2,7 @@
 them from it, and a model, dataset or metric that disagrees stops the run
 before its first iteration, for any config."""
 import json
+import re
 
 import pytest
 
@@ -120,3 +121,23 @@ def test_a_kind_that_differs_stops_before_training(demo_root, tmp_path):
                       in ('train_dataloader', 'val_dataloader')))
     refused_before_training(result, "task 'semseg' is", "'num_classes': 21",
                             "'num_classes': 5")
+
+
+@pytest.mark.parametrize('tasks, owners, fields', [
+    ([dict(name='det', type='BoxTask'), dict(name='boxes', type='BoxTask')],
+     "['det', 'boxes']", r"\['gt_instances', 'gt_sem_seg', "
+     r"'ignored_instances', 'proposals'\]"),
+    ([dict(name='det', type='BoxTask'),
+      dict(name='sem_seg', type='LabelMapTask', num_classes=3)],
+     "['det', 'sem_seg']", r"\['gt_sem_seg'\]"),
+], ids=['two box tasks', 'named after a field of the box task'])
+def test_tasks_whose_samples_would_share_a_field_are_refused(
+        tasks, owners, fields):
+    """A dense task named sem_seg would write its target where a box
+    task's samples carry mmdet's semantic maps (HTC's): refused, naming
+    both tasks and the field."""
+    with pytest.raises(ValueError, match=re.escape(f'tasks {owners} share '
+                       'the sample fields ') + fields):
+        build_tasks(tasks)
+    if tasks[1]['type'] != 'BoxTask':  # another name is fine
+        build_tasks([tasks[0], dict(tasks[1], name='seg')])

@@ -95,6 +95,12 @@ class BaseTask(metaclass=ABCMeta):
         return f'gt_{self.name}'
 
     @property
+    def sample_fields(self) -> Tuple[str, ...]:
+        """Every data-sample field the task's samples may carry (no two
+        tasks of a model may share one)."""
+        return (self.target_key, )
+
+    @property
     def prediction_key(self) -> str:
         """The data-sample field of the prediction."""
         return f'pred_{self.name}'

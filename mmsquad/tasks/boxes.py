@@ -1,5 +1,5 @@
 """Object boxes, as mmdet represents them."""
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.structures import BaseDataElement, InstanceData
@@ -52,6 +52,10 @@ class BoxTask(BaseTask):
     @property
     def target_key(self) -> str:
         return 'gt_instances'
+
+    @property
+    def sample_fields(self) -> Tuple[str, ...]:
+        return (*self.packed_fields, *self.input_fields)
 
     @property
     def prediction_key(self) -> str:

@@ -59,7 +59,9 @@ def build_tasks(tasks: TasksCfg) -> Dict[str, BaseTask]:
     it.
 
     Raises:
-        ValueError: For a repeated name or more than one box task.
+        ValueError: For a repeated name, or tasks whose samples would
+            share a field (two box tasks; a task named ``sem_seg`` beside
+            a box task, which carries mmdet's ``gt_sem_seg``).
     """
     if isinstance(tasks, Mapping):
         built = {name: build_task(name, cfg) for name, cfg in tasks.items()}
@@ -69,11 +71,15 @@ def build_tasks(tasks: TasksCfg) -> Dict[str, BaseTask]:
         if len(set(names)) != len(names):
             raise ValueError(f'duplicate task names in {names}')
         built = {name: build_task(name, cfg) for name, cfg in items}
-    fields = [t.target_key for t in built.values()]
+    fields = [f for t in built.values() for f in t.sample_fields]
     repeated = sorted({f for f in fields if fields.count(f) > 1})
     if repeated:
-        raise ValueError(f'tasks {list(built)} share the sample fields '
-                         f'{repeated}: a model has at most one box task')
+        owners = [n for n, t in built.items()
+                  if set(t.sample_fields) & set(repeated)]
+        raise ValueError(f'tasks {owners} share the sample fields '
+                         f'{repeated}: a model has at most one box task, '
+                         'and no other task may be named after a field a '
+                         'box task carries')
     return built
 
 

@@ -43,7 +43,8 @@ class MultiTaskDataPreprocessor(ImgDataPreprocessor):
             if not training:
                 continue
             semantic = sample.get('gt_sem_seg')
-            if isinstance(semantic, PixelData) and 'sem_seg' in semantic:
+            if isinstance(semantic, PixelData) and 'sem_seg' in semantic \
+                    and tuple(semantic.shape) != batch_shape:
                 sample.gt_sem_seg = PixelData(
                     metainfo=semantic.metainfo, sem_seg=_padded(
                         semantic.sem_seg, batch_shape,

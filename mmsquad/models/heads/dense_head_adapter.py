@@ -3,7 +3,9 @@ model."""
 import inspect
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
+from mmdet.structures.mask import BitmapMasks
 from mmengine.logging import MessageHub
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
@@ -136,7 +138,7 @@ class DenseHeadAdapter(BaseTaskHead):
                                                        data_samples)
         start_epoch_outside_a_runner()
         return summed_losses(self.head.loss(self._neck(feats), samples),
-                             scale)
+                             scale, self)
 
     def export(self, feats: Sequence[Tensor],
                batch_shape: Sequence[int]) -> Dict[str, Tensor]:
@@ -215,7 +217,8 @@ def labelled_for_detection(task: BoxTask, feats: Sequence[Tensor],
                            ) -> Tuple[List[Tensor], list, float]:
     """The features and samples of the images labelled for ``task``, and
     the scale of their losses: 1, or 0 when no image is labelled, where the
-    first image stands in with no boxes, so the detector runs (and every
+    first image stands in with no boxes and no instance masks (for
+    detectors that segment instances), so the detector runs (and every
     parameter stays in the graph under DDP) and its losses are zero (with
     the first image's :attr:`~mmsquad.tasks.BoxTask.input_fields`)."""
     labelled = [i for i, s in enumerate(data_samples) if task.has_target(s)]
@@ -224,9 +227,12 @@ def labelled_for_detection(task: BoxTask, feats: Sequence[Tensor],
     else:
         empty = MultiTaskDataSample(metainfo=data_samples[0].metainfo)
         BoxTask.carry_fields(data_samples[0], empty, labelled=False)
+        height, width = empty.batch_input_shape
         empty.gt_instances = InstanceData(
             bboxes=feats[0].new_zeros((0, 4)),
-            labels=torch.zeros(0, dtype=torch.long, device=feats[0].device))
+            labels=torch.zeros(0, dtype=torch.long, device=feats[0].device),
+            masks=BitmapMasks(np.zeros((0, height, width), np.uint8),
+                              height, width))
         labelled, samples, scale = [0], [empty], 0.0
     if len(labelled) < len(data_samples):
         index = torch.tensor(labelled, device=feats[0].device)
@@ -234,13 +240,22 @@ def labelled_for_detection(task: BoxTask, feats: Sequence[Tensor],
     return list(feats), samples, scale
 
 
-def summed_losses(losses: Dict[str, object],
-                  scale: float) -> Dict[str, Tensor]:
+def summed_losses(losses: Dict[str, object], scale: float,
+                  module: nn.Module) -> Dict[str, Tensor]:
     """mmdet's losses times ``scale``, each per-level list summed into one
-    value."""
-    return {name: scale * (sum(value) if isinstance(value, (list, tuple))
-                           else value)
-            for name, value in losses.items()}
+    value. With ``scale`` 0 (no image labelled: the stand-in of
+    :func:`labelled_for_detection`) every parameter of ``module`` joins
+    the first loss with weight 0, so that DDP finds each used whatever
+    branch a sample without boxes leaves out (CondInst's controller,
+    SCNet's relay head, ...)."""
+    summed = {name: scale * (sum(value) if isinstance(value, (list, tuple))
+                             else value)
+              for name, value in losses.items()}
+    first = next((name for name in summed if 'loss' in name), None)
+    if not scale and first is not None:
+        summed[first] = summed[first] + 0 * sum(
+            p.view(-1)[0] for p in module.parameters() if p.requires_grad)
+    return summed
 
 
 def neck_output_strides(neck: Optional[nn.Module],

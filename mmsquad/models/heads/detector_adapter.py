@@ -476,7 +476,7 @@ class DetectorAdapter(BaseTaskHead):
         self._require_fields(samples, list(self.needed_fields))
         start_epoch_outside_a_runner()
         return summed_losses(self.detector.loss(tuple(feats), samples),
-                             scale)
+                             scale, self)
 
     def _stand_in_semantic_map(self, samples: list, scale: float) -> None:
         """Give the stand-in sample of a batch without boxes (``scale``
