@@ -1,20 +1,25 @@
 """The benchmarks' shared machinery: results collected from each script's
 last line, the memory budget of a step, models with more tasks, whether
-bfloat16 is native."""
+bfloat16 is native, the published pipeline the data pipeline is timed
+against."""
 import os.path as osp
 import sys
 
+import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
 
 from conftest import REPO
 from mmsquad.utils.precision import (cpu_bfloat16_is_native,
                                      cpu_supports_bfloat16)
-from toolkit import memory, timing
+from toolkit import memory, published_pipeline, timing
+from toolkit.synthetic import make_pascal_mt_demo
 from toolkit.train_steps import build_train_step, many_tasks
 
 sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
 import benchmark_all  # noqa: E402
+import benchmark_pipeline  # noqa: E402
 import benchmark_task_scaling  # noqa: E402
 
 SQUAD = osp.join(REPO, 'configs', 'squad', 'pascal_ctx.py')
@@ -127,3 +132,36 @@ def test_native_bfloat16_follows_the_cpu_flags():
     assert cpu_bfloat16_is_native() == native
     if native:
         assert cpu_supports_bfloat16()
+
+
+def test_the_published_pipeline_runs_the_protocol_of_the_shipped_one(
+        tmp_path):
+    """The benchmark's re-implementation of the published pipeline (its
+    cost model) draws the same flip, angle and zoom as the shipped
+    PASCAL-Context pipeline: with the same seed its label maps are the
+    same and its image equal to rounding, so the rates compare the same
+    work."""
+    root = str(tmp_path / 'PASCAL_MT')
+    make_pascal_mt_demo(root, num_train=3, num_val=1, size=[(75, 100)],
+                        seed=0)
+    dataset = benchmark_pipeline.protocol_dataset(benchmark_pipeline.PASCAL,
+                                                  root)
+    mean = torch.from_numpy(published_pipeline.MEAN)[:, None, None]
+    std = torch.from_numpy(published_pipeline.STD)[:, None, None]
+    flips = set()
+    for seed, index in ((0, 0), (1, 1), (2, 2), (3, 1)):
+        np.random.seed(seed)
+        theirs = published_pipeline.transform(published_pipeline.load(
+            dataset.get_data_info(index)))
+        np.random.seed(seed)
+        ours = dataset.prepare_data(index)
+        sample = ours['data_samples']
+        flips.add(sample.flip)
+        for task in ('semseg', 'sal'):
+            assert torch.equal(theirs[task],
+                               sample.get_target(task).data.float()), task
+        image = (theirs['image'] * std + mean) * 255  # RGB, as loaded
+        ours_rgb = ours['inputs'].flip(0).float()  # stored BGR
+        assert (image - ours_rgb).abs().mean() < 1.0
+        assert theirs['image'].shape == ours['inputs'].shape == (3, 512, 512)
+    assert flips == {True, False}
