@@ -151,3 +151,33 @@ def test_htc_without_semantic_maps_stops_before_the_first_iteration(
                      r"carries no gt_sem_seg: the detector's semantic_head "
                      r'trains on semantic maps; load them with mmdet\'s '
                      r'LoadAnnotations\(with_seg=True\)', log), log[-3000:]
+
+
+def test_fast_rcnn_without_validation_proposals_stops_before_training(
+        underwater_root, tmp_path):
+    """Fast R-CNN hosted as the det task, with proposals loaded for
+    training but not for validation: train.py stops before the first
+    training iteration (not at the first validation, after an epoch),
+    naming the loader, the image and how to load them."""
+    cfg = Config.fromfile(UNDERWATER_DEMO_CONFIG)
+    cfg.model.backbone.arch = 'tiny'
+    cfg.model.heads.det = dict(
+        type='DetectorAdapter', num_classes=4, strides_from_features=True,
+        detector=Config.fromfile(osp.join(
+            osp.dirname(mmdet.__file__), '.mim', 'configs', 'fast_rcnn',
+            'fast-rcnn_r50_fpn_1x_coco.py')).model)
+    train = cfg.train_dataloader.dataset
+    train.proposal_file = 'proposals/train.pkl'
+    train.pipeline = [dict(type='mmdet.ProposalBroadcaster', transforms=[s])
+                      if s['type'] == 'WithReference' else s
+                      for s in train.pipeline]
+    train.pipeline.insert(1, dict(type='mmdet.LoadProposals'))
+    path = str(tmp_path / 'fast_rcnn.py')
+    cfg.dump(path)
+    run = tool('train.py', path, '--work-dir', str(tmp_path / 'w'),
+               '--cfg-options', *data_options(underwater_root))
+    log = run.stdout + run.stderr
+    assert run.returncode != 0 and 'Epoch(train)' not in log, log[-3000:]
+    assert re.search(r"val_dataloader: \S+test_0000\d\.jpg \(task 'det'\) "
+                     r"carries no proposals: the detector's roi_head reads "
+                     r"proposals precomputed in the data", log), log[-3000:]

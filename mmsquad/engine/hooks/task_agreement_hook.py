@@ -49,7 +49,10 @@ class TaskAgreementHook(Hook):
     config. A dataset that publishes no tasks (another package's, not in a
     ``TaskDataset``) cannot be checked: that is logged. Before training,
     the first sample labelled for each task must also carry what its head
-    needs besides the target (``needed_fields``: HTC's semantic maps). In
+    needs besides the target (``needed_fields``: HTC's semantic maps), and
+    the first sample of the validation data (checked then, not after the
+    first epoch) and of the test data what a head needs to predict
+    (``needed_fields_to_predict``: Fast R-CNN's proposals). In
     ``configs/_base_/default_runtime.py``'s ``default_hooks``;
     ``tools/train.py`` and ``tools/test.py`` add it where a config has
     none.
@@ -67,6 +70,8 @@ class TaskAgreementHook(Hook):
     def before_train(self, runner) -> None:
         self._check(runner, runner.train_dataloader, 'train_dataloader',
                     training=True)
+        if runner.val_loop is not None:
+            self.before_val(runner)
 
     def before_val(self, runner) -> None:
         self._check(runner, runner.val_dataloader, 'val_dataloader',
@@ -94,10 +99,10 @@ class TaskAgreementHook(Hook):
         if problems:
             raise ValueError(f'{what}: the model and its data disagree on '
                              'tasks: ' + '; '.join(problems))
-        if training:
-            missing = missing_fields(runner.model, loader.dataset)
-            if missing:
-                raise ValueError(f'{what}: ' + '; '.join(missing))
+        missing = missing_fields(runner.model, loader.dataset) if training \
+            else missing_fields_to_predict(runner.model, loader.dataset)
+        if missing:
+            raise ValueError(f'{what}: ' + '; '.join(missing))
 
 
 def missing_fields(model, dataset, look_at: int = 8) -> List[str]:
@@ -121,6 +126,23 @@ def missing_fields(model, dataset, look_at: int = 8) -> List[str]:
                 f'carries no {field}: {why}'
                 for field, why in fields.items() if field not in sample]
     return problems
+
+
+def missing_fields_to_predict(model, dataset) -> List[str]:
+    """What the first sample of ``dataset`` lacks of the fields the heads
+    need to predict on it
+    (:attr:`~mmsquad.models.heads.BaseTaskHead.needed_fields_to_predict`),
+    each named with the sample, the field and why it is needed."""
+    model = model.module if is_model_wrapper(model) else model
+    needs = {name: head.needed_fields_to_predict
+             for name, head in getattr(model, 'heads', {}).items()
+             if getattr(head, 'needed_fields_to_predict', None)}
+    if not needs or not len(dataset):
+        return []
+    sample = dataset[0]['data_samples']
+    return [f'{sample.metainfo.get("img_path", 0)} (task {name!r}) carries '
+            f'no {field}: {why}' for name, fields in needs.items()
+            for field, why in fields.items() if field not in sample]
 
 
 def model_task_configs(model) -> Optional[Dict[str, dict]]:

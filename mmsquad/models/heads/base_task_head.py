@@ -57,6 +57,14 @@ class BaseTaskHead(BaseModule, metaclass=ABCMeta):
         :class:`~mmsquad.engine.hooks.TaskAgreementHook`); none here."""
         return {}
 
+    @property
+    def needed_fields_to_predict(self) -> Dict[str, str]:
+        """``{field: why and how to load it}`` of what every sample must
+        carry to be predicted on (checked on the first sample of the
+        validation and test data before the first training iteration);
+        none here."""
+        return {}
+
     @abstractmethod
     def loss(self, feats: Sequence[Tensor],
              data_samples: List[MultiTaskDataSample]) -> Dict[str, Tensor]:

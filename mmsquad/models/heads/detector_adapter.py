@@ -510,13 +510,19 @@ class DetectorAdapter(BaseTaskHead):
                 f'the detector\'s {self.semantic_head_key} trains on '
                 'semantic maps; load them with mmdet\'s LoadAnnotations('
                 'with_seg=True) and the dataset\'s data_prefix=dict(seg=...)')
-        if self.reads_proposals:
-            needed['proposals'] = (
-                'the detector\'s roi_head reads proposals precomputed in the '
-                'data (it has no rpn_head); load them with mmdet\'s '
-                'LoadProposals and the dataset\'s proposal_file, and wrap the '
-                'geometric transforms in mmdet\'s ProposalBroadcaster')
-        return needed
+        return dict(needed, **self.needed_fields_to_predict)
+
+    @property
+    def needed_fields_to_predict(self) -> Dict[str, str]:
+        """The precomputed proposals where the detector has an RoI head
+        but no RPN."""
+        if not self.reads_proposals:
+            return {}
+        return dict(proposals=(
+            'the detector\'s roi_head reads proposals precomputed in the '
+            'data (it has no rpn_head); load them with mmdet\'s '
+            'LoadProposals and the dataset\'s proposal_file, and wrap the '
+            'geometric transforms in mmdet\'s ProposalBroadcaster'))
 
     def predict(self, feats: Sequence[Tensor],
                 data_samples: List[MultiTaskDataSample],
@@ -524,7 +530,8 @@ class DetectorAdapter(BaseTaskHead):
         """Set mmdet's ``pred_instances`` (boxes in original image
         coordinates, scores, labels) on every sample, in float32 (mmcv's
         NMS refuses reduced-precision boxes)."""
-        self._require_fields(data_samples, BoxTask.input_fields)
+        self._require_fields(data_samples,
+                             list(self.needed_fields_to_predict))
         feats = tuple(f.float() for f in self._deepest(feats))
         with_test_metainfo(data_samples)
         with torch.autocast(feats[0].device.type, enabled=False):
