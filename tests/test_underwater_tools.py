@@ -129,24 +129,38 @@ def test_inferencer_returns_boxes_and_the_enhanced_image(underwater_root,
         assert osp.isfile(osp.join(out_dir, name)), name
 
 
+def hosting(config: str) -> Config:
+    """The underwater demo config (SquadNet-tiny) with the detector of
+    mmdet's bundled ``config`` as its det task."""
+    cfg = Config.fromfile(UNDERWATER_DEMO_CONFIG)
+    cfg.model.backbone.arch = 'tiny'
+    cfg.model.heads.det = dict(
+        type='DetectorAdapter', num_classes=4, strides_from_features=True,
+        detector=Config.fromfile(osp.join(
+            osp.dirname(mmdet.__file__), '.mim', 'configs', config)).model)
+    return cfg
+
+
+def stops_before_training(cfg: Config, underwater_root: str,
+                          tmp_path) -> str:
+    """The log of train.py on ``cfg`` (over the demo data), which must fail
+    before its first training iteration."""
+    path = str(tmp_path / 'hosted.py')
+    cfg.dump(path)
+    run = tool('train.py', path, '--work-dir', str(tmp_path / 'w'),
+               '--cfg-options', *data_options(underwater_root))
+    log = run.stdout + run.stderr
+    assert run.returncode != 0 and 'Epoch(train)' not in log, log[-3000:]
+    return log
+
+
 def test_htc_without_semantic_maps_stops_before_the_first_iteration(
         underwater_root, tmp_path):
     """HTC hosted as the det task needs semantic maps its data does not
     load: train.py stops before training, naming the image, the field and
     how to load it (the first step failed before)."""
-    cfg = Config.fromfile(UNDERWATER_DEMO_CONFIG)
-    htc = Config.fromfile(osp.join(
-        osp.dirname(mmdet.__file__), '.mim', 'configs', 'htc',
-        'htc_r50_fpn_1x_coco.py')).model
-    cfg.model.backbone.arch = 'tiny'
-    cfg.model.heads.det = dict(type='DetectorAdapter', detector=htc,
-                               num_classes=4, strides_from_features=True)
-    path = str(tmp_path / 'htc.py')
-    cfg.dump(path)
-    train = tool('train.py', path, '--work-dir', str(tmp_path / 'w'),
-                 '--cfg-options', *data_options(underwater_root))
-    log = train.stdout + train.stderr
-    assert train.returncode != 0 and 'Epoch(train)' not in log, log[-3000:]
+    log = stops_before_training(hosting('htc/htc_r50_fpn_1x_coco.py'),
+                                underwater_root, tmp_path)
     assert re.search(r"train_dataloader: \S+train_0000\d\.jpg \(task 'det'\) "
                      r"carries no gt_sem_seg: the detector's semantic_head "
                      r'trains on semantic maps; load them with mmdet\'s '
@@ -159,25 +173,14 @@ def test_fast_rcnn_without_validation_proposals_stops_before_training(
     training but not for validation: train.py stops before the first
     training iteration (not at the first validation, after an epoch),
     naming the loader, the image and how to load them."""
-    cfg = Config.fromfile(UNDERWATER_DEMO_CONFIG)
-    cfg.model.backbone.arch = 'tiny'
-    cfg.model.heads.det = dict(
-        type='DetectorAdapter', num_classes=4, strides_from_features=True,
-        detector=Config.fromfile(osp.join(
-            osp.dirname(mmdet.__file__), '.mim', 'configs', 'fast_rcnn',
-            'fast-rcnn_r50_fpn_1x_coco.py')).model)
+    cfg = hosting('fast_rcnn/fast-rcnn_r50_fpn_1x_coco.py')
     train = cfg.train_dataloader.dataset
     train.proposal_file = 'proposals/train.pkl'
     train.pipeline = [dict(type='mmdet.ProposalBroadcaster', transforms=[s])
                       if s['type'] == 'WithReference' else s
                       for s in train.pipeline]
     train.pipeline.insert(1, dict(type='mmdet.LoadProposals'))
-    path = str(tmp_path / 'fast_rcnn.py')
-    cfg.dump(path)
-    run = tool('train.py', path, '--work-dir', str(tmp_path / 'w'),
-               '--cfg-options', *data_options(underwater_root))
-    log = run.stdout + run.stderr
-    assert run.returncode != 0 and 'Epoch(train)' not in log, log[-3000:]
+    log = stops_before_training(cfg, underwater_root, tmp_path)
     assert re.search(r"val_dataloader: \S+test_0000\d\.jpg \(task 'det'\) "
                      r"carries no proposals: the detector's roi_head reads "
                      r"proposals precomputed in the data", log), log[-3000:]

@@ -7,8 +7,9 @@ from mmcv.ops import (CARAFE, BorderAlign, CARAFENaive, CARAFEPack,
                       RoIPool, TINShift)
 from torch import nn
 
-#: mmcv layers (and their subclasses: ``DeformRoIPoolPack``, ...) -> the op they run, named as its source in
-#: mmcv's ``ops/csrc/pytorch``: mmcv builds these ops for CUDA and other
+#: mmcv layers (and their subclasses: ``DeformRoIPoolPack``, ...) -> the
+#: op they run, named as its source in mmcv's ``ops/csrc/pytorch``: mmcv
+#: builds these ops for CUDA and other
 #: accelerators, with no CPU kernel (``ops/csrc/pytorch/cpu`` holds none:
 #: tested against the installed mmcv). ``MaskedConv2d`` needs it once
 #: given a mask (guided anchoring's prediction).
