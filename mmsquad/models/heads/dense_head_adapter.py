@@ -254,7 +254,8 @@ def summed_losses(losses: Dict[str, object], scale: float,
     first = next((name for name in summed if 'loss' in name), None)
     if not scale and first is not None:
         summed[first] = summed[first] + 0 * sum(
-            p.view(-1)[0] for p in module.parameters() if p.requires_grad)
+            p[(0, ) * p.dim()] for p in module.parameters()
+            if p.requires_grad and p.numel())
     return summed
 
 
