@@ -473,7 +473,7 @@ class DetectorAdapter(BaseTaskHead):
             self.task, self._deepest(feats), data_samples)
         if self.semantic_head_key:
             self._stand_in_semantic_map(samples, scale)
-        self._require_fields(samples, list(self.needed_fields))
+        self._require_fields(samples, self.needed_fields)
         start_epoch_outside_a_runner()
         return summed_losses(self.detector.loss(tuple(feats), samples),
                              scale, self)
@@ -487,13 +487,10 @@ class DetectorAdapter(BaseTaskHead):
                 (1, *shape), BoxTask.semantic_ignore_index,
                 dtype=torch.uint8))
 
-    def _require_fields(self, samples: list,
-                        fields: Sequence[str]) -> None:
-        """Raise ``ValueError`` naming the first sample without one of
-        ``fields`` (of :attr:`needed_fields`), and how to load it."""
-        for field, why in self.needed_fields.items():
-            if field not in fields:
-                continue
+    def _require_fields(self, samples: list, needed: Dict[str, str]) -> None:
+        """Raise ``ValueError`` naming the first sample without one of the
+        ``needed`` fields (``{field: why}``), and how to load it."""
+        for field, why in needed.items():
             missing = [s.metainfo.get('img_path', '?') for s in samples
                        if field not in s]
             if missing:
@@ -530,8 +527,7 @@ class DetectorAdapter(BaseTaskHead):
         """Set mmdet's ``pred_instances`` (boxes in original image
         coordinates, scores, labels) on every sample, in float32 (mmcv's
         NMS refuses reduced-precision boxes)."""
-        self._require_fields(data_samples,
-                             list(self.needed_fields_to_predict))
+        self._require_fields(data_samples, self.needed_fields_to_predict)
         feats = tuple(f.float() for f in self._deepest(feats))
         with_test_metainfo(data_samples)
         with torch.autocast(feats[0].device.type, enabled=False):
