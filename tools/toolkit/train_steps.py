@@ -6,7 +6,7 @@ import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
-from mmsquad.registry import MODELS
+from mmsquad.registry import MODELS, OPTIMIZERS
 from mmsquad.tasks import TASK_PRESETS
 from mmsquad.utils import register_all_modules
 from .samples import random_samples
@@ -46,7 +46,9 @@ def build_train_step(config: str, method: dict,
                      ) -> Tuple[torch.nn.Module, StepAt]:
     """The model of ``config`` (``model_changes`` replacing its keys) with the
     training method ``method`` (see
-    :func:`toolkit.method_catalogue.training_methods`), and
+    :func:`toolkit.method_catalogue.training_methods`; its
+    ``optim_wrapper`` a config, or a callable ``(model, optimizer)`` giving
+    the optim wrapper), and
     ``step_at(batch, size)``: a call running one ``train_step`` (SGD) on a
     random ``batch`` x3x``size``^2 batch."""
     register_all_modules()
@@ -57,9 +59,14 @@ def build_train_step(config: str, method: dict,
     if 'loss_balancer' in method:
         cfg.loss_balancer = method['loss_balancer']
     model = MODELS.build(cfg).train()
-    wrapper = build_optim_wrapper(model, dict(
-        method['optim_wrapper'],
-        optimizer=dict(type='SGD', lr=1e-3, momentum=0.9)))
+    optimizer = dict(type='SGD', lr=1e-3, momentum=0.9)
+    if callable(method['optim_wrapper']):
+        wrapper = method['optim_wrapper'](
+            model, OPTIMIZERS.build(dict(optimizer,
+                                         params=model.parameters())))
+    else:
+        wrapper = build_optim_wrapper(
+            model, dict(method['optim_wrapper'], optimizer=optimizer))
 
     def step_at(batch: int, size: int) -> Callable[[], None]:
         data = dict(inputs=[torch.randint(0, 256, (3, size, size),

@@ -3,7 +3,6 @@ import functools
 from typing import Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -54,12 +53,45 @@ def _onednn_pointwise_dtypes() -> Tuple[torch.dtype, ...]:
     return torch.float32,
 
 
+class PermutedInputConv2d(nn.Conv2d):
+    """A bias-free 1x1 convolution of a channel-permuted input: computes
+    ``conv(x[:, p])`` from ``x`` without moving any activation, the
+    permutation folded into the weight at every call (the stored weight
+    keeps the layout of the plain form, so checkpoints are the same).
+
+    The weight is applied inside this module's own ``forward``, so module
+    hooks (torchjd's ``autogram``, FLOP counters) see the convolution as
+    they see an ``nn.Conv2d``.
+
+    Args:
+        in_channels: Input channels.
+        out_channels: Output channels.
+        input_permutation: Indices ``p`` of the permuted input.
+        stride: Stride.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int,
+                 input_permutation: Tensor, stride: int = 1) -> None:
+        super().__init__(in_channels, out_channels, 1, stride, bias=False)
+        # The conv sees x[:, p]; its weight on input m is W[:, p^-1[m]].
+        self.register_buffer('weight_index',
+                             torch.argsort(input_permutation),
+                             persistent=False)
+
+    def applied_weight(self) -> Tensor:
+        """The weight applied to the unpermuted input."""
+        return self.weight.index_select(1, self.weight_index)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._conv_forward(x, self.applied_weight(), self.bias)
+
+
 class ConvNormAct(nn.Module):
     """A bias-free convolution, a norm layer and an optional activation.
 
     The convolution may consume a channel-permuted input (a channel shuffle
-    in front of it) without moving any activation: the permutation is folded
-    into the weight at every call, so the stored weight keeps the layout of
+    in front of it) without moving any activation: a
+    :class:`PermutedInputConv2d`, whose stored weight keeps the layout of
     the plain ``conv(shuffle(x))`` form. :meth:`folded` gives the
     inference form, a :class:`FoldedConvAct`.
 
@@ -87,33 +119,28 @@ class ConvNormAct(nn.Module):
                  act_cfg: Optional[dict] = dict(type='GELU'),
                  input_permutation: Optional[Tensor] = None) -> None:
         super().__init__()
-        padding = dilation * (kernel_size - 1) // 2
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride,
-                              padding, dilation, groups, bias=False)
+        if input_permutation is None:
+            padding = dilation * (kernel_size - 1) // 2
+            self.conv = nn.Conv2d(in_channels, out_channels, kernel_size,
+                                  stride, padding, dilation, groups,
+                                  bias=False)
+        elif groups != 1 or kernel_size != 1:
+            raise ValueError('an input permutation folds only into an '
+                             'ungrouped 1x1 convolution')
+        else:
+            self.conv = PermutedInputConv2d(in_channels, out_channels,
+                                            input_permutation, stride)
         self.norm = build_norm_layer(norm_cfg, out_channels)[1]
         self.act = build_activation_layer(act_cfg) if act_cfg else None
-        if input_permutation is not None:
-            if groups != 1 or kernel_size != 1:
-                raise ValueError('an input permutation folds only into an '
-                                 'ungrouped 1x1 convolution')
-            # The conv sees x[:, p]; its weight on input m is W[:, p^-1[m]].
-            inverse = torch.argsort(input_permutation)
-            self.register_buffer('weight_index', inverse, persistent=False)
-        else:
-            self.weight_index = None
 
     def conv_weight(self) -> Tensor:
         """The weight applied to the unpermuted input."""
-        weight = self.conv.weight
-        if self.weight_index is None:
-            return weight
-        return weight.index_select(1, self.weight_index)
+        if isinstance(self.conv, PermutedInputConv2d):
+            return self.conv.applied_weight()
+        return self.conv.weight
 
     def forward(self, x: Tensor) -> Tensor:
-        conv = self.conv
-        x = F.conv2d(x, self.conv_weight(), conv.bias, conv.stride,
-                     conv.padding, conv.dilation, conv.groups)
-        x = self.norm(x)
+        x = self.norm(self.conv(x))
         return self.act(x) if self.act is not None else x
 
     @torch.no_grad()

@@ -21,7 +21,20 @@ class _GradInInputFormat(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> Tensor:
+        if _is_vmapped(grad):
+            # vmap cannot set a memory format; batched backward passes
+            # (torchjd's autogram, ``is_grads_batched``) keep the layout.
+            return grad
         return grad.contiguous(memory_format=ctx.memory_format)
+
+
+def _is_vmapped(x: Tensor) -> bool:
+    """Whether ``x`` is a batched tensor of ``torch.vmap`` or of the
+    batched gradients of ``torch.autograd.grad(..., is_grads_batched=True)``
+    (torch has no public test for either)."""
+    functorch = torch._C._functorch
+    return functorch.is_batchedtensor(x) or \
+        functorch.is_legacy_batchedtensor(x)
 
 
 def grad_in_input_format(x: Tensor) -> Tensor:
