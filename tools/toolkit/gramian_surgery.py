@@ -79,7 +79,10 @@ class GramianSurgeryOptimWrapper(OptimWrapper):
         others = [p for group in self.optimizer.param_groups
                   for p in group['params']
                   if p.requires_grad and id(p) not in surgery]
-        self.backward(loss, inputs=others)
+        if others:
+            self.backward(loss, inputs=others)
+        else:
+            self._inner_count += 1
         for p, grad in zip(shared, grads):
             p.grad = grad if p.grad is None else p.grad + grad
         if self.should_update():
