@@ -201,6 +201,17 @@ def test_nash_mtl_solves_the_bargaining_condition_with_conflicts():
                                1.0, rtol=1e-6)
 
 
+@pytest.mark.parametrize('chunk', [3, 10, 2**20])
+def test_gram_matrix_sums_float64_products_chunk_by_chunk(chunk):
+    grads = np.random.default_rng(0).standard_normal((4, 10)).astype(
+        np.float32)
+    gram = gram_matrix(torch.from_numpy(grads), chunk=chunk)
+    assert gram.dtype == torch.float64
+    np.testing.assert_allclose(gram.numpy(),
+                               grads.astype(np.float64) @
+                               grads.T.astype(np.float64), rtol=1e-12)
+
+
 def test_conflict_stats_match_numpy():
     grads = np.array([[1.0, 0.0, 0.0], [-1.0, 1.0, 0.0], [0.0, 2.0, 2.0]])
     stats = conflict_stats(gram_matrix(torch.from_numpy(grads)),

@@ -45,11 +45,16 @@ def per_task_gradients(losses: Dict[str, Tensor],
     return matrix
 
 
-def gram_matrix(grads: Tensor) -> Tensor:
+def gram_matrix(grads: Tensor, chunk: int = 2**20) -> Tensor:
     """``grads @ grads.T`` in float64 (float32 dot products over millions of
-    parameters drift)."""
-    grads = grads.double()
-    return grads @ grads.T
+    parameters drift), summed over ``chunk`` columns at a time so that no
+    float64 copy of the whole of ``grads`` is made."""
+    gram = grads.new_zeros((grads.shape[0], grads.shape[0]),
+                           dtype=torch.float64)
+    for part in grads.split(chunk, dim=1):
+        part = part.double()
+        gram += part @ part.T
+    return gram
 
 
 def conflict_stats(gram: Tensor, tasks: Sequence[str]) -> Dict[str, float]:

@@ -8,6 +8,7 @@ import torchjd.aggregation as aggregation
 from torch import Tensor
 
 from mmsquad.registry import TORCHJD_AGGREGATORS
+from ..task_gradients import gram_matrix
 from .base import BaseAggregator
 
 
@@ -22,7 +23,9 @@ def torchjd_aggregator_names() -> List[str]:
 
 
 class TorchJDAggregator(BaseAggregator):
-    """A torchjd aggregator as an mmsquad one.
+    """A torchjd aggregator as an mmsquad one. Those that weight the
+    gradients by their Gramian (UPGrad, MGDA, DualProj, ...) get it in
+    float64 (:func:`~mmsquad.engine.task_gradients.gram_matrix`).
 
     Aggregators that draw random numbers (Random, GradDrop, PCGrad,
     GradVac, ...) draw them from torch's global generator; every update
@@ -48,7 +51,16 @@ class TorchJDAggregator(BaseAggregator):
         devices = [grads.device] if grads.device.type == 'cuda' else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(self.seed + self.updates)
-            combined = self.aggregator(grads)
+            if isinstance(self.aggregator,
+                          aggregation.GramianWeightedAggregator):
+                # The Gramian in float64: float32 dot products over
+                # millions of parameters drift, and the weightings'
+                # quadratic programs carry the drift into the update.
+                weights = self.aggregator.gramian_weighting(
+                    gram_matrix(grads))
+                combined = weights.to(grads.dtype) @ grads
+            else:
+                combined = self.aggregator(grads)
         self.updates += 1
         return combined
 
