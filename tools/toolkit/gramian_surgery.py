@@ -10,7 +10,7 @@ the same aggregator without materialising the per-task gradients. On one
 process only: under DDP the Gramian of the averaged gradients is not the
 average of the processes' Gramians.
 """
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import torch
 import torchjd.aggregation as aggregation
@@ -22,23 +22,27 @@ from torchjd.autogram import Engine
 from mmsquad.models.utils import TaskLosses
 
 
-def shared_modules(model: nn.Module) -> list:
-    """The parts of a ``MultiTaskModel`` holding its shared parameters (the
-    backbone and the neck), for the engine to hook.
+def shared_modules(model: nn.Module) -> List[nn.Module]:
+    """The fewest modules of a ``MultiTaskModel`` whose parameters are
+    exactly its shared parameters (for the engine to hook; it hooks a
+    module with all its children).
 
     Raises:
-        ValueError: When their parameters are not exactly the model's
-            shared parameters (a backbone that declares part of itself
-            shared).
+        ValueError: For a module holding shared parameters directly beside
+            parameters of single tasks (the engine would count the latter).
     """
-    parts = [part for part in (model.backbone, model.neck)
-             if part is not None]
-    hooked = {id(p) for part in parts for p in part.parameters()
-              if p.requires_grad}
-    if hooked != {id(p) for p in model.shared_parameters()}:
-        raise ValueError('the Gramian route needs the backbone and neck to '
-                         'be exactly the shared parameters')
-    return parts
+    shared = {id(p) for p in model.shared_parameters()}
+
+    def cover(module: nn.Module) -> List[nn.Module]:
+        params = [p for p in module.parameters() if p.requires_grad]
+        if params and all(id(p) in shared for p in params):
+            return [module]
+        if any(id(p) in shared for p in module.parameters(recurse=False)):
+            raise ValueError(f'{type(module).__name__} holds shared '
+                             'parameters beside parameters of single tasks')
+        return [found for child in module.children()
+                for found in cover(child)]
+    return cover(model)
 
 
 class GramianSurgeryOptimWrapper(OptimWrapper):
