@@ -60,8 +60,8 @@ class PermutedInputConv2d(nn.Conv2d):
     keeps the layout of the plain form, so checkpoints are the same).
 
     The weight is applied inside this module's own ``forward``, so module
-    hooks (torchjd's ``autogram``, FLOP counters) see the convolution as
-    they see an ``nn.Conv2d``.
+    hooks (torchjd's ``autogram``, hook-based FLOP counters) see the
+    convolution as they see an ``nn.Conv2d``.
 
     Args:
         in_channels: Input channels.
