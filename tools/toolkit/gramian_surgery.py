@@ -10,16 +10,15 @@ the same aggregator without materialising the per-task gradients. On one
 process only: under DDP the Gramian of the averaged gradients is not the
 average of the processes' Gramians.
 """
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import torch
-import torchjd.aggregation as aggregation
-from mmengine.optim import OptimWrapper
+from mmengine.dist import get_world_size
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torchjd.autogram import Engine
 
-from mmsquad.models.utils import TaskLosses
+from mmsquad.engine import GradSurgeryOptimWrapper
 
 
 def shared_modules(model: nn.Module) -> List[nn.Module]:
@@ -45,50 +44,41 @@ def shared_modules(model: nn.Module) -> List[nn.Module]:
     return cover(model)
 
 
-class GramianSurgeryOptimWrapper(OptimWrapper):
+class GramianSurgeryOptimWrapper(GradSurgeryOptimWrapper):
     """``GradSurgeryOptimWrapper(aggregator=dict(type='torchjd.<name>'))``
-    computed from the Gramian of torchjd's ``autogram`` engine: the shared
-    parameters get ``sum_i w_i grad L_i`` with ``w`` the aggregator's
-    weighting of the Gramian, the other parameters the ordinary gradient.
+    whose gradient of the shared parameters is computed from the Gramian
+    of torchjd's ``autogram`` engine: ``sum_i w_i grad L_i``, ``w`` the
+    aggregator's weighting of the engine's Gramian, in one backward of the
+    weighted losses. Everything else (the ordinary gradient of the other
+    parameters, precision, the step) is the optim wrapper's.
 
     Args:
         optimizer: The optimizer.
         model: The ``MultiTaskModel`` (its shared modules are hooked, so
             build this before its first forward).
-        aggregator: The name of a Gramian-weighted torchjd aggregator
-            (``'UPGrad'``).
+        aggregator: The name of a torchjd aggregator that weights by the
+            Gramian (``'UPGrad'``).
     """
-
-    takes_task_losses = True
 
     def __init__(self, optimizer: Optimizer, model: nn.Module,
                  aggregator: str) -> None:
-        super().__init__(optimizer)
-        built = getattr(aggregation, aggregator)()
-        if not isinstance(built, aggregation.GramianWeightedAggregator):
+        super().__init__(optimizer, dict(type=f'torchjd.{aggregator}'))
+        if not self.aggregator.weights_by_gramian:
             raise TypeError(f'{aggregator} does not weight by the Gramian')
-        self.weighting = built.gramian_weighting
         self.engine = Engine(*shared_modules(model), batch_dim=None)
 
-    def update_params(self, loss: Tensor,
-                      step_kwargs: Optional[Dict] = None,
-                      zero_kwargs: Optional[Dict] = None,
-                      task_losses: Optional[TaskLosses] = None) -> None:
-        values = torch.stack(list(task_losses.losses.values()))
-        weights = self.weighting(self.engine.compute_gramian(values))
-        shared = task_losses.shared_params
-        grads = torch.autograd.grad(weights @ values, shared,
-                                    retain_graph=True)
-        surgery = {id(p) for p in shared}
-        others = [p for group in self.optimizer.param_groups
-                  for p in group['params']
-                  if p.requires_grad and id(p) not in surgery]
-        if others:
-            self.backward(loss, inputs=others)
-        else:
-            self._inner_count += 1
-        for p, grad in zip(shared, grads):
-            p.grad = grad if p.grad is None else p.grad + grad
-        if self.should_update():
-            self.step(**(step_kwargs or {}))
-            self.zero_grad(**(zero_kwargs or {}))
+    def surgery_gradient(self, losses: Dict[str, Tensor],
+                         params: List[nn.Parameter], scale: float) -> Tensor:
+        """Raises:
+            RuntimeError: Under DDP (the processes' Gramians cannot be
+                averaged into the Gramian of the averaged gradients).
+        """
+        if get_world_size() > 1:
+            raise RuntimeError('the Gramian route runs on one process only')
+        values = torch.stack(list(losses.values())) * scale
+        weights = self.aggregator.gramian_weights(
+            self.engine.compute_gramian(values) / scale**2)
+        grads = torch.autograd.grad(weights.to(values.dtype) @ values,
+                                    params, retain_graph=True,
+                                    materialize_grads=True)
+        return torch.cat([g.reshape(-1) for g in grads])

@@ -1,5 +1,6 @@
 """torchjd's aggregators (UPGrad, MGDA, AlignedMTL, DualProj, IMTL-G, ...),
 registered under the ``torchjd`` scope: ``dict(type='torchjd.UPGrad')``."""
+import contextlib
 import inspect
 from typing import Callable, Dict, List
 
@@ -47,22 +48,38 @@ class TorchJDAggregator(BaseAggregator):
         self.seed = seed
         self.updates = 0
 
+    @property
+    def weights_by_gramian(self) -> bool:
+        """Whether the aggregator's weights depend on the gradients'
+        Gramian alone (torchjd's ``GramianWeightedAggregator``)."""
+        return isinstance(self.aggregator,
+                          aggregation.GramianWeightedAggregator)
+
+    def gramian_weights(self, gram: Tensor) -> Tensor:
+        """The weights of the task gradients whose Gramian is ``gram``
+        (for an aggregator that :attr:`weights_by_gramian`); one update."""
+        with self._seeded(gram.device):
+            return self.aggregator.gramian_weighting(gram)
+
     def __call__(self, grads: Tensor) -> Tensor:
-        devices = [grads.device] if grads.device.type == 'cuda' else []
+        if self.weights_by_gramian:
+            # The Gramian in float64: float32 dot products over millions
+            # of parameters drift, and the weightings' quadratic programs
+            # carry the drift into the update.
+            weights = self.gramian_weights(gram_matrix(grads))
+            return weights.to(grads.dtype) @ grads
+        with self._seeded(grads.device):
+            return self.aggregator(grads)
+
+    @contextlib.contextmanager
+    def _seeded(self, device: torch.device):
+        """Torch's generator seeded by the seed and the update count
+        (restored afterwards); counts an update."""
+        devices = [device] if device.type == 'cuda' else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(self.seed + self.updates)
-            if isinstance(self.aggregator,
-                          aggregation.GramianWeightedAggregator):
-                # The Gramian in float64: float32 dot products over
-                # millions of parameters drift, and the weightings'
-                # quadratic programs carry the drift into the update.
-                weights = self.aggregator.gramian_weighting(
-                    gram_matrix(grads))
-                combined = weights.to(grads.dtype) @ grads
-            else:
-                combined = self.aggregator(grads)
+            yield
         self.updates += 1
-        return combined
 
     def state_dict(self) -> dict:
         # torchjd registers its state as buffers that are None until the

@@ -1,6 +1,6 @@
 """Gradient surgery as one optim wrapper: any aggregator, any precision."""
 import contextlib
-from typing import Dict, Optional, Union
+from typing import Dict, List, Optional, Union
 
 import torch
 from mmengine.dist import get_world_size
@@ -132,7 +132,7 @@ class GradSurgeryOptimWrapper(OptimWrapper):
         scaler = self.loss_scaler
         scale = float(scaler.get_scale()) if scaler is not None else 1.0
         # scale_loss divides by the gradient-accumulation count, no more.
-        grads = per_task_gradients(
+        combined = self.surgery_gradient(
             {task: self.scale_loss(value) for task, value in
              self.aggregator.surgery_losses(losses).items()}, params, scale)
         previous = [p.grad for p in params]
@@ -155,7 +155,6 @@ class GradSurgeryOptimWrapper(OptimWrapper):
                 self.backward(ordinary, inputs=others)
             else:
                 self._inner_count += 1
-        combined = self.aggregator(grads) * scale
         offset = 0
         for p, prev in zip(params, previous):
             # Written in the parameter's own layout (e.g. channels-last), as
@@ -167,6 +166,15 @@ class GradSurgeryOptimWrapper(OptimWrapper):
         if self.should_update():
             self.step(**(step_kwargs or {}))
             self.zero_grad(**(zero_kwargs or {}))
+
+    def surgery_gradient(self, losses: Dict[str, Tensor],
+                         params: List[nn.Parameter], scale: float) -> Tensor:
+        """The aggregator's gradient of ``params`` (flattened) from the
+        per-task ``losses``, multiplied by the AMP loss ``scale`` (for the
+        loss scaler's own unscale-and-check step). The graph is kept for
+        the ordinary backward that follows."""
+        return self.aggregator(per_task_gradients(losses, params,
+                                                  scale)) * scale
 
     def backward(self, loss: Tensor, **kwargs) -> None:
         """The precision's backward (scaled under CUDA AMP)."""
