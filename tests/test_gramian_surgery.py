@@ -119,3 +119,13 @@ def test_the_gramian_route_refuses_an_aggregator_without_a_gramian():
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     with pytest.raises(TypeError, match='GradDrop does not weight by'):
         GramianSurgeryOptimWrapper(optimizer, model, 'GradDrop')
+
+
+def test_the_gramian_route_refuses_distributed_training(monkeypatch):
+    import toolkit.gramian_surgery as gramian_surgery
+    model, _ = build_train_step(SQUAD, PLAIN, TINY)
+    wrapper = GramianSurgeryOptimWrapper(
+        torch.optim.SGD(model.parameters(), lr=0.1), model, 'UPGrad')
+    monkeypatch.setattr(gramian_surgery, 'get_world_size', lambda: 2)
+    with pytest.raises(RuntimeError, match='one process only'):
+        wrapper.surgery_gradient({}, model.shared_parameters(), 1.0)
