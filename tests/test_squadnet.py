@@ -175,8 +175,55 @@ def test_channels_last_backward_keeps_one_layout():
     elementwise = [c for c in recorder.calls if c[0] in {
         'gelu_backward', 'native_batch_norm_backward', 'threshold_backward'}]
     assert len(elementwise) > 50
-    mixed = [c for c in elementwise if set(c[1]) != {'channels_last'}]
+    mixed = [c for c in elementwise if len(set(c[1])) != 1
+             or 'strided' in c[1]]
     assert not mixed, mixed[:3]
+    norms = {layout for name, layouts in elementwise
+             if name == 'native_batch_norm_backward' for layout in layouts}
+    assert norms == {'channels_last'}
+    # GELU runs on the NHWC view of its channels-last operands, contiguous
+    # in the default order: the operands torch hands to oneDNN.
+    gelus = [layouts for name, layouts in elementwise
+             if name == 'gelu_backward']
+    assert len(gelus) > 20
+    assert {layout for layouts in gelus for layout in layouts} == {'nchw'}
+
+
+@pytest.mark.parametrize('act_cfg', [
+    dict(type='GELU'), dict(type='ReLU'), dict(type='SiLU'),
+    dict(type='PReLU', num_parameters=8)], ids=lambda c: c['type'])
+def test_conv_norm_act_is_layout_independent(act_cfg):
+    """Outputs and gradients in channels-last equal those in NCHW for
+    element-wise and per-channel activations alike, and come back
+    channels-last."""
+    torch.manual_seed(0)
+    layer = ConvNormAct(4, 8, 3, act_cfg=act_cfg).double().train()
+    layer_cl = copy.deepcopy(layer).to(memory_format=torch.channels_last)
+    x = torch.randn(2, 4, 7, 9, dtype=torch.float64)
+    x_cl = x.contiguous(memory_format=torch.channels_last).requires_grad_()
+    x = x.requires_grad_()
+    y, y_cl = layer(x), layer_cl(x_cl)
+    assert y_cl.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(y_cl, y, rtol=1e-12, atol=1e-12)
+    weight = torch.randn_like(y)
+    (y * weight).sum().backward()
+    (y_cl * weight).sum().backward()
+    torch.testing.assert_close(x_cl.grad, x.grad, rtol=1e-12, atol=1e-12)
+    for p, q in zip(layer.parameters(), layer_cl.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_traced_layers_record_no_layout_views():
+    """The permutation that selects oneDNN's GELU is an eager kernel choice:
+    a traced graph records the activation alone."""
+    layer = ConvNormAct(4, 8, 1).eval().to(memory_format=torch.channels_last)
+    x = torch.randn(1, 4, 5, 5).contiguous(memory_format=torch.channels_last)
+    with OpRecorder() as eager:
+        layer(x)
+    assert 'permute' in eager.names
+    traced = torch.jit.trace(layer, x)
+    assert 'permute' not in str(traced.graph)
+    torch.testing.assert_close(traced(x), layer(x))
 
 
 def test_frozen_stages_stop_gradients_and_norm_updates():

@@ -7,6 +7,15 @@ from mmcv.cnn import build_activation_layer, build_norm_layer
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from .eager import runs_eagerly
+from .memory_format import in_dense_order
+
+#: Activations that treat every element alike, so that they may run on any
+#: view of their input (see :func:`in_dense_order`).
+ELEMENTWISE_ACTIVATIONS = (nn.GELU, nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU,
+                           nn.SiLU, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid,
+                           nn.Tanh, nn.Mish)
+
 
 def _onednn_post_op(act: Optional[nn.Module]) -> Optional[Tuple[str, str]]:
     """The oneDNN post-op (attribute, algorithm) of
@@ -32,10 +41,7 @@ def fused_conv_applies(x: Tensor, weight: Tensor) -> bool:
     return (x.device.type == 'cpu' and x.dtype == weight.dtype
             and x.dtype in _onednn_pointwise_dtypes()
             and not torch.is_grad_enabled()
-            and not torch.is_autocast_enabled('cpu')
-            and not torch.jit.is_tracing() and not torch.jit.is_scripting()
-            and not torch.onnx.is_in_onnx_export()
-            and not torch.compiler.is_compiling())
+            and not torch.is_autocast_enabled('cpu') and runs_eagerly())
 
 
 @functools.lru_cache(maxsize=None)
@@ -141,7 +147,11 @@ class ConvNormAct(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.norm(self.conv(x))
-        return self.act(x) if self.act is not None else x
+        if self.act is None:
+            return x
+        if type(self.act) in ELEMENTWISE_ACTIVATIONS:
+            return in_dense_order(self.act, x)
+        return self.act(x)
 
     @torch.no_grad()
     def folded(self) -> 'FoldedConvAct':

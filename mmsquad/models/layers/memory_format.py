@@ -1,6 +1,11 @@
-"""Keeping gradients in the memory format of the activations."""
+"""Keeping gradients in the memory format of the activations, and
+element-wise layers on the fast kernels of channels-last tensors."""
+from typing import Callable
+
 import torch
 from torch import Tensor
+
+from .eager import runs_eagerly
 
 
 def memory_format_of(x: Tensor) -> torch.memory_format:
@@ -56,3 +61,28 @@ def grad_in_input_format(x: Tensor) -> Tensor:
     if not (torch.is_grad_enabled() and x.requires_grad):
         return x
     return _GradInInputFormat.apply(x)
+
+
+def in_dense_order(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+    """``fn(x)`` for an element-wise ``fn``, run on a view of ``x`` that is
+    contiguous in the order of its memory.
+
+    torch hands GELU and its backward to oneDNN only for tensors contiguous
+    in the default (NCHW) order; a channels-last tensor gets ATen's own
+    kernels, 1.6x (backward) to 1.8x (forward) slower on this project's
+    CPUs. The NHWC permutation of a channels-last tensor is a contiguous
+    view of the same memory, so the element-wise result is the same and
+    comes back, permuted again, channels-last. Only for functions that treat
+    every element alike (no per-channel parameters); only eagerly (a traced
+    or compiled graph gets ``fn(x)``).
+
+    Args:
+        fn: An element-wise function.
+        x: A tensor.
+
+    Returns:
+        ``fn(x)``, in ``x``'s memory format.
+    """
+    if memory_format_of(x) is torch.channels_last and runs_eagerly():
+        return fn(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+    return fn(x)
