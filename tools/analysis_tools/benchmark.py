@@ -20,7 +20,8 @@ information: it changes the outputs, so it is not part of the
 speedup; so is a training step under bfloat16 autocast (``--amp`` on such
 a CPU). The training speedup is measured again at ``--large-size`` (384 by
 default) and, both backbones checkpointing their blocks, at
-``--cp-speed-size`` (512). Gradient checkpointing (``with_cp``) is
+``--cp-speed-size`` (512), each step with its minor page faults (pages
+it touches fresh from the kernel). Gradient checkpointing (``with_cp``) is
 measured at ``--cp-batch`` x3x``--cp-size``^2 (the published batch,
 6x3x512x512, by default), each variant in a fresh process: the peak of its
 resident memory during a training step over the memory before it, and the
@@ -41,6 +42,7 @@ import argparse
 import copy
 import glob
 import os.path as osp
+import statistics
 import sys
 import time
 from typing import Optional
@@ -59,7 +61,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from toolkit.samples import random_samples  # noqa: E402
 from toolkit.squad_reference import ReferenceSquadNet  # noqa: E402
 from toolkit.roofline import count_conv_work, matmul_step  # noqa: E402
-from toolkit.timing import in_fresh_process, median_times  # noqa: E402
+from toolkit.timing import (counting_page_faults,  # noqa: E402
+                            in_fresh_process, median_times)
 from toolkit.calibration import (calibrate_batchnorm,  # noqa: E402
                                  input_sensitivity)
 from toolkit.memory import (batch_to_run, gib,  # noqa: E402
@@ -247,12 +250,18 @@ def large_training_speedup(arch: str, batch: int, size: int, with_cp: bool,
             steps[label, fmt] = training_step(
                 copied, x.contiguous(memory_format=layout), samples)
     del efficient, oracle
+    steps, faults = counting_page_faults(steps)
     times = median_times(steps, warmup, runs)
     oracle_seconds = min(times['oracle', 'nchw'], times['oracle', 'cl'])
+
+    def cost(key):
+        return (f'{times[key] * 1e3:.0f} ms '
+                f'({statistics.median(faults[key]) / 1e6:.2f}M page faults)')
+
     print(f'train step {fitting}x3x{size}x{size} with_cp={with_cp}: oracle '
-          f'NCHW {times["oracle", "nchw"] * 1e3:.0f} ms, channels-last '
-          f'{times["oracle", "cl"] * 1e3:.0f} ms; efficient channels-last '
-          f'{times["efficient", "cl"] * 1e3:.0f} ms', flush=True)
+          f'NCHW {cost(("oracle", "nchw"))}, channels-last '
+          f'{cost(("oracle", "cl"))}; efficient channels-last '
+          f'{cost(("efficient", "cl"))}', flush=True)
     return f'{oracle_seconds / times["efficient", "cl"]:.2f}'
 
 

@@ -1,8 +1,9 @@
 """Timing and memory measurements for the benchmark tools."""
 import multiprocessing
+import resource
 import statistics
 import time
-from typing import Callable, Dict, Hashable, Mapping
+from typing import Callable, Dict, Hashable, List, Mapping, Tuple
 
 from .memory import peak_resident
 
@@ -24,6 +25,26 @@ def median_times(fns: Mapping[Hashable, Callable[[], None]], warmup: int,
             if round_index >= warmup:
                 times[key].append(time.perf_counter() - start)
     return {key: statistics.median(values) for key, values in times.items()}
+
+
+def counting_page_faults(
+    fns: Mapping[Hashable, Callable[[], None]]
+) -> Tuple[Dict[Hashable, Callable[[], None]], Dict[Hashable, List[int]]]:
+    """Each function wrapped to count the minor page faults of its calls
+    (``getrusage``'s ``ru_minflt``: first touches of pages the process got
+    fresh from the kernel, e.g. of every tensor that glibc maps anew), and
+    the counts, one per call, filled in as the wrapped functions run."""
+    counts = {key: [] for key in fns}
+
+    def counted(key: Hashable, fn: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            fn()
+            counts[key].append(
+                resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+        return run
+
+    return {key: counted(key, fn) for key, fn in fns.items()}, counts
 
 
 def _call_and_put(fn: Callable, args: tuple, results) -> None:
