@@ -254,7 +254,7 @@ def large_training_speedup(arch: str, batch: int, size: int, with_cp: bool,
     times = median_times(steps, warmup, runs)
     oracle_seconds = min(times['oracle', 'nchw'], times['oracle', 'cl'])
 
-    def cost(key):
+    def cost(key: tuple) -> str:
         return (f'{times[key] * 1e3:.0f} ms '
                 f'({statistics.median(faults[key]) / 1e6:.2f}M page faults)')
 
