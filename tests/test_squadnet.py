@@ -190,14 +190,19 @@ def test_channels_last_backward_keeps_one_layout():
 
 
 @pytest.mark.parametrize('act_cfg', [
-    dict(type='GELU'), dict(type='ReLU'), dict(type='SiLU'),
+    dict(type='GELU'), dict(type='ReLU', inplace=True), dict(type='SiLU'),
     dict(type='PReLU', num_parameters=8)], ids=lambda c: c['type'])
-def test_conv_norm_act_is_layout_independent(act_cfg):
+@pytest.mark.parametrize('folded', [False, True], ids=['train', 'folded'])
+def test_conv_norm_act_is_layout_independent(act_cfg, folded):
     """Outputs and gradients in channels-last equal those in NCHW for
-    element-wise and per-channel activations alike, and come back
-    channels-last."""
+    element-wise (in place too) and per-channel activations alike, and come
+    back channels-last; so in the folded form where gradients are recorded
+    (its standard-operator path)."""
     torch.manual_seed(0)
     layer = ConvNormAct(4, 8, 3, act_cfg=act_cfg).double().train()
+    if folded:
+        layer(torch.randn(4, 4, 7, 9, dtype=torch.float64))  # BN statistics
+        layer = layer.eval().folded()
     layer_cl = copy.deepcopy(layer).to(memory_format=torch.channels_last)
     x = torch.randn(2, 4, 7, 9, dtype=torch.float64)
     x_cl = x.contiguous(memory_format=torch.channels_last).requires_grad_()

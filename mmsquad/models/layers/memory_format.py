@@ -70,11 +70,11 @@ def in_dense_order(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     torch hands GELU and its backward to oneDNN only for tensors contiguous
     in the default (NCHW) order; a channels-last tensor gets ATen's own
     kernels, 1.6x (backward) to 1.8x (forward) slower on the Xeon of
-    ``docs/benchmarks.md``. The NHWC permutation of a channels-last tensor is a contiguous
-    view of the same memory, so the element-wise result is the same and
-    comes back, permuted again, channels-last. Only for functions that treat
-    every element alike (no per-channel parameters); only eagerly (a traced
-    or compiled graph gets ``fn(x)``).
+    ``docs/benchmarks.md``. The NHWC permutation of a channels-last tensor
+    is a contiguous view of the same memory, so the element-wise result is
+    the same and comes back, permuted again, channels-last. Only for
+    functions that treat every element alike (no per-channel parameters);
+    only eagerly (a traced or compiled graph gets ``fn(x)``).
 
     Args:
         fn: An element-wise function.
