@@ -31,7 +31,7 @@ def _sphere(ro_dirs: np.ndarray, center: np.ndarray, radius: float
     h = b * b - c
     t = np.where(h >= 0, b - np.sqrt(np.maximum(h, 0)), np.inf)
     t = np.where(t > 1e-4, t, np.inf)
-    pos = ro_dirs * t[:, None]
+    pos = ro_dirs * np.where(np.isfinite(t), t, 0)[:, None]
     normal = (pos - center) / radius
     return t, normal
 
