@@ -2,6 +2,7 @@
 last line, the memory budget of a step, models with more tasks, whether
 bfloat16 is native, the published pipeline the data pipeline is timed
 against."""
+import logging
 import os.path as osp
 import sys
 
@@ -9,11 +10,13 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 
 from conftest import REPO
+from mmsquad.registry import MODELS
 from mmsquad.utils.precision import (cpu_bfloat16_is_native,
                                      cpu_supports_bfloat16)
-from toolkit import memory, published_pipeline, timing
+from toolkit import calibration, memory, published_pipeline, timing
 from toolkit.synthetic import make_pascal_mt_demo
 from toolkit.train_steps import build_train_step, many_tasks
 
@@ -178,3 +181,27 @@ def test_the_published_pipeline_runs_the_protocol_of_the_shipped_one(
         assert (image - ours_rgb).abs().mean() < 1.0
         assert theirs['image'].shape == ours['inputs'].shape == (3, 512, 512)
     assert flips == {True, False}
+
+
+def test_models_are_initialised_quietly_and_calibrated_to_depend_on_input():
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='MultiTaskModel', backbone=dict(type='SquadNet', arch='tiny'),
+        heads=dict(semseg=dict(type='ASPPTaskHead'))))
+    stem = model.backbone.stem[0].conv.weight
+    before = stem.detach().clone()
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        calibration.init_weights_quietly(model)
+    finally:
+        logger.removeHandler(handler)
+    assert not torch.equal(stem, before)  # the init_cfg was applied
+    assert records == []
+    first, second = torch.rand(2, 1, 3, 32, 32)
+    assert calibration.input_sensitivity(model.eval(), first, second) < 1e-3
+    calibration.calibrate_batchnorm(model, torch.rand(2, 3, 32, 32))
+    assert calibration.input_sensitivity(model, first, second) > 0.05

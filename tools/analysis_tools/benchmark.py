@@ -64,7 +64,7 @@ from toolkit.roofline import count_conv_work, matmul_step  # noqa: E402
 from toolkit.timing import (counting_page_faults,  # noqa: E402
                             in_fresh_process, median_times)
 from toolkit.calibration import (calibrate_batchnorm,  # noqa: E402
-                                 input_sensitivity)
+                                 init_weights_quietly, input_sensitivity)
 from toolkit.memory import (batch_to_run, gib,  # noqa: E402
                             peak_resident)
 
@@ -97,7 +97,7 @@ def build_pair(arch: str, inputs: torch.Tensor):
     :mod:`toolkit.calibration`), so that their outputs depend on the
     input and their agreement means something."""
     efficient = build_efficient(arch)
-    efficient.init_weights()
+    init_weights_quietly(efficient)
     calibrate_batchnorm(efficient, inputs)
     oracle = copy.deepcopy(efficient)
     oracle.backbone = ReferenceSquadNet(arch, num_tasks=4)

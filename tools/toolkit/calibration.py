@@ -9,8 +9,27 @@ that. Calibrated BatchNorm (random affine, running statistics measured on
 forward passes) keeps activations of order one, so agreements and
 precision errors are measured on outputs that depend on the input.
 """
+import logging
+
 import torch
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModule
 from torch import nn
+
+
+def init_weights_quietly(model: BaseModule) -> BaseModule:
+    """``model.init_weights()`` (``model`` changed in place, returned)
+    without mmengine's report of every parameter's initialisation, which
+    it logs at INFO, to the console, where no log file is open: hundreds of
+    lines per model in a benchmark's output."""
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        model.init_weights()
+    finally:
+        logger.setLevel(level)
+    return model
 
 
 def calibrate_batchnorm(model: nn.Module, inputs: torch.Tensor,

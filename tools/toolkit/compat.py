@@ -47,6 +47,8 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import OptimWrapper
 from mmengine.structures import PixelData
 
+from .calibration import init_weights_quietly
+
 STATUSES = ('works', 'refused', 'not a task model', 'FAILED')
 PACKAGES = ('mmdet', 'mmseg')
 #: Packages whose families are backbones, hosted under a decode head:
@@ -404,7 +406,7 @@ def check_detector(path: str, data_root: str, size: int):
     def build():
         torch.manual_seed(0)
         model = MODELS.build(cfg.model)
-        model.init_weights()
+        init_weights_quietly(model)
         return revert_sync_batchnorm(model)  # as a runner without DDP
 
     model, refusal = _build(build)
@@ -579,7 +581,7 @@ def check_decode_head(path: str, data_root: str, size: int):
                 type='DecodeHeadAdapter', **heads,
                 train_cfg=segmentor.get('train_cfg'),
                 test_cfg=segmentor.get('test_cfg')))))
-        model.init_weights()
+        init_weights_quietly(model)
         return revert_sync_batchnorm(model)  # as a runner without DDP
 
     model, refusal = _build(build)
@@ -660,7 +662,7 @@ def check_backbone(path: str, data_root: str, size: int):
             heads=dict(semseg=dict(type='DecodeHeadAdapter', head=dict(
                 _scope_='mmseg', type='FCNHead', channels=16, num_convs=1,
                 norm_cfg=dict(type='BN'))))))
-        model.init_weights()
+        init_weights_quietly(model)
         return revert_sync_batchnorm(model)
 
     model, refusal = _build(build)
