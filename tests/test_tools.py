@@ -233,3 +233,17 @@ def test_training_logs_its_first_iteration_at_once(demo_root, tmp_path):
     first = [line for line in log.splitlines() if 'Epoch(train) [1][1/4]'
              in line]
     assert first and 'eta:' in first[0] and 'loss:' in first[0]
+
+
+def test_a_config_with_no_workers_loads_without_keeping_workers(demo_root):
+    from mmengine.runner import Runner
+
+    from toolkit.tool_setup import load_tool_config
+    cfg = load_tool_config(
+        osp.join(REPO, 'configs', 'squad', 'demo.py'),
+        {'train_dataloader.num_workers': 0,
+         'train_dataloader.dataset.data_root': demo_root})
+    assert cfg.train_dataloader.persistent_workers is False
+    assert cfg.val_dataloader.persistent_workers  # it has workers
+    batch = next(iter(Runner.build_dataloader(cfg.train_dataloader)))
+    assert len(batch['inputs']) == cfg.train_dataloader.batch_size

@@ -54,6 +54,7 @@ def load_tool_config(config: str,
     refuse_endless_epochs(cfg)
     refuse_empty_sources(cfg)
     refuse_unavailable_strategy(cfg)
+    keep_workers_only_where_there_are_some(cfg)
     ensure_hook(cfg, 'TaskAgreementHook')
     if launcher != 'none':
         use_multitask_ddp(cfg)
@@ -71,6 +72,18 @@ def ensure_hook(cfg: Config, hook_type: str) -> None:
                for h in hooks):
         cfg.custom_hooks = [*cfg.get('custom_hooks', []),
                             dict(type=hook_type)]
+
+
+def keep_workers_only_where_there_are_some(cfg: Config) -> None:
+    """Turn ``persistent_workers`` off in every dataloader that has no
+    workers (``num_workers=0``, the usual way to debug in one process):
+    the base configs keep workers alive between epochs, as mmdet's and
+    mmseg's do, and torch's DataLoader refuses that setting without
+    workers. Nothing else changes: there are no workers to keep."""
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(key)
+        if loader and loader.get('num_workers', 0) == 0:
+            loader['persistent_workers'] = False
 
 
 def refuse_endless_epochs(cfg: Config) -> None:
