@@ -9,6 +9,7 @@ from conftest import OpRecorder
 from mmsquad.models import MultiTaskModel, SquadNet
 from mmsquad.models.deploy import fold_batchnorm
 from mmsquad.models.layers import ConvNormAct
+from mmsquad.models.layers.conv_norm_act import ELEMENTWISE_ACTIVATIONS
 from mmsquad.registry import MODELS
 from toolkit.squad_reference import ReferenceSquadNet
 
@@ -189,17 +190,20 @@ def test_channels_last_backward_keeps_one_layout():
     assert {layout for layouts in gelus for layout in layouts} == {'nchw'}
 
 
-@pytest.mark.parametrize('act_cfg', [
-    dict(type='GELU'), dict(type='ReLU', inplace=True), dict(type='SiLU'),
-    dict(type='PReLU', num_parameters=8)], ids=lambda c: c['type'])
+@pytest.mark.parametrize('make_act', [
+    *ELEMENTWISE_ACTIVATIONS, lambda: torch.nn.ReLU(inplace=True),
+    lambda: torch.nn.PReLU(8)],
+    ids=[*(a.__name__ for a in ELEMENTWISE_ACTIVATIONS), 'ReLU-inplace',
+         'PReLU-per-channel'])
 @pytest.mark.parametrize('folded', [False, True], ids=['train', 'folded'])
-def test_conv_norm_act_is_layout_independent(act_cfg, folded):
-    """Outputs and gradients in channels-last equal those in NCHW for
-    element-wise (in place too) and per-channel activations alike, and come
-    back channels-last; so in the folded form where gradients are recorded
-    (its standard-operator path)."""
+def test_conv_norm_act_is_layout_independent(make_act, folded):
+    """Outputs and gradients in channels-last equal those in NCHW for every
+    activation run on the NHWC view (in place too) and for per-channel
+    ones, and come back channels-last; so in the folded form where
+    gradients are recorded (its standard-operator path)."""
     torch.manual_seed(0)
-    layer = ConvNormAct(4, 8, 3, act_cfg=act_cfg).double().train()
+    layer = ConvNormAct(4, 8, 3).double().train()
+    layer.act = make_act().double()
     if folded:
         layer(torch.randn(4, 4, 7, 9, dtype=torch.float64))  # BN statistics
         layer = layer.eval().folded()

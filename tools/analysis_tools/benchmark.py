@@ -256,7 +256,8 @@ def large_training_speedup(arch: str, batch: int, size: int, with_cp: bool,
 
     def cost(key: tuple) -> str:
         return (f'{times[key] * 1e3:.0f} ms '
-                f'({statistics.median(faults[key]) / 1e6:.2f}M page faults)')
+                f'({statistics.median(faults[key][warmup:]) / 1e6:.2f}M '
+                'page faults)')  # of the timed calls, as the time
 
     print(f'train step {fitting}x3x{size}x{size} with_cp={with_cp}: oracle '
           f'NCHW {cost(("oracle", "nchw"))}, channels-last '

@@ -47,8 +47,6 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import OptimWrapper
 from mmengine.structures import PixelData
 
-from .calibration import init_weights_quietly
-
 STATUSES = ('works', 'refused', 'not a task model', 'FAILED')
 PACKAGES = ('mmdet', 'mmseg')
 #: Packages whose families are backbones, hosted under a decode head:
@@ -406,7 +404,7 @@ def check_detector(path: str, data_root: str, size: int):
     def build():
         torch.manual_seed(0)
         model = MODELS.build(cfg.model)
-        init_weights_quietly(model)
+        model.init_weights()
         return revert_sync_batchnorm(model)  # as a runner without DDP
 
     model, refusal = _build(build)
@@ -581,7 +579,7 @@ def check_decode_head(path: str, data_root: str, size: int):
                 type='DecodeHeadAdapter', **heads,
                 train_cfg=segmentor.get('train_cfg'),
                 test_cfg=segmentor.get('test_cfg')))))
-        init_weights_quietly(model)
+        model.init_weights()
         return revert_sync_batchnorm(model)  # as a runner without DDP
 
     model, refusal = _build(build)
@@ -662,7 +660,7 @@ def check_backbone(path: str, data_root: str, size: int):
             heads=dict(semseg=dict(type='DecodeHeadAdapter', head=dict(
                 _scope_='mmseg', type='FCNHead', channels=16, num_convs=1,
                 norm_cfg=dict(type='BN'))))))
-        init_weights_quietly(model)
+        model.init_weights()
         return revert_sync_batchnorm(model)
 
     model, refusal = _build(build)
