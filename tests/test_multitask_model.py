@@ -129,6 +129,25 @@ def test_predict_returns_every_task_at_original_size():
     assert torch.allclose(norms, torch.ones_like(norms), atol=1e-5)
 
 
+def test_overflowed_weights_stop_prediction_with_the_reason():
+    """A diverged run's weights overflow the features to NaN; prediction
+    refuses them, naming the task, the images and the largest weight,
+    instead of taking class indices from NaN logits."""
+    model = tiny_model().eval()
+    name, weight = next(iter(model.backbone.named_parameters()))
+    with torch.no_grad():
+        weight.fill_(3e38)
+    samples = make_samples()
+    for i, s in enumerate(samples):
+        s.set_metainfo(dict(img_path=f'images/{i}.jpg'))
+    with pytest.raises(FloatingPointError) as error, torch.no_grad():
+        model(torch.randn(2, 3, 32, 32), samples, mode='predict')
+    message = str(error.value)
+    assert "task 'semseg'" in message
+    assert 'images/0.jpg' in message and 'images/1.jpg' in message
+    assert f'3e+38 (backbone.{name})' in message
+
+
 def test_tensor_mode_returns_logits_per_task():
     model = tiny_model().eval()
     with torch.no_grad():

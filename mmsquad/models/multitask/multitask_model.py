@@ -343,10 +343,37 @@ class MultiTaskModel(BaseModel):
                 for _ in range(inputs.shape[0])
             ]
         feats = self.extract_feats(inputs)
+        self._refuse_non_finite(feats, data_samples)
         for task in self.tasks:
             self.heads[task].predict(feats[task], data_samples,
                                      inputs.shape[-2:])
         return data_samples
+
+    def _refuse_non_finite(self, feats: Dict[str, Sequence[Tensor]],
+                           data_samples: List[MultiTaskDataSample]) -> None:
+        """Raise where a task's features hold NaN or inf, rather than
+        let its head turn them into predictions (class indices from NaN
+        logits look like any others; metrics over them are meaningless).
+
+        Raises:
+            FloatingPointError: Naming the task, the images and the largest
+                value in the model's weights and statistics.
+        """
+        for task, levels in feats.items():
+            if all(bool(torch.isfinite(x).all()) for x in levels):
+                continue
+            largest, name = max(
+                (float(value.abs().nan_to_num(torch.inf).max()), name)
+                for name, value in self.state_dict().items()
+                if value.is_floating_point() and value.numel())
+            images = [s.metainfo.get('img_path', '(no path)')
+                      for s in data_samples[:3]]
+            raise FloatingPointError(
+                f'the features of task {task!r} hold NaN or inf for the '
+                f'batch of {images}; the largest value in the model\'s '
+                f'weights and statistics is {largest:.3g} ({name}). Weights '
+                'this large come from a diverged training: lower the '
+                'learning rate, or resume from an earlier checkpoint')
 
     def shared_parameters(self) -> List[nn.Parameter]:
         """The trainable parameters more than one task's loss reaches, as
