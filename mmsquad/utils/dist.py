@@ -12,11 +12,13 @@ called without an active exception"), so the tools end with
 :func:`finish_distributed`.
 """
 import gc
+import inspect
 import os
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
+from torch.nn.parallel import DistributedDataParallel
 
 # Environment variables that carry (rank, world size, local rank) per launcher.
 _LAUNCHER_ENV = {
@@ -71,23 +73,42 @@ def use_multitask_ddp(cfg: Config) -> None:
     """Wrap the model for DDP with
     :class:`~mmsquad.models.MultiTaskDistributedDataParallel` (which hands
     gradient surgery the per-task losses) where the config names no other
-    wrapper, with mmengine's default settings (``broadcast_buffers=False``,
-    the config's ``find_unused_parameters``): in ``model_wrapper_cfg`` (the
-    Runner's) and in ``strategy.model_wrapper`` (FlexibleRunner's)."""
+    wrapper, with mmengine's default settings (no buffer sync in the
+    forward pass: :func:`no_forward_buffer_sync`; the config's
+    ``find_unused_parameters``): in ``model_wrapper_cfg`` (the Runner's)
+    and in ``strategy.model_wrapper`` (FlexibleRunner's)."""
     wrapper = dict(cfg.get('model_wrapper_cfg') or {})
     # Scoped: mmengine's runner looks the type up in the root registry.
     wrapper.setdefault('type', 'mmsquad.MultiTaskDistributedDataParallel')
-    wrapper.setdefault('broadcast_buffers', False)
+    if not {'broadcast_buffers', 'forward_sync_buffers'} & set(wrapper):
+        wrapper.update(no_forward_buffer_sync())
     wrapper.setdefault('find_unused_parameters',
                        cfg.get('find_unused_parameters', False))
     cfg.model_wrapper_cfg = wrapper
     if _ddp_strategy(cfg):
         strategy = dict(cfg.strategy)
+        buffers = {key: value for key, value in wrapper.items()
+                   if key in ('broadcast_buffers', 'forward_sync_buffers')}
         strategy['model_wrapper'] = dict(
-            dict(type=wrapper['type'],
-                 broadcast_buffers=wrapper['broadcast_buffers']),
+            dict(type=wrapper['type'], **buffers),
             **(strategy.get('model_wrapper') or {}))
         cfg.strategy = strategy
+
+
+def no_forward_buffer_sync() -> dict:
+    """The DDP argument that turns off the buffer sync of every forward
+    pass, as mmengine's runner does: ``forward_sync_buffers=False`` where
+    this torch takes it (from 2.13, which deprecates ``broadcast_buffers``
+    and warns on every rank), ``broadcast_buffers=False`` before.
+
+    The two differ at construction only: ``forward_sync_buffers=False``
+    still copies rank 0's buffers to every rank once, which changes nothing
+    here (every rank builds or loads the same model).
+    """
+    accepted = inspect.signature(DistributedDataParallel.__init__).parameters
+    if 'forward_sync_buffers' in accepted:
+        return dict(forward_sync_buffers=False)
+    return dict(broadcast_buffers=False)
 
 
 def _ddp_strategy(cfg: Config) -> bool:

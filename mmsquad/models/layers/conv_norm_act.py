@@ -96,8 +96,19 @@ class PermutedInputConv2d(nn.Conv2d):
                              persistent=False)
 
     def applied_weight(self) -> Tensor:
-        """The weight applied to the unpermuted input."""
-        return self.weight.index_select(1, self.weight_index)
+        """The weight applied to the unpermuted input.
+
+        Its gradient comes back in the stored weight's strides, as
+        DistributedDataParallel's gradient buckets expect: a 1x1 weight
+        with channels-last strides is selected through its NHWC view (the
+        gradient of a plain ``index_select`` has the default strides, the
+        same memory, and DDP warns at every run that they differ).
+        """
+        weight = self.weight
+        if weight.stride()[2:] != (1, 1):  # channels-last strides
+            return weight.permute(0, 2, 3, 1).index_select(
+                3, self.weight_index).permute(0, 3, 1, 2)
+        return weight.index_select(1, self.weight_index)
 
     def forward(self, x: Tensor) -> Tensor:
         return self._conv_forward(x, self.applied_weight(), self.bias)
