@@ -371,9 +371,11 @@ class MultiTaskModel(BaseModel):
             raise FloatingPointError(
                 f'the features of task {task!r} hold NaN or inf for the '
                 f'batch of {images}; the largest value in the model\'s '
-                f'weights and statistics is {largest:.3g} ({name}). Weights '
-                'this large come from a diverged training: lower the '
-                'learning rate, or resume from an earlier checkpoint')
+                f'weights and statistics is {largest:.3g} ({name}). A '
+                'diverged training leaves values far above 1e4 (lower the '
+                'learning rate, or resume from an earlier checkpoint); '
+                'otherwise the activations exceed the range of the '
+                'precision they run in (float16 autocast)')
 
     def shared_parameters(self) -> List[nn.Parameter]:
         """The trainable parameters more than one task's loss reaches, as
