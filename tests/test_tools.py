@@ -85,6 +85,39 @@ def test_flexible_runner_with_ddp_strategy_on_two_cpu_processes(
     assert 'is deprecated' not in log
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason='SyncBN runs on GPUs')
+def test_an_mmseg_head_with_syncbn_trains_on_two_cpu_processes(
+        demo_root, tmp_path):
+    """mmseg's configs give their heads SyncBN, which torch's DDP refuses
+    on CPU modules; the wrapper runs it as BatchNorm and says so."""
+    from mmengine.hub import get_config
+    head = get_config('mmseg::fcn/fcn_r50-d8_4xb2-40k_cityscapes-512x1024'
+                      '.py').model.decode_head.to_dict()
+    assert head['norm_cfg']['type'] == 'SyncBN'
+    for key in ('in_channels', 'num_classes'):
+        head.pop(key)
+    head.update(_scope_='mmseg', channels=16, in_index=-1)
+    config = tmp_path / 'syncbn.py'
+    config.write_text(
+        f"_base_ = ['{TINY_CONFIG}']\n"
+        "model = dict(heads=dict(semseg=dict(\n"
+        f"    _delete_=True, type='DecodeHeadAdapter', head={head!r})))\n"
+        f"train_dataloader = dict(dataset=dict(data_root='{demo_root}'))\n"
+        f"val_dataloader = dict(dataset=dict(data_root='{demo_root}'))\n"
+        "test_dataloader = val_dataloader\n"
+        "train_cfg = dict(max_epochs=1, val_interval=1)\n")
+    result = run(['bash', 'tools/dist_train.sh', str(config), '2',
+                  '--work-dir', str(tmp_path / 'work')],
+                 PYTHON=sys.executable, PORT='29613', OMP_NUM_THREADS='1')
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    # FCNHead: two convolutions and the one after the concatenation.
+    assert ('3 SyncBN layers (heads.semseg.head.convs.0.bn, '
+            'heads.semseg.head.convs.1.bn, heads.semseg.head.conv_cat.bn) '
+            'run as BatchNorm') in log
+    assert 'semseg/mIoU' in log
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason='FSDP runs on a GPU')
 @pytest.mark.parametrize('strategy, reason', [
     ('FSDPStrategy', 'needs a GPU'),

@@ -1,9 +1,13 @@
 """mmengine's DDP wrapper that hands the per-task losses on."""
+import logging
 from typing import Dict, Union
 
 import torch
-from mmengine.model import MMDistributedDataParallel
+from mmcv.ops import SyncBatchNorm as MMSyncBatchNorm
+from mmengine.logging import print_log
+from mmengine.model import MMDistributedDataParallel, revert_sync_batchnorm
 from mmengine.model.wrappers.distributed import detect_anomalous_params
+from torch import nn
 
 from mmsquad.registry import MODEL_WRAPPERS
 from ..utils import update_params
@@ -18,7 +22,15 @@ class MultiTaskDistributedDataParallel(MMDistributedDataParallel):
     (mmengine's wrapper calls the step itself and would hand over the total
     loss only). Set by ``configs/_base_/default_runtime.py``
     (``model_wrapper_cfg``) and by the tools for distributed runs.
+
+    On CPU processes (gloo) its SyncBN layers become BatchNorm
+    (:func:`per_process_batchnorm`), which torch's DDP would refuse.
     """
+
+    def __init__(self, module: nn.Module, **kwargs) -> None:
+        if {p.device.type for p in module.parameters()} == {'cpu'}:
+            module = per_process_batchnorm(module)
+        super().__init__(module=module, **kwargs)
 
     def train_step(self, data: Union[dict, tuple, list],
                    optim_wrapper) -> Dict[str, torch.Tensor]:
@@ -31,3 +43,25 @@ class MultiTaskDistributedDataParallel(MMDistributedDataParallel):
         if self.detect_anomalous_params:
             detect_anomalous_params(parsed, model=self)
         return log_vars
+
+
+def per_process_batchnorm(module: nn.Module) -> nn.Module:
+    """``module`` with its SyncBN layers (torch's and mmcv's) as BatchNorm,
+    with a warning naming them.
+
+    Both run on GPUs only (torch's DDP refuses a CPU module holding one),
+    and mmseg's configs give their heads SyncBN. mmengine's runner reverts
+    them the same way when it trains in one process; across CPU processes
+    each then normalises over its own batch, as the model's other
+    BatchNorm layers do.
+    """
+    synced = [name for name, layer in module.named_modules()
+              if isinstance(layer, (nn.SyncBatchNorm, MMSyncBatchNorm))]
+    if not synced:
+        return module
+    print_log(
+        f'{len(synced)} SyncBN layers ({", ".join(synced[:3])}'
+        f'{", ..." if len(synced) > 3 else ""}) run as BatchNorm: SyncBN '
+        'needs GPUs; each CPU process normalises over its own batch',
+        logger='current', level=logging.WARNING)
+    return revert_sync_batchnorm(module)
