@@ -1,6 +1,7 @@
 """MultiTaskInferencer and demo/image_demo.py on the tiny config."""
 import glob
 import os.path as osp
+import re
 import shutil
 import subprocess
 import sys
@@ -219,6 +220,18 @@ def test_bfloat16_predictions_agree_with_float32(tiny_checkpoint, image_dir):
         cos = (exact['normals'] * half['normals']).sum(-1).clip(-1, 1)
         assert np.degrees(np.arccos(cos)).max() <= 2.0
         assert not np.array_equal(exact['sal'], half['sal'])  # bf16 ran
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='a CUDA machine')
+@pytest.mark.parametrize('device, reason', [
+    ('cuda', "'cuda': this machine has no CUDA devices; use cpu"),
+    ('cuda:1', "'cuda:1': this machine has no CUDA devices; use cpu"),
+    ('gpu', "'gpu': Expected one of")])
+def test_a_device_this_machine_lacks_fails_with_the_reason(
+        tiny_checkpoint, device, reason):
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        MultiTaskInferencer(TINY_CONFIG, weights=tiny_checkpoint,
+                            device=device)
 
 
 def test_float16_on_the_cpu_fails_clearly(tiny_checkpoint):

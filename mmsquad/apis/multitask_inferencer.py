@@ -46,6 +46,30 @@ ANNOTATION_LOADERS = ('LoadMultiTaskAnnotations', 'LoadAnnotations',
                       'mmdet.LoadAnnotations', 'LoadEnhancementReference')
 
 
+def check_device(device: Optional[str]) -> None:
+    """Raise unless ``device`` (None: the default) names a device this
+    machine has, with the reason (torch's own errors say
+    'Torch not compiled with CUDA enabled' from inside the model's move).
+
+    Raises:
+        ValueError: For a malformed name, or a CUDA device that is not there.
+    """
+    if device is None:
+        return
+    try:
+        kind = torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f'device {device!r}: {error}') from None
+    if kind.type != 'cuda':
+        return
+    count = torch.cuda.device_count()
+    if (kind.index or 0) < count:
+        return
+    raise ValueError(f'device {device!r}: this machine has '
+                     f'{count or "no"} CUDA device{"" if count == 1 else "s"}'
+                     f'{"" if count else "; use cpu"}')
+
+
 def config_dir() -> str:
     """The ``configs/`` of the repository, or of the installed package."""
     package = osp.dirname(osp.abspath(mmsquad.__file__))
@@ -140,6 +164,7 @@ class MultiTaskInferencer(BaseInferencer):
             raise FileNotFoundError(f'weights {weights} do not exist')
         if weights is not None and trust_checkpoint:
             mark_trusted(weights)
+        check_device(device)
         self.weights_name = weights
         self.allow_partial = allow_partial
         self.max_pixels = max_pixels
