@@ -20,8 +20,8 @@ class MultiTaskDistributedDataParallel(MMDistributedDataParallel):
     :class:`~mmsquad.models.MultiTaskModel` (its ``task_losses``) when the
     wrapper takes them, as the model's own ``train_step`` does outside DDP
     (mmengine's wrapper calls the step itself and would hand over the total
-    loss only). Set by ``configs/_base_/default_runtime.py``
-    (``model_wrapper_cfg``) and by the tools for distributed runs.
+    loss only). The tools set it for distributed runs where the config
+    names no wrapper (:func:`~mmsquad.utils.dist.use_multitask_ddp`).
 
     On CPU processes (gloo) its SyncBN layers become BatchNorm
     (:func:`per_process_batchnorm`), which torch's DDP would refuse.
