@@ -1,13 +1,16 @@
 """The multi-task model: losses, partial labels, prediction, foreign heads
 and necks on foreign backbones."""
 import copy
+import os.path as osp
 
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.hub import get_config
 from mmengine.optim import OptimWrapper
 from mmengine.structures import PixelData
 
+from conftest import REPO
 from mmsquad.registry import MODELS
 from mmsquad.structures import MultiTaskDataSample
 
@@ -146,6 +149,23 @@ def test_overflowed_weights_stop_prediction_with_the_reason():
     assert "task 'semseg'" in message
     assert 'images/0.jpg' in message and 'images/1.jpg' in message
     assert f'3e+38 (backbone.{name})' in message
+
+
+@pytest.mark.parametrize('config', ['tiny_demo', 'tiny_cross_stitch',
+                                    'tiny_padnet'])
+@pytest.mark.parametrize('channels_last', [True, False])
+def test_gradients_land_in_their_parameters_strides(config, channels_last):
+    """DistributedDataParallel lays its gradient buckets out as the
+    parameters and warns at every run where a gradient's strides differ
+    (even on size-1 dimensions, as a 1x1 weight's may)."""
+    cfg = Config.fromfile(osp.join(REPO, 'tests', 'configs', f'{config}.py'))
+    model = MODELS.build(dict(cfg.model, channels_last=channels_last))
+    outputs = model(torch.randn(2, 3, 32, 32), mode='tensor')
+    sum(o.mean() for o in outputs.values()).backward()
+    strided = {name: (p.stride(), p.grad.stride())
+               for name, p in model.named_parameters()
+               if p.grad is not None and p.grad.stride() != p.stride()}
+    assert not strided, strided
 
 
 def test_tensor_mode_returns_logits_per_task():

@@ -190,26 +190,6 @@ def test_channels_last_backward_keeps_one_layout():
     assert {layout for layouts in gelus for layout in layouts} == {'nchw'}
 
 
-@pytest.mark.parametrize('channels_last', [True, False])
-def test_gradients_land_in_their_parameters_strides(channels_last):
-    """DistributedDataParallel lays its gradient buckets out as the
-    parameters and warns at every run where a gradient's strides differ
-    (even on size-1 dimensions, as a 1x1 weight's may)."""
-    model = MODELS.build(dict(
-        type='MultiTaskModel', channels_last=channels_last,
-        tasks={t: dict(type='UnitVectorTask') for t in 'ab'},
-        backbone=dict(type='SquadNet', arch='tiny', num_tasks=2),
-        neck=dict(type='ExpertSquadNeck', levels=[2]),
-        heads={t: dict(type='ASPPTaskHead', channels=16,
-                       loss=dict(type='MaskedL1Loss')) for t in 'ab'}))
-    outputs = model(torch.randn(2, 3, 32, 32), mode='tensor')
-    sum(o.mean() for o in outputs.values()).backward()
-    strided = {name: (p.stride(), p.grad.stride())
-               for name, p in model.named_parameters()
-               if p.grad.stride() != p.stride()}
-    assert not strided, strided
-
-
 @pytest.mark.parametrize('make_act', [
     *ELEMENTWISE_ACTIVATIONS, lambda: torch.nn.ReLU(inplace=True),
     lambda: torch.nn.PReLU(8)],
