@@ -2,6 +2,7 @@
 fit, and a failed write loses nothing."""
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 
@@ -149,6 +150,51 @@ def test_a_checkpoint_of_a_different_model_entirely_is_refused(tmp_path):
     torch.save(dict(state_dict={'fc.weight': torch.ones(2, 2)}), path)
     with pytest.raises(CheckpointError, match='no key fits'):
         init_model(TINY_CONFIG, path, allow_partial=True)
+
+
+def test_a_checkpoint_that_fits_the_heads_alone_is_refused(tiny_checkpoint,
+                                                          tmp_path):
+    """Heads of one shape fit across architectures (MTAN's ASPP heads fit
+    SquadNet's); without any backbone weight it is another model's."""
+    state = torch.load(tiny_checkpoint)['state_dict']
+    heads = {k: v for k, v in state.items() if k.startswith('heads.')}
+    path = str(tmp_path / 'heads.pth')
+    torch.save(dict(state_dict=heads), path)
+    with pytest.raises(CheckpointError,
+                       match="none of the backbone's weights fits"):
+        init_model(TINY_CONFIG, path, allow_partial=True)
+
+
+def test_train_load_from_loads_what_fits_and_refuses_another_model(
+        tiny_checkpoint, demo_root, tmp_path):
+    """``load_from`` (fine-tuning) loads the keys that fit and names the
+    rest; mmengine alone loaded nothing of another architecture's
+    checkpoint without stopping."""
+    data = [f'train_dataloader.dataset.data_root={demo_root}',
+            f'val_dataloader.dataset.data_root={demo_root}',
+            'train_cfg.max_epochs=1']
+    other = str(tmp_path / 'other.pth')
+    state = torch.load(tiny_checkpoint)['state_dict']
+    torch.save(dict(state_dict={
+        k.replace('backbone.', 'backbone.encoder.'): v
+        for k, v in state.items()}), other)
+    refused = _run('tools/train.py', TINY_CONFIG, '--work-dir',
+                   str(tmp_path / 'a'), '--cfg-options',
+                   f'load_from={other}', *data)
+    assert refused.returncode != 0
+    assert "none of the backbone's weights fits" in refused.stderr
+    assert 'Epoch(train)' not in refused.stdout + refused.stderr
+    # Another semseg head width: everything else loads.
+    tuned = _run('tools/train.py', TINY_CONFIG, '--work-dir',
+                 str(tmp_path / 'b'), '--cfg-options',
+                 f'load_from={tiny_checkpoint}',
+                 'model.heads.semseg.channels=8', *data)
+    log = tuned.stdout + tuned.stderr
+    assert tuned.returncode == 0, log[-3000:]
+    assert re.search(r'tiny\.pth loaded in part: \d+ of the model\'s \d+ '
+                     r'weight tensors not loaded \(heads\.semseg \d+\)',
+                     log), log[-3000:]
+    assert 'Epoch(train) [1]' in log
 
 
 def test_interrupted_write_keeps_the_previous_file(tmp_path, monkeypatch):

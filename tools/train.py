@@ -69,11 +69,18 @@ def main() -> None:
                 f'--resume checkpoint {args.resume} does not exist')
         cfg.resume = True
         cfg.load_from = args.resume
-    if args.resume is not None:
+    if cfg.get('resume'):
         # A resumed run continues the same model: every key must fit.
         cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(
             type='CheckpointFitHook',
-            source=None if args.resume == 'auto' else args.resume)]
+            source=None if args.resume == 'auto' else cfg.get('load_from'))]
+    elif cfg.get('load_from'):
+        # Fine-tuning from another model's weights: the keys that fit load
+        # (a warning names the rest); one of another architecture, whose
+        # backbone takes nothing from it, is refused.
+        cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(
+            type='CheckpointFitHook', allow_partial=True,
+            source=cfg.load_from)]
     if args.trust_checkpoint and cfg.get('load_from'):
         trust_checkpoint(cfg.load_from)
     # An epoch ending in a batch BatchNorm cannot train on stops at once.

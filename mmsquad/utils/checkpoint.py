@@ -11,15 +11,17 @@ the names of the types it holds, unless the user has said it is trusted
 (:func:`trust_checkpoint`, the tools' ``--trust-checkpoint``).
 """
 import glob
+import logging
 import os.path as osp
 import pickle
 import re
 import zipfile
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Dict, List, Optional, Set, Union
 
 import numpy as np
 import torch
+from mmengine.logging import print_log
 from mmengine.logging.history_buffer import HistoryBuffer
 from torch import nn
 
@@ -187,7 +189,10 @@ def check_fits(model: nn.Module, state_dict: Dict[str, torch.Tensor],
         state_dict: The checkpoint's weights.
         source: The checkpoint's name, for the message.
         allow_partial: Accept missing, unexpected and wrongly shaped keys as
-            long as at least one key fits (the loader then skips the rest).
+            long as some of the backbone's weights fit (the model's, for a
+            model without a ``backbone``): the loader then skips the rest,
+            and a warning names what is not loaded. A checkpoint whose
+            weights fit the heads alone is one of another architecture.
 
     Returns:
         The :func:`state_dict_mismatch` found (all empty for a full fit).
@@ -199,21 +204,54 @@ def check_fits(model: nn.Module, state_dict: Dict[str, torch.Tensor],
     mismatch = state_dict_mismatch(model, state_dict)
     if not any(mismatch.values()):
         return mismatch
-    fitting = len(model.state_dict()) - len(mismatch['missing']) - len(
-        mismatch['shape'])
-    if allow_partial and fitting > 0:
+    own = model.state_dict()
+    unfit = set(mismatch['missing']) | set(mismatch['shape'])
+    # Weights only: a BatchNorm's batch counter fits any other's.
+    fitting = [k for k, v in own.items()
+               if k not in unfit and v.is_floating_point()]
+    core = ([k for k in fitting if k.startswith('backbone.')]
+            if isinstance(getattr(model, 'backbone', None), nn.Module)
+            else fitting)
+    if allow_partial and core:
+        print_log(f'checkpoint {source} loaded in part: '
+                  f'{partial_load_summary(own, mismatch)}',
+                  logger='current', level=logging.WARNING)
         return mismatch
     parts = [f'{len(keys)} {kind} (first: {", ".join(keys[:3])})'
              for kind, keys in (('missing', mismatch['missing']),
                                 ('unexpected', mismatch['unexpected']),
                                 ('of the wrong shape', mismatch['shape']))
              if keys]
-    advice = ('no key fits: it is not a checkpoint of this model' if
-              fitting == 0 else 'pass --partial (Python: '
-              'allow_partial=True) to load only the keys that fit')
+    if not fitting:
+        advice = 'no key fits: it is not a checkpoint of this model'
+    elif not core:
+        advice = ("none of the backbone's weights fits: it is a checkpoint "
+                  "of another architecture (a backbone's own pretrained "
+                  "weights load through its init_cfg=dict(type='Pretrained',"
+                  " checkpoint=...))")
+    else:
+        advice = ('pass --partial (Python: allow_partial=True) to load only '
+                  'the keys that fit')
     raise CheckpointError(
         f'checkpoint {source} does not fit the model '
         f'{type(model).__name__}: keys {"; ".join(parts)}; {advice}')
+
+
+def partial_load_summary(own: Dict[str, torch.Tensor],
+                         mismatch: Dict[str, List[str]]) -> str:
+    """What a partial load leaves out: the model's weights not loaded
+    (missing or of another shape), counted by part (the first two name
+    components), and the checkpoint's keys the model has no use for."""
+    unfit = [k for k in (*mismatch['missing'], *mismatch['shape'])
+             if own[k].is_floating_point()]
+    weights = sum(v.is_floating_point() for v in own.values())
+    parts = Counter('.'.join(k.split('.')[:2]) for k in unfit)
+    listed = ', '.join(f'{part} {count}'
+                       for part, count in sorted(parts.items()))
+    return (f'{len(unfit)} of the model\'s {weights} weight tensors not '
+            f'loaded ({listed or "none"}), they keep their initialisation; '
+            f'{len(mismatch["unexpected"])} checkpoint keys the model does '
+            'not have')
 
 
 def load_weights(model: nn.Module, checkpoint: dict, source: str,
