@@ -90,6 +90,32 @@ def test_resume_is_bitwise_equal_to_the_uninterrupted_run(
                           _weights(osp.join(uninterrupted, 'iter_12.pth')))
 
 
+@pytest.mark.parametrize('resume_at, iters, retrained', [
+    (2, [3, 4, 5, 6, 7], 0), (3, [4, 5, 6, 7, 8], 2), (4, [5, 6, 7, 8], 0)])
+def test_resume_with_another_batch_size_continues_the_epoch(
+        uninterrupted, demo_root, tmp_path, resume_at, iters, retrained):
+    """Resumed at batch 4 (as on twice the processes) from checkpoints of
+    batch 2: the epoch continues after the samples trained, and every
+    later epoch trains whole (the loop once took the checkpoint's
+    iterations for this run's, skipping whole epochs)."""
+    work_dir = tmp_path / 'resumed'
+    work_dir.mkdir()
+    ckpt = osp.join(uninterrupted, f'iter_{resume_at}.pth')
+    result = _train(work_dir, *_data(demo_root), *EVERY_ITER,
+                    'train_dataloader.batch_size=4', resume=ckpt)
+    log = _log(result)
+    assert result.returncode == 0, log[-3000:]
+    trained = sorted(int(osp.basename(p)[5:-4]) for p in glob.glob(
+        osp.join(work_dir, 'iter_*.pth')))
+    assert trained == iters
+    assert 'Epoch(train) [2][2/2]' in log and 'Epoch(train) [3][2/2]' in log
+    if resume_at < 4:
+        assert f'saved {2 * resume_at} samples into epoch 1' in log
+        assert f'continues after sample {4 * (resume_at // 2)}' in log
+    assert (f'the last {retrained} are trained again' in log) == bool(
+        retrained)
+
+
 def test_resume_from_an_epoch_checkpoint_is_bitwise_equal(demo_root,
                                                           tmp_path):
     by_epoch = [o for o in EVERY_ITER if 'checkpoint' not in o]

@@ -13,6 +13,11 @@ from mmsquad.registry import LOOPS
 from mmsquad.utils.random_state import RandomState, set_random_state
 
 
+#: Message-hub key of the current epoch's start: its index, the iteration
+#: it started at and the samples an iteration took (checkpoints keep it).
+EPOCH_START_KEY = 'epoch_start'
+
+
 class SkipBatches(Sampler):
     """The batches of ``batch_sampler`` after the first ``skip``; indices
     only, nothing is loaded for the skipped ones."""
@@ -54,7 +59,8 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
     * skips the batches of the epoch that the checkpoint already trained
       (by index: nothing is loaded for them), so an iteration checkpoint
       resumes at the next batch, and one saved at an epoch's last batch at
-      the next epoch;
+      the next epoch; counted in samples, so that a run resumed on another
+      number of processes or at another batch size skips the same ones;
     * restores each rank's random generator states saved by
       :class:`~mmsquad.engine.hooks.RandomStateHook`, at the point where the
       saved run stood: before the epoch's data loader starts at an epoch
@@ -71,13 +77,16 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
     def run_epoch(self) -> None:
         """Train the epoch's batches that are not yet trained."""
         state = None
+        done = 0
         if not getattr(self, '_resume_checked', False):
             self._resume_checked = True
             state = saved_random_state(self.runner, self._iter)
+            done = self._batches_trained()
+        self.runner.message_hub.update_info(EPOCH_START_KEY, dict(
+            epoch=self._epoch, iter=self._iter - done,
+            samples_per_iter=self._samples_per_iter()))
         self.runner.call_hook('before_train_epoch')
         self.runner.model.train()
-        done = min(max(self._iter - self._epoch * len(self.dataloader), 0),
-                   len(self.dataloader))
         if state is not None and done == 0:
             set_random_state(state)
         loader = self.dataloader if done == 0 else without_first_batches(
@@ -89,6 +98,43 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
             self.run_iter(idx, data_batch)
         self.runner.call_hook('after_train_epoch')
         self._epoch += 1
+
+    def _samples_per_iter(self) -> int:
+        """Samples one iteration trains, over all processes."""
+        batch_size = getattr(self.dataloader.batch_sampler, 'batch_size',
+                             None) or self.dataloader.batch_size or 1
+        return batch_size * get_world_size()
+
+    def _batches_trained(self) -> int:
+        """Batches of the resumed epoch that the checkpoint already trained,
+        in this run's batches.
+
+        The checkpoint records where its epoch started and how many samples
+        an iteration took (:data:`EPOCH_START_KEY`); the samplers give every
+        epoch one order of samples whatever the number of processes (rank
+        ``r`` of ``W`` takes every ``W``-th), so a run resumed with another
+        number of processes or batch size skips the same samples. A
+        checkpoint of an earlier mmsquad, without the record, is taken to
+        have had this run's epoch length.
+        """
+        length = len(self.dataloader)
+        start = self.runner.message_hub.get_info(EPOCH_START_KEY)
+        if start is None:
+            return min(max(self._iter - self._epoch * length, 0), length)
+        if start['epoch'] != self._epoch:  # saved at the end of an epoch
+            return 0
+        samples = (self._iter - start['iter']) * start['samples_per_iter']
+        per_iter = self._samples_per_iter()
+        done, rest = divmod(samples, per_iter)
+        if per_iter != start['samples_per_iter']:
+            print_log(
+                f'the checkpoint was saved {samples} samples into epoch '
+                f'{self._epoch + 1} at {start["samples_per_iter"]} samples '
+                f'an iteration; this run takes {per_iter} (batch size x '
+                f'processes) and continues after sample {samples - rest}'
+                + (f': the last {rest} are trained again' if rest else ''),
+                logger='current', level=logging.WARNING)
+        return min(done, length)
 
 
 class _RestoringIterator:
