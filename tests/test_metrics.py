@@ -29,6 +29,9 @@ def test_saliency_maxf_and_miou_against_numpy():
     metric = MultiTaskMetric(tasks=['sal'])
     metric.process({}, [sample(gt_sal=g, pred_sal=p)
                         for g, p in zip(gts, preds)])
+    # One result a sample: mmengine's distributed collection keeps the
+    # first len(dataset), dropping the samples repeated to fill the ranks.
+    assert len(metric.results) == 3
     result = metric.compute_metrics(metric.results)
     fs, ious = [], []
     for thr in np.linspace(0.2, 0.9, 15):

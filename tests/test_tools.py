@@ -85,6 +85,33 @@ def test_flexible_runner_with_ddp_strategy_on_two_cpu_processes(
     assert 'is deprecated' not in log
 
 
+def _test_metrics(log: str) -> dict:
+    """The metrics of a test log's ``Epoch(test)`` summary line."""
+    line = [ln for ln in log.splitlines() if 'Epoch(test)' in ln][-1]
+    return {key: float(value) for key, value in re.findall(
+        r'(\w+/[\w.]+): (-?[\d.]+)', line)}
+
+
+def test_dist_test_on_three_cpu_processes_equals_one(tiny_checkpoint,
+                                                     demo_root, tmp_path):
+    """4 images on 3 processes: the sampler pads the last rank with a
+    repeated image, which the collected results must drop."""
+    options = ['--cfg-options',
+               f'test_dataloader.dataset.data_root={demo_root}']
+    one = tool('test.py', TINY_CONFIG, tiny_checkpoint, '--work-dir',
+               str(tmp_path / 'one'), *options)
+    assert one.returncode == 0, one.stderr[-3000:]
+    three = run(['bash', 'tools/dist_test.sh', TINY_CONFIG, tiny_checkpoint,
+                 '3', '--work-dir', str(tmp_path / 'three'), *options],
+                PYTHON=sys.executable, PORT='29614', OMP_NUM_THREADS='1')
+    log = three.stdout + three.stderr
+    assert three.returncode == 0, log[-3000:]
+    assert 'GPU number: 3' in log
+    expected = _test_metrics(one.stdout + one.stderr)
+    assert 'semseg/mIoU' in expected and 'normals/mean' in expected
+    assert _test_metrics(log) == pytest.approx(expected, abs=1e-3)
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason='SyncBN runs on GPUs')
 def test_an_mmseg_head_with_syncbn_trains_on_two_cpu_processes(
         demo_root, tmp_path):

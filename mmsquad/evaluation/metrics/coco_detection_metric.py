@@ -8,6 +8,10 @@ from mmengine.logging import print_log
 
 from mmsquad.registry import METRICS
 
+#: The result of a sample without boxes under ``only_labelled`` (a string:
+#: results travel between processes pickled, and mmengine drops ``None``).
+UNLABELLED = 'unlabelled'
+
 #: The keys mmdet's CocoMetric reports per metric when not told otherwise.
 DEFAULT_METRIC_ITEMS = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')
 
@@ -63,16 +67,22 @@ class CocoDetectionMetric(CocoMetric):
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         """mmdet's processing, of the samples with boxes when
-        ``only_labelled``."""
-        if self.only_labelled:
-            data_samples = [sample for sample in data_samples
-                            if 'gt_instances' in sample]
-        super().process(data_batch, data_samples)
+        ``only_labelled``; the others leave a placeholder, so that there is
+        one result a sample, as mmengine's evaluator expects (in
+        distributed runs it keeps the first ``len(dataset)`` results,
+        dropping the samples the sampler repeated to fill the last
+        ranks)."""
+        for sample in data_samples:
+            if self.only_labelled and 'gt_instances' not in sample:
+                self.results.append(UNLABELLED)
+            else:
+                super().process(data_batch, [sample])
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """mmdet's metrics, with zeros for the box or mask metrics it could
         not compute."""
-        metrics = super().compute_metrics(results)
+        metrics = super().compute_metrics(
+            [result for result in results if result != UNLABELLED])
         for metric in self.metrics:
             if metric not in ('bbox', 'segm') or any(
                     key.startswith(f'{metric}_') for key in metrics):

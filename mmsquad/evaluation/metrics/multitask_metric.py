@@ -1,7 +1,7 @@
 """Dense multi-task evaluation with the literature's protocols."""
 import json
 import os.path as osp
-from typing import Collection, Dict, List, Optional, Sequence, Union
+from typing import Any, Collection, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
@@ -184,12 +184,15 @@ class MultiTaskMetric(BaseMetric):
         return rules
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
-        """Reduce a batch to compact per-task statistics."""
+        """Reduce every sample to compact per-task statistics: one result
+        a sample, as mmengine's evaluator expects (in distributed runs it
+        keeps the first ``len(dataset)`` results, dropping the samples the
+        sampler repeated to fill the last ranks)."""
         if self.tasks is None:
             raise ValueError('MultiTaskMetric has no tasks: give it tasks, '
                              'or set its dataset_meta (the evaluator does)')
-        batch: Dict[str, list] = {name: [] for name in self.tasks}
         for sample in data_samples:
+            stats: Dict[str, Any] = {}
             for name, task in self.tasks.items():
                 gt = sample.get(task.target_key)
                 if gt is None and not (task.scores_unlabelled and
@@ -197,17 +200,17 @@ class MultiTaskMetric(BaseMetric):
                     continue
                 pred = task.field_array(sample[task.prediction_key])
                 try:
-                    batch[name].append(task.sample_stats(
-                        pred, None if gt is None else task.field_array(gt)))
+                    stats[name] = task.sample_stats(
+                        pred, None if gt is None else task.field_array(gt))
                 except ValueError as error:
                     raise ValueError(
                         f'{sample.get("img_path")}: {error}') from error
-        self.results.append(batch)
+            self.results.append(stats)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         metrics: Dict[str, float] = {}
         for name, task in self.tasks.items():
-            stats = [x for r in results for x in r[name]]
+            stats = [r[name] for r in results if name in r]
             if stats:
                 metrics.update({f'{name}/{key}': value for key, value in
                                 task.summarize(stats).items()})
