@@ -48,7 +48,8 @@ def main() -> None:
         print(report(split, count, findings, rotated), flush=True)
         problems += len(findings)
     if problems:
-        sys.exit(f'check_dataset.py: {problems} problems found')
+        sys.exit(f'check_dataset.py: {problems} problem'
+                 f'{"" if problems == 1 else "s"} found')
     print('no problems found')
 
 
