@@ -93,8 +93,11 @@ def test_the_protocol_transforms_equal_the_reference(seed, smooth):
 def test_png_reading_equals_pillows_for_every_kind_of_png(mode, flag,
                                                           tmp_path):
     """8-bit grey and RGB PNGs read as stored go through OpenCV, every
-    other one (palette, alpha, 16-bit, a conversion) through pillow: the
-    pixels are pillow's either way."""
+    other one (palette, alpha, a conversion, 16-bit as stored) through
+    pillow: the pixels are pillow's either way. (16-bit read as 8-bit: the
+    next test.)"""
+    if mode == 'I;16' and flag != 'unchanged':
+        pytest.skip('pillow clips 16-bit grey levels to 8 bits')
     import mmcv
     from PIL import Image
 
@@ -111,3 +114,29 @@ def test_png_reading_equals_pillows_for_every_kind_of_png(mode, flag,
     expected = mmcv.imread(path, flag=STORED_ORDER.get(flag, flag),
                            channel_order='rgb', backend='pillow')
     np.testing.assert_array_equal(read_png(path, flag), expected)
+
+
+@pytest.mark.parametrize('channels', [1, 3, 4])
+def test_sixteen_bit_pngs_read_as_eight_bit_are_scaled(channels, tmp_path):
+    """A 16-bit level v * 257 reads as v, grey or colour (pillow clipped a
+    grey one: every level above 255 became 255), and a 16-bit soft mask
+    binarises at half its range."""
+    from mmsquad.datasets.transforms.loading import (read_binary_png,
+                                                     read_png)
+    levels = np.arange(256, dtype=np.uint16).reshape(16, 16)
+    stored = np.stack([levels, 255 - levels, levels // 2, 255 + 0 * levels],
+                      axis=-1)[..., :channels].squeeze()
+    path = str(tmp_path / 'map16.png')
+    assert cv2.imwrite(path, stored * 257)  # OpenCV writes BGR(A)
+    eight = stored.astype(np.uint8)
+    rgb = (np.repeat(eight[..., None], 3, -1) if channels == 1
+           else eight[..., 2::-1])
+    np.testing.assert_array_equal(read_png(path, 'color'), rgb)
+    grey = read_png(path, 'grayscale')
+    if channels == 1:
+        np.testing.assert_array_equal(grey, eight)
+        np.testing.assert_array_equal(read_binary_png(path, {}),
+                                      (eight >= 128).astype(np.uint8))
+    else:
+        np.testing.assert_array_equal(
+            grey, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))

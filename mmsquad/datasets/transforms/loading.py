@@ -59,13 +59,17 @@ def read_png(path: str, flag: str = 'unchanged') -> np.ndarray:
     which would expand them), in stored pixel order whatever its EXIF
     orientation. An 8-bit PNG already stored as asked (grey for
     ``'grayscale'``, RGB for ``'color'``: its header says so) is decoded
-    by OpenCV, which gives the same pixels without pillow's copies;
-    anything else (palette, 16-bit, alpha, a conversion to do) by pillow.
-    The file is read once either way."""
+    by OpenCV, which gives the same pixels without pillow's copies; a
+    16-bit PNG asked as 8-bit grey or RGB is scaled to 8 bits
+    (:func:`_sixteen_bit_as_eight`); anything else (palette, alpha, a
+    conversion to do, 16-bit as stored) by pillow. The file is read once
+    either way."""
     with open(path, 'rb') as f:
         content = f.read()
     # The IHDR chunk: bit depth at byte 24, colour type at byte 25.
     header = content[:8] == b'\x89PNG\r\n\x1a\n' and len(content) > 25
+    if header and flag in PNG_AS_STORED and content[24] == 16:
+        return _sixteen_bit_as_eight(content, path, flag)
     if header and flag in PNG_AS_STORED and content[24] == 8 and \
             content[25] == PNG_AS_STORED[flag]:
         img = cv2.imdecode(np.frombuffer(content, np.uint8),
@@ -78,6 +82,29 @@ def read_png(path: str, flag: str = 'unchanged') -> np.ndarray:
     if img is None:
         raise OSError(f'cannot decode image {path}')
     return img
+
+
+def _sixteen_bit_as_eight(content: bytes, path: str, flag: str
+                          ) -> np.ndarray:
+    """A 16-bit PNG read as 8-bit grey or RGB (``flag``), its levels scaled
+    (``round(v * 255 / 65535)``: a level ``v * 257`` reads as ``v``).
+
+    pillow clips a 16-bit grey PNG converted to 8 bits (every level above
+    255 becomes 255), so a 16-bit soft map would read as nearly all white.
+    """
+    img = cv2.imdecode(np.frombuffer(content, np.uint8), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise OSError(f'cannot decode image {path}')
+    img = ((img.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    channels = 1 if img.ndim == 2 else img.shape[2]
+    conversion = {
+        ('grayscale', 3): cv2.COLOR_BGR2GRAY,
+        ('grayscale', 4): cv2.COLOR_BGRA2GRAY,
+        ('color', 1): cv2.COLOR_GRAY2RGB,
+        ('color', 3): cv2.COLOR_BGR2RGB,
+        ('color', 4): cv2.COLOR_BGRA2RGB,
+    }.get((flag, channels))
+    return img if conversion is None else cv2.cvtColor(img, conversion)
 
 
 def load_npy(path: str) -> np.ndarray:
