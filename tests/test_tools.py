@@ -113,17 +113,21 @@ def test_dist_test_on_three_cpu_processes_equals_one(tiny_checkpoint,
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='SyncBN runs on GPUs')
+@pytest.mark.parametrize('norm', ['SyncBN', 'MMSyncBN'])
 def test_an_mmseg_head_with_syncbn_trains_on_two_cpu_processes(
-        demo_root, tmp_path):
+        demo_root, tmp_path, norm):
     """mmseg's configs give their heads SyncBN, which torch's DDP refuses
-    on CPU modules; the wrapper runs it as BatchNorm and says so."""
+    on CPU modules; the wrapper runs it as BatchNorm and says so. mmcv's
+    SyncBN (MMSyncBN) holds a process group, which the build-time trial of
+    the head must share rather than copy."""
     from mmengine.hub import get_config
     head = get_config('mmseg::fcn/fcn_r50-d8_4xb2-40k_cityscapes-512x1024'
                       '.py').model.decode_head.to_dict()
     assert head['norm_cfg']['type'] == 'SyncBN'
     for key in ('in_channels', 'num_classes'):
         head.pop(key)
-    head.update(_scope_='mmseg', channels=16, in_index=-1)
+    head.update(_scope_='mmseg', channels=16, in_index=-1,
+                norm_cfg=dict(head['norm_cfg'], type=norm))
     config = tmp_path / 'syncbn.py'
     config.write_text(
         f"_base_ = ['{TINY_CONFIG}']\n"
@@ -135,7 +139,8 @@ def test_an_mmseg_head_with_syncbn_trains_on_two_cpu_processes(
         "train_cfg = dict(max_epochs=1, val_interval=1)\n")
     result = run(['bash', 'tools/dist_train.sh', str(config), '2',
                   '--work-dir', str(tmp_path / 'work')],
-                 PYTHON=sys.executable, PORT='29613', OMP_NUM_THREADS='1')
+                 PYTHON=sys.executable, PORT=dict(SyncBN='29613', MMSyncBN='29615')[norm],
+                 OMP_NUM_THREADS='1')
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-3000:]
     # FCNHead: two convolutions and the one after the concatenation.

@@ -359,8 +359,12 @@ class MultiTaskModel(BaseModel):
             FloatingPointError: Naming the task, the images and the largest
                 value in the model's weights and statistics.
         """
-        for task, levels in feats.items():
-            if all(bool(torch.isfinite(x).all()) for x in levels):
+        finite = {task: torch.stack([torch.isfinite(x).all() for x in levels])
+                  for task, levels in feats.items()}
+        if bool(torch.cat(list(finite.values())).all()):
+            return  # one device sync for the batch
+        for task in feats:
+            if bool(finite[task].all()):
                 continue
             largest, name = max(
                 (float(value.abs().nan_to_num(torch.inf).max()), name)

@@ -53,6 +53,9 @@ def probe_features(module: nn.Module, in_channels: int = 3,
     return feature_shapes(feats, (size, size))
 
 
+#: The class of torch's process groups (none without torch.distributed).
+PROCESS_GROUP = getattr(torch.distributed, 'ProcessGroup', ())
+
 #: The input size a hosted head is tried on when built (mmseg's usual
 #: training crop): heads whose pooling needs large maps pass.
 TRIAL_SIZE = 512
@@ -72,8 +75,12 @@ def try_on_features(module: nn.Module, channels: Sequence[int],
             not an error: the trial is skipped.
     """
     # The copy shares the module's structure and ties; its tensors are
-    # meta (deepcopy takes them from the memo, so no data is copied).
-    memo = {}
+    # meta (deepcopy takes them from the memo, so no data is copied). It
+    # shares the process groups layers hold (mmcv's SyncBN): they cannot be
+    # copied.
+    memo = {id(value): value for layer in module.modules()
+            for value in vars(layer).values()
+            if isinstance(value, PROCESS_GROUP)}
     for tensor in [*module.parameters(), *module.buffers()]:
         meta = torch.empty_like(tensor, device='meta')
         memo[id(tensor)] = nn.Parameter(meta, tensor.requires_grad) \
