@@ -16,6 +16,10 @@ def parse_args() -> argparse.Namespace:
         '--show-dir', help='save the prediction panels under this directory '
         '(inside the timestamped work directory)')
     parser.add_argument(
+        '--tta', action='store_true',
+        help='test-time augmentation: the config\'s tta_pipeline makes '
+        'views of every image, its tta_model merges their predictions')
+    parser.add_argument(
         '--partial', action='store_true',
         help='load only the checkpoint keys that fit the model (by default '
         'a checkpoint that does not fit exactly is refused)')
@@ -48,7 +52,7 @@ def main() -> None:
     from mmsquad.utils import (finish_distributed, register_all_modules,
                                trust_checkpoint)
     from mmsquad.utils.precision import precision_dtype
-    from toolkit.tool_setup import build_runner, load_tool_config
+    from toolkit.tool_setup import build_runner, load_tool_config, use_tta
     if not os.path.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
@@ -64,6 +68,8 @@ def main() -> None:
         # autocast dtype for the device.
         torch.set_autocast_dtype(device, dtype)
         cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
+    if args.tta:
+        use_tta(cfg, args.config)
     if args.trust_checkpoint:
         trust_checkpoint(args.checkpoint)
     cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(

@@ -32,6 +32,13 @@ _test_pipeline = [
     dict(type='LoadMultiTaskAnnotations'),
     dict(type='PackMultiTaskInputs'),
 ]
+# The views of tools/test.py --tta at the demo's size.
+tta_pipeline = [_test_pipeline[0], dict(type='TestTimeAug', transforms=[
+    [dict(_test_pipeline[1], scale=(round(img_scale[0] * ratio),
+                                    round(img_scale[1] * ratio)))
+     for ratio in (0.75, 1.0, 1.25)],
+    [dict(type='MultiTaskRandomFlip', prob=prob) for prob in (0., 1.)],
+    *[[step] for step in _test_pipeline[2:]]])]
 
 train_dataloader = dict(
     batch_size=4, num_workers=1,

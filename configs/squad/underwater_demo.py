@@ -39,6 +39,11 @@ _test_pipeline = [
     dict(type='LoadEnhancementReference'),
     dict(type='PackUnderwaterInputs'),
 ]
+# The views of tools/test.py --tta at the demo's size.
+tta_pipeline = [_test_pipeline[0], dict(type='TestTimeAug', transforms=[
+    [_test_pipeline[1]],
+    [dict(type='mmdet.RandomFlip', prob=prob) for prob in (0., 1.)],
+    *[[step] for step in _test_pipeline[2:]]])]
 train_dataloader = dict(
     batch_size=8, num_workers=1,
     dataset=dict(data_root=data_root, pipeline=_train_pipeline))

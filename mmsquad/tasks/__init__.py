@@ -1,7 +1,7 @@
 """Task kinds: what a task is, in one place (targets, transforms, default
 loss, prediction, metric, pictures, outputs)."""
 from .base_task import (IGNORE_INDEX, BaseTask, DenseMapTask,
-                        InvalidTargetError)
+                        InvalidTargetError, flipped)
 from .binary_map import BinaryMapTask, BoundaryMapTask
 from .boxes import BoxTask
 from .image import ImageTask
@@ -13,7 +13,7 @@ from .unit_vector_map import UnitVectorTask
 
 __all__ = [
     'IGNORE_INDEX', 'BaseTask', 'BinaryMapTask', 'BoundaryMapTask', 'BoxTask',
-    'DenseMapTask', 'ImageLabelTask', 'ImageTask', 'InvalidTargetError', 'LabelMapTask',
-    'ScalarMapTask', 'TASK_PRESETS', 'UnitVectorTask', 'build_task',
-    'build_tasks', 'task_configs'
+    'DenseMapTask', 'ImageLabelTask', 'ImageTask', 'InvalidTargetError',
+    'LabelMapTask', 'ScalarMapTask', 'TASK_PRESETS', 'UnitVectorTask',
+    'build_task', 'build_tasks', 'flipped', 'task_configs'
 ]

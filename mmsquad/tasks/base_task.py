@@ -209,6 +209,32 @@ class BaseTask(metaclass=ABCMeta):
             f'{type(self).__name__} ({self.name}) has no metric in '
             'MultiTaskMetric')
 
+    # Test-time augmentation.
+    def merge_views(self, outputs: List[Any], metainfos: List[dict],
+                    tta_cfg: Optional[dict] = None) -> BaseDataElement:
+        """One image's prediction from its test-time augmented views.
+
+        Args:
+            outputs: Per view, what the task's head returned for the image
+                (:meth:`~mmsquad.models.heads.BaseTaskHead.view_outputs`),
+                at the original image size.
+            metainfos: Per view, the sample's metainfo (``flip``,
+                ``flip_direction``, ``ori_shape``).
+            tta_cfg: Settings of kinds that merge by selection (boxes:
+                ``nms``, ``max_per_img``).
+
+        Raises:
+            NotImplementedError: For kinds whose views cannot be merged.
+        """
+        raise NotImplementedError(
+            f'{type(self).__name__} (task {self.name!r}) has no test-time '
+            'merge of views (merge_views)')
+
+    @property
+    def merges_views(self) -> bool:
+        """Whether the kind implements :meth:`merge_views`."""
+        return type(self).merge_views is not BaseTask.merge_views
+
     # Pictures and outputs.
     @abstractmethod
     def draw(self, image: np.ndarray, value: BaseDataElement,
@@ -360,15 +386,43 @@ class DenseMapTask(BaseTask):
         the prediction set on the sample."""
         return PixelData(data=output)
 
+    def output_at(self, output: Tensor, size: Sequence[int]) -> Tensor:
+        """One sample's activated output (C, h, w) at ``size`` (the
+        original image size): resized bilinearly, values in pixel units
+        rescaled with it."""
+        scale = float(np.sqrt(size[0] * size[1] /
+                              (output.shape[-2] * output.shape[-1])))
+        return self.rescale_values(resize_map(output, size, 'bilinear'),
+                                   scale)
+
     def finalize_at(self, output: Tensor,
                     size: Sequence[int]) -> PixelData:
         """The prediction at ``size`` (the original image size) from one
-        sample's activated output (C, h, w): resized bilinearly (values in
-        pixel units rescaled with it), then finalised."""
-        scale = float(np.sqrt(size[0] * size[1] /
-                              (output.shape[-2] * output.shape[-1])))
-        return self.finalize(self.rescale_values(
-            resize_map(output, size, 'bilinear'), scale))
+        sample's activated output (C, h, w): :meth:`output_at`, then
+        finalised."""
+        return self.finalize(self.output_at(output, size))
+
+    def unflip_output(self, output: Tensor) -> Tensor:
+        """The activated output (C, H, W) of a horizontally flipped view as
+        the unflipped image's: mirrored back, its values by
+        :meth:`flip_values` (the data pipeline's definition, so a kind
+        defines what a flip does to its values once)."""
+        mirrored = output.flip(-1)
+        if type(self).flip_values is BaseTask.flip_values:
+            return mirrored
+        values = self.flip_values(
+            mirrored.permute(1, 2, 0).cpu().numpy().copy())
+        return torch.from_numpy(values).permute(2, 0, 1).to(output)
+
+    def merge_views(self, outputs: List[Tensor], metainfos: List[dict],
+                    tta_cfg: Optional[dict] = None) -> PixelData:
+        """The mean of the views' activated outputs (flipped views
+        unflipped), finalised: class probabilities averaged then the
+        argmax, unit vectors averaged then normalised (mmseg's
+        ``SegTTAModel`` averages probabilities the same way)."""
+        views = [self.unflip_output(output) if flipped(meta) else output
+                 for output, meta in zip(outputs, metainfos)]
+        return self.finalize(torch.stack(views).mean(dim=0))
 
     def target_values(self, target: PixelData) -> np.ndarray:
         data = target.data.numpy()
@@ -413,6 +467,24 @@ def bad_values(values: np.ndarray, bad: np.ndarray, expected: str,
         if len(found) > shown else ''
     return (f'{count} of {bad.size} pixels hold {listed}{more}; expected '
             f'{expected}')
+
+
+def flipped(metainfo: dict) -> bool:
+    """Whether a test-time view was flipped horizontally (``flip`` and
+    ``flip_direction`` as mmcv's and mmsquad's flips record them).
+
+    Raises:
+        ValueError: For another direction; no task kind undoes it.
+    """
+    if not metainfo.get('flip'):
+        return False
+    direction = metainfo.get('flip_direction', 'horizontal')
+    if direction != 'horizontal':
+        raise ValueError(
+            f'{metainfo.get("img_path", "a view")}: flip_direction '
+            f'{direction!r}; test-time views can only be flipped '
+            "horizontally ('horizontal')")
+    return True
 
 
 def resize_map(output: Tensor, size: Sequence[int], mode: str) -> Tensor:

@@ -1,12 +1,19 @@
 """Object boxes, as mmdet represents them."""
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+import torch
+from mmcv.ops import batched_nms
+from mmdet.structures.bbox import bbox_flip
 from mmengine.structures import BaseDataElement, InstanceData
 
 from mmsquad.functional import draw_boxes
 from mmsquad.registry import TASKS
-from .base_task import BaseTask
+from .base_task import BaseTask, flipped
+
+#: mmdet's test-time merge settings (its configs' ``DetTTAModel``).
+DEFAULT_TTA_CFG = dict(nms=dict(type='nms', iou_threshold=0.5),
+                       max_per_img=100)
 
 
 @TASKS.register_module()
@@ -65,6 +72,40 @@ class BoxTask(BaseTask):
     def out_channels(self) -> None:
         """The detection head decides (classes and box coding)."""
         return None
+
+    def merge_views(self, outputs: List[InstanceData], metainfos: List[dict],
+                    tta_cfg: Optional[dict] = None) -> InstanceData:
+        """The boxes of all views (flipped ones flipped back), then
+        class-wise NMS, as mmdet's ``DetTTAModel`` merges them.
+
+        Args:
+            outputs: Per view, the predicted instances (original image
+                coordinates).
+            metainfos: Per view, the sample's metainfo.
+            tta_cfg: ``nms`` (mmcv's ``batched_nms`` config) and
+                ``max_per_img``; mmdet's defaults when None.
+
+        Raises:
+            ValueError: For instances with masks (mmdet merges none).
+        """
+        cfg = dict(DEFAULT_TTA_CFG, **(tta_cfg or {}))
+        if any('masks' in output for output in outputs):
+            raise ValueError(
+                f'task {self.name!r}: instance masks cannot be merged over '
+                'test-time views (neither does mmdet\'s DetTTAModel)')
+        boxes = torch.cat([
+            bbox_flip(output.bboxes, meta['ori_shape'], 'horizontal')
+            if flipped(meta) else output.bboxes
+            for output, meta in zip(outputs, metainfos)])
+        scores = torch.cat([output.scores for output in outputs])
+        labels = torch.cat([output.labels for output in outputs])
+        if not len(boxes):
+            return outputs[0]
+        kept, index = batched_nms(boxes, scores, labels, cfg['nms'])
+        limit = cfg['max_per_img']
+        return InstanceData(bboxes=kept[:limit, :-1],
+                            scores=kept[:limit, -1],
+                            labels=labels[index][:limit])
 
     def draw(self, image: np.ndarray, value: BaseDataElement,
              classes: Sequence[str] = (),

@@ -71,6 +71,14 @@ class ImageLabelTask(BaseTask):
         return LabelData(label=scores.argmax(dim=0, keepdim=True),
                          score=scores)
 
+    def merge_views(self, outputs: List[LabelData], metainfos: List[dict],
+                    tta_cfg: Optional[dict] = None) -> LabelData:
+        """The views' class probabilities averaged, then the argmax (a
+        flip does not change an image's class)."""
+        scores = torch.stack([output.score for output in outputs]).mean(0)
+        return LabelData(label=scores.argmax(dim=0, keepdim=True),
+                         score=scores)
+
     def field_array(self, field: dict) -> np.ndarray:
         return field['label'].cpu().numpy()
 

@@ -86,10 +86,19 @@ class LabelMapTask(DenseMapTask):
     def finalize(self, output: Tensor) -> PixelData:
         return PixelData(data=output.argmax(dim=0, keepdim=True))
 
+    def output_at(self, output: Tensor, size: Sequence[int]) -> Tensor:
+        """The scores at ``size``: bilinear under ``upsample='scores'``,
+        nearest under ``'labels'`` (whose argmax is the nearest upsampling
+        of the argmax, so test-time views merge in either mode)."""
+        if self.upsample == 'scores':
+            return super().output_at(output, size)
+        return resize_map(output, size, 'nearest')
+
     def finalize_at(self, output: Tensor,
                     size: Sequence[int]) -> PixelData:
         if self.upsample == 'scores':
             return super().finalize_at(output, size)
+        # The argmax before upsampling: one channel to resize, not C.
         labels = self.finalize(output).data
         return PixelData(data=resize_map(labels, size, 'nearest'))
 

@@ -2,11 +2,13 @@
 checks and settings a run gets before its runner is built."""
 import importlib.util
 import inspect
+import logging
 import os.path as osp
-from typing import Optional
+from typing import List, Optional
 
 import torch
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 
 from mmsquad.utils import register_all_modules
@@ -231,6 +233,70 @@ def enable_amp(cfg: Config) -> str:
     for key in CUDA_AMP_SETTINGS:
         wrapper.pop(key, None)
     return f'--amp: CPU bfloat16 autocast, no loss scaler ({wrapper.type})'
+
+
+def use_tta(cfg: Config, config: str) -> None:
+    """Test through the config's ``tta_pipeline`` and ``tta_model`` (the
+    model wrapped in it), as mmseg's and mmdet's ``test.py --tta`` do.
+
+    Raises:
+        KeyError: When the config has no ``tta_model`` or
+            ``tta_pipeline``.
+        ValueError: When its ``tta_model`` is not a
+            :class:`~mmsquad.models.MultiTaskTTAModel` (mmseg's and mmdet's
+            dataset configs define theirs, which a config inheriting them
+            keeps), or its test dataset has no pipeline of its own.
+    """
+    from mmsquad.models import MultiTaskTTAModel
+    from mmsquad.registry import MODELS
+    missing = [key for key in ('tta_model', 'tta_pipeline')
+               if cfg.get(key) is None]
+    if missing:
+        raise KeyError(f'--tta needs {" and ".join(missing)} in {config} '
+                       '(docs/train_test.md, "Test-time augmentation")')
+    kind = cfg.tta_model.get('type')
+    found = MODELS.get(kind) if isinstance(kind, str) else kind
+    if not (isinstance(found, type) and
+            issubclass(found, MultiTaskTTAModel)):
+        raise ValueError(
+            f'--tta: the tta_model of {config} is {kind!r}; a multi-task '
+            "model merges its views through 'MultiTaskTTAModel' (mmseg's "
+            "and mmdet's dataset configs define their own tta_model, which "
+            'a config inheriting them keeps)')
+    dataset = cfg.test_dataloader.dataset
+    if 'pipeline' not in dataset:
+        raise ValueError(
+            f'--tta: the test dataset of {config} ({dataset.get("type")}) '
+            'has no pipeline of its own (it wraps other datasets); give '
+            'the datasets inside it the test-time views')
+    for transform in views_missing_the_test_transforms(
+            dataset.pipeline, cfg.tta_pipeline):
+        print_log(
+            f'--tta: the test pipeline of {config} makes its images with '
+            f'{transform}, which no view of its tta_pipeline applies (a '
+            'config that changed the test size and kept an inherited '
+            'tta_pipeline tests at other sizes)', logger='current',
+            level=logging.WARNING)
+    dataset.pipeline = cfg.tta_pipeline
+    cfg.tta_model.module = cfg.model
+    cfg.model = cfg.tta_model
+
+
+def views_missing_the_test_transforms(test_pipeline: List[dict],
+                                      tta_pipeline: List[dict]
+                                      ) -> List[dict]:
+    """The transforms of ``test_pipeline`` between loading the image and
+    loading the first target (its resize) that no view of
+    ``tta_pipeline``'s ``TestTimeAug`` applies."""
+    views = [transform for step in tta_pipeline
+             if step.get('type') == 'TestTimeAug'
+             for choices in step['transforms'] for transform in choices]
+    image_steps = []
+    for step in test_pipeline[1:]:
+        if 'Load' in str(step.get('type')):
+            break
+        image_steps.append(step)
+    return [step for step in image_steps if step not in views]
 
 
 def build_runner(cfg: Config):

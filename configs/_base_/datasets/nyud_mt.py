@@ -27,6 +27,13 @@ test_pipeline = [
     dict(type='PackMultiTaskInputs'),
 ]
 
+# tools/test.py --tta: every image and its mirror at the test size; the
+# model averages the two views' predictions (docs/train_test.md).
+tta_model = dict(type='MultiTaskTTAModel')
+tta_pipeline = [test_pipeline[0], dict(type='TestTimeAug', transforms=[
+    [dict(type='MultiTaskRandomFlip', prob=prob) for prob in (0., 1.)],
+    *[[step] for step in test_pipeline[1:]]])]
+
 train_dataloader = dict(
     batch_size=6,
     num_workers=4,

@@ -34,6 +34,17 @@ test_pipeline = [
     dict(type='PackMultiTaskInputs'),
 ]
 
+# tools/test.py --tta: every image at 0.75, 1 and 1.25 times the test
+# size, each also mirrored; the model averages the six views' predictions
+# (docs/train_test.md).
+tta_model = dict(type='MultiTaskTTAModel')
+tta_pipeline = [test_pipeline[0], dict(type='TestTimeAug', transforms=[
+    [dict(test_pipeline[1], scale=(round(img_scale[0] * ratio),
+                                   round(img_scale[1] * ratio)))
+     for ratio in (0.75, 1.0, 1.25)],
+    [dict(type='MultiTaskRandomFlip', prob=prob) for prob in (0., 1.)],
+    *[[step] for step in test_pipeline[2:]]])]
+
 train_dataloader = dict(
     batch_size=6,
     num_workers=4,

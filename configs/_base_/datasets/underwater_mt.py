@@ -30,6 +30,18 @@ test_pipeline = [
     dict(type='LoadEnhancementReference'),
     dict(type='PackUnderwaterInputs'),
 ]
+
+# tools/test.py --tta: every image and its mirror; boxes of both pass NMS
+# as in mmdet's DetTTAModel, the enhanced images are averaged
+# (docs/train_test.md).
+tta_model = dict(type='MultiTaskTTAModel',
+                 tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5),
+                              max_per_img=100))
+tta_pipeline = [test_pipeline[0], dict(type='TestTimeAug', transforms=[
+    [test_pipeline[1]],
+    [dict(type='mmdet.RandomFlip', prob=prob) for prob in (0., 1.)],
+    *[[step] for step in test_pipeline[2:]]])]
+
 train_dataloader = dict(
     batch_size=4,
     num_workers=2,

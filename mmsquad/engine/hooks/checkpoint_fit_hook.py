@@ -2,8 +2,8 @@
 from typing import Optional
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
+from mmsquad.models.utils import inner_model
 from mmsquad.registry import HOOKS
 from mmsquad.utils.checkpoint import check_fits
 
@@ -32,7 +32,6 @@ class CheckpointFitHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Raise :class:`~mmsquad.utils.CheckpointError` on a mismatch."""
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
+        model = inner_model(runner.model)
         check_fits(model, checkpoint.get('state_dict', checkpoint),
                    self.source or 'being loaded', self.allow_partial)

@@ -5,11 +5,10 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from torch import nn
 
 from mmsquad.registry import HOOKS
-from mmsquad.models.utils import task_losses
+from mmsquad.models.utils import inner_model, task_losses
 from ..task_gradients import conflict_stats, gram_matrix, per_task_gradients
 
 DATA_BATCH = Optional[dict]
@@ -73,8 +72,7 @@ class GradConflictHook(Hook):
                           data_batch: DATA_BATCH = None) -> None:
         if not self.every_n_train_iters(runner, self.interval):
             return
-        model = runner.model.module if is_model_wrapper(runner.model) \
-            else runner.model
+        model = inner_model(runner.model)
         stats = self.measure(model, data_batch, runner.optim_wrapper)
         for key, value in stats.items():
             runner.message_hub.update_scalar(f'train/grad_conflict/{key}',

@@ -5,9 +5,9 @@ from typing import Dict, List, Optional
 
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 
 from mmsquad.datasets import dataset_tasks
+from mmsquad.models.utils import inner_model
 from mmsquad.registry import HOOKS
 
 
@@ -110,7 +110,7 @@ def missing_fields(model, dataset, look_at: int = 8) -> List[str]:
     ``look_at``) lacks of the fields its head needs
     (:attr:`~mmsquad.models.heads.BaseTaskHead.needed_fields`), each
     named with the sample, the field and why it is needed."""
-    model = model.module if is_model_wrapper(model) else model
+    model = inner_model(model)
     needs = {name: (head.task, head.needed_fields)
              for name, head in getattr(model, 'heads', {}).items()
              if getattr(head, 'needed_fields', None)}
@@ -133,7 +133,7 @@ def missing_fields_to_predict(model, dataset) -> List[str]:
     need to predict on it
     (:attr:`~mmsquad.models.heads.BaseTaskHead.needed_fields_to_predict`),
     each named with the sample, the field and why it is needed."""
-    model = model.module if is_model_wrapper(model) else model
+    model = inner_model(model)
     needs = {name: head.needed_fields_to_predict
              for name, head in getattr(model, 'heads', {}).items()
              if getattr(head, 'needed_fields_to_predict', None)}
@@ -148,7 +148,7 @@ def missing_fields_to_predict(model, dataset) -> List[str]:
 def model_task_configs(model) -> Optional[Dict[str, dict]]:
     """``{name: kind config}`` of a multi-task model's tasks (heads' and
     auxiliary); None for another model."""
-    model = model.module if is_model_wrapper(model) else model
+    model = inner_model(model)
     tasks = getattr(model, 'tasks', None)
     if not isinstance(tasks, dict):
         return None

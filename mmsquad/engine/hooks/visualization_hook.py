@@ -4,9 +4,9 @@ from typing import Optional, Sequence
 
 import mmcv
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.visualization import Visualizer
 
+from mmsquad.models.utils import inner_model
 from mmsquad.registry import HOOKS
 from mmsquad.structures import MultiTaskDataSample
 
@@ -60,8 +60,7 @@ class MultiTaskVisualizationHook(Hook):
     @staticmethod
     def _draw(runner, name: str, sample: MultiTaskDataSample, step: int,
               out_file: Optional[str] = None) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) \
-            else runner.model
+        model = inner_model(runner.model)
         image = mmcv.imread(sample.img_path, channel_order='rgb')
         Visualizer.get_current_instance().add_datasample(
             name, image, sample, step=step, out_file=out_file,

@@ -1,6 +1,6 @@
 """Shared logic of the dense task heads: targets, loss, prediction."""
 from abc import abstractmethod
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -117,12 +117,31 @@ class BaseDenseTaskHead(BaseTaskHead):
         cropped), as the task kind finalises it (class indices,
         probabilities, unit vectors, values), in float32 whatever precision
         the network ran in."""
+        for output, ori, sample in self._cropped_outputs(
+                feats, data_samples, batch_shape):
+            sample.set_field(self.task.finalize_at(output, ori),
+                             self.task.prediction_key)
+
+    def view_outputs(self, feats: Sequence[Tensor],
+                     data_samples: List[MultiTaskDataSample],
+                     batch_shape: Sequence[int]) -> List[Tensor]:
+        """Per sample, the activated output (C, H, W) at its original size,
+        not finalised (what test-time augmentation averages)."""
+        return [self.task.output_at(output, ori) for output, ori, _ in
+                self._cropped_outputs(feats, data_samples, batch_shape)]
+
+    def _cropped_outputs(self, feats: Sequence[Tensor],
+                         data_samples: List[MultiTaskDataSample],
+                         batch_shape: Sequence[int]
+                         ) -> Iterator[Tuple[Tensor, Tuple[int, int],
+                                             MultiTaskDataSample]]:
+        """Per sample: the float32 activated output with the batch's
+        padding cropped, the original size, the sample."""
         outputs = self.export(feats, batch_shape)[self.task.name].float()
         for output, sample in zip(outputs, data_samples):
             h, w = sample.metainfo.get('img_shape', output.shape[-2:])[:2]
             ori = sample.metainfo.get('ori_shape', (h, w))[:2]
-            prediction = self.task.finalize_at(output[:, :h, :w], ori)
-            sample.set_field(prediction, self.task.prediction_key)
+            yield output[:, :h, :w], ori, sample
 
     def _resize(self, x: Tensor, size: Sequence[int]) -> Tensor:
         if tuple(x.shape[-2:]) == tuple(size):

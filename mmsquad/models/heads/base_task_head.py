@@ -1,6 +1,6 @@
 """The interface every task head implements."""
 from abc import ABCMeta, abstractmethod
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from mmengine.model import BaseModule
 from torch import Tensor
@@ -77,6 +77,17 @@ class BaseTaskHead(BaseModule, metaclass=ABCMeta):
                 batch_shape: Sequence[int]) -> None:
         """Set the task's prediction on every sample, at its original size,
         in float32 (the same meaning as mmdet's ``predict``)."""
+
+    def view_outputs(self, feats: Sequence[Tensor],
+                     data_samples: List[MultiTaskDataSample],
+                     batch_shape: Sequence[int]) -> List[Any]:
+        """Per sample, the task's output on one test-time augmented view,
+        as its kind's :meth:`~mmsquad.tasks.BaseTask.merge_views` takes
+        it: here the prediction :meth:`predict` sets (boxes, class
+        probabilities); dense heads return their activated maps."""
+        self.predict(feats, data_samples, batch_shape)
+        return [sample.get(self.task.prediction_key)
+                for sample in data_samples]
 
     def export(self, feats: Sequence[Tensor],
                batch_shape: Sequence[int]) -> Dict[str, Tensor]:

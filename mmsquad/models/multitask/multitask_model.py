@@ -1,5 +1,5 @@
 """The model that wires a backbone, a neck and one head per task."""
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmcv.ops import DeformConv2d, ModulatedDeformConv2d, RoIAlign
@@ -348,6 +348,18 @@ class MultiTaskModel(BaseModel):
             self.heads[task].predict(feats[task], data_samples,
                                      inputs.shape[-2:])
         return data_samples
+
+    def view_outputs(self, inputs: Tensor,
+                     data_samples: List[MultiTaskDataSample]
+                     ) -> Dict[str, List[Any]]:
+        """``{task: per sample, the head's output on this test-time view}``
+        (:meth:`~mmsquad.models.heads.BaseTaskHead.view_outputs`), which
+        :class:`~mmsquad.models.MultiTaskTTAModel` merges over views."""
+        feats = self.extract_feats(inputs)
+        self._refuse_non_finite(feats, data_samples)
+        return {task: self.heads[task].view_outputs(
+            feats[task], data_samples, inputs.shape[-2:])
+            for task in self.tasks}
 
     def _refuse_non_finite(self, feats: Dict[str, Sequence[Tensor]],
                            data_samples: List[MultiTaskDataSample]) -> None:
