@@ -190,6 +190,14 @@ def test_every_shipped_task_kind_merges_its_views():
             if k.merge_views is BaseTask.merge_views] == []
 
 
+def test_a_view_that_crops_is_refused(model, demo_root):
+    dataset = _dataset(demo_root, _views(
+        None, dict(type='MultiTaskRandomCrop', crop_size=(16, 24))))
+    with pytest.raises(ValueError, match='a test-time view of 16x24 pixels '
+                       'is not the 32x32 image resized'):
+        _tta_predictions(model, dataset)
+
+
 def test_a_kind_without_a_merge_or_a_vertical_flip_is_refused():
     class Unmergeable(ImageLabelTask):
         merge_views = BaseTask.merge_views

@@ -103,6 +103,8 @@ class MultiTaskTTAModel(BaseTTAModel):
         outputs: List[Dict[str, Any]] = [view.get(VIEW_OUTPUTS)
                                          for view in views]
         metainfos = [view.metainfo for view in views]
+        for meta in metainfos:
+            check_whole_image(meta)
         merged = next((view for view, meta in zip(views, metainfos)
                        if not flipped(meta)), views[0])
         for name, task in self.module.tasks.items():
@@ -112,3 +114,23 @@ class MultiTaskTTAModel(BaseTTAModel):
         for view in views:
             del view.view_outputs
         return merged
+
+
+def check_whole_image(metainfo: dict) -> None:
+    """Refuse a view that is not the whole image, resized: its outputs
+    are brought back to the original size by resizing alone, so a crop
+    would be stretched over the image.
+
+    Raises:
+        ValueError: When ``img_shape`` differs from ``ori_shape`` times
+            ``scale_factor`` by more than a pixel, naming the image.
+    """
+    h, w = metainfo['img_shape'][:2]
+    ori_h, ori_w = metainfo.get('ori_shape', (h, w))[:2]
+    scale_w, scale_h = metainfo.get('scale_factor', (1.0, 1.0))[:2]
+    if abs(ori_h * scale_h - h) > 1 or abs(ori_w * scale_w - w) > 1:
+        raise ValueError(
+            f'{metainfo.get("img_path", "a view")}: a test-time view of '
+            f'{h}x{w} pixels is not the {ori_h}x{ori_w} image resized by '
+            f'its scale_factor ({scale_w:g}, {scale_h:g}); views may resize '
+            'and flip the whole image, not crop it')
