@@ -101,3 +101,34 @@ def test_new_tasks_export(trained, tmp_path):
     assert list(errors) == ['semseg', 'context59', 'foreground',
                             'has_person']
     assert max(errors.values()) < 1e-4
+
+
+def test_new_tasks_merge_test_time_views(trained):
+    """One test-time view merged through MultiTaskTTAModel: every new
+    task's prediction, the image label's too, is the plain test's."""
+    from mmengine.dataset import pseudo_collate
+
+    from mmsquad.models import MultiTaskTTAModel
+    from mmsquad.registry import DATASETS
+    model = trained['runner'].model
+    dataset = Config.fromfile(CONFIG).test_dataloader.dataset
+    dataset.data_root = trained['root']
+    steps = dataset.pipeline
+    plain = DATASETS.build(dataset)
+    dataset.pipeline = [steps[0], dict(type='TestTimeAug', transforms=[
+        [dict(type='MultiTaskRandomFlip', prob=0.)],
+        *[[step] for step in steps[1:]]])]
+    views = DATASETS.build(dataset)
+    with torch.no_grad():
+        expected = model.test_step(pseudo_collate(
+            [plain[i] for i in range(len(plain))]))
+        merged = MultiTaskTTAModel(module=model).test_step(pseudo_collate(
+            [views[i] for i in range(len(views))]))
+    for got, want in zip(merged, expected):
+        for task in ('semseg', 'context59', 'foreground'):
+            assert torch.equal(got.get(f'pred_{task}').data,
+                               want.get(f'pred_{task}').data)
+        assert torch.equal(got.pred_has_person.label,
+                           want.pred_has_person.label)
+        torch.testing.assert_close(got.pred_has_person.score,
+                                   want.pred_has_person.score)

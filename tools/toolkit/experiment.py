@@ -65,10 +65,16 @@ def derive_run_config(schedule: Config, model: ConfigDict, method: dict,
     return cfg
 
 
+#: Config keys that do not decide a run's result: where it is written,
+#: and the test-time views only ``tools/test.py --tta`` reads.
+OUTSIDE_THE_RUN = ('work_dir', 'tta_model', 'tta_pipeline')
+
+
 def fingerprint(cfg: Config) -> str:
     """A digest of everything in ``cfg`` that decides a run's result (all
-    but ``work_dir``): equal fingerprints, equal runs."""
-    content = {k: v for k, v in cfg.to_dict().items() if k != 'work_dir'}
+    but :data:`OUTSIDE_THE_RUN`): equal fingerprints, equal runs."""
+    content = {k: v for k, v in cfg.to_dict().items()
+               if k not in OUTSIDE_THE_RUN}
     text = json.dumps(content, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -91,8 +91,8 @@ class MultiTaskTTAModel(BaseTTAModel):
 
     def merge_preds(self, data_samples_list: List[List[MultiTaskDataSample]]
                     ) -> List[MultiTaskDataSample]:
-        """Per image, its first view's sample (its targets and metainfo)
-        with every task's prediction merged over the views."""
+        """Per image, one view's sample (its targets and metainfo) with
+        every task's prediction merged over the views."""
         return [self._merge_image(views) for views in data_samples_list]
 
     def _merge_image(self, views: List[MultiTaskDataSample]
@@ -112,7 +112,7 @@ class MultiTaskTTAModel(BaseTTAModel):
                 [output[name] for output in outputs], metainfos,
                 self.tta_cfg), task.prediction_key)
         for view in views:
-            del view.view_outputs
+            delattr(view, VIEW_OUTPUTS)
         return merged
 
 
