@@ -1,0 +1,89 @@
+"""tools/analysis_tools/analyze_logs.py: curves and iteration times read
+from mmengine's scalars.json."""
+import json
+import os
+import sys
+
+import cv2
+import pytest
+
+from conftest import TINY_CONFIG
+from test_tools import run, tool
+from toolkit.run_logs import curves, read_scalars, scalars_file, train_time
+
+TRAIN = [dict(lr=0.1, loss=3.0, **{'semseg.loss_ce': 2.0}, time=0.5,
+              epoch=1, iter=2, step=2),
+         dict(lr=0.1, loss=2.0, **{'semseg.loss_ce': 1.5}, time=0.7,
+              epoch=1, iter=4, step=4),
+         dict(lr=0.05, loss=1.0, **{'semseg.loss_ce': 0.5}, time=0.4,
+              epoch=2, iter=6, step=6)]
+VAL = [{'semseg/mIoU': 10.0, 'time': 0.1, 'step': 1},
+       {'semseg/mIoU': 20.0, 'time': 0.1, 'step': 2}]
+
+
+def _write_run(work_dir, name, records):
+    folder = work_dir / name / 'vis_data'
+    folder.mkdir(parents=True)
+    (folder / 'scalars.json').write_text(
+        ''.join(json.dumps(r) + '\n' for r in records))
+    return str(folder / 'scalars.json')
+
+
+def test_curves_and_times_from_records():
+    found = curves(TRAIN + VAL, ['*.loss_*', 'semseg/mIoU'])
+    assert found == {'semseg.loss_ce': ('iteration', [2, 4, 6],
+                                        [2.0, 1.5, 0.5]),
+                     'semseg/mIoU': ('epoch', [1, 2], [10.0, 20.0])}
+    # Iteration-based runs log no epoch: validation is by iteration.
+    by_iter = [{k: v for k, v in r.items() if k != 'epoch'} for r in TRAIN]
+    assert curves(by_iter + VAL, ['semseg/mIoU'])['semseg/mIoU'][0] == \
+        'iteration'
+    assert curves(TRAIN, ['lr']) == {'lr': ('iteration', [2, 4, 6],
+                                            [0.1, 0.1, 0.05])}
+    times = train_time(TRAIN + VAL)
+    assert times == {1: dict(mean=pytest.approx(0.6), slowest=0.7,
+                             fastest=0.5, count=2),
+                     2: dict(mean=0.4, slowest=0.4, fastest=0.4, count=1)}
+
+
+def test_a_work_dir_names_its_latest_run_that_trained(tmp_path):
+    trained = _write_run(tmp_path, '20260101_000000', TRAIN + VAL)
+    _write_run(tmp_path, '20260102_000000', VAL)  # a test.py run
+    assert scalars_file(str(tmp_path)) == trained
+    assert scalars_file(str(tmp_path / '20260102_000000')).endswith(
+        '20260102_000000/vis_data/scalars.json')
+    assert read_scalars(trained) == TRAIN + VAL
+    with pytest.raises(FileNotFoundError, match='nor a work dir holding '
+                       'runs'):
+        scalars_file(str(tmp_path / 'nothing'))
+
+
+def test_the_tool_on_a_training_run(demo_root, tmp_path):
+    work_dir = str(tmp_path / 'work')
+    trained = tool('train.py', TINY_CONFIG, '--work-dir', work_dir,
+                   '--cfg-options',
+                   f'train_dataloader.dataset.data_root={demo_root}',
+                   f'val_dataloader.dataset.data_root={demo_root}',
+                   f'test_dataloader.dataset.data_root={demo_root}',
+                   'train_cfg.max_epochs=1', 'train_cfg.val_interval=1')
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    out = str(tmp_path / 'curves.png')
+    plot = run([sys.executable, 'tools/analysis_tools/analyze_logs.py',
+                'plot_curve', work_dir, '--keys', '*.loss_*', '*/mIoU',
+                '--out', out])
+    assert plot.returncode == 0, plot.stderr[-3000:]
+    for key in ('semseg.loss_ce', 'human_parts.loss_ce', 'sal.loss_bce',
+                'normals.loss_l1', 'semseg/mIoU', 'human_parts/mIoU'):
+        assert key in plot.stdout
+    picture = cv2.imread(out)
+    assert picture is not None and picture.shape[1] > picture.shape[0]
+    speed = run([sys.executable, 'tools/analysis_tools/analyze_logs.py',
+                 'cal_train_time', work_dir])
+    assert speed.returncode == 0, speed.stderr[-3000:]
+    assert 'epoch 1: mean' in speed.stdout
+    assert 'average iter time' in speed.stdout
+    missing = run([sys.executable, 'tools/analysis_tools/analyze_logs.py',
+                   'plot_curve', work_dir, '--keys', 'depth*'])
+    assert missing.returncode != 0
+    assert 'no logged key matches depth*' in missing.stderr
+    assert not os.path.exists('curves.png')
