@@ -1,5 +1,6 @@
 """The command-line tools, run as a user runs them."""
 import glob
+import hashlib
 import importlib.util
 import os
 import os.path as osp
@@ -200,6 +201,28 @@ def test_train_then_test_reproduces_the_metrics(demo_root, tmp_path):
     for key in ('semseg/mIoU', 'sal/maxF', 'normals/mean'):
         assert metric(test_line, key) == pytest.approx(metric(val_line, key))
     assert osp.getsize(out) > 0
+
+    # Published (weights and metadata only, named by its hash), the
+    # checkpoint tests the same.
+    publish = run([sys.executable, 'tools/misc/publish_model.py',
+                   osp.join(work_dir, 'epoch_1.pth'),
+                   str(tmp_path / 'tiny.pth')])
+    assert publish.returncode == 0, publish.stderr[-3000:]
+    published, = glob.glob(str(tmp_path / 'tiny-*.pth'))
+    with open(published, 'rb') as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    assert published.endswith(f'tiny-{digest[:8]}.pth')
+    assert sorted(torch.load(published, weights_only=True)) == [
+        'meta', 'state_dict']
+    assert "dropped ['message_hub', 'optimizer', 'param_schedulers']" in \
+        publish.stdout
+    retest = tool('test.py', TINY_CONFIG, published, '--work-dir',
+                  str(tmp_path / 'retest'), '--cfg-options', *data)
+    assert retest.returncode == 0, retest.stderr[-3000:]
+    retest_line = [ln for ln in (retest.stdout + retest.stderr).splitlines()
+                   if 'Epoch(test)' in ln and 'semseg/mIoU' in ln][-1]
+    for key in ('semseg/mIoU', 'sal/maxF', 'normals/mean'):
+        assert metric(retest_line, key) == metric(test_line, key)
     # One panel per test image, and validation panels in the work dir.
     panels = glob.glob(osp.join(work_dir, '*', 'panels', '*.png'))
     assert len(panels) == 4
@@ -317,3 +340,40 @@ def test_a_config_with_no_workers_loads_without_keeping_workers(demo_root):
     assert cfg.val_dataloader.persistent_workers  # it has workers
     batch = next(iter(Runner.build_dataloader(cfg.train_dataloader)))
     assert len(batch['inputs']) == cfg.train_dataloader.batch_size
+
+
+def test_publish_refuses_a_diverged_or_foreign_file(tiny_checkpoint,
+                                                    tmp_path):
+    checkpoint = torch.load(tiny_checkpoint, weights_only=True)
+    name = next(k for k, v in checkpoint['state_dict'].items()
+                if v.is_floating_point())
+    checkpoint['state_dict'][name][0] = float('nan')
+    torch.save(checkpoint, tmp_path / 'diverged.pth')
+    torch.save(dict(model=checkpoint['state_dict']), tmp_path / 'other.pth')
+    for source, message in (('diverged.pth', f'{name} holds NaN or inf'),
+                            ('other.pth', "has no state_dict (keys: "
+                             "['model'])")):
+        result = run([sys.executable, 'tools/misc/publish_model.py',
+                      str(tmp_path / source), str(tmp_path / 'out.pth')])
+        assert result.returncode != 0
+        assert message in result.stderr
+    assert not glob.glob(str(tmp_path / 'out*'))
+
+
+def test_print_config_merges_bases_and_options(tmp_path):
+    saved = str(tmp_path / 'demo_full.py')
+    result = run([sys.executable, 'tools/misc/print_config.py',
+                  'configs/squad/demo.py', '--cfg-options',
+                  'train_cfg.max_epochs=2', '--save-path', saved])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "type='ExactResumeEpochBasedTrainLoop'" in result.stdout
+    from mmengine.config import Config
+
+    from mmsquad.utils.config import read_config
+    expected = read_config(osp.join(REPO, 'configs', 'squad', 'demo.py'),
+                           {'train_cfg.max_epochs': 2})
+    merged = Config.fromfile(saved)
+    assert merged.train_cfg.max_epochs == 2
+    for key in ('model', 'train_dataloader', 'test_dataloader',
+                'optim_wrapper', 'tta_pipeline'):
+        assert merged[key] == expected[key], key
