@@ -1,13 +1,17 @@
-"""tools/analysis_tools/analyze_logs.py: curves and iteration times read
-from mmengine's scalars.json."""
+"""The analysis tools of a run: analyze_logs.py (curves and iteration
+times read from mmengine's scalars.json) and confusion_matrix.py."""
 import json
 import os
+import pickle
+import re
 import sys
 
 import cv2
+import numpy as np
 import pytest
 
 from conftest import TINY_CONFIG
+from mmsquad.datasets import PascalContextMTDataset
 from test_tools import run, tool
 from toolkit.run_logs import curves, read_scalars, scalars_file, train_time
 
@@ -87,3 +91,41 @@ def test_the_tool_on_a_training_run(demo_root, tmp_path):
     assert missing.returncode != 0
     assert 'no logged key matches depth*' in missing.stderr
     assert not os.path.exists('curves.png')
+
+
+def test_confusion_matrices_of_a_test_s_predictions(tiny_checkpoint,
+                                                    demo_root, tmp_path):
+    """The matrices' mIoU is the test's; the per-class IoUs equal numpy's
+    from the pickled targets and predictions."""
+    preds = str(tmp_path / 'preds.pkl')
+    test = tool('test.py', TINY_CONFIG, tiny_checkpoint, '--out', preds,
+                '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+                f'test_dataloader.dataset.data_root={demo_root}')
+    assert test.returncode == 0, test.stderr[-3000:]
+    reported = re.search(r'semseg/mIoU: ([\d.]+)', test.stdout +
+                         test.stderr)[1]
+    out_dir = tmp_path / 'matrices'
+    result = run([sys.executable, 'tools/analysis_tools/confusion_matrix.py',
+                  TINY_CONFIG, preds, str(out_dir)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f'semseg: mIoU {float(reported):.2f}' in result.stdout
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        'confusion_matrix_human_parts.png', 'confusion_matrix_semseg.png']
+
+    with open(preds, 'rb') as f:
+        samples = pickle.load(f)
+    gt = np.concatenate([s['gt_semseg']['data'].numpy().ravel()
+                         for s in samples])
+    pred = np.concatenate([s['pred_semseg']['data'].numpy().ravel()
+                           for s in samples])
+    pred, gt = pred[gt != 255], gt[gt != 255]
+    for index, name in enumerate(PascalContextMTDataset.CLASSES):
+        union = np.sum((pred == index) | (gt == index))
+        if union:
+            iou = 100 * np.sum((pred == index) & (gt == index)) / union
+            assert f'  {name}: IoU {iou:.2f}' in result.stdout
+
+    wrong = run([sys.executable, 'tools/analysis_tools/confusion_matrix.py',
+                 TINY_CONFIG, preds, str(out_dir), '--tasks', 'sal'])
+    assert wrong.returncode != 0
+    assert 'sal: not class-map tasks' in wrong.stderr

@@ -1,4 +1,4 @@
 """Visualization."""
-from .multitask_visualizer import MultiTaskVisualizer
+from .multitask_visualizer import MultiTaskVisualizer, class_names
 
-__all__ = ['MultiTaskVisualizer']
+__all__ = ['MultiTaskVisualizer', 'class_names']

@@ -67,6 +67,20 @@ def cell(picture: np.ndarray, size: Tuple[int, int], caption: str,
     return out
 
 
+
+def class_names(dataset_meta: Mapping, name: str,
+                task: BaseTask) -> Sequence[str]:
+    """The class names of task ``name`` in a dataset's metainfo: its
+    ``task_classes`` entry, else its ``classes`` when they are as many as
+    the task's; empty when it names none."""
+    named = (dataset_meta.get('task_classes') or {}).get(name)
+    if named is not None:
+        return tuple(named)
+    classes = tuple(dataset_meta.get('classes') or ())
+    count = getattr(task, 'num_classes', None)
+    return classes if count is None or len(classes) == count else ()
+
+
 @VISUALIZERS.register_module()
 class MultiTaskVisualizer(Visualizer):
     """Draws one panel per image: the input, then a column per task with
@@ -99,13 +113,7 @@ class MultiTaskVisualizer(Visualizer):
     def class_names(self, name: str, task: BaseTask) -> Sequence[str]:
         """The class names of task ``name`` from the dataset's metainfo;
         empty when it names none."""
-        meta = self.dataset_meta or {}
-        named = (meta.get('task_classes') or {}).get(name)
-        if named is not None:
-            return tuple(named)
-        classes = tuple(meta.get('classes') or ())
-        count = getattr(task, 'num_classes', None)
-        return classes if count is None or len(classes) == count else ()
+        return class_names(self.dataset_meta or {}, name, task)
 
     def make_panel(self, image: np.ndarray, sample: MultiTaskDataSample,
                    tasks: Mapping[str, BaseTask],
