@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import TINY_CONFIG
+from conftest import TINY_CONFIG, UNDERWATER_DEMO_CONFIG
 from mmsquad.datasets import PascalContextMTDataset
 from test_tools import run, tool
 from toolkit.run_logs import curves, read_scalars, scalars_file, train_time
@@ -129,3 +129,7 @@ def test_confusion_matrices_of_a_test_s_predictions(tiny_checkpoint,
                  TINY_CONFIG, preds, str(out_dir), '--tasks', 'sal'])
     assert wrong.returncode != 0
     assert 'sal: not class-map tasks' in wrong.stderr
+    none = run([sys.executable, 'tools/analysis_tools/confusion_matrix.py',
+                UNDERWATER_DEMO_CONFIG, preds, str(out_dir)])
+    assert none.returncode != 0
+    assert 'has no class-map task' in none.stderr

@@ -96,12 +96,15 @@ def main() -> None:
              for name, kind in configured_tasks(dataset).items()}
     label_tasks = [name for name, task in tasks.items()
                    if isinstance(task, LabelMapTask)]
+    if not label_tasks:
+        raise SystemExit(f'{args.config} has no class-map task (of the '
+                         'LabelMapTask kind)')
     names = args.tasks or label_tasks
     unknown = sorted(set(names) - set(label_tasks))
     if unknown:
         raise SystemExit(f'{", ".join(unknown)}: not class-map tasks of '
                          f'{args.config} (those are: '
-                         f'{", ".join(label_tasks) or "none"})')
+                         f'{", ".join(label_tasks)})')
     with open(args.predictions, 'rb') as f:
         samples = pickle.load(f)
     meta = dict(getattr(DATASETS.get(dataset['type']), 'METAINFO', {}),
