@@ -93,18 +93,22 @@ def _test_metrics(log: str) -> dict:
         r'(\w+/[\w.]+): (-?[\d.]+)', line)}
 
 
+@pytest.mark.parametrize('extra, port', [([], '29614'),
+                                         (['--tta'], '29616')])
 def test_dist_test_on_three_cpu_processes_equals_one(tiny_checkpoint,
-                                                     demo_root, tmp_path):
+                                                     demo_root, tmp_path,
+                                                     extra, port):
     """4 images on 3 processes: the sampler pads the last rank with a
-    repeated image, which the collected results must drop."""
-    options = ['--cfg-options',
+    repeated image, which the collected results must drop; with --tta,
+    the TTA wrapper runs inside the DDP wrapper."""
+    options = [*extra, '--cfg-options',
                f'test_dataloader.dataset.data_root={demo_root}']
     one = tool('test.py', TINY_CONFIG, tiny_checkpoint, '--work-dir',
                str(tmp_path / 'one'), *options)
     assert one.returncode == 0, one.stderr[-3000:]
     three = run(['bash', 'tools/dist_test.sh', TINY_CONFIG, tiny_checkpoint,
                  '3', '--work-dir', str(tmp_path / 'three'), *options],
-                PYTHON=sys.executable, PORT='29614', OMP_NUM_THREADS='1')
+                PYTHON=sys.executable, PORT=port, OMP_NUM_THREADS='1')
     log = three.stdout + three.stderr
     assert three.returncode == 0, log[-3000:]
     assert 'GPU number: 3' in log

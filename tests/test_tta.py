@@ -2,7 +2,6 @@
 import copy
 import glob
 import os.path as osp
-import sys
 
 import mmcv
 import pytest
@@ -19,7 +18,7 @@ from mmsquad.apis import init_model
 from mmsquad.models import MultiTaskTTAModel
 from mmsquad.registry import DATASETS, MODELS, TASKS
 from mmsquad.tasks import BaseTask, BoxTask, ImageLabelTask, LabelMapTask
-from test_tools import _test_metrics, run, tool
+from test_tools import tool
 from toolkit.tool_setup import use_tta, views_missing_the_test_transforms
 
 LOAD = dict(type='LoadImageFromFile', color_type='color_ignore_orientation')
@@ -231,26 +230,6 @@ def test_test_py_tta_runs_through_the_hooks(tiny_checkpoint, demo_root,
     assert result.returncode == 0, log[-3000:]
     assert 'semseg/mIoU' in log and 'normals/mean' in log
     assert len(list(tmp_path.glob('*/panels/*.png'))) == 4
-
-
-def test_dist_test_tta_on_two_cpu_processes_equals_one(
-        tiny_checkpoint, demo_root, tmp_path):
-    """The TTA wrapper inside the DDP wrapper: 4 images on 2 processes
-    score as in one."""
-    options = ['--tta', '--cfg-options',
-               f'test_dataloader.dataset.data_root={demo_root}']
-    one = tool('test.py', TINY_CONFIG, tiny_checkpoint, '--work-dir',
-               str(tmp_path / 'one'), *options)
-    assert one.returncode == 0, one.stderr[-3000:]
-    two = run(['bash', 'tools/dist_test.sh', TINY_CONFIG, tiny_checkpoint,
-               '2', '--work-dir', str(tmp_path / 'two'), *options],
-              PYTHON=sys.executable, PORT='29616', OMP_NUM_THREADS='1')
-    log = two.stdout + two.stderr
-    assert two.returncode == 0, log[-3000:]
-    assert 'GPU number: 2' in log
-    expected = _test_metrics(one.stdout + one.stderr)
-    assert 'semseg/mIoU' in expected and 'normals/mean' in expected
-    assert _test_metrics(log) == pytest.approx(expected, abs=1e-3)
 
 
 def test_test_py_tta_runs_boxes_and_enhancement(underwater_root, tmp_path):
