@@ -17,6 +17,7 @@ from conftest import (REPO, TINY_CONFIG, UNDERWATER_DEMO_CONFIG,
 from mmsquad.apis import init_model
 from mmsquad.models import MultiTaskTTAModel
 from mmsquad.registry import DATASETS, MODELS, TASKS
+from mmsquad.structures import MultiTaskDataSample
 from mmsquad.tasks import BaseTask, BoxTask, ImageLabelTask, LabelMapTask
 from test_tools import tool
 from toolkit.tool_setup import use_tta, views_missing_the_test_transforms
@@ -213,8 +214,52 @@ def test_a_kind_without_a_merge_or_a_vertical_flip_is_refused():
             flip=True, flip_direction='vertical', img_path='a.jpg')])
 
 
-def test_tta_model_is_registered():
-    assert MODELS.get('MultiTaskTTAModel') is MultiTaskTTAModel
+def test_a_hosted_mmseg_head_merges_its_views():
+    """A head nobody named in the shipped configs: mmseg's PSPHead from
+    its own bundled config, hosted for semseg beside the normals. One view
+    merged is the plain prediction; the image and its mirror give the
+    mean of the two plain predictions' scores, mirrored back."""
+    from test_hosted_decode_heads import BACKBONE, bundled_head
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='MultiTaskModel', tasks=['semseg', 'normals'],
+        backbone=BACKBONE, heads=dict(
+            semseg=dict(type='DecodeHeadAdapter', head=bundled_head(
+                'pspnet/pspnet_r50-d8_4xb2-40k_cityscapes-512x1024.py')),
+            normals=dict(type='ASPPTaskHead', channels=16)))).eval()
+    image = torch.randint(0, 256, (3, 40, 56), dtype=torch.uint8)
+
+    def view(flip):
+        return MultiTaskDataSample(metainfo=dict(
+            img_shape=(40, 56), ori_shape=(40, 56), flip=flip,
+            flip_direction='horizontal' if flip else None))
+
+    tta = MultiTaskTTAModel(module=model)
+    with torch.no_grad():
+        plain = model.test_step(dict(inputs=[image],
+                                     data_samples=[view(False)]))[0]
+        one = tta.test_step(dict(inputs=[[image]],
+                                 data_samples=[[view(False)]]))[0]
+        both = tta.test_step(dict(inputs=[[image], [image.flip(-1)]],
+                                  data_samples=[[view(False)],
+                                                [view(True)]]))[0]
+        # The reference: logits upsampled to the padded input as the
+        # head does, softmax, padding cropped, the mirror mirrored back.
+        probabilities = []
+        for x in (image, image.flip(-1)):
+            inputs = model.data_preprocessor(dict(
+                inputs=[x], data_samples=[view(False)]), False)['inputs']
+            logits = F.interpolate(
+                model(inputs, mode='tensor')['semseg'], inputs.shape[-2:],
+                mode='bilinear',
+                align_corners=model.heads.semseg.align_corners)
+            probabilities.append(logits.softmax(1)[0, :, :40, :56])
+    assert torch.equal(one.pred_semseg.data, plain.pred_semseg.data)
+    torch.testing.assert_close(one.pred_normals.data,
+                               plain.pred_normals.data)
+    mean = (probabilities[0] + probabilities[1].flip(-1)) / 2
+    assert torch.equal(both.pred_semseg.data[0], mean.argmax(0))
+    assert not torch.equal(both.pred_semseg.data, plain.pred_semseg.data)
 
 
 def test_test_py_tta_runs_through_the_hooks(tiny_checkpoint, demo_root,

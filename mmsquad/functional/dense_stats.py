@@ -18,13 +18,19 @@ def confusion(pred: np.ndarray, gt: np.ndarray, num_classes: int,
         num_classes, num_classes)
 
 
+def class_ious(conf: np.ndarray) -> np.ndarray:
+    """Per-class IoU (%) of a confusion matrix; NaN for the classes that
+    occur in neither ground truth nor prediction."""
+    tp = np.diag(conf).astype(np.float64)
+    union = conf.sum(0) + conf.sum(1) - tp
+    return np.divide(100 * tp, union, where=union > 0,
+                     out=np.full(len(conf), np.nan))
+
+
 def miou(conf: np.ndarray) -> float:
     """Mean IoU (%) over the classes that occur in ground truth or
     prediction."""
-    tp = np.diag(conf).astype(np.float64)
-    union = conf.sum(0) + conf.sum(1) - tp
-    present = union > 0
-    return float(np.mean(tp[present] / union[present]) * 100)
+    return float(np.nanmean(class_ious(conf)))
 
 
 def saliency_stats(prob: np.ndarray, gt: np.ndarray, ignore: int = 255,

@@ -84,6 +84,7 @@ def main() -> None:
     args = parser.parse_args()
     # Imported after parsing: --help answers without loading torch.
     from mmsquad.datasets import configured_tasks
+    from mmsquad.functional.dense_stats import class_ious
     from mmsquad.registry import DATASETS
     from mmsquad.tasks import LabelMapTask, build_task
     from mmsquad.utils import register_all_modules
@@ -115,12 +116,12 @@ def main() -> None:
         iou = tasks[name].summarize([confusion])['mIoU']
         path = osp.join(args.save_dir, f'confusion_matrix_{name}.png')
         plot(confusion, classes, f'{name} (mIoU {iou:.2f})', path)
-        tp = np.diag(confusion).astype(np.float64)
-        union = confusion.sum(0) + confusion.sum(1) - tp
         print(f'{name}: mIoU {iou:.2f}, saved to {path}')
-        for index in np.flatnonzero(union > 0):
-            label = classes[index] if index < len(classes) else str(index)
-            print(f'  {label}: IoU {100 * tp[index] / union[index]:.2f}')
+        for index, value in enumerate(class_ious(confusion)):
+            if not np.isnan(value):
+                label = classes[index] if index < len(classes) else \
+                    str(index)
+                print(f'  {label}: IoU {value:.2f}')
 
 
 if __name__ == '__main__':
