@@ -63,11 +63,32 @@ def bundled_detector(name: str) -> Config:
     model = Config.fromfile(osp.join(MMDET_CONFIGS, {
         **DETECTORS, **MASK_DETECTORS}[name])).model
     model.get('roi_head', {}).get('shared_head', {}).pop('init_cfg', None)
+    fewer_regions(model)
+    if name == 'DINO':  # shallower and fewer queries, to be quick
+        model.update(num_queries=30)
+        model.test_cfg.max_per_img = 30
+        model.encoder.num_layers = model.decoder.num_layers = 1
     if name == 'DDOD':
         # mmcv's deformable convolution refuses maps smaller than its
         # kernel: no 2x2 level (stride 64) at 128 px.
         model.neck.num_outs = 4
     return model
+
+
+def fewer_regions(cfg) -> None:
+    """Cap the proposals and sampled RoIs of ``cfg``'s two-stage settings
+    at tens (COCO's thousands of RoIs through a C4 shared head, a ResNet
+    stage, took minutes on a CPU): the same code paths, less arithmetic."""
+    items = cfg.values() if isinstance(cfg, dict) else cfg
+    if isinstance(cfg, dict) and isinstance(cfg.get('sampler'), dict) \
+            and 'num' in cfg['sampler']:
+        cfg['sampler']['num'] = min(cfg['sampler']['num'], 32)
+    if isinstance(cfg, dict) and 'nms_pre' in cfg and 'max_per_img' in cfg:
+        cfg['nms_pre'] = min(cfg['nms_pre'], 200)
+        cfg['max_per_img'] = min(cfg['max_per_img'], 50)
+    for item in items:
+        if isinstance(item, (dict, list)):
+            fewer_regions(item)
 
 
 def keep_every_box(cfg) -> None:
@@ -166,9 +187,6 @@ def test_a_batch_without_boxes_gives_zero_losses_and_full_graph(
     graph (DDP) and the losses are zero (mask detectors failed on the
     stand-in's missing masks before)."""
     detector = bundled_detector(name)
-    if name == 'DINO':  # shallower and fewer queries, to be quick
-        detector.update(num_queries=30)
-        detector.encoder.num_layers = detector.decoder.num_layers = 1
     model = build_model(detector, strides_from_features=True)
     data = model.data_preprocessor(raw_batch(underwater_root), True)
     for sample in data['data_samples']:
