@@ -12,7 +12,8 @@ import sys
 # The tools' shared command-line pieces (tools/toolkit/cli.py).
 sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(
     __file__))), 'tools'))
-from toolkit.cli import PRECISION_CHOICES  # noqa: E402
+from toolkit.cli import (add_inferencer_arguments,  # noqa: E402
+                         inferencer_kwargs)
 
 
 def parse_args() -> argparse.Namespace:
@@ -24,21 +25,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--out-dir', default='outputs',
                         help='panels go to OUT_DIR/vis, predictions to '
                         'OUT_DIR/preds')
-    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
-    parser.add_argument('--tasks', nargs='+', help='tasks to predict and '
-                        'draw (default: all of the model\'s)')
     parser.add_argument('--batch-size', type=int, default=1)
-    parser.add_argument('--fold', action='store_true', help='fold BatchNorm '
-                        'and channel shuffles into the convolutions first')
-    parser.add_argument('--partial', action='store_true', help='load only '
-                        'the checkpoint keys that fit the model')
-    parser.add_argument('--trust-checkpoint', action='store_true',
-                        help='allow the checkpoint to run code while it '
-                        'loads (only for files from a trusted source)')
-    parser.add_argument('--precision', choices=PRECISION_CHOICES,
-                        default='fp32', help='numeric precision of the '
-                        'network (bf16: CPUs with avx512_bf16/AMX; fp16: '
-                        'CUDA)')
+    add_inferencer_arguments(parser)
     parser.add_argument('--max-pixels', type=int,
                         help='skip images whose network input has more '
                         'pixels than this (default: the inferencer\'s, '
@@ -54,11 +42,8 @@ def main() -> None:
     from mmsquad.utils import CheckpointError
     try:
         inferencer = MultiTaskInferencer(
-            args.model, weights=args.weights, device=args.device,
-            tasks=args.tasks, fold=args.fold, allow_partial=args.partial,
-            trust_checkpoint=args.trust_checkpoint,
-            max_pixels=args.max_pixels or MAX_PIXELS,
-            precision=args.precision)
+            **inferencer_kwargs(args),
+            max_pixels=args.max_pixels or MAX_PIXELS)
         result = inferencer(args.inputs, batch_size=args.batch_size,
                             out_dir=args.out_dir)
     except (CheckpointError, OSError, ValueError) as error:

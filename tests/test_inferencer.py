@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 
+import cv2
 import mmcv
 import numpy as np
 import pytest
@@ -275,3 +276,118 @@ def test_panels_keep_the_aspect_name_the_classes_and_caption_apart():
     assert (panel[:LINE] != 0).any()  # the captions
     assert (panel[LINE + 60:, 120:240] != 0).any()  # semseg's legend
     assert not (panel[LINE + 60:, 240:] != 0).any()  # sal has none
+    # Without legends, the panel is the pictures under their captions, of
+    # one size whatever classes a frame shows (a video's frames must be).
+    bare = visualizer.make_panel(image, sample, tasks, legends=False)
+    assert bare.shape == (LINE + 60, 3 * 120, 3)
+    np.testing.assert_array_equal(bare, panel[:LINE + 60])
+
+
+def write_video(path: str, frames, fourcc: str = 'FFV1',
+                fps: float = 7.0) -> None:
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*fourcc), fps,
+                             (frames[0].shape[1], frames[0].shape[0]))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+
+
+def read_video(path: str) -> list:
+    capture = cv2.VideoCapture(path)
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            return frames
+        frames.append(frame)
+
+
+def video_demo(*args):
+    return subprocess.run([sys.executable, 'demo/video_demo.py', *args],
+                          cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope='module')
+def odd_video(image_dir, tmp_path_factory) -> tuple:
+    """Five 36x52 frames from the demo images (their panels are of an odd
+    width), as a lossless video (FFV1) and as decoded from it."""
+    paths = sorted(glob.glob(osp.join(image_dir, 'demo_*.jpg')))
+    frames = [cv2.resize(mmcv.imread(paths[i % len(paths)]), (52, 36))
+              for i in range(5)]
+    path = str(tmp_path_factory.mktemp('video') / 'odd.avi')
+    write_video(path, frames)
+    return path, read_video(path)
+
+
+def test_video_demo_writes_a_panel_per_frame_at_any_size(
+        odd_video, inferencer, tiny_checkpoint, tmp_path):
+    """Every frame's panel (legends left out, so that all have one size)
+    equals the inferencer's on that frame alone; an odd size gets a black
+    row and column (video writers cut them off); the frame rate is the
+    input's."""
+    video, frames = odd_video
+    out = str(tmp_path / 'panels.avi')
+    result = video_demo(video, TINY_CONFIG, tiny_checkpoint, '--out', out,
+                        '--fourcc', 'FFV1', '--batch-size', '2')
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f'5 frame(s) written to {out}' in result.stdout
+    written = read_video(out)
+    assert len(written) == 5
+    assert cv2.VideoCapture(out).get(cv2.CAP_PROP_FPS) == 7.0
+    for frame, panel_bgr in zip(frames, written):
+        sample = inferencer(frame, return_datasamples=True)['predictions'][0]
+        panel = inferencer.visualizer.make_panel(
+            mmcv.bgr2rgb(frame), sample, inferencer.tasks, legends=False)
+        height, width = panel.shape[:2]
+        assert width % 2  # 5 pictures 277 pixels wide
+        assert panel_bgr.shape == (height + height % 2, width + width % 2, 3)
+        np.testing.assert_array_equal(panel_bgr[:height, :width],
+                                      panel[..., ::-1])
+        assert not panel_bgr[height:].any() and \
+            not panel_bgr[:, width:].any()
+
+
+def test_video_demo_writes_one_task_at_the_frame_size(
+        odd_video, inferencer, tiny_checkpoint, tmp_path):
+    video, frames = odd_video
+    out = str(tmp_path / 'sal.avi')
+    result = video_demo(video, TINY_CONFIG, tiny_checkpoint, '--out', out,
+                        '--fourcc', 'FFV1', '--picture', 'sal')
+    assert result.returncode == 0, result.stderr[-3000:]
+    written = read_video(out)
+    assert len(written) == 5
+    task = inferencer.tasks['sal']
+    for frame, picture_bgr in zip(frames, written):
+        sample = inferencer(frame, return_datasamples=True)['predictions'][0]
+        picture = task.draw(mmcv.bgr2rgb(frame), sample.pred_sal, ())
+        assert picture.shape == picture_bgr.shape == (36, 52, 3)
+        np.testing.assert_array_equal(picture_bgr, picture[..., ::-1])
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--picture', 'depth'], r"--picture depth: not one of the tasks drawn, "
+     r"\['semseg', 'human_parts', 'sal', 'normals'\]"),
+    (['--out', 'x.gif'], r'--out x.gif: give a .mp4, .avi or .mkv file'),
+    (['--fourcc', 'H26'], r"--fourcc 'H26': a codec has four characters"),
+    (['--out', '{video}'], r'--out .*odd.avi is the input video'),
+])
+def test_video_demo_refuses_bad_arguments(odd_video, tiny_checkpoint, args,
+                                          message):
+    video = odd_video[0]
+    result = video_demo(video, TINY_CONFIG, tiny_checkpoint,
+                        *(a.format(video=video) for a in args))
+    assert result.returncode != 0
+    assert re.search(message, result.stderr), result.stderr[-2000:]
+
+
+def test_video_demo_names_a_file_it_cannot_decode(tiny_checkpoint,
+                                                  tmp_path):
+    broken = tmp_path / 'broken.mp4'
+    broken.write_bytes(b'not a video')
+    result = video_demo(str(broken), TINY_CONFIG, tiny_checkpoint)
+    assert result.returncode != 0
+    assert f'{broken}: not a video that OpenCV can decode' in result.stderr
+    result = video_demo(str(tmp_path / 'missing.mp4'), TINY_CONFIG,
+                        tiny_checkpoint)
+    assert f'Video file not found: {tmp_path}/missing.mp4' in result.stderr

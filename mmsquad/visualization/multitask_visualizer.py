@@ -117,7 +117,8 @@ class MultiTaskVisualizer(Visualizer):
 
     def make_panel(self, image: np.ndarray, sample: MultiTaskDataSample,
                    tasks: Mapping[str, BaseTask],
-                   overlay: float = 0.0) -> np.ndarray:
+                   overlay: float = 0.0,
+                   legends: bool = True) -> np.ndarray:
         """The panel for an RGB ``image`` and a ``sample`` with targets,
         predictions or both.
 
@@ -134,6 +135,10 @@ class MultiTaskVisualizer(Visualizer):
             overlay: The input's weight in every picture of its size
                 (0: the pictures alone; 0.5 shows at a glance whether a
                 target lines up with its image).
+            legends: Draw the legend strips. Without them, panels of
+                images of one size have one size (a label map's legend
+                lists the classes it shows, so its height varies), as the
+                frames of a video must.
         """
         tasks = {n: t for n, t in tasks.items()
                  if t.prediction_key in sample or t.has_target(sample)}
@@ -156,14 +161,16 @@ class MultiTaskVisualizer(Visualizer):
             gt = sample.get(task.target_key)
             if gt is not None:
                 top.append((over(task.draw(image, gt, classes)),
-                            f'{name} gt', task.legend(gt, classes)))
+                            f'{name} gt',
+                            task.legend(gt, classes) if legends else []))
             elif with_gt:
                 top.append((blank, f'{name}: no gt', []))
             prediction = sample.get(task.prediction_key)
             if prediction is not None:
                 pred = (over(task.draw(image, prediction, classes,
                                        reference=gt)),
-                        f'{name} pred', task.legend(prediction, classes))
+                        f'{name} pred',
+                        task.legend(prediction, classes) if legends else [])
                 (bottom if with_gt else top).append(pred)
             elif with_pred:
                 bottom.append((blank, f'{name}: no pred', []))
