@@ -1,9 +1,13 @@
 """Inference folding of a whole model, and the analysis tools."""
 import copy
+import glob
+import json
 import os
+import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from mmengine.analysis import FlopAnalyzer
@@ -152,3 +156,81 @@ def test_get_flops_reports_backbone_and_model():
                for line in lines)
     assert any(line.startswith('model') and 'FLOPs' in line
                for line in lines)
+
+
+def benchmark(*args):
+    return subprocess.run(
+        [sys.executable, 'tools/analysis_tools/benchmark.py', *args],
+        cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def test_benchmark_times_the_whole_test_set_when_it_is_small(
+        demo_root, tiny_checkpoint, tmp_path):
+    """mmseg's ``benchmark.py`` arguments; a test set of 4 images, fewer
+    than --max-iter, is timed whole (mmseg's never reports it); the
+    average and variance are the runs'."""
+    result = benchmark(
+        TINY_CONFIG, tiny_checkpoint, '--num-warmup', '1', '--log-interval',
+        '3', '--repeat-times', '2', '--work-dir', str(tmp_path),
+        '--cfg-options', f'test_dataloader.dataset.data_root={demo_root}')
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert out.count('Done image [3  / 4], fps: ') == 2
+    runs = [float(v) for v in re.findall(r'Overall fps: ([0-9.]+) img / s',
+                                         out)]
+    assert len(runs) == 2 and all(v > 0 for v in runs)
+    [path] = glob.glob(str(tmp_path / 'fps_*.json'))
+    with open(path) as f:
+        saved = json.load(f)
+    assert [saved['overall_fps_1'], saved['overall_fps_2']] == runs
+    # The saved runs are rounded to 0.01, the average and variance not.
+    assert saved['average_fps'] == pytest.approx(np.mean(runs), abs=0.02)
+    assert saved['fps_variance'] == pytest.approx(np.var(runs), rel=0.01,
+                                                  abs=0.01)
+    assert (saved['device'], saved['batch_size']) == ('cpu', 1)
+
+
+def test_benchmark_times_max_iter_batches_after_the_warmup():
+    """Which batches run and which are counted: ``--max-iter`` batches of
+    a longer loader, the first ``--num-warmup`` not in the speed."""
+    sys.path.insert(0, os.path.join(REPO, 'tools', 'analysis_tools'))
+    try:
+        from benchmark import images_per_second
+    finally:
+        sys.path.pop(0)
+
+    class Counting(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.zeros(1))
+            self.calls = 0
+            self.data_preprocessor = lambda data, training: data
+
+        def forward(self, inputs, data_samples, mode):
+            assert mode == 'predict' and not torch.is_grad_enabled()
+            self.calls += 1
+
+    model = Counting()
+    loader = [dict(inputs=None, data_samples=[None] * 2)] * 10
+    fps = images_per_second(model, loader, max_iter=4, num_warmup=1,
+                            log_interval=100, precision='fp32')
+    assert model.calls == 4 and fps > 0
+    with pytest.raises(ValueError, match='gives 10 batches, none after the '
+                       '10 of the warm-up'):
+        images_per_second(model, loader, 20, 10, 100, 'fp32')
+
+
+def test_benchmark_refuses_what_it_cannot_time(demo_root, tiny_checkpoint,
+                                               tmp_path):
+    data = f'test_dataloader.dataset.data_root={demo_root}'
+    result = benchmark(TINY_CONFIG, tiny_checkpoint, '--cfg-options', data)
+    assert result.returncode != 0
+    assert 'the test set gives 4 batches, none after the 5 of the ' \
+        'warm-up; lower --num-warmup' in result.stderr
+    other = str(tmp_path / 'other.pth')
+    torch.save(dict(state_dict=dict(weight=torch.zeros(3))), other)
+    result = benchmark(TINY_CONFIG, other, '--cfg-options', data)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        'benchmark.py: error: ')
+    assert other in result.stderr

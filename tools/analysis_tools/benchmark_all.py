@@ -7,7 +7,8 @@ passed through and kept in ``work_dirs/bench/<script>.log``), takes the
 of them, in order (a script that fails adds ``<script>=failed`` and makes
 the exit status 1, after the others have run).
 
-``python tools/analysis_tools/benchmark_all.py [--only benchmark.py ...]``
+``python tools/analysis_tools/benchmark_all.py
+[--only benchmark_squadnet.py ...]``
 """
 import argparse
 import os
@@ -19,7 +20,7 @@ from typing import Dict, List
 HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(osp.dirname(HERE))
 #: The benchmarks, in the order they run.
-SCRIPTS = ('benchmark_deploy.py', 'benchmark.py',
+SCRIPTS = ('benchmark_deploy.py', 'benchmark_squadnet.py',
            'benchmark_architectures.py', 'benchmark_optim_methods.py',
            'benchmark_task_scaling.py', 'benchmark_pipeline.py')
 
