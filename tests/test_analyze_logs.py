@@ -1,5 +1,6 @@
 """The analysis tools of a run: analyze_logs.py (curves and iteration
-times read from mmengine's scalars.json) and confusion_matrix.py."""
+times read from mmengine's scalars.json), and confusion_matrix.py and
+eval_metric.py on a test's predictions."""
 import json
 import os
 import pickle
@@ -93,22 +94,33 @@ def test_the_tool_on_a_training_run(demo_root, tmp_path):
     assert not os.path.exists('curves.png')
 
 
-def test_confusion_matrices_of_a_test_s_predictions(tiny_checkpoint,
-                                                    demo_root, tmp_path):
-    """The matrices' mIoU is the test's; the per-class IoUs equal numpy's
-    from the pickled targets and predictions."""
-    preds = str(tmp_path / 'preds.pkl')
+@pytest.fixture(scope='module')
+def tested(tiny_checkpoint, demo_root, tmp_path_factory) -> tuple:
+    """``tools/test.py --out`` of the tiny checkpoint: the pickle of its
+    predictions and the metrics it logged."""
+    folder = tmp_path_factory.mktemp('tested')
+    preds = str(folder / 'preds.pkl')
     test = tool('test.py', TINY_CONFIG, tiny_checkpoint, '--out', preds,
-                '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+                '--work-dir', str(folder / 'work'), '--cfg-options',
                 f'test_dataloader.dataset.data_root={demo_root}')
     assert test.returncode == 0, test.stderr[-3000:]
-    reported = re.search(r'semseg/mIoU: ([\d.]+)', test.stdout +
-                         test.stderr)[1]
+    line = [ln for ln in (test.stdout + test.stderr).splitlines()
+            if 'Epoch(test)' in ln][-1]
+    metrics = {key: float(value) for key, value in re.findall(
+        r'(\w+/[\w.]+): (-?[\d.]+)', line) if 'time' not in key}
+    return preds, metrics
+
+
+def test_confusion_matrices_of_a_test_s_predictions(tested, tmp_path):
+    """The matrices' mIoU is the test's; the per-class IoUs equal numpy's
+    from the pickled targets and predictions."""
+    preds, metrics = tested
+    reported = metrics['semseg/mIoU']
     out_dir = tmp_path / 'matrices'
     result = run([sys.executable, 'tools/analysis_tools/confusion_matrix.py',
                   TINY_CONFIG, preds, str(out_dir)])
     assert result.returncode == 0, result.stderr[-3000:]
-    assert f'semseg: mIoU {float(reported):.2f}' in result.stdout
+    assert f'semseg: mIoU {reported:.2f}' in result.stdout
     assert sorted(p.name for p in out_dir.iterdir()) == [
         'confusion_matrix_human_parts.png', 'confusion_matrix_semseg.png']
 
@@ -133,3 +145,57 @@ def test_confusion_matrices_of_a_test_s_predictions(tiny_checkpoint,
                 UNDERWATER_DEMO_CONFIG, preds, str(out_dir)])
     assert none.returncode != 0
     assert 'has no class-map task' in none.stderr
+
+
+def test_eval_metric_scores_the_predictions_as_the_test_did(
+        tested, demo_root, tmp_path):
+    """The test's metrics again from its pickle; single-task references
+    given afterwards score delta_m (0 against the test's own numbers,
+    hand-computed against others); predictions of another config's tasks
+    and files that are no predictions are refused."""
+    preds, metrics = tested
+    data = f'test_dataloader.dataset.data_root={demo_root}'
+
+    def eval_metric(*args):
+        return run([sys.executable, 'tools/analysis_tools/eval_metric.py',
+                    TINY_CONFIG, *args])
+
+    result = eval_metric(preds, '--cfg-options', data)
+    assert result.returncode == 0, result.stderr[-3000:]
+    scored = dict(re.findall(r'^(\S+): (-?[\d.]+)$', result.stdout, re.M))
+    assert {k: float(v) for k, v in scored.items()} == pytest.approx(
+        metrics, abs=1e-4)
+    assert 'multitask/delta_m' not in scored  # the tiny config has none
+    main = {'semseg/mIoU': 1, 'human_parts/mIoU': 1, 'sal/maxF': 1,
+            'normals/mean': -1}  # +1: higher is better
+    for name, shift in (('same', 0.0), ('better', 10.0)):
+        references = {k: metrics[k] + shift * sign for k, sign in
+                      main.items()}
+        path = tmp_path / f'{name}.json'
+        path.write_text(json.dumps(dict(metrics=references)))
+        result = eval_metric(preds, '--cfg-options', data,
+                             f'test_evaluator.single_task_references={path}')
+        assert result.returncode == 0, result.stderr[-3000:]
+        delta = float(re.search(r'multitask/delta_m: (-?[\d.]+)',
+                                result.stdout)[1])
+        expected = np.mean([-100 * shift / references[k]
+                            for k in main])  # each task worse by shift
+        # The logged metrics are rounded to 1e-4.
+        rounding = np.mean([100 * 5e-5 / references[k] for k in main])
+        assert delta == pytest.approx(expected, abs=rounding + 1e-3)
+
+    other = eval_metric(preds, '--cfg-options', data,
+                        'test_dataloader.dataset.tasks=[semseg,edge]')
+    assert other.returncode != 0
+    assert 'predicts edge, a task of' in other.stderr
+    unknown = eval_metric(preds, '--cfg-options', data,
+                          'test_dataloader.dataset.tasks=[semseg,depth]')
+    assert unknown.returncode != 0
+    assert unknown.stderr.strip().splitlines()[-1].startswith(
+        'eval_metric.py: error: PascalContextMTDataset has no annotations '
+        "for ['depth']")
+    not_preds = tmp_path / 'weights.pkl'
+    not_preds.write_bytes(pickle.dumps(dict(state_dict={})))
+    result = eval_metric(str(not_preds), '--cfg-options', data)
+    assert result.returncode != 0
+    assert 'holds dict, not the list of samples' in result.stderr
