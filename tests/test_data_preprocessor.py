@@ -89,3 +89,27 @@ def test_a_semantic_map_of_the_batch_shape_is_kept_as_it_is():
     kept = [s.gt_sem_seg.sem_seg for s in data['data_samples']]
     samples = preprocessor(data, training=True)['data_samples']
     assert all(s.gt_sem_seg.sem_seg is k for s, k in zip(samples, kept))
+
+
+@pytest.mark.parametrize('training', [True, False])
+@pytest.mark.parametrize('packer', ['mmseg.PackSegInputs',
+                                    'mmdet.PackDetInputs'])
+def test_samples_of_another_packer_are_refused_by_name(packer, training):
+    """A pipeline ending in mmseg's or mmdet's packer: refused at the first
+    batch, naming the sample type and the fix (an AttributeError deep in
+    training before; in evaluation every task silently left unscored)."""
+    from mmcv.transforms import Compose
+    preprocessor = MODELS.build(dict(
+        type='MultiTaskDataPreprocessor', mean=[0, 0, 0], std=[1, 1, 1]))
+    pack = Compose([dict(type=packer)])
+    image = np.zeros((20, 30, 3), np.uint8)
+    packed = pack(dict(img=image, img_shape=(20, 30), ori_shape=(20, 30),
+                       gt_seg_map=np.zeros((20, 30), np.uint8)))
+    sample_type = type(packed['data_samples']).__name__
+    assert sample_type in ('SegDataSample', 'DetDataSample')
+    batch = dict(inputs=[packed['inputs']],
+                 data_samples=[packed['data_samples']])
+    with pytest.raises(TypeError, match=f'the data samples are '
+                       f'{sample_type}, not MultiTaskDataSample: end the '
+                       'dataset pipeline with PackMultiTaskInputs'):
+        preprocessor(batch, training=training)

@@ -1,5 +1,5 @@
 """Batching of images and every task's targets."""
-from typing import Tuple
+from typing import Sequence, Tuple
 
 import torch.nn.functional as F
 from mmdet.models.utils import samplelist_boxtype2tensor
@@ -8,6 +8,7 @@ from mmengine.structures import PixelData
 from torch import Tensor
 
 from mmsquad.registry import MODELS
+from mmsquad.structures import MultiTaskDataSample
 from mmsquad.tasks import BoxTask
 
 
@@ -35,6 +36,7 @@ class MultiTaskDataPreprocessor(ImgDataPreprocessor):
         inputs, samples = data['inputs'], data.get('data_samples')
         if samples is None:
             return data
+        refuse_foreign_samples(samples)
         batch_shape = tuple(inputs.shape[-2:])
         samplelist_boxtype2tensor(samples)
         for sample in samples:
@@ -59,6 +61,26 @@ class MultiTaskDataPreprocessor(ImgDataPreprocessor):
                         target.data, batch_shape,
                         _ignore_index(target, task))))
         return data
+
+
+def refuse_foreign_samples(samples: Sequence) -> None:
+    """Raise unless every sample is a :class:`MultiTaskDataSample`: a
+    pipeline ending in another package's packer (mmseg's
+    ``PackSegInputs``, mmdet's ``PackDetInputs``) gives samples whose
+    targets no task reads, which failed deep in training and left every
+    task out of the metrics in evaluation.
+
+    Raises:
+        TypeError: Naming the sample type and the fix.
+    """
+    foreign = sorted({type(s).__name__ for s in samples
+                      if not isinstance(s, MultiTaskDataSample)})
+    if foreign:
+        raise TypeError(
+            f'the data samples are {", ".join(foreign)}, not '
+            'MultiTaskDataSample: end the dataset pipeline with '
+            'PackMultiTaskInputs; a dataset of mmdet or mmseg, with its '
+            'own packer, feeds a task through TaskDataset')
 
 
 def _padded(target: Tensor, shape: Tuple[int, int], value: float) -> Tensor:
