@@ -148,3 +148,23 @@ def test_edge_odsf_with_bsds_correspondence():
     metric.process({}, [sample(gt_edge=gt, pred_edge=half)])
     assert metric.compute_metrics(metric.results)['edge/odsF'] == \
         pytest.approx(200 / 3, abs=0.5)
+
+
+def test_a_task_no_sample_is_labelled_for_is_an_error():
+    """An evaluation pipeline that loads no target of a task (no
+    LoadMultiTaskAnnotations) ended with that task's metrics missing and
+    no word; a task labelled in some samples only is scored on those."""
+    metric = MultiTaskMetric(tasks=['semseg', 'sal'])
+    only_semseg = sample(gt_semseg=np.array([[[0, 1]]]),
+                         pred_semseg=np.array([[[0, 1]]]),
+                         pred_sal=np.array([[[0.2, 0.9]]]))
+    metric.process({}, [only_semseg, only_semseg])
+    with pytest.raises(ValueError, match=r"none of the 2 evaluated samples "
+                       r"carries a target of \['sal'\], which the dataset "
+                       'labels'):
+        metric.compute_metrics(metric.results)
+    metric.process({}, [sample(gt_sal=np.array([[[0.0, 1.0]]]),
+                               pred_sal=np.array([[[0.2, 0.9]]]),
+                               pred_semseg=np.array([[[0, 0]]]))])
+    result = metric.compute_metrics(metric.results)
+    assert result['semseg/mIoU'] == 100 and 'sal/maxF' in result

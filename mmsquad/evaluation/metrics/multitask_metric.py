@@ -208,12 +208,27 @@ class MultiTaskMetric(BaseMetric):
             self.results.append(stats)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        """Every task's metrics over the samples that carry its target.
+
+        Raises:
+            ValueError: When no sample carried a target of some task (an
+                evaluation pipeline that loads none would otherwise end
+                with that task's metrics missing and no word).
+        """
+        unscored = [name for name in self.tasks
+                    if not any(name in r for r in results)]
+        if unscored:
+            raise ValueError(
+                f'MultiTaskMetric: none of the {len(results)} evaluated '
+                f'samples carries a target of {unscored}, which the '
+                'dataset labels: its pipeline loads no annotations of '
+                'them (LoadMultiTaskAnnotations, as the shipped test '
+                'pipelines have it after the resize)')
         metrics: Dict[str, float] = {}
         for name, task in self.tasks.items():
             stats = [r[name] for r in results if name in r]
-            if stats:
-                metrics.update({f'{name}/{key}': value for key, value in
-                                task.summarize(stats).items()})
+            metrics.update({f'{name}/{key}': value for key, value in
+                            task.summarize(stats).items()})
         if self.references:
             missing = [k for k in self.references if k not in metrics]
             if missing:
