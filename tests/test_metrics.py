@@ -168,3 +168,17 @@ def test_a_task_no_sample_is_labelled_for_is_an_error():
                                pred_semseg=np.array([[[0, 0]]]))])
     result = metric.compute_metrics(metric.results)
     assert result['semseg/mIoU'] == 100 and 'sal/maxF' in result
+
+
+def test_a_target_of_another_size_than_its_prediction_is_named():
+    """Targets loaded before the test resize are at the network's size,
+    predictions at the image's: named with both sizes and the fix (an
+    IndexError deep in the metric before)."""
+    metric = MultiTaskMetric(tasks=['semseg', 'normals'])
+    resized = dict(sample(gt_semseg=np.zeros((1, 4, 4), np.int64),
+                          pred_semseg=np.zeros((1, 5, 7), np.int64)),
+                   img_path='a.jpg')
+    with pytest.raises(ValueError, match=r'a.jpg: the prediction of semseg '
+                       r'is 5x7 .*, its target 4x4: the test pipeline '
+                       'resizes the targets'):
+        metric.process({}, [resized])

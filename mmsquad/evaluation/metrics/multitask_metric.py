@@ -7,7 +7,7 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 
 from mmsquad.registry import METRICS
-from mmsquad.tasks import BaseTask, build_task, build_tasks
+from mmsquad.tasks import BaseTask, DenseMapTask, build_task, build_tasks
 from mmsquad.tasks.presets import TasksCfg
 
 #: The key of the multi-task performance change.
@@ -44,6 +44,26 @@ def read_references(path: str) -> Dict[str, float]:
         raise KeyError(f'single_task_references: {path} has no "metrics" '
                        'mapping of metric keys to single-task values')
     return stored['metrics']
+
+
+def check_aligned(task: BaseTask, pred: np.ndarray,
+                  gt: Optional[np.ndarray]) -> None:
+    """Raise unless a dense task's prediction and target are maps of one
+    size (a test pipeline that resizes the targets scores them at the
+    network's size, while predictions are at the image's).
+
+    Raises:
+        ValueError: Naming both sizes and the fix.
+    """
+    if gt is None or not isinstance(task, DenseMapTask) or \
+            pred.shape[-2:] == gt.shape[-2:]:
+        return
+    raise ValueError(
+        f'the prediction of {task.name} is {pred.shape[-2]}x'
+        f'{pred.shape[-1]} (the image\'s size), its target '
+        f'{gt.shape[-2]}x{gt.shape[-1]}: the test pipeline resizes the '
+        'targets; load them after the resize (LoadMultiTaskAnnotations '
+        'after MultiTaskResize, as the shipped test pipelines do)')
 
 
 @METRICS.register_module()
@@ -200,8 +220,9 @@ class MultiTaskMetric(BaseMetric):
                     continue
                 pred = task.field_array(sample[task.prediction_key])
                 try:
-                    stats[name] = task.sample_stats(
-                        pred, None if gt is None else task.field_array(gt))
+                    gt = None if gt is None else task.field_array(gt)
+                    check_aligned(task, pred, gt)
+                    stats[name] = task.sample_stats(pred, gt)
                 except ValueError as error:
                     raise ValueError(
                         f'{sample.get("img_path")}: {error}') from error
