@@ -113,3 +113,22 @@ def test_samples_of_another_packer_are_refused_by_name(packer, training):
                        f'{sample_type}, not MultiTaskDataSample: end the '
                        'dataset pipeline with PackMultiTaskInputs'):
         preprocessor(batch, training=training)
+
+
+def test_a_training_batch_without_any_target_is_refused():
+    """A training pipeline that loads no annotations trained every loss at
+    0 to the end; a batch with one labelled sample, and evaluation batches
+    without targets (inference), are fine."""
+    preprocessor = MODELS.build(dict(
+        type='MultiTaskDataPreprocessor', mean=[0, 0, 0], std=[1, 1, 1]))
+    batch = _batch()
+    unlabelled = [MultiTaskDataSample() for _ in batch['inputs']]
+    with pytest.raises(ValueError, match='none of the 2 samples of a '
+                       'training batch carries a target of any task'):
+        preprocessor(dict(batch, data_samples=unlabelled), training=True)
+    preprocessor(dict(batch, data_samples=[MultiTaskDataSample()
+                                           for _ in batch['inputs']]),
+                 training=False)
+    one = _batch()
+    one['data_samples'][1] = MultiTaskDataSample()
+    preprocessor(one, training=True)

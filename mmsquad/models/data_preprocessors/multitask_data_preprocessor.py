@@ -37,6 +37,8 @@ class MultiTaskDataPreprocessor(ImgDataPreprocessor):
         if samples is None:
             return data
         refuse_foreign_samples(samples)
+        if training:
+            refuse_unlabelled_batch(samples)
         batch_shape = tuple(inputs.shape[-2:])
         samplelist_boxtype2tensor(samples)
         for sample in samples:
@@ -81,6 +83,23 @@ def refuse_foreign_samples(samples: Sequence) -> None:
             'MultiTaskDataSample: end the dataset pipeline with '
             'PackMultiTaskInputs; a dataset of mmdet or mmseg, with its '
             'own packer, feeds a task through TaskDataset')
+
+
+def refuse_unlabelled_batch(samples: Sequence[MultiTaskDataSample]) -> None:
+    """Raise when no sample of a training batch carries a target of any
+    task: a training pipeline that loads no annotations trained with every
+    loss 0 to the end.
+
+    Raises:
+        ValueError: Naming the fix.
+    """
+    if not any(key.startswith('gt_') for sample in samples
+               for key in sample.keys()):
+        raise ValueError(
+            f'none of the {len(samples)} samples of a training batch '
+            'carries a target of any task (every loss would be 0): the '
+            'training pipeline loads no annotations (LoadMultiTaskAnnotations'
+            ' before the augmentations, as the shipped pipelines have it)')
 
 
 def _padded(target: Tensor, shape: Tuple[int, int], value: float) -> Tensor:
