@@ -203,3 +203,41 @@ def test_saliency_of_an_empty_image_predicted_empty():
     sal = build_task('sal')
     assert sal.summarize([sal.sample_stats(prob[None], gt[None])])[
         'mIoU'] == 100.0
+
+
+@pytest.mark.parametrize('steps, change', [
+    ([dict(type='mmseg.RandomResize', scale=(64, 64), ratio_range=(2., 2.),
+           keep_ratio=True)], 'changed the image from 32x32 to 128x128'),
+    ([dict(type='mmseg.RandomFlip', prob=1.0)], 'mirrored the image'),
+    ([dict(type='mmseg.RandomCrop', crop_size=(20, 24))],
+     'changed the image from 32x32 to 20x24'),
+    ([dict(type='mmseg.PhotoMetricDistortion')], None),
+    ([dict(type='MultiTaskRandomFlip', prob=1.0),
+      dict(type='MultiTaskResize', scale=(40, 24), keep_ratio=False),
+      dict(type='mmseg.PhotoMetricDistortion')], None),
+], ids=['mmseg-resize', 'mmseg-flip', 'mmseg-crop', 'photometric',
+        'multitask'])
+def test_another_packages_geometric_transform_is_refused(
+        demo_root, steps, change):
+    """mmseg's geometric transforms move the image (and the keys they
+    know) but never the ``gt_<task>`` targets: refused at packing, naming
+    the change (it trained on misaligned targets in silence); image-only
+    and multi-task transforms pass, the targets aligned."""
+    from mmsquad.registry import DATASETS
+    dataset = DATASETS.build(dict(
+        type='PascalContextMTDataset', data_root=demo_root, split='train',
+        tasks=['semseg', 'normals'], pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadMultiTaskAnnotations'), *steps,
+            dict(type='PackMultiTaskInputs')]))
+    if change is None:
+        packed = dataset[0]
+        sample = packed['data_samples']
+        for task in ('semseg', 'normals'):
+            assert sample.get_target(task).shape == \
+                tuple(packed['inputs'].shape[-2:])
+        return
+    with pytest.raises(ValueError, match=f'demo_train_00000.jpg: a '
+                       f'transform after LoadMultiTaskAnnotations {change} '
+                       r"without its targets \['semseg', 'normals'\]"):
+        dataset[0]

@@ -7,7 +7,7 @@ from mmcv.transforms import BaseTransform
 
 from mmsquad.registry import TRANSFORMS
 from mmsquad.structures import MultiTaskDataSample
-from .targets import loaded_targets
+from .targets import check_aligned, loaded_targets
 
 
 @TRANSFORMS.register_module()
@@ -15,6 +15,8 @@ class PackMultiTaskInputs(BaseTransform):
     """Pack ``img`` as a (3, H, W) tensor and every loaded target as its
     task kind packs it (dense maps: a (C, H, W) ``PixelData`` of the kind's
     dtype that records its ``ignore_index``; image labels: a ``LabelData``).
+    An image resized, cropped or mirrored since its targets were last
+    aligned with it (by another package's transform) is an error.
 
     Args:
         meta_keys: Keys copied into the data sample's metainfo.
@@ -28,6 +30,7 @@ class PackMultiTaskInputs(BaseTransform):
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results: dict) -> dict:
+        check_aligned(results)
         img = results['img']
         if img.ndim == 2:
             img = img[..., None]

@@ -16,7 +16,7 @@ from mmcv.transforms import BaseTransform
 
 from mmsquad.registry import TRANSFORMS
 from mmsquad.tasks.base_task import Warp
-from .targets import loaded_targets
+from .targets import loaded_targets, record_aligned
 
 #: cv2 flags of mmcv's interpolation names.
 CV2_INTERPOLATION = {'nearest': cv2.INTER_NEAREST,
@@ -51,6 +51,18 @@ def smooth(interpolation: str, smooth_interpolation: str) -> str:
     return 'nearest' if interpolation == 'nearest' else smooth_interpolation
 
 
+class TargetsTransform(BaseTransform):
+    """A transform that moves every loaded target with the image: after it
+    the targets are aligned with the image as it is, which
+    :class:`PackMultiTaskInputs` checks that no other transform changed."""
+
+    def __call__(self, results: dict) -> Optional[dict]:
+        results = super().__call__(results)
+        if results is not None:
+            record_aligned(results)
+        return results
+
+
 def _checked_interpolation(name: str) -> str:
     if name not in CV2_INTERPOLATION:
         raise ValueError(f'interpolation must be one of '
@@ -59,7 +71,7 @@ def _checked_interpolation(name: str) -> str:
 
 
 @TRANSFORMS.register_module()
-class MultiTaskResize(BaseTransform):
+class MultiTaskResize(TargetsTransform):
     """Resize the image and every target to ``scale``.
 
     A resolution change, not a zoom: distances from the camera keep their
@@ -114,7 +126,7 @@ def resize_all(results: dict, size: Tuple[int, int],
 
 
 @TRANSFORMS.register_module()
-class MultiTaskRandomScale(BaseTransform):
+class MultiTaskRandomScale(TargetsTransform):
     """Rescale by a factor drawn uniformly from ``ratio_range``, a zoom:
     distance targets (depth) are divided by the factor.
 
@@ -139,7 +151,7 @@ class MultiTaskRandomScale(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class MultiTaskRandomCrop(BaseTransform):
+class MultiTaskRandomCrop(TargetsTransform):
     """Crop ``crop_size`` at a random place, padding smaller inputs first.
 
     Args:
@@ -173,7 +185,7 @@ class MultiTaskRandomCrop(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class MultiTaskRandomFlip(BaseTransform):
+class MultiTaskRandomFlip(TargetsTransform):
     """Horizontal flip with probability ``prob``; unit vectors' x is
     negated.
 
@@ -214,7 +226,7 @@ def _channels_like(out: np.ndarray, array: np.ndarray) -> np.ndarray:
 
 
 @TRANSFORMS.register_module()
-class MultiTaskRandomScaleRotate(BaseTransform):
+class MultiTaskRandomScaleRotate(TargetsTransform):
     """Rotate and zoom together about the image centre, on a canvas of the
     original size: a zoom in crops, a zoom out leaves a border (the
     published multi-task benchmarks' ``ScaleNRotate``).

@@ -26,6 +26,7 @@ from mmcv.transforms import BaseTransform
 from mmsquad.registry import ANNOTATION_READERS, TRANSFORMS
 from mmsquad.tasks import IGNORE_INDEX
 from mmsquad.utils.image_files import STORED_ORDER
+from .targets import record_aligned
 
 #: ``(path, results) -> array`` (None: the image has no label of the task).
 Reader = Callable[[str, dict], Optional[np.ndarray]]
@@ -196,4 +197,5 @@ class LoadMultiTaskAnnotations(BaseTransform):
             results[f'gt_{task}'] = target
             loaded.append(task)
         results['loaded_tasks'] = loaded
+        record_aligned(results)
         return results
