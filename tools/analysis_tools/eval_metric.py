@@ -56,9 +56,8 @@ def unpredicted_tasks(samples: list, dataset_cfg) -> list:
     predictions made with another config (the metric would leave those
     tasks out without a word)."""
     from mmsquad.datasets import configured_tasks
-    from mmsquad.tasks import build_task
-    tasks = {name: build_task(name, dict(kind))
-             for name, kind in configured_tasks(dataset_cfg).items()}
+    from mmsquad.tasks import build_tasks
+    tasks = build_tasks(configured_tasks(dataset_cfg))
     return [name for name, task in tasks.items()
             if not any(task.prediction_key in s for s in samples)]
 

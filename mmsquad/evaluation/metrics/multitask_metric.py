@@ -46,7 +46,7 @@ def read_references(path: str) -> Dict[str, float]:
     return stored['metrics']
 
 
-def check_aligned(task: BaseTask, pred: np.ndarray,
+def check_same_size(task: BaseTask, pred: np.ndarray,
                   gt: Optional[np.ndarray]) -> None:
     """Raise unless a dense task's prediction and target are maps of one
     size (a test pipeline that resizes the targets scores them at the
@@ -221,7 +221,7 @@ class MultiTaskMetric(BaseMetric):
                 pred = task.field_array(sample[task.prediction_key])
                 try:
                     gt = None if gt is None else task.field_array(gt)
-                    check_aligned(task, pred, gt)
+                    check_same_size(task, pred, gt)
                     stats[name] = task.sample_stats(pred, gt)
                 except ValueError as error:
                     raise ValueError(
